@@ -1,0 +1,49 @@
+"""Keystile's domain and its Redis store, shared by the gateway and the admin plugin.
+
+Imports neither Starlette nor Flask: see :mod:`policies.keyformat` (what a key looks like),
+:mod:`policies.crypto` (digests and encryption), :mod:`policies.rules`,
+:mod:`policies.catalog`, :mod:`policies.schema` (the Redis layout), :mod:`policies.store`
+(synchronous writer) and :mod:`policies.reader` (asynchronous reader).
+"""
+
+from policies.catalog import Catalog, Functionality, Module, Route
+from policies.crypto import Keyring
+from policies.errors import (
+    CatalogError,
+    ConfigError,
+    InvalidKey,
+    KeystileError,
+    NotFound,
+    StoreUnavailable,
+    UnknownWorkspace,
+)
+from policies.keyformat import KeyKind
+from policies.reader import PolicyReader
+from policies.records import KeyPolicy, TokenInfo, WorkspaceInfo
+from policies.rules import WILDCARD, Rule
+from policies.settings import Settings
+from policies.store import PolicyStore
+
+__all__ = [
+    "WILDCARD",
+    "Catalog",
+    "CatalogError",
+    "ConfigError",
+    "Functionality",
+    "InvalidKey",
+    "KeyKind",
+    "KeyPolicy",
+    "Keyring",
+    "KeystileError",
+    "Module",
+    "NotFound",
+    "PolicyReader",
+    "PolicyStore",
+    "Route",
+    "Rule",
+    "Settings",
+    "StoreUnavailable",
+    "TokenInfo",
+    "UnknownWorkspace",
+    "WorkspaceInfo",
+]

@@ -1,0 +1,107 @@
+"""Sans-I/O plumbing: operations yield Redis calls; a driver performs them.
+
+Every store operation in :mod:`policies.operations` is written once, as a generator that
+yields :class:`Command`, :class:`Script` or :class:`Batch` and receives each reply. The
+synchronous driver (Flask, CLI) and the asynchronous one (gateway) only do the I/O, the way
+redis-py's sync and asyncio clients share one body. Connection failures of either become
+:class:`StoreUnavailable`, with no URL or password in the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio
+from redis.exceptions import NoScriptError
+
+from policies.errors import StoreUnavailable
+from policies.lua import LuaScript
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    script: LuaScript
+    keys: tuple[str, ...]
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Commands sent in one pipeline (one round trip; no atomicity implied)."""
+
+    commands: tuple[Command, ...]
+
+
+Call = Command | Script | Batch
+T = TypeVar("T")
+Operation = Generator[Call, Any, T]
+
+_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"Redis is unavailable ({type(exc).__name__})")
+
+
+def _script_args(call: Script) -> tuple[Any, ...]:
+    return (len(call.keys), *call.keys, *call.args)
+
+
+def _execute(client: redis.Redis, call: Call) -> Any:
+    if isinstance(call, Command):
+        return client.execute_command(*call.args)
+    if isinstance(call, Script):
+        try:
+            return client.execute_command("EVALSHA", call.script.sha, *_script_args(call))
+        except NoScriptError:  # first use on this server (or after SCRIPT FLUSH / restart)
+            return client.execute_command("EVAL", call.script.text, *_script_args(call))
+    pipe = client.pipeline(transaction=False)
+    for command in call.commands:
+        pipe.execute_command(*command.args)
+    return pipe.execute()
+
+
+async def _execute_async(client: redis.asyncio.Redis, call: Call) -> Any:
+    if isinstance(call, Command):
+        return await client.execute_command(*call.args)
+    if isinstance(call, Script):
+        try:
+            return await client.execute_command("EVALSHA", call.script.sha, *_script_args(call))
+        except NoScriptError:
+            return await client.execute_command("EVAL", call.script.text, *_script_args(call))
+    pipe = client.pipeline(transaction=False)
+    for command in call.commands:
+        pipe.execute_command(*command.args)
+    return await pipe.execute()
+
+
+def run(client: redis.Redis, operation: Operation[T]) -> T:
+    """Drive ``operation`` to completion over a synchronous client."""
+    try:
+        call = next(operation)
+        while True:
+            call = operation.send(_execute(client, call))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    except _UNAVAILABLE as exc:
+        raise _unavailable(exc) from None
+
+
+async def run_async(client: redis.asyncio.Redis, operation: Operation[T]) -> T:
+    """Drive ``operation`` to completion over an asyncio client."""
+    try:
+        call = next(operation)
+        while True:
+            call = operation.send(await _execute_async(client, call))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    except _UNAVAILABLE as exc:
+        raise _unavailable(exc) from None

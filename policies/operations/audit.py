@@ -1,0 +1,43 @@
+"""The audit log: who did what to which workspace, never with key material."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policies import schema
+from policies.calls import Command, Operation
+from policies.operations.base import Context, audit_call, require_workspace
+from policies.records import AuditEntry
+
+MAX_TAIL = 1000
+
+
+def append(
+    ctx: Context, ws: str, actor: str, action: str, detail: dict[str, Any] | None = None
+) -> Operation[None]:
+    """Record an event that changes nothing (a failed one-time password, a denied reveal)."""
+    yield audit_call(ctx, require_workspace(ws), actor, action, detail or {})
+
+
+def tail(ctx: Context, ws: str, count: int = 20) -> Operation[list[AuditEntry]]:
+    """The newest ``count`` entries, newest first."""
+    count = max(1, min(int(count), MAX_TAIL))
+    rows = yield Command(
+        ("XREVRANGE", schema.audit(require_workspace(ws)), "+", "-", "COUNT", count)
+    )
+    entries = []
+    for entry_id, flat in rows:
+        values = [schema.text(v) for v in flat]
+        fields = dict(zip(values[::2], values[1::2], strict=True))
+        entries.append(
+            AuditEntry(
+                entry_id=schema.text(entry_id),
+                time=float(fields.get("ts", 0)),
+                actor=fields.get("actor", ""),
+                action=fields.get("action", ""),
+                workspace_id=fields.get("workspace", ws),
+                detail=json.loads(fields.get("detail", "{}")),
+            )
+        )
+    return entries

@@ -1,0 +1,90 @@
+"""What every operation shares: its context, write-call building, reply checking."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies import schema
+from policies.calls import Command, Script
+from policies.crypto import Keyring
+from policies.errors import KeystileError, NotFound, UnknownWorkspace
+from policies.keyformat import is_workspace_id
+from policies.lua import APPLY, LuaScript
+
+MAX_NAME = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    keyring: Keyring
+    clock: Callable[[], float] = field(default=time.time)
+
+
+def require_workspace(ws: str) -> str:
+    """Refuse anything that is not a workspace id before it reaches a Redis key name."""
+    if not isinstance(ws, str) or not is_workspace_id(ws):
+        raise UnknownWorkspace(ws)
+    return ws
+
+
+def check_label(value: str, what: str) -> str:
+    """A human label (workspace or token name): trimmed, 1-100 printable characters."""
+    value = value.strip() if isinstance(value, str) else ""
+    if not value or len(value) > MAX_NAME or not value.isprintable():
+        raise KeystileError(f"{what} must be 1-{MAX_NAME} printable characters")
+    return value
+
+
+def write_call(
+    ctx: Context,
+    ws: str,
+    script: LuaScript,
+    own_keys: Sequence[str],
+    own_args: Sequence[Any],
+    *,
+    actor: str,
+    action: str,
+    detail: dict[str, Any],
+) -> Script:
+    """A write script call with the common head (see :mod:`policies.lua`)."""
+    fields = schema.audit_fields(actor, action, ws, ctx.clock(), detail)
+    return Script(
+        script,
+        (schema.meta(ws), schema.audit(ws), *own_keys),
+        (ws, schema.EVENTS_CHANNEL, schema.AUDIT_MAXLEN, len(fields), *fields, *own_args),
+    )
+
+
+Op = tuple[str, str, str, str]  # verb, Redis key, field or member, value
+
+
+def apply_call(
+    ctx: Context, ws: str, ops: Sequence[Op], *, actor: str, action: str, detail: dict[str, Any]
+) -> Script:
+    """An APPLY call: guards, then HSET/HDEL/SADD/SREM, committed as one step."""
+    keys: list[str] = []
+    args: list[Any] = [len(ops)]
+    for verb, key, member, value in ops:
+        if key not in keys:
+            keys.append(key)
+        args += [verb, keys.index(key) + 3, member, value]  # KEYS[1..2] are meta and audit
+    return write_call(ctx, ws, APPLY, keys, args, actor=actor, action=action, detail=detail)
+
+
+def checked(reply: Any, ws: str, *, missing: str = "not found") -> int:
+    """The status of a write reply; unknown workspace or failed guard become errors."""
+    status = int(reply[0])
+    if status == -1:
+        raise UnknownWorkspace(ws)
+    if status == -2:
+        raise NotFound(missing)
+    return status
+
+
+def audit_call(ctx: Context, ws: str, actor: str, action: str, detail: dict[str, Any]) -> Command:
+    """An audit entry that is not part of a write (reveals, failed one-time passwords)."""
+    fields = schema.audit_fields(actor, action, ws, ctx.clock(), detail)
+    return Command(("XADD", schema.audit(ws), "MAXLEN", "~", schema.AUDIT_MAXLEN, "*", *fields))

@@ -1,0 +1,52 @@
+"""What the gateway asks of the store: the one-round-trip lookup, versions, last use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from policies import keyformat, schema
+from policies.calls import Batch, Command, Operation, Script
+from policies.errors import InvalidKey
+from policies.lua import LOOKUP
+from policies.operations.base import Context
+from policies.records import KeyPolicy
+
+
+def lookup(ctx: Context, raw_key: str) -> Operation[KeyPolicy]:
+    """The policy of a presented key, in one round trip; any failure is :class:`InvalidKey`.
+
+    Format and checksum are checked before Redis is asked, so junk costs nothing.
+    """
+    parsed = keyformat.parse(raw_key)
+    ws = parsed.workspace_id
+    reply = yield Script(
+        LOOKUP,
+        (schema.meta(ws), schema.credentials(ws), schema.rules(ws)),
+        (ctx.keyring.digest(raw_key),),
+    )
+    policy = schema.decode_lookup(ws, reply)
+    if policy is None or policy.kind is not parsed.kind:
+        raise InvalidKey()
+    return policy
+
+
+def versions(ctx: Context, workspace_ids: Iterable[str]) -> Operation[dict[str, int]]:
+    """Current policy version of each workspace (0 for one that no longer exists)."""
+    ids = list(workspace_ids)
+    if not ids:
+        return {}
+    replies = yield Batch(tuple(Command(("HGET", schema.meta(ws), "version")) for ws in ids))
+    return {
+        ws: int(schema.text(v)) if v is not None else 0 for ws, v in zip(ids, replies, strict=True)
+    }
+
+
+def touch(ctx: Context, usage: Mapping[str, Mapping[str, float]]) -> Operation[None]:
+    """Record last-use times, ``{workspace: {key_id: unix_time}}``, batched by the caller."""
+    commands = tuple(
+        Command(("HSET", schema.last_used(ws), *(x for kv in times.items() for x in kv)))
+        for ws, times in usage.items()
+        if times
+    )
+    if commands:
+        yield Batch(commands)

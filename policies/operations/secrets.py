@@ -1,0 +1,56 @@
+"""Workspace secrets: name -> value, stored encrypted, revealed only on purpose."""
+
+from __future__ import annotations
+
+import re
+
+from policies import schema
+from policies.calls import Batch, Command, Operation
+from policies.errors import KeystileError, NotFound, UnknownWorkspace
+from policies.operations.base import Context, apply_call, audit_call, checked, require_workspace
+
+SECRET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
+MAX_SECRET_BYTES = 64 * 1024
+
+
+def put_secret(ctx: Context, ws: str, name: str, value: str, *, actor: str) -> Operation[None]:
+    require_workspace(ws)
+    if not isinstance(name, str) or SECRET_NAME_RE.fullmatch(name) is None:
+        raise KeystileError(
+            "secret name must be 1-128 letters, digits, '_', '.' or '-', not starting with a digit"
+        )
+    if not value or len(value.encode("utf-8")) > MAX_SECRET_BYTES:
+        raise KeystileError(f"secret value must be 1 byte to {MAX_SECRET_BYTES // 1024} KiB")
+    op = ("HSET", schema.secrets(ws), name, ctx.keyring.encrypt(value))
+    reply = yield apply_call(ctx, ws, [op], actor=actor, action="secret.set", detail={"name": name})
+    checked(reply, ws)
+
+
+def list_secrets(ctx: Context, ws: str) -> Operation[list[str]]:
+    names, exists = yield Batch(
+        (
+            Command(("HKEYS", schema.secrets(require_workspace(ws)))),
+            Command(("EXISTS", schema.meta(ws))),
+        )
+    )
+    if not exists:
+        raise UnknownWorkspace(ws)
+    return sorted(schema.text(n) for n in names)
+
+
+def reveal_secret(ctx: Context, ws: str, name: str, *, actor: str) -> Operation[str]:
+    enc = yield Command(("HGET", schema.secrets(require_workspace(ws)), name))
+    if enc is None:
+        raise NotFound(f"no secret named {name!r}")
+    value = ctx.keyring.decrypt(schema.text(enc))
+    yield audit_call(ctx, ws, actor, "secret.revealed", {"name": name})
+    return value
+
+
+def delete_secret(ctx: Context, ws: str, name: str, *, actor: str) -> Operation[None]:
+    require_workspace(ws)
+    ops = [("NEED", schema.secrets(ws), name, ""), ("HDEL", schema.secrets(ws), name, "")]
+    reply = yield apply_call(
+        ctx, ws, ops, actor=actor, action="secret.deleted", detail={"name": name}
+    )
+    checked(reply, ws, missing=f"no secret named {name!r}")

@@ -1,0 +1,92 @@
+"""Workspace tokens: many per workspace, named, shown once, optional expiry and rules."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from policies import keyformat, schema
+from policies.calls import Batch, Command, Operation
+from policies.errors import KeystileError, NotFound, UnknownWorkspace
+from policies.keyformat import KeyKind
+from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
+from policies.operations.rules import require_catalog
+from policies.records import CreatedToken, TokenInfo
+from policies.rules import Rule
+
+
+def create_token(
+    ctx: Context,
+    ws: str,
+    name: str,
+    *,
+    actor: str,
+    expires: float | None = None,
+    rules: Iterable[Rule] = (),
+) -> Operation[CreatedToken]:
+    require_workspace(ws)
+    name = check_label(name, "token name")
+    now = ctx.clock()
+    if expires is not None and expires <= now:
+        raise KeystileError("a token's expiry must be in the future")
+    rule_list = tuple(sorted(set(rules)))
+    if rule_list:
+        catalog = yield from require_catalog(ctx)
+        for rule in rule_list:
+            catalog.check_rule(rule)
+    token = keyformat.generate(KeyKind.TOKEN, ws)
+    digest = ctx.keyring.digest(token)
+    kid = ctx.keyring.key_id(digest)
+    info = TokenInfo(kid, name, now, expires, None, rule_list)
+    record = schema.credential_record(
+        KeyKind.TOKEN, kid, now, expires=expires, name=name, rule_list=rule_list
+    )
+    ops = [
+        ("HSET", schema.credentials(ws), digest, record),
+        ("HSET", schema.tokens(ws), kid, schema.token_metadata(info, digest)),
+    ]
+    reply = yield apply_call(
+        ctx, ws, ops, actor=actor, action="token.created", detail={"key_id": kid, "name": name}
+    )
+    checked(reply, ws)
+    return CreatedToken(token, info)
+
+
+def list_tokens(ctx: Context, ws: str) -> Operation[list[TokenInfo]]:
+    tokens, used, exists = yield Batch(
+        (
+            Command(("HGETALL", schema.tokens(require_workspace(ws)))),
+            Command(("HGETALL", schema.last_used(ws))),
+            Command(("EXISTS", schema.meta(ws))),
+        )
+    )
+    if not exists:
+        raise UnknownWorkspace(ws)
+    used = {schema.text(k): v for k, v in used.items()}
+    infos = [schema.decode_token(raw, used.get(schema.text(kid)))[0] for kid, raw in tokens.items()]
+    return sorted(infos, key=lambda i: (-i.created, i.key_id))
+
+
+def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation[TokenInfo]:
+    """Revoke a token now. Revoking twice is harmless; an unknown id is :class:`NotFound`."""
+    raw = yield Command(("HGET", schema.tokens(require_workspace(ws)), key_id))
+    if raw is None:
+        raise NotFound(f"no token with id {key_id!r} in this workspace")
+    info, digest = schema.decode_token(raw)
+    if info.revoked is not None:
+        return info
+    revoked = dataclasses.replace(info, revoked=ctx.clock())
+    ops = [
+        ("HDEL", schema.credentials(ws), digest, ""),
+        ("HSET", schema.tokens(ws), key_id, schema.token_metadata(revoked, digest)),
+    ]
+    reply = yield apply_call(
+        ctx,
+        ws,
+        ops,
+        actor=actor,
+        action="token.revoked",
+        detail={"key_id": key_id, "name": info.name},
+    )
+    checked(reply, ws)
+    return revoked

