@@ -68,9 +68,21 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.data_dir), "--logfile", "", "--daemonize", "no",
-                "--save", ""]
+        args = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--logfile",
+            "",
+            "--daemonize",
+            "no",
+            "--save",
+            "",
+        ]
         if self.persistent:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
@@ -81,7 +93,9 @@ class RedisServer:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"cannot create data folder {self.data_dir}: {exc.strerror}") from None
+            raise ConfigError(
+                f"cannot create data folder {self.data_dir}: {exc.strerror}"
+            ) from None
         self.process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
             self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -117,6 +131,10 @@ class RedisServer:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -44,10 +44,12 @@ Call = Command | Script | Batch
 T = TypeVar("T")
 Operation = Generator[Call, Any, T]
 
-_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
+_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError)
 
 
 def _unavailable(exc: Exception) -> StoreUnavailable:
+    if isinstance(exc, redis.ResponseError):  # e.g. NOAUTH, WRONGTYPE, OOM: say which
+        return StoreUnavailable(f"Redis refused the command: {str(exc).split(chr(10))[0]}")
     return StoreUnavailable(f"Redis is unavailable ({type(exc).__name__})")
 
 

@@ -142,10 +142,12 @@ class Catalog:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        # Declaration order is kept: it is the order the admin's selects offer.
+        return json.dumps(self.to_dict(), separators=(",", ":"))
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, data: Any) -> Catalog:

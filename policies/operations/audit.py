@@ -27,9 +27,12 @@ def tail(ctx: Context, ws: str, count: int = 20) -> Operation[list[AuditEntry]]:
         ("XREVRANGE", schema.audit(require_workspace(ws)), "+", "-", "COUNT", count)
     )
     entries = []
-    for entry_id, flat in rows:
-        values = [schema.text(v) for v in flat]
-        fields = dict(zip(values[::2], values[1::2], strict=True))
+    for entry_id, raw in rows:
+        if isinstance(raw, dict):  # redis-py's XREVRANGE callback already paired them
+            fields = {schema.text(k): schema.text(v) for k, v in raw.items()}
+        else:
+            values = [schema.text(v) for v in raw]
+            fields = dict(zip(values[::2], values[1::2], strict=True))
         entries.append(
             AuditEntry(
                 entry_id=schema.text(entry_id),

@@ -1,0 +1,116 @@
+"""The command line against a real Redis: what it prints, and how it fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from keystile.cli import main
+from tests.conftest import DEMO_CATALOG
+
+
+@pytest.fixture
+def env(redis_url: str, master_key: str, digest_secret: str) -> dict[str, str]:
+    return {"KEYSTILE_REDIS_URL": redis_url, "KEYSTILE_MASTER_KEYS": master_key,
+            "KEYSTILE_DIGEST_SECRET": digest_secret}
+
+
+def cli(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def ok(env: dict[str, str], *args: str) -> str:
+    result = cli(env, *args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def workspace(env: dict[str, str], tmp_path: Path) -> str:
+    (tmp_path / "catalog.json").write_text(json.dumps(DEMO_CATALOG))
+    assert "3 modules" in ok(env, "catalog", "load", str(tmp_path / "catalog.json"))
+    out = ok(env, "workspace", "create", "Acme")
+    return out.split()[1]
+
+
+def test_workspace_keys_rules_tokens_audit(env: dict[str, str], workspace: str) -> None:
+    assert workspace in ok(env, "workspace", "list")
+    shown = ok(env, "keys", "show", workspace)
+    assert "publishable key pk_" in shown and "sk_••••" in shown
+    new_pk = ok(env, "keys", "rotate", workspace).strip()
+    assert new_pk in ok(env, "keys", "show", workspace)
+    assert "rolled" in ok(env, "keys", "roll-sdk", workspace, "--grace", "1h")
+    assert "blocked billing:read" in ok(env, "rules", "add", workspace, "billing", "read")
+    assert "already" in ok(env, "rules", "add", workspace, "billing", "read")
+    assert ok(env, "rules", "list", workspace) == "billing:read\n"
+    out = ok(env, "tokens", "create", workspace, "deploy", "--expires-in", "7d",
+             "--block", "projects:*")
+    key_id, token = out.split()[1], out.splitlines()[1]
+    assert token.startswith("tk_")
+    listing = ok(env, "tokens", "list", workspace)
+    assert key_id in listing and "active" in listing and token not in listing
+    assert "revoked" in ok(env, "tokens", "revoke", workspace, key_id)
+    assert "revoked" in ok(env, "tokens", "list", workspace)
+    tail = ok(env, "audit", "tail", workspace, "-n", "50")
+    assert "rule.added" in tail and "token.revoked" in tail and token not in tail
+    assert "unblocked billing:read" in ok(env, "rules", "remove", workspace, "billing", "read")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rules", "add", "{ws}", "payroll", "read"], "unknown module 'payroll'"),
+        (["rules", "add", "{ws}", "billing", "write"], "no functionality 'write'"),
+        (["rules", "add", "ws_AAAAAAAAAAAA", "billing", "read"], "unknown workspace"),
+        (["rules", "remove", "{ws}", "billing", "read"], "no rule billing:read"),
+        (["keys", "show", "not-a-workspace"], "unknown workspace"),
+        (["tokens", "revoke", "{ws}", "abc"], "no token with id"),
+        (["tokens", "create", "{ws}", "x", "--expires-in", "soon"], "not a duration"),
+        (["catalog", "load", "/no/such/file.json"], "cannot read catalog"),
+    ],
+)
+def test_errors_are_one_line_and_exit_1(env: dict[str, str], workspace: str, args: list[str],
+                                        message: str) -> None:
+    result = cli(env, *[a.replace("{ws}", workspace) for a in args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"KEYSTILE_REDIS_URL": "redis://127.0.0.1:1/0"}, "Redis is unavailable"),
+        ({"KEYSTILE_REDIS_URL": "http://example.com"}, "Redis URL must start with"),
+        ({"KEYSTILE_MASTER_KEYS": ""}, "no master key"),
+        ({"KEYSTILE_DIGEST_SECRET": "short"}, "at least 32 bytes"),
+    ],
+)
+def test_configuration_errors(env: dict[str, str], override: dict[str, str],
+                              message: str) -> None:
+    result = cli({**env, **override}, "workspace", "list")
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_embedded_mode_persists_across_invocations(tmp_path: Path) -> None:
+    """A real subprocess: starts redis-server from the data folder, twice."""
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("KEYSTILE_", "REDIS_URL"))}
+    command = [sys.executable, "-m", "keystile", "--embedded", "--data-dir",
+               str(tmp_path / "home")]
+    first = subprocess.run([*command, "workspace", "create", "Acme"], env=environ,
+                           capture_output=True, text=True, timeout=60, check=True)
+    workspace = first.stdout.split()[1]
+    second = subprocess.run([*command, "workspace", "list"], env=environ,
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert workspace in second.stdout
+    assert oct((tmp_path / "home" / "secrets.toml").stat().st_mode)[-3:] == "600"

@@ -1,0 +1,99 @@
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policies import Catalog, CatalogError, Rule
+from policies.rules import blocks
+from tests.conftest import DEMO_CATALOG
+
+
+def test_wildcard_blocks_the_whole_module() -> None:
+    rules = frozenset({Rule("billing", "*"), Rule("projects", "delete")})
+    assert blocks(rules, "billing", "read")
+    assert blocks(rules, "projects", "delete")
+    assert not blocks(rules, "projects", "list")
+
+
+@pytest.mark.parametrize("text", ["billing:read", "billing.read", " billing : read "])
+def test_rule_decoding(text: str) -> None:
+    assert Rule.decode(text) == Rule("billing", "read")
+
+
+@pytest.mark.parametrize("bad", ["billing", ":read", "bil ling:read", "billing:", "x:<script>"])
+def test_bad_rules_are_clear_errors(bad: str) -> None:
+    with pytest.raises(CatalogError):
+        Rule.decode(bad)
+
+
+def test_catalog_checks_rules(catalog: Catalog) -> None:
+    assert catalog.check_rule(Rule("billing", "read"))
+    assert catalog.check_rule(Rule("billing", "*"))
+    with pytest.raises(CatalogError, match="unknown module 'payroll'"):
+        catalog.check_rule(Rule("payroll", "read"))
+    with pytest.raises(CatalogError, match="no functionality 'write'"):
+        catalog.check_rule(Rule("billing", "write"))
+
+
+def test_json_and_toml_files_load_the_same(tmp_path: Path, catalog: Catalog) -> None:
+    (tmp_path / "c.json").write_text(json.dumps(DEMO_CATALOG))
+    (tmp_path / "c.toml").write_text(
+        "[modules.billing.functionalities.read]\nroutes = ['GET /billing']\n"
+    )
+    assert Catalog.load(tmp_path / "c.json") == catalog
+    assert Catalog.load(tmp_path / "c.toml").functionalities_of("billing") == ["read"]
+    assert Catalog.from_json(catalog.to_json()) == catalog
+    assert Catalog.from_json(catalog.to_json()).fingerprint() == catalog.fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "mapping with a 'modules' table"),
+        ({"modules": {"a": {"functionalities": {"x": {"routes": ["FETCH /a"]}}}}}, "method"),
+        ({"modules": {"a": {"functionalities": {"x": {"routes": ["GET a"]}}}}}, "must start"),
+        ({"modules": {"a": {"functionalities": {"x": {"routes": ["GET /a"]},
+                                                 "y": {"routes": ["GET /a"]}}}}}, "both"),
+        ({"modules": {"9a": {}}}, "not valid"),
+        ({"modules": {"a": {"functionalities": {"x": {"routes": "GET /a"}}}}}, "must be a list"),
+    ],
+)
+def test_malformed_catalogs_are_clear_errors(data: object, message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        Catalog.from_dict(data)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="cannot read"):
+        Catalog.load(tmp_path / "missing.json")
+    (tmp_path / "bad.toml").write_bytes(b"\xff\xfe")
+    with pytest.raises(CatalogError, match="not valid TOML"):
+        Catalog.load(tmp_path / "bad.toml")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["modules", "x"]), json_values, max_size=2))
+def test_loader_never_fails_with_anything_but_catalog_error(data: dict[str, object]) -> None:
+    try:
+        Catalog.from_dict(data)
+    except CatalogError:
+        pass
+
+
+def test_from_named_routes() -> None:
+    built = Catalog.from_named_routes(
+        [("projects.list", {"GET", "HEAD"}, "/projects"), ("health", {"GET"}, "/health"),
+         ("projects.create", {"POST"}, "/projects")]
+    )
+    assert built.module_names() == ["projects"]
+    assert [(str(r), m, f) for r, m, f in built.routes()] == [
+        ("GET /projects", "projects", "list"), ("POST /projects", "projects", "create")]

@@ -1,0 +1,91 @@
+import pytest
+
+from policies import CatalogError, KeystileError, NotFound, PolicyStore, Rule
+from policies.operations import gateway
+from tests.policies.helpers import lookup
+from tests.support.clock import ManualClock
+
+
+def test_rules_are_validated_idempotent_and_survive_rotation(store: PolicyStore) -> None:
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    with pytest.raises(CatalogError, match="unknown module"):
+        store.add_rule(ws, Rule("payroll", "read"), actor="t")
+    assert store.add_rule(ws, Rule("billing", "read"), actor="t")
+    version = store.workspace(ws).version
+    assert not store.add_rule(ws, Rule("billing", "read"), actor="t")
+    assert store.workspace(ws).version == version  # no change, no event
+    store.add_rule(ws, Rule("projects", "*"), actor="t")
+    new_pk = store.rotate_publishable_key(ws, actor="t")
+    policy = lookup(store, new_pk)
+    assert policy is not None
+    assert policy.blocks("billing", "read") and policy.blocks("projects", "delete")
+    assert not policy.blocks("members", "invite")
+    assert store.list_rules(ws) == [Rule("billing", "read"), Rule("projects", "*")]
+    assert store.remove_rule(ws, Rule("billing", "read"), actor="t")
+    assert not store.remove_rule(ws, Rule("billing", "read"), actor="t")
+
+
+def test_rules_need_a_catalog(store: PolicyStore) -> None:
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    store.client.delete("ks:catalog")
+    with pytest.raises(CatalogError, match="no catalog"):
+        store.add_rule(ws, Rule("billing", "read"), actor="t")
+
+
+def test_tokens_lifecycle(store: PolicyStore, clock: ManualClock) -> None:
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    created = store.create_token(ws, "ci deploy", actor="t", expires=clock() + 60,
+                                 rules=[Rule("billing", "*")])
+    policy = lookup(store, created.token)
+    assert policy is not None and policy.name == "ci deploy"
+    assert policy.blocks("billing", "read") and not policy.blocks("projects", "list")
+    assert not policy.is_expired(clock())
+    clock.advance(60)
+    assert policy.is_expired(clock())
+    [info] = store.list_tokens(ws)
+    assert (info.key_id, info.status(clock())) == (created.info.key_id, "expired")
+    store.run(gateway.touch(store.ctx, {ws: {info.key_id: 123.0}}))
+    assert store.list_tokens(ws)[0].last_used == 123.0
+    revoked = store.revoke_token(ws, info.key_id, actor="t")
+    assert revoked.status(clock()) == "revoked"
+    assert lookup(store, created.token) is None
+    assert store.revoke_token(ws, info.key_id, actor="t").revoked == revoked.revoked
+    with pytest.raises(NotFound):
+        store.revoke_token(ws, "nope", actor="t")
+
+
+def test_token_validation(store: PolicyStore, clock: ManualClock) -> None:
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    with pytest.raises(KeystileError, match="future"):
+        store.create_token(ws, "x", actor="t", expires=clock() - 1)
+    with pytest.raises(KeystileError, match="token name"):
+        store.create_token(ws, "  ", actor="t")
+    with pytest.raises(CatalogError):
+        store.create_token(ws, "x", actor="t", rules=[Rule("nope", "*")])
+    assert store.list_tokens(ws) == []
+
+
+def test_secrets(store: PolicyStore) -> None:
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    store.put_secret(ws, "STRIPE_KEY", "sk_test_123", actor="t")
+    assert store.list_secrets(ws) == ["STRIPE_KEY"]
+    assert "sk_test_123" not in str(store.client.hgetall(f"ks:{{{ws}}}:secrets"))
+    assert store.reveal_secret(ws, "STRIPE_KEY", actor="admin:a") == "sk_test_123"
+    assert store.audit_tail(ws, 1)[0].action == "secret.revealed"
+    store.delete_secret(ws, "STRIPE_KEY", actor="t")
+    with pytest.raises(NotFound):
+        store.delete_secret(ws, "STRIPE_KEY", actor="t")
+    with pytest.raises(KeystileError, match="secret name"):
+        store.put_secret(ws, "bad name", "v", actor="t")
+    assert store.list_secrets(ws) == []
+
+
+def test_origins(store: PolicyStore) -> None:
+    created = store.create_workspace("Acme", actor="t")
+    store.set_origins(created.workspace_id, ["https://app.example.com/", ""], actor="t")
+    policy = lookup(store, created.publishable_key)
+    assert policy is not None and policy.origins == ("https://app.example.com",)
+    assert policy.allows_origin("https://app.example.com")
+    assert not policy.allows_origin("https://evil.example")
+    with pytest.raises(KeystileError, match="origin"):
+        store.set_origins(created.workspace_id, ["javascript:alert(1)"], actor="t")
