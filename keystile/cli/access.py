@@ -1,0 +1,107 @@
+"""``keystile rules`` and ``keystile tokens``: what keys may do, and named tokens."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from keystile.cli.base import ACTOR, main, store_of, when
+from keystile.durations import parse_duration
+from policies import Rule
+
+
+# -- rules --------------------------------------------------------------------------------
+@main.group()
+def rules() -> None:
+    """Blacklist rules: what the publishable key may not do."""
+
+
+@rules.command("add")
+@click.argument("workspace_id")
+@click.argument("module")
+@click.argument("functionality")
+@click.pass_context
+def rules_add(ctx: click.Context, workspace_id: str, module: str, functionality: str) -> None:
+    """Block MODULE FUNCTIONALITY ('*' for the whole module)."""
+    rule = Rule(module, functionality)
+    added = store_of(ctx).add_rule(workspace_id, rule, actor=ACTOR)
+    click.echo(f"blocked {rule}" if added else f"{rule} was already blocked")
+
+
+@rules.command("remove")
+@click.argument("workspace_id")
+@click.argument("module")
+@click.argument("functionality")
+@click.pass_context
+def rules_remove(ctx: click.Context, workspace_id: str, module: str, functionality: str) -> None:
+    rule = Rule(module, functionality)
+    if not store_of(ctx).remove_rule(workspace_id, rule, actor=ACTOR):
+        raise click.ClickException(f"no rule {rule} in {workspace_id}")
+    click.echo(f"unblocked {rule}")
+
+
+@rules.command("list")
+@click.argument("workspace_id")
+@click.pass_context
+def rules_list(ctx: click.Context, workspace_id: str) -> None:
+    for rule in store_of(ctx).list_rules(workspace_id):
+        click.echo(str(rule))
+
+
+# -- tokens -------------------------------------------------------------------------------
+@main.group()
+def tokens() -> None:
+    """Workspace tokens: named, many per workspace, shown once."""
+
+
+@tokens.command("create")
+@click.argument("workspace_id")
+@click.argument("name")
+@click.option("--expires-in", help="Lifetime, e.g. 30d, 12h (default: never expires).")
+@click.option(
+    "--block",
+    "blocks",
+    multiple=True,
+    metavar="MODULE:FUNCTIONALITY",
+    help="A rule for this token (repeatable).",
+)
+@click.pass_context
+def tokens_create(
+    ctx: click.Context,
+    workspace_id: str,
+    name: str,
+    expires_in: str | None,
+    blocks: tuple[str, ...],
+) -> None:
+    expires = time.time() + parse_duration(expires_in) if expires_in else None
+    created = store_of(ctx).create_token(
+        workspace_id,
+        name,
+        actor=ACTOR,
+        expires=expires,
+        rules=[Rule.decode(b) for b in blocks],
+    )
+    click.echo(f"token {created.info.key_id} ({created.info.name}), shown once:")
+    click.echo(created.token)
+
+
+@tokens.command("list")
+@click.argument("workspace_id")
+@click.pass_context
+def tokens_list(ctx: click.Context, workspace_id: str) -> None:
+    now = time.time()
+    for t in store_of(ctx).list_tokens(workspace_id):
+        click.echo(
+            f"{t.key_id}  {t.status(now):8} created {when(t.created)}  "
+            f"expires {when(t.expires)}  last used {when(t.last_used)}  {t.name}"
+        )
+
+
+@tokens.command("revoke")
+@click.argument("workspace_id")
+@click.argument("key_id")
+@click.pass_context
+def tokens_revoke(ctx: click.Context, workspace_id: str, key_id: str) -> None:
+    info = store_of(ctx).revoke_token(workspace_id, key_id, actor=ACTOR)
+    click.echo(f"revoked {info.key_id} ({info.name})")

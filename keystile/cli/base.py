@@ -1,0 +1,78 @@
+"""The ``keystile`` command group, its error handling and the store it opens.
+
+Talks to the Redis named by ``KEYSTILE_REDIS_URL``/``REDIS_URL`` (or a config file), with the
+secrets from the environment; ``--embedded`` instead runs (or joins) a persistent Redis in a
+data folder with generated secrets. Every failure is one clear line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from keystile.home import DEFAULT_HOME, Home
+from policies import KeystileError, PolicyStore, Settings
+from policies.connect import sync_client
+
+ACTOR = "cli"
+
+
+class KeystileGroup(click.Group):
+    """Turns every Keystile error into one line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeystileError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def store_of(ctx: click.Context) -> PolicyStore:
+    """The store for this invocation, opened on first use (``--help`` needs no Redis)."""
+    root = ctx.find_root()
+    if "store" not in root.meta:
+        params = root.params
+        if params["embedded"]:
+            home = Home(params["data_dir"])
+            url = root.with_resource(home.serve_redis())
+            settings = home.settings(url)
+        else:
+            settings = Settings.load(config_file=params["config"])
+        client = sync_client(settings.redis_url)
+        root.call_on_close(client.close)
+        root.meta["store"] = PolicyStore(client, settings.keyring())
+    store: PolicyStore = root.meta["store"]
+    return store
+
+
+@click.group(cls=KeystileGroup)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    envvar="KEYSTILE_CONFIG",
+    help="TOML config file (see README).",
+)
+@click.option(
+    "--embedded",
+    is_flag=True,
+    help="Use an embedded, persistent Redis in the data folder (no setup needed).",
+)
+@click.option(
+    "--data-dir",
+    default=DEFAULT_HOME,
+    show_default=True,
+    type=click.Path(),
+    envvar="KEYSTILE_HOME",
+    help="Data folder for --embedded and the demo.",
+)
+@click.version_option(package_name="keystile")
+def main(config: str | None, embedded: bool, data_dir: str) -> None:
+    """Keystile: workspace API keys, blacklist rules and tokens over one Redis store."""
