@@ -134,3 +134,24 @@ local meta = redis.call('HMGET', KEYS[1], 'version', 'origins')
 return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', KEYS[3])}
 """,
 )
+
+# KEYS[3..7] = credentials, rules, tokens, last-used, secrets. Own ARGV: the JSON objects
+# (or, for rules, array) of a backup, field -> value as stored. Refuses an existing workspace.
+RESTORE = LuaScript(
+    "restore",
+    _HEAD
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {-3, 0} end
+local function fill(key, json)
+  for field, value in pairs(cjson.decode(json)) do redis.call('HSET', key, field, value) end
+end
+fill(KEYS[1], ARGV[s])
+redis.call('HSET', KEYS[1], 'version', 0)
+fill(KEYS[3], ARGV[s + 1])
+for _, member in ipairs(cjson.decode(ARGV[s + 2])) do redis.call('SADD', KEYS[4], member) end
+fill(KEYS[5], ARGV[s + 3])
+fill(KEYS[6], ARGV[s + 4])
+fill(KEYS[7], ARGV[s + 5])
+return {1, commit()}
+""",
+)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import redis
 
 from policies.calls import Operation, T, run
 from policies.catalog import Catalog
 from policies.crypto import Keyring
-from policies.operations import audit, rules, secrets, tokens, workspaces
+from policies.operations import audit, backup, rules, secrets, tokens, workspaces
 from policies.operations.base import Context
 from policies.records import AuditEntry, CreatedToken, CreatedWorkspace, TokenInfo, WorkspaceInfo
 from policies.rules import Rule
@@ -117,3 +118,10 @@ class PolicyStore:
 
     def audit_tail(self, ws: str, count: int = 20) -> list[AuditEntry]:
         return self.run(audit.tail(self.ctx, ws, count))
+
+    # -- backups --------------------------------------------------------------------
+    def export_workspace(self, ws: str) -> dict[str, Any]:
+        return self.run(backup.export_workspace(self.ctx, ws))
+
+    def import_workspace(self, document: Any, *, actor: str) -> str:
+        return self.run(backup.import_workspace(self.ctx, document, actor=actor))

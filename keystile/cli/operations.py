@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -63,3 +64,32 @@ def secrets_generate() -> None:
 
     click.echo(f"KEYSTILE_MASTER_KEYS={Keyring.generate_master_key()}")
     click.echo(f"KEYSTILE_DIGEST_SECRET={Keyring.generate_digest_secret()}")
+
+
+@main.command("export")
+@click.argument("workspace_id")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def export_command(ctx: click.Context, workspace_id: str, path: Path) -> None:
+    """Write a workspace's policies to PATH (keys stay encrypted; file mode 0600)."""
+    document = store_of(ctx).export_workspace(workspace_id)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle, indent=1)
+    click.echo(f"exported {workspace_id} to {path}")
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def import_command(ctx: click.Context, path: Path) -> None:
+    """Restore a workspace exported with `keystile export` (into a Redis without it)."""
+    try:
+        document = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"cannot read backup {path}: {exc}") from None
+    workspace_id = store_of(ctx).import_workspace(document, actor="cli")
+    click.echo(f"restored {workspace_id}")

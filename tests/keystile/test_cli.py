@@ -17,8 +17,11 @@ from tests.conftest import DEMO_CATALOG
 
 @pytest.fixture
 def env(redis_url: str, master_key: str, digest_secret: str) -> dict[str, str]:
-    return {"KEYSTILE_REDIS_URL": redis_url, "KEYSTILE_MASTER_KEYS": master_key,
-            "KEYSTILE_DIGEST_SECRET": digest_secret}
+    return {
+        "KEYSTILE_REDIS_URL": redis_url,
+        "KEYSTILE_MASTER_KEYS": master_key,
+        "KEYSTILE_DIGEST_SECRET": digest_secret,
+    }
 
 
 def cli(env: dict[str, str], *args: str) -> Result:
@@ -49,8 +52,9 @@ def test_workspace_keys_rules_tokens_audit(env: dict[str, str], workspace: str) 
     assert "blocked billing:read" in ok(env, "rules", "add", workspace, "billing", "read")
     assert "already" in ok(env, "rules", "add", workspace, "billing", "read")
     assert ok(env, "rules", "list", workspace) == "billing:read\n"
-    out = ok(env, "tokens", "create", workspace, "deploy", "--expires-in", "7d",
-             "--block", "projects:*")
+    out = ok(
+        env, "tokens", "create", workspace, "deploy", "--expires-in", "7d", "--block", "projects:*"
+    )
     key_id, token = out.split()[1], out.splitlines()[1]
     assert token.startswith("tk_")
     listing = ok(env, "tokens", "list", workspace)
@@ -75,8 +79,9 @@ def test_workspace_keys_rules_tokens_audit(env: dict[str, str], workspace: str) 
         (["catalog", "load", "/no/such/file.json"], "cannot read catalog"),
     ],
 )
-def test_errors_are_one_line_and_exit_1(env: dict[str, str], workspace: str, args: list[str],
-                                        message: str) -> None:
+def test_errors_are_one_line_and_exit_1(
+    env: dict[str, str], workspace: str, args: list[str], message: str
+) -> None:
     result = cli(env, *[a.replace("{ws}", workspace) for a in args])
     assert result.exit_code == 1
     assert message in result.output
@@ -93,8 +98,7 @@ def test_errors_are_one_line_and_exit_1(env: dict[str, str], workspace: str, arg
         ({"KEYSTILE_DIGEST_SECRET": "short"}, "at least 32 bytes"),
     ],
 )
-def test_configuration_errors(env: dict[str, str], override: dict[str, str],
-                              message: str) -> None:
+def test_configuration_errors(env: dict[str, str], override: dict[str, str], message: str) -> None:
     result = cli({**env, **override}, "workspace", "list")
     assert result.exit_code == 1
     assert message in result.output
@@ -103,14 +107,24 @@ def test_configuration_errors(env: dict[str, str], override: dict[str, str],
 
 def test_embedded_mode_persists_across_invocations(tmp_path: Path) -> None:
     """A real subprocess: starts redis-server from the data folder, twice."""
-    environ = {k: v for k, v in os.environ.items()
-               if not k.startswith(("KEYSTILE_", "REDIS_URL"))}
-    command = [sys.executable, "-m", "keystile", "--embedded", "--data-dir",
-               str(tmp_path / "home")]
-    first = subprocess.run([*command, "workspace", "create", "Acme"], env=environ,
-                           capture_output=True, text=True, timeout=60, check=True)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTILE_", "REDIS_URL"))}
+    command = [sys.executable, "-m", "keystile", "--embedded", "--data-dir", str(tmp_path / "home")]
+    first = subprocess.run(
+        [*command, "workspace", "create", "Acme"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     workspace = first.stdout.split()[1]
-    second = subprocess.run([*command, "workspace", "list"], env=environ,
-                            capture_output=True, text=True, timeout=60, check=True)
+    second = subprocess.run(
+        [*command, "workspace", "list"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert workspace in second.stdout
     assert oct((tmp_path / "home" / "secrets.toml").stat().st_mode)[-3:] == "600"

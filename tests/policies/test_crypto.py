@@ -39,7 +39,8 @@ def test_digest_is_keyed(master_key: str) -> None:
         (None, "short", "at least 32 bytes"),
     ],
 )
-def test_bad_arguments_fail_at_construction(keys: object, secret: str, message: str,
-                                            master_key: str) -> None:
+def test_bad_arguments_fail_at_construction(
+    keys: object, secret: str, message: str, master_key: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
         Keyring([master_key] if keys is None else keys, secret)  # type: ignore[arg-type]

@@ -40,12 +40,23 @@ def test_one_event_per_write(store: PolicyStore, redis_client: redis.Redis) -> N
     for version, write in enumerate(writes, start=2):
         assert events_during(redis_client, write) == [Event(ws, version)]
     # A no-op write publishes nothing.
-    assert events_during(redis_client, lambda: store.remove_rule(ws, Rule("billing", "read"),
-                                                                 actor="t")) == []
+    assert (
+        events_during(
+            redis_client, lambda: store.remove_rule(ws, Rule("billing", "read"), actor="t")
+        )
+        == []
+    )
     actions = [e.action for e in reversed(store.audit_tail(ws, 50))]
-    assert actions == ["workspace.created", "publishable_key.rotated", "sdk_key.rolled",
-                       "rule.added", "rule.removed", "token.created", "secret.set",
-                       "origins.set"]
+    assert actions == [
+        "workspace.created",
+        "publishable_key.rotated",
+        "sdk_key.rolled",
+        "rule.added",
+        "rule.removed",
+        "token.created",
+        "secret.set",
+        "origins.set",
+    ]
 
 
 def test_catalog_save_publishes(store: PolicyStore, redis_client: redis.Redis) -> None:
@@ -59,8 +70,13 @@ def test_lookup_is_one_round_trip(store: PolicyStore, redis_client: redis.Redis)
     created = store.create_workspace("Acme", actor="t")
     operation = gateway.lookup(store.ctx, created.publishable_key)
     call = next(operation)  # the operation yields exactly one call, then finishes
-    reply = store.client.execute_command("EVAL", call.script.text, len(call.keys),  # type: ignore[union-attr]
-                                         *call.keys, *call.args)  # type: ignore[union-attr]
+    reply = store.client.execute_command(
+        "EVAL",
+        call.script.text,
+        len(call.keys),  # type: ignore[union-attr]
+        *call.keys,
+        *call.args,
+    )  # type: ignore[union-attr]
     try:
         operation.send(reply)
         raise AssertionError("lookup asked for a second round trip")
@@ -74,8 +90,11 @@ def test_lookup_is_one_round_trip(store: PolicyStore, redis_client: redis.Redis)
     stats = redis_client.info("commandstats")
     # commandstats also counts the commands run inside the script; those are not round trips.
     inside_script = {"cmdstat_hget", "cmdstat_hmget", "cmdstat_smembers"}
-    counted = {k: v["calls"] for k, v in stats.items()
-               if k not in inside_script | {"cmdstat_info", "cmdstat_config"}}
+    counted = {
+        k: v["calls"]
+        for k, v in stats.items()
+        if k not in inside_script | {"cmdstat_info", "cmdstat_config"}
+    }
     assert counted == {"cmdstat_evalsha": 10}
 
 

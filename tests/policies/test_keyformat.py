@@ -40,8 +40,10 @@ def test_random_strings_are_rejected(text: str) -> None:
         parse(text)
 
 
-@given(st.text(alphabet=ALPHABET, min_size=KEY_LENGTH - 3, max_size=KEY_LENGTH - 3),
-       st.sampled_from(["sk_", "pk_", "tk_"]))
+@given(
+    st.text(alphabet=ALPHABET, min_size=KEY_LENGTH - 3, max_size=KEY_LENGTH - 3),
+    st.sampled_from(["sk_", "pk_", "tk_"]),
+)
 def test_well_formed_random_keys_fail_the_checksum(body: str, prefix: str) -> None:
     # A 1 in 4.3 billion chance of a valid CRC; hypothesis will not find it.
     with pytest.raises(InvalidKey):

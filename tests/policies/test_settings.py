@@ -25,8 +25,11 @@ def test_file_then_environment(tmp_path: Path, master_key: str, digest_secret: s
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("[keystile\n", "not valid TOML"), ("keystile = 3\n", "must be a table"),
-     ("[keystile]\nmaster_keys = 3\n", "list of strings")],
+    [
+        ("[keystile\n", "not valid TOML"),
+        ("keystile = 3\n", "must be a table"),
+        ("[keystile]\nmaster_keys = 3\n", "list of strings"),
+    ],
 )
 def test_bad_files(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "c.toml").write_text(content)

@@ -41,15 +41,15 @@ def test_rotation_kills_the_old_key_at_once(store: PolicyStore) -> None:
     assert store.publishable_key(created.workspace_id) == new
 
 
-def test_twenty_concurrent_rotations_leave_exactly_one_key(store: PolicyStore,
-                                                           redis_url: str) -> None:
+def test_twenty_concurrent_rotations_leave_exactly_one_key(
+    store: PolicyStore, redis_url: str
+) -> None:
     created = store.create_workspace("Acme", actor="test")
     issued: list[str] = []
     barrier = threading.Barrier(20)
 
     def rotate() -> None:
-        own = PolicyStore(redis.Redis.from_url(redis_url, decode_responses=True),
-                          store.ctx.keyring)
+        own = PolicyStore(redis.Redis.from_url(redis_url, decode_responses=True), store.ctx.keyring)
         barrier.wait()
         issued.append(own.rotate_publishable_key(created.workspace_id, actor="thread"))
 
@@ -108,7 +108,9 @@ async def test_async_reader_sees_the_same_policy(store: PolicyStore, redis_url: 
         policy = await reader.lookup(created.publishable_key)
         assert policy == lookup(store, created.publishable_key)
         assert await reader.versions([created.workspace_id, "ws_AAAAAAAAAAAA"]) == {
-            created.workspace_id: 1, "ws_AAAAAAAAAAAA": 0}
+            created.workspace_id: 1,
+            "ws_AAAAAAAAAAAA": 0,
+        }
         assert (await reader.load_catalog()) == store.load_catalog()
     finally:
         await reader.client.aclose()

@@ -34,8 +34,9 @@ def test_rules_need_a_catalog(store: PolicyStore) -> None:
 
 def test_tokens_lifecycle(store: PolicyStore, clock: ManualClock) -> None:
     ws = store.create_workspace("Acme", actor="t").workspace_id
-    created = store.create_token(ws, "ci deploy", actor="t", expires=clock() + 60,
-                                 rules=[Rule("billing", "*")])
+    created = store.create_token(
+        ws, "ci deploy", actor="t", expires=clock() + 60, rules=[Rule("billing", "*")]
+    )
     policy = lookup(store, created.token)
     assert policy is not None and policy.name == "ci deploy"
     assert policy.blocks("billing", "read") and not policy.blocks("projects", "list")
