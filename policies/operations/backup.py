@@ -66,7 +66,7 @@ def import_workspace(ctx: Context, backup: Any, *, actor: str) -> Operation[str]
         isinstance(p, dict) and all(isinstance(v, str) for v in p.values()) for p in parts
     ) or not isinstance(backup.get("rules"), list):
         raise KeystileError("backup is damaged: a section is missing or has the wrong shape")
-    meta, credentials, tokens, last_used, secrets = (dict(p) for p in parts)
+    meta, credentials, tokens, last_used, secrets = (dict(p or {}) for p in parts)
     meta.pop("version", None)  # version restarts, then bumps
     decode_all(str(r) for r in backup["rules"])  # everything is validated before any write
     catalog = Catalog.from_dict(backup["catalog"]) if backup.get("catalog") else None
