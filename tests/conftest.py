@@ -94,8 +94,9 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def store(redis_client: redis.Redis, keyring: Keyring, clock: ManualClock,
-          catalog: Catalog) -> PolicyStore:
+def store(
+    redis_client: redis.Redis, keyring: Keyring, clock: ManualClock, catalog: Catalog
+) -> PolicyStore:
     store = PolicyStore(redis_client, keyring, clock=clock)
     store.save_catalog(catalog)
     return store
