@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import redis
 
 from policies import Catalog, Keyring, PolicyReader, PolicyStore, Rule
 from policies.connect import async_client, sync_client
-from tests.policies.helpers import lookup
+from tests.policies.helpers import lookup, rotate_concurrently
 from tests.support.cluster import LocalCluster
 
 
@@ -47,19 +46,7 @@ def test_workspaces_spread_over_masters(cluster_store: PolicyStore) -> None:
 
 def test_concurrent_rotations_on_the_cluster(cluster_store: PolicyStore, cluster_url: str) -> None:
     created = cluster_store.create_workspace("Acme", actor="t")
-    issued: list[str] = []
-    barrier = threading.Barrier(20)
-
-    def rotate() -> None:
-        own = PolicyStore(sync_client(cluster_url), cluster_store.ctx.keyring)
-        barrier.wait()
-        issued.append(own.rotate_publishable_key(created.workspace_id, actor="thread"))
-
-    threads = [threading.Thread(target=rotate) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    issued = rotate_concurrently(cluster_store, cluster_url, created.workspace_id)
     valid = [k for k in [created.publishable_key, *issued] if lookup(cluster_store, k)]
     assert valid == [cluster_store.publishable_key(created.workspace_id)]
 

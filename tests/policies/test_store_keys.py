@@ -1,12 +1,9 @@
-import threading
-
 import pytest
-import redis
 
 from policies import KeyKind, PolicyReader, PolicyStore, UnknownWorkspace
 from policies.connect import async_client
 from policies.keyformat import parse
-from tests.policies.helpers import lookup
+from tests.policies.helpers import lookup, rotate_concurrently
 from tests.support.clock import ManualClock
 
 
@@ -45,19 +42,7 @@ def test_twenty_concurrent_rotations_leave_exactly_one_key(
     store: PolicyStore, redis_url: str
 ) -> None:
     created = store.create_workspace("Acme", actor="test")
-    issued: list[str] = []
-    barrier = threading.Barrier(20)
-
-    def rotate() -> None:
-        own = PolicyStore(redis.Redis.from_url(redis_url, decode_responses=True), store.ctx.keyring)
-        barrier.wait()
-        issued.append(own.rotate_publishable_key(created.workspace_id, actor="thread"))
-
-    threads = [threading.Thread(target=rotate) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    issued = rotate_concurrently(store, redis_url, created.workspace_id)
     valid = [k for k in [created.publishable_key, *issued] if lookup(store, k) is not None]
     assert len(issued) == 20
     assert valid == [store.publishable_key(created.workspace_id)]

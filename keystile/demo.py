@@ -1,0 +1,165 @@
+"""``keystile demo``: the whole product on one machine, from nothing, in one command.
+
+An embedded persistent Redis (or ``REDIS_URL``), the sample workspace API behind the gateway
+(uvicorn), the admin's Tokens page (Flask) signed in as a demo admin, and a local SMTP sink
+that prints the one-time-password mails. A demo workspace is seeded on first start; every
+key and rule survives a restart. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import click
+import uvicorn
+from flask import Flask, redirect
+from flask_admin import Admin
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Response
+
+from admin_plugin import AdminIdentity, KeystileAdmin, SmtpConfig, SmtpMailer
+from gateway import KeyGateMiddleware
+from keystile import sample_api
+from keystile.home import Home
+from keystile.mail_sink import start_mail_sink
+from policies import Catalog, KeystileError, PolicyReader, PolicyStore, Settings
+from policies.connect import async_client, sync_client
+
+DEMO_ADMIN_EMAIL = "admin@demo.keystile.test"
+DEMO_WORKSPACE = "Demo workspace"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    host: str = "127.0.0.1"
+    api_port: int = 8000
+    admin_port: int = 8001
+    smtp_port: int = 8025
+    redis_url: str | None = None
+
+
+def sample_catalog() -> Catalog:
+    return Catalog.from_named_routes(
+        (route.name, route.methods or (), route.path) for route in sample_api.routes
+    )
+
+
+def _check_port(host: str, port: int, flag: str) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise KeystileError(
+                f"port {port} on {host} is already in use: choose another with {flag}"
+            ) from None
+
+
+@contextlib.contextmanager
+def _demo_lock(home: Home) -> Iterator[None]:
+    home.ensure()
+    handle: IO[str] = open(home.path / "demo.lock", "a+")  # noqa: SIM115 - held for the run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise KeystileError(f"another keystile demo is already running on {home.path}") from None
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+def seed(store: PolicyStore) -> tuple[str, bool]:
+    """The demo workspace's id, creating it on first start (True when just created)."""
+    for info in store.list_workspaces():
+        if info.name == DEMO_WORKSPACE:
+            return info.workspace_id, False
+    return store.create_workspace(DEMO_WORKSPACE, actor="demo").workspace_id, True
+
+
+def admin_app(store: PolicyStore, settings: Settings, workspace_id: str, smtp_port: int) -> Flask:
+    app = Flask("keystile_demo_admin")
+    # Sessions must survive a restart like the keys do: derive from the persisted secret.
+    app.secret_key = hmac.new(
+        settings.digest_secret.encode(), b"keystile-demo-admin-session", hashlib.sha256
+    ).hexdigest()
+    admin = Admin(app, name="Keystile demo")
+    identity = AdminIdentity("demo-admin", DEMO_ADMIN_EMAIL, (workspace_id,), "Demo admin")
+    mailer = SmtpMailer(
+        SmtpConfig(sender="Keystile demo <no-reply@demo.keystile.test>", port=smtp_port)
+    )
+    KeystileAdmin(store=store, current_admin=lambda: identity, mailer=mailer).init_app(app, admin)
+
+    @app.get("/")
+    def index() -> Response:
+        return redirect("/admin/tokens/")
+
+    return app
+
+
+def _banner(home: Home, options: DemoOptions, store: PolicyStore, ws: str, created: bool,
+            echo: Callable[[str], None]) -> None:
+    api = f"http://{options.host}:{options.api_port}"
+    admin = f"http://{options.host}:{options.admin_port}/admin/tokens/"
+    pk = store.publishable_key(ws)
+    # The CLI joins the demo's Redis through the data folder (or uses REDIS_URL as given).
+    cli = "keystile" if options.redis_url else f"keystile --embedded --data-dir {home.path}"
+    echo(f"""
+Keystile demo {'(new workspace seeded)' if created else '(data kept from last run)'}
+  workspace API (behind the gateway): {api}
+  admin, Tokens page:                 {admin}   (signed in as {DEMO_ADMIN_EMAIL})
+  one-time passwords are printed here, by the local mail sink on port {options.smtp_port}
+
+  publishable key: {pk}
+
+Try it:
+  curl -i -H 'Authorization: Bearer {pk}' {api}/billing     # 200: allowed
+  curl -i {api}/billing                                      # 401: missing key
+  # block it: Tokens page > Publishable Key > Blacklist Action > billing / read, or
+  {cli} rules add {ws} billing read
+  curl -i -H 'Authorization: Bearer {pk}' {api}/billing     # 403: action blocked
+
+Ctrl-C stops the demo; keys and rules are kept in the data folder.
+""")
+
+
+def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = click.echo) -> None:
+    for port, flag in ((options.api_port, "--api-port"), (options.admin_port, "--admin-port"),
+                       (options.smtp_port, "--smtp-port")):
+        _check_port(options.host, port, flag)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_demo_lock(home))
+        url = options.redis_url or stack.enter_context(home.serve_redis())
+        settings = home.settings(url)
+        client = sync_client(url)
+        stack.callback(client.close)
+        store = PolicyStore(client, settings.keyring())
+        catalog = sample_catalog()
+        store.save_catalog(catalog)
+        ws, created = seed(store)
+
+        sink = start_mail_sink(options.host, options.smtp_port, echo)
+        stack.callback(sink.stop)
+        server: BaseWSGIServer = make_server(
+            options.host, options.admin_port, admin_app(store, settings, ws, options.smtp_port),
+            threaded=True,
+        )
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        stack.callback(server.shutdown)
+
+        reader = PolicyReader(async_client(url), settings.keyring())
+        api = KeyGateMiddleware(sample_api.app, reader=reader, catalog=catalog,
+                                exempt_paths=("/health",))
+        config = uvicorn.Config(api, host=options.host, port=options.api_port,
+                                log_level="warning", lifespan="on")
+        _banner(home, options, store, ws, created, echo)
+        uvicorn.Server(config).run()  # returns on Ctrl-C / SIGTERM; the stack unwinds

@@ -1,0 +1,164 @@
+"""The README's first command, run as written, driven over HTTP like a newcomer would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from queue import Empty, Queue
+
+import httpx
+import pytest
+
+from keystile.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def readme_demo_command() -> str:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)\n```", text, re.S)
+    assert blocks and "keystile demo" in blocks[0], "README's first command must run the demo"
+    return blocks[0].strip()
+
+
+class Demo:
+    """A running demo process, its output read line by line on a thread."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.lines: Queue[str] = Queue()
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, needle: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except Empty:
+                raise AssertionError(f"no {needle!r} in:\n{''.join(self.output)}") from None
+            self.output.append(line)
+            if needle in line:
+                return "".join(self.output)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)  # Ctrl-C, to the whole group
+        return self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTILE_", "REDIS_URL"))}
+    env.update(
+        KEYSTILE_HOME=str(tmp_path / "home"),
+        KEYSTILE_DEMO_API_PORT=str(free_port()),
+        KEYSTILE_DEMO_ADMIN_PORT=str(free_port()),
+        KEYSTILE_DEMO_SMTP_PORT=str(free_port()),
+    )
+    return env
+
+
+@pytest.fixture
+def demos() -> Iterator[list[Demo]]:
+    started: list[Demo] = []
+    yield started
+    for demo in started:
+        demo.stop()
+
+
+def banner_values(text: str) -> tuple[str, str, str]:
+    api = re.search(r"workspace API \(behind the gateway\): (\S+)", text)
+    pk = re.search(r"publishable key: (pk_\S+)", text)
+    ws = re.search(r"rules add (ws_\S+) billing read", text)
+    assert api and pk and ws, text
+    return api.group(1), pk.group(1), ws.group(1)
+
+
+def status_within(url: str, headers: dict[str, str], expected: int, seconds: float) -> int:
+    """Poll like a client would, bounded; returns the last status seen."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = httpx.get(url, headers=headers, timeout=5).status_code
+        if status == expected or time.monotonic() > deadline:
+            return status
+
+
+def test_readme_demo_end_to_end(demo_env: dict[str, str], demos: list[Demo]) -> None:
+    command = readme_demo_command()
+    first = Demo(["bash", "-c", command], demo_env)
+    demos.append(first)
+    text = first.wait_for("Ctrl-C stops the demo", timeout=300)  # includes pip install
+    assert "new workspace seeded" in text
+    api, pk, ws = banner_values(text)
+    bearer = {"Authorization": f"Bearer {pk}"}
+
+    assert httpx.get(f"{api}/billing", headers=bearer).status_code == 200
+    missing = httpx.get(f"{api}/billing")
+    assert missing.status_code == 401
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+    cli = [sys.executable, "-m", "keystile", "--embedded", "--data-dir", demo_env["KEYSTILE_HOME"]]
+    added = subprocess.run([*cli, "rules", "add", ws, "billing", "read"], env=demo_env,
+                           capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    assert status_within(f"{api}/billing", bearer, 403, seconds=1.0) == 403
+    assert httpx.get(f"{api}/projects", headers=bearer).status_code == 200
+
+    assert first.stop() == 0
+    second = Demo(["bash", "-c", command], demo_env)
+    demos.append(second)
+    text = second.wait_for("Ctrl-C stops the demo", timeout=300)
+    assert "data kept from last run" in text
+    assert banner_values(text)[1] == pk
+    assert httpx.get(f"{api}/billing", headers=bearer).status_code == 403
+    assert second.stop() == 0
+
+
+def test_clear_failures(demo_env: dict[str, str], demos: list[Demo]) -> None:
+    command = [sys.executable, "-m", "keystile", "demo"]
+    running = Demo(command, demo_env)
+    demos.append(running)
+    running.wait_for("Ctrl-C stops the demo", timeout=60)
+
+    # Same data folder, other ports: refused by the folder's lock.
+    other_ports = {**demo_env, "KEYSTILE_DEMO_API_PORT": str(free_port()),
+                   "KEYSTILE_DEMO_ADMIN_PORT": str(free_port()),
+                   "KEYSTILE_DEMO_SMTP_PORT": str(free_port())}
+    second = subprocess.run(command, cwd=ROOT, env=other_ports, capture_output=True, text=True,
+                            timeout=60)
+    assert second.returncode == 1
+    assert "another keystile demo is already running" in second.stderr
+    assert "Traceback" not in second.stderr
+
+    # A port already taken.
+    taken = subprocess.run(command, cwd=ROOT, env={**demo_env, "KEYSTILE_HOME": demo_env["KEYSTILE_HOME"] + "-other"},
+                           capture_output=True, text=True, timeout=60)
+    assert taken.returncode == 1
+    assert "already in use" in taken.stderr and "Traceback" not in taken.stderr
+
+
+def test_unwritable_data_folder(demo_env: dict[str, str], tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    result = subprocess.run([sys.executable, "-m", "keystile", "--data-dir",
+                             str(blocked / "home"), "demo"], cwd=ROOT, env=demo_env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "not writable" in result.stderr and "Traceback" not in result.stderr
