@@ -12,7 +12,9 @@ import contextlib
 import fcntl
 import hashlib
 import hmac
+import os
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,8 +32,8 @@ from gateway import KeyGateMiddleware
 from keystile import sample_api
 from keystile.home import Home
 from keystile.mail_sink import start_mail_sink
-from policies import Catalog, KeystileError, PolicyReader, PolicyStore, Settings
-from policies.connect import async_client, sync_client
+from policies import Catalog, KeystileError, PolicyStore, Settings
+from policies.connect import sync_client
 
 DEMO_ADMIN_EMAIL = "admin@demo.keystile.test"
 DEMO_WORKSPACE = "Demo workspace"
@@ -106,15 +108,22 @@ def admin_app(store: PolicyStore, settings: Settings, workspace_id: str, smtp_po
     return app
 
 
-def _banner(home: Home, options: DemoOptions, store: PolicyStore, ws: str, created: bool,
-            echo: Callable[[str], None]) -> None:
+def _banner(
+    home: Home,
+    options: DemoOptions,
+    store: PolicyStore,
+    ws: str,
+    created: bool,
+    echo: Callable[[str], None],
+) -> None:
     api = f"http://{options.host}:{options.api_port}"
     admin = f"http://{options.host}:{options.admin_port}/admin/tokens/"
     pk = store.publishable_key(ws)
     # The CLI joins the demo's Redis through the data folder (or uses REDIS_URL as given).
-    cli = "keystile" if options.redis_url else f"keystile --embedded --data-dir {home.path}"
+    program = os.path.relpath(sys.argv[0]) if sys.argv[0].endswith("keystile") else "keystile"
+    cli = program if options.redis_url else f"{program} --embedded --data-dir {home.path}"
     echo(f"""
-Keystile demo {'(new workspace seeded)' if created else '(data kept from last run)'}
+Keystile demo {"(new workspace seeded)" if created else "(data kept from last run)"}
   workspace API (behind the gateway): {api}
   admin, Tokens page:                 {admin}   (signed in as {DEMO_ADMIN_EMAIL})
   one-time passwords are printed here, by the local mail sink on port {options.smtp_port}
@@ -133,8 +142,11 @@ Ctrl-C stops the demo; keys and rules are kept in the data folder.
 
 
 def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = click.echo) -> None:
-    for port, flag in ((options.api_port, "--api-port"), (options.admin_port, "--admin-port"),
-                       (options.smtp_port, "--smtp-port")):
+    for port, flag in (
+        (options.api_port, "--api-port"),
+        (options.admin_port, "--admin-port"),
+        (options.smtp_port, "--smtp-port"),
+    ):
         _check_port(options.host, port, flag)
     with contextlib.ExitStack() as stack:
         stack.enter_context(_demo_lock(home))
@@ -150,16 +162,21 @@ def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = cli
         sink = start_mail_sink(options.host, options.smtp_port, echo)
         stack.callback(sink.stop)
         server: BaseWSGIServer = make_server(
-            options.host, options.admin_port, admin_app(store, settings, ws, options.smtp_port),
+            options.host,
+            options.admin_port,
+            admin_app(store, settings, ws, options.smtp_port),
             threaded=True,
         )
         threading.Thread(target=server.serve_forever, daemon=True).start()
         stack.callback(server.shutdown)
 
-        reader = PolicyReader(async_client(url), settings.keyring())
-        api = KeyGateMiddleware(sample_api.app, reader=reader, catalog=catalog,
-                                exempt_paths=("/health",))
-        config = uvicorn.Config(api, host=options.host, port=options.api_port,
-                                log_level="warning", lifespan="on")
+        api = KeyGateMiddleware(
+            sample_api.app, settings=settings, catalog=catalog, exempt_paths=("/health",)
+        )
+        config = uvicorn.Config(
+            api, host=options.host, port=options.api_port, log_level="warning", lifespan="on"
+        )
         _banner(home, options, store, ws, created, echo)
-        uvicorn.Server(config).run()  # returns on Ctrl-C / SIGTERM; the stack unwinds
+        # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: a clean stop.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run()

@@ -8,7 +8,10 @@ Readiness is read from the server's own log line, not guessed with sleeps.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -18,6 +21,7 @@ from types import TracebackType
 from policies.errors import ConfigError
 
 READY_MARK = "Ready to accept connections"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def find_redis_server() -> str:
@@ -35,6 +39,12 @@ def find_redis_server() -> str:
             " or a redis-server package, or set REDIS_URL to an existing Redis"
         )
     return found
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -97,7 +107,14 @@ class RedisServer:
                 f"cannot create data folder {self.data_dir}: {exc.strerror}"
             ) from None
         self.process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
-            self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # Its own session: a terminal's Ctrl-C reaches us, and we stop the server last,
+            # after everything that uses it. Dies with us even on SIGKILL (Linux).
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log: list[str] = []
         assert self.process.stdout is not None

@@ -12,12 +12,27 @@ from keystile.home import Home
 
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="KEYSTILE_DEMO_HOST")
-@click.option("--api-port", default=8000, show_default=True, type=click.IntRange(1, 65535),
-              envvar="KEYSTILE_DEMO_API_PORT")
-@click.option("--admin-port", default=8001, show_default=True, type=click.IntRange(1, 65535),
-              envvar="KEYSTILE_DEMO_ADMIN_PORT")
-@click.option("--smtp-port", default=8025, show_default=True, type=click.IntRange(1, 65535),
-              envvar="KEYSTILE_DEMO_SMTP_PORT")
+@click.option(
+    "--api-port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    envvar="KEYSTILE_DEMO_API_PORT",
+)
+@click.option(
+    "--admin-port",
+    default=8001,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    envvar="KEYSTILE_DEMO_ADMIN_PORT",
+)
+@click.option(
+    "--smtp-port",
+    default=8025,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    envvar="KEYSTILE_DEMO_SMTP_PORT",
+)
 @click.pass_context
 def demo(ctx: click.Context, host: str, api_port: int, admin_port: int, smtp_port: int) -> None:
     """Serve a sample API behind the gateway and the admin's Tokens page.
@@ -26,6 +41,11 @@ def demo(ctx: click.Context, host: str, api_port: int, admin_port: int, smtp_por
     """
     from keystile.demo import DemoOptions, run_demo  # the serving stack loads only here
 
-    options = DemoOptions(host, api_port, admin_port, smtp_port,
-                          os.environ.get("KEYSTILE_REDIS_URL") or os.environ.get("REDIS_URL"))
+    options = DemoOptions(
+        host,
+        api_port,
+        admin_port,
+        smtp_port,
+        os.environ.get("KEYSTILE_REDIS_URL") or os.environ.get("REDIS_URL"),
+    )
     run_demo(Home(ctx.find_root().params["data_dir"]), options)

@@ -36,8 +36,13 @@ class Demo:
         self.lines: Queue[str] = Queue()
         self.output: list[str] = []
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -115,8 +120,13 @@ def test_readme_demo_end_to_end(demo_env: dict[str, str], demos: list[Demo]) -> 
     assert missing.headers["content-type"].startswith("application/problem+json")
 
     cli = [sys.executable, "-m", "keystile", "--embedded", "--data-dir", demo_env["KEYSTILE_HOME"]]
-    added = subprocess.run([*cli, "rules", "add", ws, "billing", "read"], env=demo_env,
-                           capture_output=True, text=True, timeout=60)
+    added = subprocess.run(
+        [*cli, "rules", "add", ws, "billing", "read"],
+        env=demo_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert added.returncode == 0, added.stderr
     assert status_within(f"{api}/billing", bearer, 403, seconds=1.0) == 403
     assert httpx.get(f"{api}/projects", headers=bearer).status_code == 200
@@ -138,18 +148,28 @@ def test_clear_failures(demo_env: dict[str, str], demos: list[Demo]) -> None:
     running.wait_for("Ctrl-C stops the demo", timeout=60)
 
     # Same data folder, other ports: refused by the folder's lock.
-    other_ports = {**demo_env, "KEYSTILE_DEMO_API_PORT": str(free_port()),
-                   "KEYSTILE_DEMO_ADMIN_PORT": str(free_port()),
-                   "KEYSTILE_DEMO_SMTP_PORT": str(free_port())}
-    second = subprocess.run(command, cwd=ROOT, env=other_ports, capture_output=True, text=True,
-                            timeout=60)
+    other_ports = {
+        **demo_env,
+        "KEYSTILE_DEMO_API_PORT": str(free_port()),
+        "KEYSTILE_DEMO_ADMIN_PORT": str(free_port()),
+        "KEYSTILE_DEMO_SMTP_PORT": str(free_port()),
+    }
+    second = subprocess.run(
+        command, cwd=ROOT, env=other_ports, capture_output=True, text=True, timeout=60
+    )
     assert second.returncode == 1
     assert "another keystile demo is already running" in second.stderr
     assert "Traceback" not in second.stderr
 
     # A port already taken.
-    taken = subprocess.run(command, cwd=ROOT, env={**demo_env, "KEYSTILE_HOME": demo_env["KEYSTILE_HOME"] + "-other"},
-                           capture_output=True, text=True, timeout=60)
+    taken = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**demo_env, "KEYSTILE_HOME": demo_env["KEYSTILE_HOME"] + "-other"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert taken.returncode == 1
     assert "already in use" in taken.stderr and "Traceback" not in taken.stderr
 
@@ -157,8 +177,13 @@ def test_clear_failures(demo_env: dict[str, str], demos: list[Demo]) -> None:
 def test_unwritable_data_folder(demo_env: dict[str, str], tmp_path: Path) -> None:
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
-    result = subprocess.run([sys.executable, "-m", "keystile", "--data-dir",
-                             str(blocked / "home"), "demo"], cwd=ROOT, env=demo_env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "keystile", "--data-dir", str(blocked / "home"), "demo"],
+        cwd=ROOT,
+        env=demo_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "not writable" in result.stderr and "Traceback" not in result.stderr
