@@ -28,11 +28,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Response
 
 from admin_plugin import AdminIdentity, KeystileAdmin, SmtpConfig, SmtpMailer
-from gateway import KeyGateMiddleware
+from gateway import KeyGateMiddleware, catalog_from_app
 from keystile import sample_api
 from keystile.home import Home
 from keystile.mail_sink import start_mail_sink
-from policies import Catalog, KeystileError, PolicyStore, Settings
+from policies import KeystileError, PolicyStore, Settings
 from policies.connect import sync_client
 
 DEMO_ADMIN_EMAIL = "admin@demo.keystile.test"
@@ -46,12 +46,6 @@ class DemoOptions:
     admin_port: int = 8001
     smtp_port: int = 8025
     redis_url: str | None = None
-
-
-def sample_catalog() -> Catalog:
-    return Catalog.from_named_routes(
-        (route.name, route.methods or (), route.path) for route in sample_api.routes
-    )
 
 
 def _check_port(host: str, port: int, flag: str) -> None:
@@ -155,7 +149,7 @@ def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = cli
         client = sync_client(url)
         stack.callback(client.close)
         store = PolicyStore(client, settings.keyring())
-        catalog = sample_catalog()
+        catalog = catalog_from_app(sample_api.app)
         store.save_catalog(catalog)
         ws, created = seed(store)
 

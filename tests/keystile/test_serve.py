@@ -1,0 +1,119 @@
+"""``keystile serve`` in front of the sample API, two uvicorn workers, a real Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from flask import Flask
+
+from admin_plugin import AdminIdentity
+from keystile.redis_server import free_port
+from keystile.serving import create_admin_app
+from policies import ConfigError, PolicyStore, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[str], seconds: float = 60) -> None:
+    """Readiness: poll the exempt health route, bounded (uvicorn has no ready signal)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("keystile serve did not come up")
+
+
+def test_serve_two_workers(
+    redis_url: str, master_key: str, digest_secret: str, store: PolicyStore, tmp_path: Path
+) -> None:
+    port = free_port()
+    config = tmp_path / "keystile.toml"
+    config.write_text('[gateway]\nexempt_paths = ["/health"]\n')
+    env = {
+        **os.environ,
+        "KEYSTILE_REDIS_URL": redis_url,
+        "KEYSTILE_MASTER_KEYS": master_key,
+        "KEYSTILE_DIGEST_SECRET": digest_secret,
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "keystile",
+            "--config",
+            str(config),
+            "serve",
+            "keystile.sample_api:app",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/health", process)
+        catalog = store.load_catalog()
+        assert catalog is not None and catalog.module_names() == ["projects", "members", "billing"]
+        created = store.create_workspace("Acme", actor="t")
+        bearer = {"Authorization": f"Bearer {created.publishable_key}"}
+        for _ in range(6):  # both workers answer the same
+            assert httpx.get(f"http://127.0.0.1:{port}/billing", headers=bearer).status_code == 200
+            assert httpx.get(f"http://127.0.0.1:{port}/billing").status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_refuses_a_bad_target(redis_url: str, master_key: str, digest_secret: str) -> None:
+    env = {
+        **os.environ,
+        "KEYSTILE_REDIS_URL": redis_url,
+        "KEYSTILE_MASTER_KEYS": master_key,
+        "KEYSTILE_DIGEST_SECRET": digest_secret,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "keystile", "serve", "no.such:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "cannot load the app 'no.such:app'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_admin_app_factory(
+    redis_url: str, master_key: str, digest_secret: str, store: PolicyStore
+) -> None:
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    settings = Settings(
+        redis_url,
+        (master_key,),
+        digest_secret,
+        {"smtp": {"sender": "keys@acme.test"}, "admin": {"secret_key": "s" * 32}},
+    )
+    app = create_admin_app(lambda: AdminIdentity("1", "ops@acme.test", (ws,)), settings=settings)
+    assert isinstance(app, Flask)
+    page = app.test_client().get("/admin/tokens/")
+    assert page.status_code == 200
+    assert b"Publishable Key" in page.data
+    with pytest.raises(ConfigError, match="KEYSTILE_ADMIN_SECRET_KEY"):
+        create_admin_app(lambda: None, settings=Settings(redis_url, (master_key,), digest_secret))
