@@ -155,3 +155,78 @@ fill(KEYS[7], ARGV[s + 5])
 return {1, commit()}
 """,
 )
+
+# One-time-password challenges (policies.operations.otp). They are not policy changes: no
+# version bump, no event. Times are the store's clock (passed in), so an injected clock
+# decides expiry, cooldown and the hourly cap; Redis TTLs only sweep leftovers away.
+
+# KEYS = meta, challenge hash, sends zset (per admin), last-send hash (per admin).
+# ARGV = now, digest, expires, tries, cooldown, cap, window cutoff, ttl ms, send id,
+#        action binding, window ms.
+# Replies {1, 0} stored; {-1, 0} unknown workspace; {-2, wait} cooldown; {-3, wait} hourly cap.
+OTP_ISSUE = LuaScript(
+    "otp_issue",
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+local now = tonumber(ARGV[1])
+local last = redis.call('HGET', KEYS[4], ARGV[10])
+if last then
+  local wait = tonumber(last) + tonumber(ARGV[5]) - now
+  if wait > 0 then return {-2, math.ceil(wait)} end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[7])
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6]) then
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  return {-3, math.ceil(tonumber(oldest[2]) - tonumber(ARGV[7]))}
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'digest', ARGV[2], 'expires', ARGV[3], 'tries', ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[8])
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[9])
+redis.call('PEXPIRE', KEYS[3], ARGV[11])
+redis.call('HSET', KEYS[4], ARGV[10], ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[11])
+return {1, 0}
+""",
+)
+
+# KEYS = challenge hash, last-send hash. ARGV = presented digest, now, action binding.
+# Replies {1, 0} accepted (and consumed); {0, left} wrong; {-1, 0} no challenge;
+# {-2, 0} expired; {-3, 0} wrong on the last try: the challenge is void.
+# Both sides of the comparison are HMAC digests, which a guesser cannot steer byte by byte,
+# and Lua interns strings, so == compares two pointers: no timing signal either way.
+OTP_VERIFY = LuaScript(
+    "otp_verify",
+    """
+local c = redis.call('HMGET', KEYS[1], 'digest', 'expires', 'tries')
+if not c[1] then return {-1, 0} end
+if tonumber(ARGV[2]) >= tonumber(c[2]) then
+  redis.call('DEL', KEYS[1])
+  return {-2, 0}
+end
+if c[1] == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HDEL', KEYS[2], ARGV[3])
+  return {1, 0}
+end
+local left = redis.call('HINCRBY', KEYS[1], 'tries', -1)
+if left <= 0 then
+  redis.call('DEL', KEYS[1])
+  return {-3, 0}
+end
+return {0, left}
+""",
+)
+
+# Take back a challenge whose mail could not be sent, so it neither lingers nor counts.
+# KEYS = challenge hash, sends zset, last-send hash. ARGV = digest, send id, action binding,
+# the send's time. Only what this send wrote is removed (a newer send is left alone).
+OTP_CANCEL = LuaScript(
+    "otp_cancel",
+    """
+if redis.call('HGET', KEYS[1], 'digest') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[2])
+if redis.call('HGET', KEYS[3], ARGV[3]) == ARGV[4] then redis.call('HDEL', KEYS[3], ARGV[3]) end
+return 1
+""",
+)

@@ -12,7 +12,8 @@
 | ``ks:{W}:lastused``       | hash   | key id -> unix time of last use (written lazily)       |
 | ``ks:{W}:secrets``        | hash   | secret name -> Fernet token                            |
 | ``ks:{W}:audit``          | stream | audit entries, capped                                  |
-| ``ks:{W}:otp:…``          | hash   | one-time-password challenges (admin plugin), with TTL  |
+| ``ks:{W}:otp:…``          | hash,  | one-time-password challenges (digest only), send log   |
+|                           | zset   | and cooldowns, all with TTLs (:mod:`.operations.otp`)  |
 | ``ks:events`` (channel)   | pubsub | ``"<workspace> <version>"`` or ``"catalog <fp>"``      |
 
 ``{W}`` is the workspace id inside a Redis Cluster hash tag: one workspace's keys live in one

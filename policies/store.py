@@ -16,7 +16,9 @@ from policies.calls import Operation, T, run
 from policies.catalog import Catalog
 from policies.crypto import Keyring
 from policies.operations import audit, backup, rules, secrets, tokens, workspaces
+from policies.operations import otp as otp_ops
 from policies.operations.base import Context
+from policies.otp import DEFAULT_POLICY, IssuedOtp, OtpPolicy
 from policies.records import AuditEntry, CreatedToken, CreatedWorkspace, TokenInfo, WorkspaceInfo
 from policies.rules import Rule
 
@@ -125,3 +127,18 @@ class PolicyStore:
 
     def import_workspace(self, document: Any, *, actor: str) -> str:
         return self.run(backup.import_workspace(self.ctx, document, actor=actor))
+
+    # -- one-time passwords (the admin plugin's challenges) --------------------------
+    def issue_otp(
+        self, ws: str, admin_id: str, action: str, *, policy: OtpPolicy = DEFAULT_POLICY
+    ) -> IssuedOtp:
+        """A new challenge for (admin, workspace, action); raises OtpThrottled."""
+        return self.run(otp_ops.issue(self.ctx, ws, admin_id, action, policy))
+
+    def verify_otp(self, ws: str, admin_id: str, action: str, code: str, *, actor: str) -> None:
+        """Consume the challenge if ``code`` is right; raises OtpRejected (audited) if not."""
+        self.run(otp_ops.verify(self.ctx, ws, admin_id, action, code, actor=actor))
+
+    def cancel_otp(self, issued: IssuedOtp) -> None:
+        """Take back a challenge whose mail could not be sent."""
+        self.run(otp_ops.cancel(self.ctx, issued))

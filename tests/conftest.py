@@ -15,6 +15,7 @@ import redis
 
 from keystile.redis_server import RedisServer
 from policies import Catalog, Keyring, PolicyStore
+from policies.records import CreatedWorkspace
 from tests.support.clock import ManualClock
 
 DEMO_CATALOG = {
@@ -100,6 +101,11 @@ def store(
     store = PolicyStore(redis_client, keyring, clock=clock)
     store.save_catalog(catalog)
     return store
+
+
+@pytest.fixture
+def workspace(store: PolicyStore) -> CreatedWorkspace:
+    return store.create_workspace("Acme", actor="test")
 
 
 @pytest.fixture

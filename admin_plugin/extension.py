@@ -1,0 +1,101 @@
+"""The Flask extension: ``KeystileAdmin(...).init_app(app, admin)`` adds the Tokens page.
+
+It registers the templates and static files, makes sure Flask-WTF's CSRF protection is
+available (without switching on global checks the host did not ask for: the view checks
+its own requests), adds the view to the Flask-Admin menu and keeps its state in
+``app.extensions["keystile"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask
+from flask_admin import Admin
+from flask_wtf.csrf import CSRFProtect
+
+from admin_plugin.identity import CurrentAdmin, from_callable
+from admin_plugin.mailer import Mailer
+from admin_plugin.otp_flow import OtpFlow
+from admin_plugin.views import TokensView
+from policies import PolicyStore
+from policies.errors import ConfigError
+from policies.otp import DEFAULT_POLICY, OtpPolicy
+
+EXTENSION = "keystile"
+
+
+@dataclass(frozen=True, slots=True)
+class KeystileState:
+    """What ``app.extensions["keystile"]`` holds."""
+
+    store: PolicyStore
+    flow: OtpFlow
+    view: TokensView
+    csrf: CSRFProtect
+
+
+class KeystileAdmin:
+    def __init__(
+        self,
+        *,
+        store: PolicyStore,
+        current_admin: CurrentAdmin,
+        mailer: Mailer,
+        otp: OtpPolicy = DEFAULT_POLICY,
+        name: str = "Tokens",
+        category: str | None = None,
+        endpoint: str = "keystile_tokens",
+        url: str = "tokens",
+        login_url: str | None = None,
+        static_url_path: str = "/keystile-admin/static",
+        product: str = "Keystile",
+        view_class: type[TokensView] = TokensView,
+    ) -> None:
+        self.store = store
+        self.current_admin = from_callable(current_admin)
+        self.flow = OtpFlow(store, mailer, otp, product=product)
+        self.name, self.category, self.endpoint = name, category, endpoint
+        self.url, self.login_url = url, login_url
+        self.static_url_path = static_url_path
+        self.view_class = view_class
+
+    def init_app(self, app: Flask, admin: Admin | None = None) -> TokensView:
+        """Add the Tokens page to ``admin`` (a new Flask-Admin if None); returns the view."""
+        if EXTENSION in app.extensions:
+            raise ConfigError("Keystile's admin plugin is already set up on this app")
+        if not app.secret_key:
+            raise ConfigError(
+                "the Tokens page needs the app's SECRET_KEY set first (sessions, CSRF tokens)"
+            )
+        csrf = app.extensions.get("csrf")
+        if not isinstance(csrf, CSRFProtect):
+            # Only makes csrf_token() available: the view checks its own unsafe requests,
+            # and the host's other routes keep behaving as before.
+            app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+            csrf = CSRFProtect(app)
+        app.register_blueprint(
+            Blueprint(
+                "keystile_admin_assets",
+                __name__,
+                template_folder="templates",
+                static_folder="static",
+                static_url_path=self.static_url_path,
+            )
+        )
+        if admin is None:
+            admin = Admin(app, name=EXTENSION.capitalize())
+        view = self.view_class(
+            store=self.store,
+            current_admin=self.current_admin,
+            otp_flow=self.flow,
+            csrf=csrf,
+            name=self.name,
+            category=self.category,
+            endpoint=self.endpoint,
+            url=self.url,
+            login_url=self.login_url,
+        )
+        admin.add_view(view)
+        app.extensions[EXTENSION] = KeystileState(self.store, self.flow, view, csrf)
+        return view

@@ -1,0 +1,29 @@
+"""The Tokens view, split by tab: :mod:`.base` (shared), :mod:`.keys` (SDK and publishable
+keys, rules), :mod:`.tokens` (tokens and secrets), :mod:`.page` (the page, which joins them).
+
+Routes, below the view's URL (``/admin/tokens/``); every one but the page takes ``?ws=``:
+
+| method | path                              | does                                           |
+|--------|-----------------------------------|------------------------------------------------|
+| GET    | ``/``                             | the page (``?ws=`` picks among the admin's)    |
+| GET    | ``panel/<tokens|secrets|rules|audit>`` | one list, as an HTML fragment              |
+| GET    | ``api/catalog``                   | modules and functionalities the gateway knows  |
+| POST   | ``api/otp``                       | mail a code: ``{action[, name]}`` (resend too) |
+| POST   | ``api/sdk-key/reveal``            | ``{code}`` -> the SDK key                      |
+| POST   | ``api/sdk-key/roll``              | ``{code, grace_seconds}`` -> the new SDK key   |
+| POST   | ``api/publishable-key/rotate``    | revoke and regenerate -> the new key           |
+| POST   | ``api/rules``                     | ``{module, functionality}`` blacklist a rule   |
+| DELETE | ``api/rules/<module>/<functionality>`` | lift a rule                               |
+| POST   | ``api/tokens``                    | ``{name, expires_in_days | expires_at, rules}`` |
+| DELETE | ``api/tokens/<key_id>``           | revoke a token                                 |
+| POST   | ``api/secrets``                   | ``{name, value}`` add a secret                 |
+| POST   | ``api/secrets/reveal``            | ``{name, code}`` -> the value                  |
+| DELETE | ``api/secrets/<name>``            | delete a secret                                |
+
+Unsafe methods need the CSRF token (``X-CSRFToken``); errors are RFC 9457 problem
+documents; every answer is ``Cache-Control: no-store``.
+"""
+
+from admin_plugin.views.page import TokensView
+
+__all__ = ["TokensView"]

@@ -1,0 +1,141 @@
+"""The two role keys: one-time passwords, SDK key reveal and roll, publishable key rotation
+and its blacklist rules (checked against the catalog the gateway serves)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, secret_reveal
+from admin_plugin.problems import Problem, bad_request
+from admin_plugin.views.base import KeystileView, route
+from policies import keyformat
+from policies.operations.secrets import SECRET_NAME_RE
+from policies.operations.workspaces import MAX_GRACE_SECONDS
+from policies.rules import WILDCARD, Rule
+
+GRACE_CHOICES = (
+    (0, "No grace: the old key stops now"),
+    (3600, "1 hour"),
+    (86400, "24 hours"),
+    (7 * 86400, "7 days"),
+)
+
+
+def rule_label(rule: Rule) -> str:
+    what = "every functionality" if rule.whole_module else rule.functionality
+    return f"{rule.module} → {what}"
+
+
+def duplicate(detail: str) -> Problem:
+    return Problem(409, "duplicate-rule", "Already blacklisted", detail)
+
+
+class KeyRoutes(KeystileView):
+    # -- one-time passwords -----------------------------------------------------------
+    @route("/api/otp", "POST")
+    def send_code(self) -> Response:
+        """Mail a code for ``{"action": "sdk_key.reveal" | "sdk_key.roll"}`` or
+        ``{"action": "secret.reveal", "name": …}``; resending is the same call."""
+        admin, ws = self.api_workspace()
+        body = self.json_body()
+        action = body.get("action")
+        if action == "secret.reveal":
+            name = self.text(body, "name", "Secret name")
+            if SECRET_NAME_RE.fullmatch(name) is None or name not in self.store.list_secrets(ws):
+                raise Problem(404, "not-found", "Not found", f"There is no secret named {name!r}.")
+            action = secret_reveal(name)
+        elif action not in (SDK_REVEAL, SDK_ROLL):
+            raise bad_request("Unknown action: use sdk_key.reveal, sdk_key.roll or secret.reveal.")
+        sent = self.flow.send(admin, ws, action, self.store.workspace(ws).name)
+        return self.answer(
+            {
+                "sent_to": sent.sent_to,
+                "expires_in": sent.expires_in,
+                "resend_after": sent.resend_after,
+            },
+            202,
+        )
+
+    # -- SDK access key ---------------------------------------------------------------
+    @route("/api/sdk-key/reveal", "POST")
+    def reveal_sdk_key(self) -> Response:
+        admin, ws = self.api_workspace()
+        self.flow.verify(admin, ws, SDK_REVEAL, self.json_body().get("code"))
+        return self.answer({"key": self.store.reveal_sdk_key(ws, actor=admin.actor)})
+
+    @route("/api/sdk-key/roll", "POST")
+    def roll_sdk_key(self) -> Response:
+        admin, ws = self.api_workspace()
+        body = self.json_body()
+        grace = body.get("grace_seconds", 0)
+        # Checked before the code: a typo in the form must not burn the code.
+        if not isinstance(grace, int) or isinstance(grace, bool):
+            raise bad_request("The grace period must be a whole number of seconds.")
+        if not 0 <= grace <= MAX_GRACE_SECONDS:
+            raise bad_request(f"The grace period must be 0 to {MAX_GRACE_SECONDS // 86400} days.")
+        self.flow.verify(admin, ws, SDK_ROLL, body.get("code"))
+        key = self.store.roll_sdk_key(ws, actor=admin.actor, grace_seconds=grace)
+        valid_until = self.store.ctx.clock() + grace if grace else None
+        return self.answer(
+            {"key": key, "masked": keyformat.mask(key), "old_key_valid_until": valid_until}
+        )
+
+    # -- publishable key --------------------------------------------------------------
+    @route("/api/publishable-key/rotate", "POST")
+    def rotate_publishable_key(self) -> Response:
+        admin, ws = self.api_workspace()
+        return self.answer({"key": self.store.rotate_publishable_key(ws, actor=admin.actor)})
+
+    # -- catalog and blacklist rules --------------------------------------------------
+    @route("/api/catalog")
+    def catalog(self) -> Response:
+        self.api_workspace()
+        catalog = self.store.load_catalog()
+        if catalog is None:
+            raise Problem(
+                409,
+                "no-catalog",
+                "No catalog yet",
+                "The gateway has no catalog loaded, so there is nothing to choose from. "
+                "Load one with `keystile catalog load FILE`.",
+            )
+        modules: list[dict[str, Any]] = [
+            {
+                "name": m.name,
+                "description": m.description,
+                "functionalities": [
+                    {"name": f.name, "description": f.description} for f in m.functionalities
+                ],
+            }
+            for m in catalog.modules
+        ]
+        return self.answer({"modules": modules, "wildcard": WILDCARD})
+
+    @route("/api/rules", "POST")
+    def add_rule(self) -> Response:
+        admin, ws = self.api_workspace()
+        body = self.json_body()
+        module = self.text(body, "module", "Module")
+        functionality = self.text(body, "functionality", "Functionality")
+        rule = Rule(module, functionality)
+        existing = set(self.store.list_rules(ws))
+        whole = Rule(module, WILDCARD)
+        if rule in existing:
+            raise duplicate(f"{rule_label(rule)} is already blocked.")
+        if whole in existing:
+            raise duplicate(
+                f"{rule_label(rule)} is already blocked by the rule {rule_label(whole)}."
+            )
+        if not self.store.add_rule(ws, rule, actor=admin.actor):  # added meanwhile elsewhere
+            raise duplicate(f"{rule_label(rule)} is already blocked.")
+        return self.answer({"rule": rule.encode(), "label": rule_label(rule)}, 201)
+
+    @route("/api/rules/<module>/<functionality>", "DELETE")
+    def remove_rule(self, module: str, functionality: str) -> Response:
+        admin, ws = self.api_workspace()
+        rule = Rule(module, functionality)
+        if not self.store.remove_rule(ws, rule, actor=admin.actor):
+            raise Problem(404, "not-found", "Not found", f"{rule_label(rule)} was not blocked.")
+        return self.answer({"removed": rule.encode()})

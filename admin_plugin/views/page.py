@@ -1,0 +1,109 @@
+"""The Tokens page itself: three tabs, the workspace picker, the activity panel.
+
+The page carries the masked SDK key, never the key; the publishable key is shown at once.
+Lists (tokens, secrets, rules, activity) are rendered by one template each, used both in
+the page and as fragments the script fetches after a change, so escaping lives in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, request, session
+from flask.typing import ResponseReturnValue
+
+from admin_plugin.identity import AdminIdentity
+from admin_plugin.problems import Problem
+from admin_plugin.views.base import route
+from admin_plugin.views.keys import GRACE_CHOICES, KeyRoutes, rule_label
+from admin_plugin.views.tokens import TokenRoutes
+from policies.errors import StoreUnavailable, UnknownWorkspace
+
+PANELS = ("tokens", "secrets", "rules", "audit")
+AUDIT_ROWS = 25
+_SESSION_WS = "keystile.workspace"
+
+
+def when(timestamp: float | None, empty: str = "—") -> str:
+    if timestamp is None:
+        return empty
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def detail_text(detail: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(detail.items()))
+
+
+class TokensView(KeyRoutes, TokenRoutes):
+    """The Tokens page: Flask-Admin view with the Tokens, SDK Access Key and Publishable
+    Key tabs. Build it through :class:`admin_plugin.KeystileAdmin`."""
+
+    def _choices(self, admin: AdminIdentity) -> list[tuple[str, str]]:
+        choices = []
+        for ws in admin.workspaces:
+            try:
+                choices.append((ws, self.store.workspace(ws).name))
+            except UnknownWorkspace:
+                choices.append((ws, f"{ws} (missing)"))
+        return choices
+
+    def panel_context(self, name: str, ws: str) -> dict[str, Any]:
+        now = self.store.ctx.clock()
+        if name == "tokens":
+            return {"tokens": self.store.list_tokens(ws), "now": now, "when": when}
+        if name == "secrets":
+            return {"secrets": self.store.list_secrets(ws)}
+        if name == "rules":
+            return {"rules": self.store.list_rules(ws), "rule_label": rule_label}
+        return {
+            "entries": self.store.audit_tail(ws, AUDIT_ROWS),
+            "when": when,
+            "detail_text": detail_text,
+        }
+
+    @route("/")
+    def index(self) -> ResponseReturnValue:
+        admin = self.signed_in()
+        requested = request.args.get("ws", "")
+        context: dict[str, Any] = {"admin": admin, "ws": None, "error": None, "choices": []}
+        status = 200
+        remembered = session.get(_SESSION_WS)
+        if requested and not admin.manages(requested):
+            context["error"], status = "You do not manage that workspace.", 403
+        elif requested:
+            context["ws"] = requested
+        elif isinstance(remembered, str) and admin.manages(remembered):
+            context["ws"] = remembered
+        elif admin.workspaces:
+            context["ws"] = admin.workspaces[0]
+        else:
+            context["error"] = "You manage no workspace yet: ask an owner to add you to one."
+        ws = context["ws"]
+        try:
+            context["choices"] = self._choices(admin)
+            if ws is not None:
+                session[_SESSION_WS] = ws
+                context.update(
+                    workspace=self.store.workspace(ws),
+                    masked_sdk_key=self.store.masked_sdk_key(ws),
+                    publishable_key=self.store.publishable_key(ws),
+                    grace_choices=GRACE_CHOICES,
+                    otp_minutes=round(self.flow.policy.ttl_seconds / 60),
+                    panels={name: self.panel_context(name, ws) for name in PANELS},
+                )
+        except UnknownWorkspace:
+            context.update(ws=None, error="That workspace does not exist in this key store.")
+            status = 404
+        except StoreUnavailable:
+            context.update(ws=None, error="The key store cannot be reached: try again shortly.")
+            status = 503
+        return self.render("keystile/tokens.html", **context), status
+
+    @route("/panel/<panel_name>")
+    def panel(self, panel_name: str) -> Response:
+        _, ws = self.api_workspace()
+        if panel_name not in PANELS:
+            raise Problem(404, "not-found", "Not found", f"There is no panel {panel_name!r}.")
+        context = self.panel_context(panel_name, ws)
+        return self.fragment(f"keystile/panels/{panel_name}.html", p=context)

@@ -1,0 +1,121 @@
+"""The Tokens tab: workspace tokens (create, shown once; revoke) and secrets (add, reveal
+behind a one-time password, delete)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response
+
+from admin_plugin.otp_flow import secret_reveal
+from admin_plugin.problems import Problem, bad_request
+from admin_plugin.views.base import KeystileView, route
+from policies.operations.secrets import SECRET_NAME_RE
+from policies.rules import Rule
+
+DAY = 86400
+MAX_TOKEN_DAYS = 3650
+MAX_TOKEN_RULES = 200
+
+
+def parse_expiry(body: dict[str, Any], now: float) -> float | None:
+    """``expires_in_days`` (1-3650) or ``expires_at`` (ISO date or time, UTC if naive)."""
+    days, at = body.get("expires_in_days"), body.get("expires_at")
+    if days not in (None, "") and at not in (None, ""):
+        raise bad_request("Give the expiry either in days or as a date, not both.")
+    if days not in (None, ""):
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_TOKEN_DAYS:
+            raise bad_request(f"Expiry in days must be a whole number from 1 to {MAX_TOKEN_DAYS}.")
+        return now + days * DAY
+    if at in (None, ""):
+        return None
+    if not isinstance(at, str):
+        raise bad_request("The expiry date must be text such as 2030-01-31.")
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise bad_request("The expiry date must look like 2030-01-31 or 2030-01-31T12:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment.timestamp() <= now:
+        raise bad_request("The expiry date must be in the future.")
+    return moment.timestamp()
+
+
+def parse_rules(raw: Any) -> list[Rule]:
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise bad_request('Rules must be a list such as ["projects:create", "billing:*"].')
+    if len(raw) > MAX_TOKEN_RULES:
+        raise bad_request(f"A token takes at most {MAX_TOKEN_RULES} rules.")
+    return [Rule.decode(r) for r in raw]
+
+
+def secret_name(name: str) -> str:
+    if SECRET_NAME_RE.fullmatch(name) is None:
+        raise Problem(404, "not-found", "Not found", "There is no secret by that name.")
+    return name
+
+
+class TokenRoutes(KeystileView):
+    # -- workspace tokens -------------------------------------------------------------
+    @route("/api/tokens", "POST")
+    def create_token(self) -> Response:
+        admin, ws = self.api_workspace()
+        body = self.json_body()
+        name = self.text(body, "name", "Token name")
+        expires = parse_expiry(body, self.store.ctx.clock())
+        rules = parse_rules(body.get("rules"))
+        created = self.store.create_token(ws, name, actor=admin.actor, expires=expires, rules=rules)
+        info = created.info
+        return self.answer(
+            {
+                "token": created.token,
+                "key_id": info.key_id,
+                "name": info.name,
+                "expires": info.expires,
+                "rules": [r.encode() for r in info.rules],
+            },
+            201,
+        )
+
+    @route("/api/tokens/<key_id>", "DELETE")
+    def revoke_token(self, key_id: str) -> Response:
+        admin, ws = self.api_workspace()
+        info = self.store.revoke_token(ws, key_id, actor=admin.actor)
+        return self.answer({"key_id": info.key_id, "name": info.name, "status": "revoked"})
+
+    # -- secrets ----------------------------------------------------------------------
+    @route("/api/secrets", "POST")
+    def add_secret(self) -> Response:
+        admin, ws = self.api_workspace()
+        body = self.json_body()
+        name = self.text(body, "name", "Secret name").strip()
+        value = self.text(body, "value", "Secret value")
+        if name in self.store.list_secrets(ws):
+            raise Problem(
+                409,
+                "duplicate-secret",
+                "Secret exists",
+                f"A secret named {name!r} already exists: delete it first to replace it.",
+            )
+        self.store.put_secret(ws, name, value, actor=admin.actor)
+        return self.answer({"name": name}, 201)
+
+    @route("/api/secrets/reveal", "POST")
+    def reveal_secret(self) -> Response:
+        admin, ws = self.api_workspace()
+        body = self.json_body()
+        name = secret_name(self.text(body, "name", "Secret name"))
+        self.flow.verify(admin, ws, secret_reveal(name), body.get("code"))
+        return self.answer(
+            {"name": name, "value": self.store.reveal_secret(ws, name, actor=admin.actor)}
+        )
+
+    @route("/api/secrets/<secret>", "DELETE")
+    def delete_secret(self, secret: str) -> Response:
+        admin, ws = self.api_workspace()
+        self.store.delete_secret(ws, secret_name(secret), actor=admin.actor)
+        return self.answer({"deleted": secret})

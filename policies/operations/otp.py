@@ -1,0 +1,143 @@
+"""One-time-password challenges: issue (with cooldown and hourly cap), verify, cancel.
+
+Keys, all under the workspace's hash tag (:func:`policies.schema.otp`):
+
+| key                          | type | holds                                            |
+|------------------------------|------|--------------------------------------------------|
+| ``…:otp:challenge:<A>``      | hash | digest, expires, tries left (one per admin+action)|
+| ``…:otp:sends:<admin>``      | zset | send id -> time, the last hour (hourly cap)      |
+| ``…:otp:last:<admin>``       | hash | action binding -> time of last send (cooldown)   |
+
+``<A>`` and ``<admin>`` are HMAC-derived names (:mod:`policies.otp`), so key names reveal
+no admin id. A new send replaces the admin's open challenge for that action.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from policies import otp, schema
+from policies.calls import Operation, Script
+from policies.errors import UnknownWorkspace
+from policies.lua import OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
+from policies.operations.base import Context, audit_call, require_workspace
+from policies.otp import (
+    HOUR,
+    IssuedOtp,
+    OtpPolicy,
+    OtpRejected,
+    OtpThrottled,
+    RejectReason,
+    ThrottleReason,
+)
+
+_REJECTIONS = {
+    0: RejectReason.WRONG,
+    -1: RejectReason.MISSING,
+    -2: RejectReason.EXPIRED,
+    -3: RejectReason.VOID,
+}
+
+
+def _keys(ws: str, admin_key: str, action_key: str) -> tuple[str, str, str]:
+    return (
+        schema.otp(ws, "challenge", action_key),
+        schema.otp(ws, "sends", admin_key),
+        schema.otp(ws, "last", admin_key),
+    )
+
+
+def issue(
+    ctx: Context, ws: str, admin_id: str, action: str, policy: OtpPolicy
+) -> Operation[IssuedOtp]:
+    """Store a new challenge and return its code (to be mailed), or raise OtpThrottled."""
+    require_workspace(ws)
+    otp.check_admin_id(admin_id)
+    otp.check_action(action)
+    code = otp.new_code()
+    now = ctx.clock()
+    admin_key = otp.admin_binding(ctx.keyring, admin_id)
+    action_key = otp.action_binding(ctx.keyring, admin_id, action)
+    digest = otp.code_digest(ctx.keyring, ws, admin_id, action, code)
+    challenge, sends, last = _keys(ws, admin_key, action_key)
+    send_id, sent_at, expires = secrets.token_hex(8), repr(now), now + policy.ttl_seconds
+    reply = yield Script(
+        OTP_ISSUE,
+        (schema.meta(ws), challenge, sends, last),
+        (
+            sent_at,
+            digest,
+            repr(expires),
+            policy.max_attempts,
+            policy.cooldown_seconds,
+            policy.max_sends_per_hour,
+            repr(now - HOUR),
+            int(policy.ttl_seconds * 1000),
+            send_id,
+            action_key,
+            HOUR * 1000,
+        ),
+    )
+    status, wait = int(reply[0]), int(reply[1])
+    if status == -1:
+        raise UnknownWorkspace(ws)
+    if status == -2:
+        raise OtpThrottled(ThrottleReason.COOLDOWN, wait)
+    if status == -3:
+        raise OtpThrottled(ThrottleReason.HOURLY_CAP, wait)
+    return IssuedOtp(
+        workspace_id=ws,
+        action=action,
+        code=code,
+        expires=expires,
+        resend_after=policy.cooldown_seconds,
+        digest=digest,
+        admin_key=admin_key,
+        action_key=action_key,
+        send_id=send_id,
+        sent_at=sent_at,
+    )
+
+
+def verify(
+    ctx: Context, ws: str, admin_id: str, action: str, code: str, *, actor: str
+) -> Operation[None]:
+    """Accept and consume the code in one atomic step, or raise OtpRejected (audited).
+
+    ``code`` that is not six digits is refused by the caller before it costs an attempt.
+    """
+    require_workspace(ws)
+    otp.check_admin_id(admin_id)
+    otp.check_action(action)
+    challenge, _, last = _keys(
+        ws,
+        otp.admin_binding(ctx.keyring, admin_id),
+        otp.action_binding(ctx.keyring, admin_id, action),
+    )
+    reply = yield Script(
+        OTP_VERIFY,
+        (challenge, last),
+        (
+            otp.code_digest(ctx.keyring, ws, admin_id, action, code),
+            repr(ctx.clock()),
+            otp.action_binding(ctx.keyring, admin_id, action),
+        ),
+    )
+    status, left = int(reply[0]), int(reply[1])
+    if status == 1:
+        return
+    reason = _REJECTIONS.get(status, RejectReason.MISSING)
+    yield audit_call(
+        ctx, ws, actor, "otp.failed", {"for": action, "reason": reason.value, "attempts_left": left}
+    )
+    raise OtpRejected(reason, left)
+
+
+def cancel(ctx: Context, issued: IssuedOtp) -> Operation[None]:
+    """Remove a challenge whose mail never left, so it is neither usable nor counted."""
+    challenge, sends, last = _keys(issued.workspace_id, issued.admin_key, issued.action_key)
+    yield Script(
+        OTP_CANCEL,
+        (challenge, sends, last),
+        (issued.digest, issued.send_id, issued.action_key, issued.sent_at),
+    )

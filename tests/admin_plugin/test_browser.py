@@ -1,0 +1,434 @@
+"""The product page's Steps 1-6 and the Tokens tab, in a real Chromium, end to end.
+
+A host app runs in a thread (werkzeug), codes arrive at a real SMTP server, and the gateway's
+read path (:class:`policies.PolicyReader`) confirms each change took effect at once.
+Screenshots go to ``$KEYSTILE_SCREENSHOTS`` (``docs/screenshots`` to refresh the docs'),
+else to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from admin_plugin import AdminIdentity, OtpPolicy, SmtpMailer
+from keystile.redis_server import free_port
+from policies import Catalog, InvalidKey, KeyPolicy, Keyring, PolicyReader, PolicyStore
+from policies.connect import async_client
+from policies.records import CreatedWorkspace
+from tests.admin_plugin.conftest import ALICE_EMAIL
+from tests.admin_plugin.support import Inbox, Who, make_host_app
+
+pytestmark = pytest.mark.browser
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+COOLDOWN = 2  # seconds between sends, short so that the resend link can be exercised
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("KEYSTILE_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required here (KEYSTILE_REQUIRE_BROWSER) but not installed")
+        pytest.skip("Debian's chromium is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("KEYSTILE_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class Live:
+    url: str
+    store: PolicyStore
+    workspace: CreatedWorkspace
+    inbox: Inbox
+    redis_url: str
+    keyring: Keyring
+
+    def gateway(self, key: str) -> KeyPolicy | None:
+        """What the gateway's read path says of ``key`` right now (None: refused)."""
+
+        async def lookup() -> KeyPolicy | None:
+            client = async_client(self.redis_url)
+            try:
+                return await PolicyReader(client, self.keyring).lookup(key)
+            except InvalidKey:
+                return None
+            finally:
+                await client.aclose()
+
+        # Its own thread and event loop, clear of Playwright's.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, lookup()).result()
+
+
+@pytest.fixture
+def live(
+    request: pytest.FixtureRequest,
+    redis_url: str,
+    redis_client: redis.Redis,
+    master_key: str,
+    digest_secret: str,
+    catalog: Catalog,
+    mailer: SmtpMailer,
+    inbox: Inbox,
+) -> Iterator[Live]:
+    # The wall clock here: the page's resend countdown runs in real time too.
+    keyring = Keyring([master_key], digest_secret)
+    store = PolicyStore(redis_client, keyring, clock=time.time)
+    store.save_catalog(catalog)
+    workspace = store.create_workspace("Acme Production", actor="test")
+    alice = AdminIdentity("alice", ALICE_EMAIL, (workspace.workspace_id,), name="Alice")
+    cooldown = getattr(request, "param", COOLDOWN)  # parametrize(..., indirect=True) to change
+    app = make_host_app(store, Who(alice), mailer, otp=OtpPolicy(cooldown_seconds=cooldown))
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Live(
+            f"http://127.0.0.1:{server.server_port}",
+            store,
+            workspace,
+            inbox,
+            redis_url,
+            keyring,
+        )
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def page(browser: Browser, live: Live) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:  # an alert() would mean page data ran as script
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert dialogs == [], f"a script ran from page data: {dialogs}"
+    assert errors == [], f"the page's scripts failed: {errors}"
+
+
+def shot(page: Page, path: Path, *, full_page: bool = False) -> None:
+    """Screenshot once Bootstrap's fades are over, so modals are fully in or out."""
+    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running')")
+    page.screenshot(path=path, full_page=full_page)
+
+
+def clipboard(page: Page) -> str:
+    text: str = page.evaluate("navigator.clipboard.readText()")
+    return text
+
+
+def test_steps_1_to_3_reveal_the_sdk_key_and_roll_it(page: Page, live: Live, shots: Path) -> None:
+    sdk_key = live.workspace.sdk_key
+    # Step 1: the Tokens entry of the admin menu opens the page with its three tabs.
+    page.goto(live.url + "/admin/")
+    page.get_by_role("link", name="Tokens").click()
+    expect(page).to_have_url(live.url + "/admin/tokens/")
+    tabs = page.locator("#ks-tabs .nav-link")
+    expect(tabs).to_have_text(["Tokens", "SDK Access Key", "Publishable Key"])
+    shot(page, shots / "01-tokens-page.png")
+
+    # Step 2: the key is hidden, only its last characters show, and it is not in the page.
+    page.get_by_role("tab", name="SDK Access Key").click()
+    field = page.locator("#ks-sdk-key")
+    expect(field).to_be_visible()
+    expect(field).to_have_value(f"sk_{'•' * 12}{sdk_key[-4:]}")
+    assert sdk_key not in page.content()
+    shot(page, shots / "02-sdk-key-hidden.png")
+
+    # Reveal Key mails a code and opens the verification modal at once.
+    page.get_by_role("button", name="Reveal Key").click()
+    modal = page.locator("#ks-otp-modal")
+    expect(modal).to_be_visible()
+    expect(modal.locator("#ks-otp-status")).to_contain_text("a•••@acme.test")
+    first = live.inbox.next_code(to=ALICE_EMAIL)
+
+    # Step 3: a wrong code shows the error and the attempts left inside the modal.
+    wrong = "000000" if first != "000000" else "111111"
+    modal.locator("#ks-otp-code").fill(wrong)
+    modal.get_by_role("button", name="Verify").click()
+    expect(modal.locator("#ks-otp-error")).to_have_text(
+        "That code is not correct: 4 attempts left."
+    )
+    expect(field).to_have_value(f"sk_{'•' * 12}{sdk_key[-4:]}")
+    shot(page, shots / "03-otp-wrong-code.png")
+
+    # The resend link waits out the cooldown, then sends a new code that replaces the first.
+    resend = modal.get_by_role("button", name="Resend code")
+    expect(resend).to_be_disabled()
+    expect(resend).to_be_enabled(timeout=(COOLDOWN + 3) * 1000)
+    resend.click()
+    second = live.inbox.next_code(to=ALICE_EMAIL)
+    expect(modal.locator("#ks-otp-error")).to_be_hidden()
+    shot(page, shots / "04-otp-modal.png")
+    modal.locator("#ks-otp-code").fill(second)
+    modal.get_by_role("button", name="Verify").click()
+
+    # The key takes the masked field's place, with a copy button.
+    expect(modal).to_be_hidden()
+    expect(field).to_have_value(sdk_key)
+    page.get_by_role("button", name="Copy").first.click()
+    assert clipboard(page) == sdk_key
+    shot(page, shots / "05-sdk-key-revealed.png")
+
+    # Rolling: a grace period, a code, a new key; the old one keeps working for the grace.
+    page.get_by_role("button", name="Hide").click()
+    expect(field).to_have_value(f"sk_{'•' * 12}{sdk_key[-4:]}")
+    page.get_by_role("button", name="Roll key…").click()
+    roll = page.locator("#ks-roll-modal")
+    expect(roll).to_be_visible()
+    roll.locator("#ks-roll-grace").select_option(label="1 hour")
+    shot(page, shots / "06-roll-modal.png")
+    roll.get_by_role("button", name="Continue").click()
+    expect(modal).to_be_visible()
+    expect(modal.locator("#ks-otp-purpose")).to_contain_text("roll")
+    modal.locator("#ks-otp-code").fill(live.inbox.next_code(to=ALICE_EMAIL))
+    modal.get_by_role("button", name="Verify").click()
+    expect(modal).to_be_hidden()
+    expect(page.locator("#ks-flash")).to_contain_text("The old key keeps working until")
+    new_key = field.input_value()
+    assert new_key.startswith("sk_") and new_key != sdk_key
+    old, new = live.gateway(sdk_key), live.gateway(new_key)
+    assert old is not None and old.expires is not None
+    assert new is not None and new.expires is None
+    expect(page.locator("#ks-panel-audit")).to_contain_text("sdk_key.rolled")
+    expect(page.locator("#ks-panel-audit")).to_contain_text("otp.failed")
+
+
+@pytest.mark.parametrize("live", [60], indirect=True)
+def test_reopening_the_modal_within_the_cooldown_keeps_the_mailed_code(
+    page: Page, live: Live
+) -> None:
+    page.goto(live.url + "/admin/tokens/#sdk")
+    page.get_by_role("button", name="Reveal Key").click()
+    modal = page.locator("#ks-otp-modal")
+    expect(modal.locator("#ks-otp-status")).to_contain_text("We sent a 6-digit code")
+    code = live.inbox.next_code(to=ALICE_EMAIL)
+    modal.get_by_role("button", name="Cancel").click()
+    expect(modal).to_be_hidden()
+    page.get_by_role("button", name="Reveal Key").click()
+    expect(modal.locator("#ks-otp-status")).to_contain_text("moments ago")
+    expect(modal.get_by_role("button", name="Resend code")).to_be_disabled()
+    assert live.inbox.is_empty()  # the cooldown held: no second mail
+    modal.locator("#ks-otp-code").fill(code)
+    modal.get_by_role("button", name="Verify").click()
+    expect(page.locator("#ks-sdk-key")).to_have_value(live.workspace.sdk_key)
+
+
+def test_steps_4_to_6_publishable_key_revoke_and_blacklist(
+    page: Page, live: Live, shots: Path
+) -> None:
+    old_key = live.workspace.publishable_key
+    # Step 4: the publishable key is shown at once, with copy.
+    page.goto(live.url + "/admin/tokens/#publishable")
+    field = page.locator("#ks-pk")
+    expect(field).to_have_value(old_key)
+    page.locator("#ks-pk-copy").click()
+    assert clipboard(page) == old_key
+    shot(page, shots / "07-publishable-key.png")
+
+    # Step 5: Revoke Key asks first, with the page's warning; the old key dies at once.
+    page.get_by_role("button", name="Revoke Key").click()
+    revoke = page.locator("#ks-revoke-modal")
+    expect(revoke).to_be_visible()
+    expect(revoke).to_contain_text(
+        "Revoking a key immediately invalidates the previous key. "
+        "Any systems still using the old key will start failing."
+    )
+    shot(page, shots / "08-revoke-modal.png")
+    revoke.get_by_role("button", name="Revoke and regenerate").click()
+    expect(revoke).to_be_hidden()
+    expect(field).not_to_have_value(old_key)
+    new_key = field.input_value()
+    assert live.gateway(old_key) is None
+    assert live.gateway(new_key) is not None
+
+    # Step 6: Blacklist Action: module, then its functionalities (or '*'), Save.
+    page.get_by_role("button", name="Blacklist Action").click()
+    blacklist = page.locator("#ks-blacklist-modal")
+    expect(blacklist).to_be_visible()
+    functionality = blacklist.locator("#ks-bl-functionality")
+    expect(functionality).to_be_disabled()
+    blacklist.locator("#ks-bl-module").select_option("projects")
+    expect(functionality.locator("option")).to_have_text(
+        ["Select a functionality", "* (the whole module)", "list", "create", "delete"]
+    )
+    blacklist.locator("#ks-bl-module").select_option("members")
+    expect(functionality.locator("option")).to_have_text(
+        ["Select a functionality", "* (the whole module)", "invite", "remove"]
+    )
+    blacklist.locator("#ks-bl-module").select_option("projects")
+    functionality.select_option("create")
+    shot(page, shots / "09-blacklist-modal.png")
+    blacklist.get_by_role("button", name="Save").click()
+    expect(blacklist).to_be_hidden()
+    rules = page.locator("#ks-rules-table tbody tr")
+    expect(rules).to_have_count(1)
+    policy = live.gateway(new_key)
+    assert policy is not None and policy.blocks("projects", "create")
+    assert not policy.blocks("projects", "list")
+
+    # Many rules; the whole of a module with '*'.
+    page.get_by_role("button", name="Blacklist Action").click()
+    blacklist.locator("#ks-bl-module").select_option("billing")
+    functionality.select_option("*")
+    blacklist.get_by_role("button", name="Save").click()
+    expect(rules).to_have_count(2)
+    policy = live.gateway(new_key)
+    assert policy is not None and policy.blocks("billing", "read")
+
+    # A duplicate gets a friendly message in the modal, and changes nothing.
+    page.get_by_role("button", name="Blacklist Action").click()
+    blacklist.locator("#ks-bl-module").select_option("projects")
+    functionality.select_option("create")
+    blacklist.get_by_role("button", name="Save").click()
+    expect(blacklist.locator("#ks-blacklist-error")).to_have_text(
+        "projects → create is already blocked."
+    )
+    shot(page, shots / "10-blacklist-duplicate.png")
+    blacklist.get_by_role("button", name="Cancel").click()
+    expect(blacklist).to_be_hidden()
+    expect(rules).to_have_count(2)
+    shot(page, shots / "11-blacklist-rules.png")
+
+    # Remove a rule: the key may use the action again at once.
+    page.get_by_role("button", name="Remove projects → create").click()
+    expect(rules).to_have_count(1)
+    policy = live.gateway(new_key)
+    assert policy is not None and not policy.blocks("projects", "create")
+    expect(page.locator("#ks-panel-audit")).to_contain_text("rule.removed")
+
+
+def create_token(
+    page: Page, name: str, *, expiry: str = "Never", rules: tuple[str, ...] = ()
+) -> Locator:
+    """Open the Create token modal and fill it in; returns the modal."""
+    page.get_by_role("button", name="Create token").click()
+    create = page.locator("#ks-token-modal")
+    expect(create).to_be_visible()
+    create.locator("#ks-token-name").fill(name)
+    create.locator("#ks-token-expiry").select_option(label=expiry)
+    expect(create.locator("#ks-token-rules option")).to_have_count(9)  # 3 modules: * and each
+    create.locator("#ks-token-rules").select_option(list(rules))
+    return create
+
+
+def test_tokens_tab_tokens_and_secrets(page: Page, live: Live, shots: Path) -> None:
+    page.goto(live.url + "/admin/tokens/")
+    create = create_token(
+        page, "nightly-export", expiry="In 30 days", rules=("members:invite", "billing:*")
+    )
+    shot(page, shots / "12-token-create.png")
+    create.get_by_role("button", name="Create token").click()
+
+    # Shown once, with copy.
+    value = create.locator("#ks-token-value")
+    expect(create.locator("#ks-token-step-created")).to_be_visible()
+    token = value.input_value()
+    assert token.startswith("tk_")
+    create.get_by_role("button", name="Copy").click()
+    assert clipboard(page) == token
+    shot(page, shots / "13-token-created.png")
+    create.get_by_role("button", name="Done").click()
+    expect(create).to_be_hidden()
+    assert token not in page.content()
+
+    rows = page.locator("#ks-tokens-table tbody tr")
+    row = rows.filter(has_text="nightly-export")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("active")
+    expect(row).to_contain_text("never")  # last used
+    policy = live.gateway(token)
+    assert policy is not None and policy.blocks("members", "invite")
+    assert policy.blocks("billing", "read") and not policy.blocks("projects", "list")
+
+    # A name that is markup stays text (the page fixture fails on any alert()).
+    hostile = '<img src=x onerror=alert("xss")>ci'
+    create_token(page, hostile).get_by_role("button", name="Create token").click()
+    create.get_by_role("button", name="Done").click()
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text=hostile).locator(".ks-token-name")).to_contain_text(hostile)
+    assert page.locator("#ks-tokens-table img").count() == 0
+
+    # Secrets: add, list, reveal behind a code, delete.
+    page.locator("#ks-secret-name").fill("DATABASE_URL")
+    page.locator("#ks-secret-value").fill("postgres://keystile:s3cret@db/acme")
+    page.get_by_role("button", name="Add").click()
+    secret_row = page.locator("#ks-secrets-table tr[data-secret='DATABASE_URL']")
+    expect(secret_row).to_be_visible()
+    assert "s3cret" not in page.content()
+    secret_row.get_by_role("button", name="Reveal").click()
+    modal = page.locator("#ks-otp-modal")
+    expect(modal).to_be_visible()
+    expect(modal.locator("#ks-otp-purpose")).to_contain_text("DATABASE_URL")
+    modal.locator("#ks-otp-code").fill(live.inbox.next_code(to=ALICE_EMAIL))
+    modal.get_by_role("button", name="Verify").click()
+    expect(modal).to_be_hidden()
+    expect(secret_row.locator("input")).to_have_value("postgres://keystile:s3cret@db/acme")
+    shot(page, shots / "14-tokens-tab.png", full_page=True)
+
+    # Revoke the token, after a confirmation: the gateway refuses it at once.
+    row.get_by_role("button", name="Revoke").click()
+    confirm = page.locator("#ks-confirm-modal")
+    expect(confirm).to_be_visible()
+    expect(confirm.locator("#ks-confirm-text")).to_contain_text("nightly-export")
+    shot(page, shots / "15-token-revoke-modal.png")
+    confirm.get_by_role("button", name="Revoke token").click()
+    expect(confirm).to_be_hidden()
+    expect(row).to_contain_text("revoked")
+    assert live.gateway(token) is None
+
+    secret_row.get_by_role("button", name="Delete").click()
+    confirm.get_by_role("button", name="Delete secret").click()
+    expect(page.locator("#ks-secrets-empty")).to_be_visible()
+    audit = page.locator("#ks-panel-audit")
+    for action in (
+        "token.created",
+        "token.revoked",
+        "secret.set",
+        "secret.revealed",
+        "secret.deleted",
+    ):
+        expect(audit).to_contain_text(action)
+    shot(page, shots / "16-activity.png", full_page=True)

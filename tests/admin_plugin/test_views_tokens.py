@@ -1,0 +1,183 @@
+"""The Tokens tab through Flask's test client: workspace tokens and secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from admin_plugin import AdminIdentity
+from policies import PolicyStore
+from policies.operations import gateway
+from policies.records import CreatedWorkspace
+from tests.admin_plugin.support import Api, Inbox, Who, gateway_lookup
+from tests.support.clock import ManualClock
+
+XSS = "<script>alert('x')</script>\"'&"
+
+
+def create(api: Api, **body: object) -> dict[str, object]:
+    response = api.post("api/tokens", {"name": "ci", **body})
+    assert response.status_code == 201, response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    data = response.get_json()
+    assert isinstance(data, dict)
+    return data
+
+
+def test_create_token_shown_once(api: Api, store: PolicyStore, workspace: CreatedWorkspace) -> None:
+    created = create(api, name="nightly-export")
+    token = str(created["token"])
+    assert token.startswith("tk_") and created["name"] == "nightly-export"
+    assert created["expires"] is None and created["rules"] == []
+    policy = gateway_lookup(store, token)
+    assert policy is not None and policy.key_id == created["key_id"]
+    # Never again: not in the page, not in the list.
+    assert token not in api.page().get_data(as_text=True)
+    panel = api.get("panel/tokens").get_data(as_text=True)
+    assert token not in panel and str(created["key_id"]) in panel
+    assert store.audit_tail(workspace.workspace_id, 1)[0].action == "token.created"
+
+
+def test_token_expiry_in_days_or_on_a_date(api: Api, clock: ManualClock) -> None:
+    assert create(api, expires_in_days=30)["expires"] == clock() + 30 * 86400
+    # 2027-01-15 08:00 UTC is the test clock's now; a date means its midnight, UTC.
+    assert create(api, expires_at="2027-02-01")["expires"] == 1801440000.0
+    assert create(api, expires_at="2027-02-01T12:00:00+01:00")["expires"] == 1801479600.0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"expires_in_days": 0}, "whole number from 1 to 3650"),
+        ({"expires_in_days": "30"}, "whole number from 1 to 3650"),
+        ({"expires_at": "yesterday"}, "must look like 2030-01-31"),
+        ({"expires_at": "2020-01-01"}, "must be in the future"),
+        ({"expires_in_days": 3, "expires_at": "2030-01-01"}, "not both"),
+        ({"rules": "projects:create"}, "Rules must be a list"),
+        ({"name": ""}, "Token name is required."),
+        ({"name": "x" * 101}, "1-100 printable characters"),
+        ({"name": "line\nbreak"}, "1-100 printable characters"),
+    ],
+)
+def test_token_input_errors_are_explained(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace, body: dict[str, object], message: str
+) -> None:
+    response = api.post("api/tokens", {"name": "ci", **body})
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    assert message in response.get_json()["detail"]
+    assert store.list_tokens(workspace.workspace_id) == []
+
+
+def test_token_with_a_blacklist(api: Api, store: PolicyStore) -> None:
+    created = create(api, rules=["members:invite", "billing:*"])
+    assert created["rules"] == ["billing:*", "members:invite"]
+    policy = gateway_lookup(store, str(created["token"]))
+    assert policy is not None and policy.blocks("members", "invite")
+    assert policy.blocks("billing", "read") and not policy.blocks("projects", "list")
+    refused = api.post("api/tokens", {"name": "x", "rules": ["payroll:*"]})
+    assert refused.status_code == 422
+
+
+def test_token_list_columns_and_status(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
+) -> None:
+    expiring = create(api, name="short", expires_in_days=1)
+    create(api, name="forever")
+    # The gateway records last use; here through its own operation.
+    usage = {workspace.workspace_id: {str(expiring["key_id"]): clock()}}
+    store.run(gateway.touch(store.ctx, usage))
+    clock.advance(2 * 86400)
+    panel = api.get("panel/tokens").get_data(as_text=True)
+    for header in ("Name", "Key ID", "Created", "Expires", "Last used", "Status"):
+        assert f"<th>{header}</th>" in panel
+    assert "2027-01-15 08:00 UTC" in panel  # created and last used
+    assert "2027-01-16 08:00 UTC" in panel  # expires
+    assert ">expired</span>" in panel and ">active</span>" in panel
+    assert panel.count('data-ks-action="revoke-token"') == 1  # only the active one
+
+
+def test_revoke_token(api: Api, store: PolicyStore, workspace: CreatedWorkspace) -> None:
+    created = create(api)
+    response = api.delete(f"api/tokens/{created['key_id']}")
+    assert response.status_code == 200 and response.get_json()["status"] == "revoked"
+    assert gateway_lookup(store, str(created["token"])) is None
+    assert ">revoked</span>" in api.get("panel/tokens").get_data(as_text=True)
+    assert api.delete("api/tokens/000000000000").status_code == 404
+    assert store.audit_tail(workspace.workspace_id, 1)[0].action == "token.revoked"
+
+
+def test_user_strings_are_escaped_everywhere(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace, who: Who
+) -> None:
+    created = create(api, name=XSS)
+    assert created["name"] == XSS  # JSON carries it as data; the page's script uses textContent
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;&#39;&amp;"
+    for html in (
+        api.page().get_data(as_text=True),
+        api.get("panel/tokens").get_data(as_text=True),
+        api.get("panel/audit").get_data(as_text=True),
+    ):
+        assert "<script>alert" not in html
+        assert escaped in html
+    # Workspace names are user strings too: the picker and the header escape them.
+    hostile = store.create_workspace("<img src=x onerror=alert(1)>", actor="test")
+    assert who.admin is not None
+    who.admin = AdminIdentity(
+        who.admin.id, who.admin.email, (workspace.workspace_id, hostile.workspace_id)
+    )
+    html = api.page(f"?ws={hostile.workspace_id}").get_data(as_text=True)
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_secrets_add_list_reveal_delete(
+    api: Api, inbox: Inbox, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    added = api.post("api/secrets", {"name": "DATABASE_URL", "value": "postgres://u:pw@db/acme"})
+    assert added.status_code == 201
+    panel = api.get("panel/secrets").get_data(as_text=True)
+    assert 'data-secret="DATABASE_URL"' in panel and "pw@db" not in panel
+    assert "pw@db" not in api.page().get_data(as_text=True)
+
+    sent = api.post("api/otp", {"action": "secret.reveal", "name": "DATABASE_URL"})
+    assert sent.status_code == 202
+    text = inbox.next_text()
+    assert "reveal the secret DATABASE_URL" in text
+    code = text.split()[text.split().index("is:") + 1]
+    revealed = api.post("api/secrets/reveal", {"name": "DATABASE_URL", "code": code})
+    assert revealed.status_code == 200 and revealed.headers["Cache-Control"] == "no-store"
+    assert revealed.get_json() == {"name": "DATABASE_URL", "value": "postgres://u:pw@db/acme"}
+    assert store.audit_tail(workspace.workspace_id, 1)[0].action == "secret.revealed"
+
+    deleted = api.delete("api/secrets/DATABASE_URL")
+    assert deleted.status_code == 200
+    assert store.list_secrets(workspace.workspace_id) == []
+    assert api.delete("api/secrets/DATABASE_URL").status_code == 404
+
+
+def test_secret_reveal_wrong_code_and_other_secret(
+    api: Api, inbox: Inbox, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    for name in ("A", "B"):
+        api.post("api/secrets", {"name": name, "value": f"value-{name}"})
+    api.post("api/otp", {"action": "secret.reveal", "name": "A"})
+    code = inbox.next_code()
+    # A code for secret A does not reveal secret B.
+    other = api.post("api/secrets/reveal", {"name": "B", "code": code})
+    assert other.status_code == 403 and other.get_json()["reason"] == "missing"
+    bad = api.post("api/secrets/reveal", {"name": "A", "code": f"{(int(code) + 1) % 10**6:06d}"})
+    assert bad.status_code == 403 and bad.get_json()["attempts_left"] == 4
+    assert "value-A" not in bad.get_data(as_text=True)
+    assert (
+        api.post("api/secrets/reveal", {"name": "A", "code": code}).get_json()["value"] == "value-A"
+    )
+
+
+def test_secret_errors(api: Api, inbox: Inbox) -> None:
+    api.post("api/secrets", {"name": "TOKEN", "value": "one"})
+    duplicate = api.post("api/secrets", {"name": "TOKEN", "value": "two"})
+    assert duplicate.status_code == 409 and "delete it first" in duplicate.get_json()["detail"]
+    bad_name = api.post("api/secrets", {"name": "9 lives", "value": "x"})
+    assert bad_name.status_code == 400 and "secret name" in bad_name.get_json()["detail"]
+    empty = api.post("api/secrets", {"name": "EMPTY", "value": ""})
+    assert empty.status_code == 400 and empty.get_json()["detail"] == "Secret value is required."
+    missing = api.post("api/otp", {"action": "secret.reveal", "name": "NOPE"})
+    assert missing.status_code == 404 and inbox.is_empty()
