@@ -6,6 +6,7 @@ in a temp folder, unless ``REDIS_URL`` points at one to use instead (its DB is f
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from keystile.redis_server import RedisServer
 from policies import Catalog, Keyring, PolicyStore
 from policies.records import CreatedWorkspace
 from tests.support.clock import ManualClock
+from tests.support.leaks import LeakWatch, install
 
 DEMO_CATALOG = {
     "modules": {
@@ -111,6 +113,37 @@ def workspace(store: PolicyStore) -> CreatedWorkspace:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def leak_watch() -> Iterator[LeakWatch]:
+    watch = LeakWatch()
+    root = logging.getLogger()
+    root.addHandler(watch)
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    yield watch
+    root.setLevel(previous)
+    root.removeHandler(watch)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(
+    leak_watch: LeakWatch, redis_server: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Every test: no key or one-time password it minted reaches a log line or the audit.
+
+    (The database is flushed when the next test starts, so the audit is still there.)
+    """
+    leak_watch.reset()
+    install(leak_watch, monkeypatch)
+    yield
+    client = redis.Redis.from_url(redis_server, decode_responses=True)
+    try:
+        leaked = leak_watch.leaks(client)
+    finally:
+        client.close()
+    assert not leaked, f"secrets leaked into logs or audit entries: {leaked}"
 
 
 @pytest.fixture
