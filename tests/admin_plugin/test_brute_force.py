@@ -1,0 +1,43 @@
+"""A scripted attacker with the admin's session but not the mailbox, for one simulated hour.
+
+It asks for codes as fast as the page lets it and guesses until each challenge dies. The
+bound this proves: at most 5 guesses per challenge and 10 challenges an hour, so at most 50
+guesses an hour against 10**6 codes: a success probability of at most 5e-5 per hour.
+"""
+
+from __future__ import annotations
+
+from policies.otp import DEFAULT_POLICY
+from tests.admin_plugin.support import Api, Inbox
+from tests.support.clock import ManualClock
+
+
+def test_an_hour_of_guessing(api: Api, inbox: Inbox, clock: ManualClock) -> None:
+    start = clock()
+    challenges = guesses = 0
+    guess = 0
+    while clock() - start < 3600:
+        sent = api.post("api/otp", {"action": "sdk_key.reveal"})
+        if sent.status_code == 429:
+            if sent.get_json()["reason"] == "hourly_cap":
+                break
+            clock.advance(float(sent.headers.get("Retry-After", "1")))
+            continue
+        assert sent.status_code == 202
+        challenges += 1
+        real = inbox.next_code()  # the attacker never sees it; it only keeps guesses honest
+        while True:
+            guess = (guess + 1) % 10**6
+            if f"{guess:06d}" == real:
+                continue
+            answer = api.post("api/sdk-key/reveal", {"code": f"{guess:06d}"})
+            assert answer.status_code == 403, "a wrong code unlocked the key"
+            if answer.get_json()["reason"] == "missing":  # nothing left to guess against
+                break
+            guesses += 1
+        clock.advance(DEFAULT_POLICY.cooldown_seconds)
+    assert challenges == DEFAULT_POLICY.max_sends_per_hour == 10
+    assert guesses == challenges * DEFAULT_POLICY.max_attempts == 50
+    assert guesses / 10**6 <= 5e-5
+    refused = api.post("api/otp", {"action": "sdk_key.reveal"})
+    assert refused.status_code == 429 and refused.get_json()["reason"] == "hourly_cap"
