@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keystile.cli import main
 from tests.conftest import DEMO_CATALOG
@@ -128,3 +131,55 @@ def test_embedded_mode_persists_across_invocations(tmp_path: Path) -> None:
     )
     assert workspace in second.stdout
     assert oct((tmp_path / "home" / "secrets.toml").stat().st_mode)[-3:] == "600"
+
+
+cli_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30) | (
+    st.sampled_from(["billing", "read", "*", "billing:read", "7d", "-1s", "ws_AAAAAAAAAAAA"])
+)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        ["rules", "add", "{ws}", "{a}", "{b}"],
+        ["rules", "remove", "{a}", "{b}", "{c}"],
+        ["tokens", "create", "{ws}", "{a}", "--expires-in", "{b}", "--block", "{c}"],
+        ["tokens", "revoke", "{ws}", "{a}"],
+        ["keys", "roll-sdk", "{ws}", "--grace", "{a}"],
+        ["audit", "tail", "{a}", "-n", "{b}"],
+    ],
+)
+def test_hostile_arguments(
+    env: dict[str, str], workspace: str, template: list[str], redis_client: redis.Redis
+) -> None:
+    @settings(
+        max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(cli_text, cli_text, cli_text)
+    def attempt(a: str, b: str, c: str) -> None:
+        before = policy_state(redis_client)
+        args = [t.format(ws=workspace, a=a, b=b, c=c) for t in template]
+        result = cli(env, *args)
+        assert result.exit_code in (0, 1, 2), result.output
+        assert "Traceback" not in result.output
+        assert not isinstance(result.exception, Exception) or isinstance(
+            result.exception, SystemExit
+        ), repr(result.exception)
+        if result.exit_code != 0:
+            assert policy_state(redis_client) == before
+
+    attempt()
+
+
+def policy_state(client: redis.Redis) -> dict[str, object]:
+    state: dict[str, object] = {}
+    for key in client.scan_iter("ks:*"):
+        if not key.endswith((":audit", ":lastused")):
+            kind = client.type(key)
+            if kind == "hash":
+                state[key] = client.hgetall(key)
+            elif kind == "set":
+                state[key] = sorted(client.smembers(key))
+            else:
+                state[key] = client.get(key)
+    return state
