@@ -65,12 +65,14 @@ class RedisServer:
         persistent: bool = True,
         binary: str | None = None,
         extra_args: tuple[str, ...] = (),
+        ready_mark: str = READY_MARK,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.persistent = persistent
         self.binary = binary or find_redis_server()
         self.extra_args = extra_args
+        self.ready_mark = ready_mark
         self.process: subprocess.Popen[str] | None = None
 
     @property
@@ -120,7 +122,7 @@ class RedisServer:
         assert self.process.stdout is not None
         for line in self.process.stdout:  # blocks on the server's own output: no polling
             log.append(line.rstrip())
-            if READY_MARK in line:
+            if self.ready_mark in line:
                 # Keep draining so the server never blocks on a full pipe.
                 threading.Thread(target=self.process.stdout.read, daemon=True).start()
                 return self.url
