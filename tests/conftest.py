@@ -16,8 +16,10 @@ import redis
 
 from keystile.redis_server import RedisServer
 from policies import Catalog, Keyring, PolicyStore
+from policies.connect import sync_client
 from policies.records import CreatedWorkspace
 from tests.support.clock import ManualClock
+from tests.support.cluster import LocalCluster
 from tests.support.leaks import LeakWatch, install
 
 DEMO_CATALOG = {
@@ -41,11 +43,42 @@ DEMO_CATALOG = {
 }
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--redis",
+        choices=("single", "cluster"),
+        default="single",
+        help="run against one redis-server (default) or a 3-master Redis Cluster",
+    )
+
+
+def on_cluster(config: pytest.Config) -> bool:
+    return bool(config.getoption("--redis") == "cluster")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not on_cluster(config):
+        return
+    skip = pytest.mark.skip(reason="inspects a single server's internals")
+    for item in items:
+        if item.get_closest_marker("single_redis"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_server(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[str]:
     external = os.environ.get("REDIS_URL")
     if external:
         yield external
+        return
+    if on_cluster(pytestconfig):
+        cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
+        try:
+            yield cluster.start()
+        finally:
+            cluster.stop()
         return
     server = RedisServer(tmp_path_factory.mktemp("redis"), persistent=False)
     server.start()
@@ -57,7 +90,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_url(redis_server: str) -> str:
-    client = redis.Redis.from_url(redis_server)
+    client = sync_client(redis_server)
     client.flushall()
     client.script_flush()
     client.close()
@@ -66,7 +99,7 @@ def redis_url(redis_server: str) -> str:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = sync_client(redis_url)
     yield client
     client.close()
 
@@ -138,7 +171,7 @@ def no_secret_leaks(
     leak_watch.reset()
     install(leak_watch, monkeypatch)
     yield
-    client = redis.Redis.from_url(redis_server, decode_responses=True)
+    client = sync_client(redis_server)
     try:
         leaked = leak_watch.leaks(client)
     finally:

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policies import PolicyStore, UnknownWorkspace
+from policies.connect import sync_client
 from policies.errors import ConfigError, KeystileError
 from policies.otp import (
     CODE_DIGITS,
@@ -215,7 +216,7 @@ def test_concurrent_verifications_accept_the_code_once(
     accepted: list[bool] = []
 
     def verify() -> None:
-        own = PolicyStore(redis.Redis.from_url(redis_url), store.ctx.keyring, clock=store.ctx.clock)
+        own = PolicyStore(sync_client(redis_url), store.ctx.keyring, clock=store.ctx.clock)
         barrier.wait()
         try:
             own.verify_otp(ws, "alice", REVEAL, issued.code, actor="admin:alice")
