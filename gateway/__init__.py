@@ -1,0 +1,33 @@
+"""Keystile's gateway: a pure ASGI middleware that decides every request by its API key.
+
+Mount it in front of any ASGI workspace API (Starlette, FastAPI, Litestar)::
+
+    from gateway import KeyGateMiddleware
+    app = KeyGateMiddleware(app, exempt_paths=["/health", "/docs", "/openapi.json"])
+
+See :mod:`gateway.middleware` (what is decided, in which order), :mod:`gateway.problems`
+(answers and close codes), :mod:`gateway.invalidation` (freshness guarantees),
+:mod:`gateway.cache`, :mod:`gateway.metrics` and :mod:`gateway.catalog_from_app`.
+"""
+
+from gateway.catalog_from_app import catalog_from_app
+from gateway.config import GatewayConfig
+from gateway.identity import KeyCredentials, KeyUser
+from gateway.metrics import GatewayMetrics
+from gateway.middleware import LOGGER_NAME, KeyGateMiddleware
+from gateway.problems import PROBLEMS, Problem
+from gateway.routing import Action, Router
+
+__all__ = [
+    "LOGGER_NAME",
+    "PROBLEMS",
+    "Action",
+    "GatewayConfig",
+    "GatewayMetrics",
+    "KeyCredentials",
+    "KeyGateMiddleware",
+    "KeyUser",
+    "Problem",
+    "Router",
+    "catalog_from_app",
+]

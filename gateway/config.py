@@ -1,0 +1,169 @@
+"""The gateway's options: validated once, at construction, with messages for the operator.
+
+Every option of :class:`gateway.KeyGateMiddleware` has the same name in the ``[gateway]``
+table of the Keystile config file (see :meth:`KeyGateMiddleware.from_settings`)::
+
+    [gateway]
+    exempt_paths = ["/health", "/docs", "/openapi.json"]
+    unmatched = "deny"
+    stale_bound = 30
+
+The table is read by :meth:`KeyGateMiddleware.from_settings` (as ``keystile serve`` does);
+the constructor itself takes its options from its arguments only. A bad value fails
+start-up with :class:`policies.ConfigError`, never the first request.
+
+| option                  | default       | meaning                                 |
+|-------------------------|---------------|-----------------------------------------|
+| ``bearer_header``       | authorization | ``Bearer <key>`` header (None: off)     |
+| ``key_header``          | x-api-key     | bare key header (None: off)             |
+| ``exempt_paths``        | none          | no key needed; final ``*``: prefix      |
+| ``unmatched``           | deny          | outside the catalog (or ``allow``)      |
+| ``pass_preflight``      | true          | CORS preflights go to the app           |
+| ``websocket_denial``    | close         | or ``http``: the problem itself         |
+| ``cache_size``          | 10000         | cached keys, LRU beyond                 |
+| ``cache_ttl``           | 300 s         | unused keys leave after this            |
+| ``negative_cache_size`` | 10000         | cached unknown keys                     |
+| ``negative_ttl``        | 5 s           | unknown keys remembered this long       |
+| ``check_interval``      | 0.5 s         | version check period                    |
+| ``stale_bound``         | 30 s          | Redis away: cached keys serve this long |
+| ``retry_after``         | 2 s           | ``Retry-After`` of 503 answers          |
+| ``touch_interval``      | 5 s           | last-used flush period                  |
+| ``reconnect_min``       | 0.05 s        | first reconnect delay                   |
+| ``reconnect_max``       | 2 s           | longest reconnect delay                 |
+| ``start_timeout``       | 2 s           | start-up wait for the subscription      |
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from policies.errors import ConfigError
+
+Unmatched = Literal["deny", "allow"]
+WebSocketDenial = Literal["close", "http"]
+
+# RFC 9110 token characters: what an HTTP field name may hold (ASGI gives them lowercased).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """The checked, normalised options; defaults live on :class:`KeyGateMiddleware`."""
+
+    bearer_header: str | None
+    key_header: str | None
+    exempt_paths: Collection[str]  # normalised to a tuple
+    unmatched: Unmatched
+    pass_preflight: bool
+    websocket_denial: WebSocketDenial
+    cache_size: int
+    cache_ttl: float
+    negative_cache_size: int
+    negative_ttl: float
+    check_interval: float
+    stale_bound: float
+    retry_after: int
+    touch_interval: float
+    reconnect_min: float
+    reconnect_max: float
+    start_timeout: float
+
+    def __post_init__(self) -> None:
+        headers = [
+            _header(self.bearer_header, "bearer_header"),
+            _header(self.key_header, "key_header"),
+        ]
+        if headers == [None, None]:
+            raise ConfigError("bearer_header and key_header cannot both be disabled")
+        if headers[0] is not None and headers[0] == headers[1]:
+            raise ConfigError("bearer_header and key_header must be different headers")
+        object.__setattr__(self, "bearer_header", headers[0])
+        object.__setattr__(self, "key_header", headers[1])
+        object.__setattr__(self, "exempt_paths", _paths(self.exempt_paths))
+        _choice(self.unmatched, "unmatched", ("deny", "allow"))
+        _choice(self.websocket_denial, "websocket_denial", ("close", "http"))
+        if not isinstance(self.pass_preflight, bool):
+            raise ConfigError("pass_preflight must be true or false")
+        for name in ("cache_size", "negative_cache_size", "retry_after"):
+            _positive(getattr(self, name), name, integer=True)
+        for name in (
+            "cache_ttl",
+            "negative_ttl",
+            "check_interval",
+            "stale_bound",
+            "touch_interval",
+            "reconnect_min",
+            "reconnect_max",
+            "start_timeout",
+        ):
+            _positive(getattr(self, name), name)
+        if self.reconnect_min > self.reconnect_max:
+            raise ConfigError("reconnect_min must not exceed reconnect_max")
+        if self.stale_bound < self.check_interval:
+            # Otherwise a healthy store would let entries go stale between two checks.
+            raise ConfigError("stale_bound must be at least check_interval")
+        if self.cache_ttl < self.stale_bound:
+            raise ConfigError(
+                "cache_ttl must be at least stale_bound (an entry must outlive its stale bound)"
+            )
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> dict[str, Any]:
+        """Options from a ``[gateway]`` table, as keyword arguments (checked later, in full).
+
+        Unknown names fail here, so a typo is not silently ignored; TOML has no null, so an
+        empty string disables a header.
+        """
+        known = cls.option_names()
+        unknown = sorted(set(table) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) in [gateway]: {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+        options = dict(table)
+        for name in ("bearer_header", "key_header"):
+            if options.get(name) == "":
+                options[name] = None
+        return options
+
+
+def _header(value: object, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _HEADER_NAME.fullmatch(value.lower()):
+        raise ConfigError(f"{what} must be an HTTP header name, like 'x-api-key'")
+    return value.lower()
+
+
+def _paths(value: object) -> tuple[str, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ConfigError("exempt_paths must be a list of paths (like ['/health']), not a string")
+    paths = tuple(value)
+    for path in paths:
+        if not isinstance(path, str) or not path.startswith("/") or "*" in path[:-1]:
+            raise ConfigError(
+                f"exempt path {path!r} must start with '/'; a final '*' makes it a prefix"
+            )
+    return paths
+
+
+def _choice(value: object, what: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{what} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
+
+
+def _positive(value: object, what: str, *, integer: bool = False) -> None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if integer:
+        number = number and isinstance(value, int)
+    if not (number and isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        kind = "a positive whole number" if integer else "a positive number of seconds"
+        raise ConfigError(f"{what} must be {kind}, not {value!r}")

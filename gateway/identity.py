@@ -1,0 +1,61 @@
+"""Who called, as the app sees it: Starlette's ``request.user`` and ``request.auth``.
+
+``request.user`` is a :class:`KeyUser` (workspace, key kind, key id, token name; never the
+key). ``request.auth.scopes`` holds ``"authenticated"`` and the key's kind (``"sdk"``,
+``"publishable"`` or ``"token"``), so Starlette's ``@requires("sdk")`` works as usual.
+``request.state`` gets ``workspace_id``, ``key_kind``, ``key_id`` and ``action``
+(``"module.functionality"``, or None outside the catalog).
+"""
+
+from __future__ import annotations
+
+from starlette.authentication import AuthCredentials, BaseUser
+
+from policies.keyformat import KeyKind
+
+SCOPE_NAMES = {KeyKind.SDK: "sdk", KeyKind.PUBLISHABLE: "publishable", KeyKind.TOKEN: "token"}
+
+
+class KeyUser(BaseUser):
+    """The caller: a workspace's key. Immutable, shared by every request with the same key."""
+
+    __slots__ = ("key_id", "key_kind", "key_name", "workspace_id")
+
+    def __init__(
+        self, workspace_id: str, key_kind: KeyKind, key_id: str, key_name: str | None = None
+    ) -> None:
+        self.workspace_id = workspace_id
+        self.key_kind = key_kind
+        self.key_id = key_id
+        self.key_name = key_name
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.key_name or f"{self.key_kind.label} {self.key_id}"
+
+    @property
+    def identity(self) -> str:
+        return f"{self.workspace_id}/{self.key_id}"
+
+    def __repr__(self) -> str:
+        return f"KeyUser({self.workspace_id!r}, {self.key_kind.name}, key_id={self.key_id!r})"
+
+
+class KeyCredentials(AuthCredentials):
+    """``AuthCredentials`` whose scopes cannot be changed by one request for the next."""
+
+    def __init__(self, key_kind: KeyKind) -> None:
+        super().__init__(("authenticated", SCOPE_NAMES[key_kind]))
+        self.scopes = _FrozenList(self.scopes)
+
+
+class _FrozenList(list[str]):
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("request.auth.scopes is shared between requests; copy it to change it")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __iadd__ = _refuse  # type: ignore[assignment]

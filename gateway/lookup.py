@@ -1,0 +1,89 @@
+"""A key the cache cannot answer: checksum, negative cache, then one shared Redis lookup.
+
+Malformed keys (wrong length, not ASCII, bad checksum) are refused here without touching the
+cache or Redis. Well-formed keys that Redis did not know are remembered in the negative
+cache. Concurrent requests for the same uncached key share one lookup, which runs as its own
+task: a caller that disconnects does not cancel it for the others. Whatever Redis answers,
+the result is a decision: an entry, 401 ``invalid_key`` or 503 ``store_unavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from gateway.cache import DecisionCache
+from gateway.entry import CachedKey
+from gateway.metrics import GatewayMetrics
+from gateway.problems import Problems, Rendered
+from gateway.runtime import Runtime
+from policies import keyformat
+from policies.errors import InvalidKey, StoreUnavailable
+
+Found = tuple[CachedKey | Rendered, str | None]  # the entry or the refusal; the workspace
+
+
+class KeyResolver:
+    def __init__(
+        self,
+        *,
+        cache: DecisionCache,
+        metrics: GatewayMetrics,
+        problems: Problems,
+        runtime: Runtime,
+        logger: logging.Logger,
+        timer: Callable[[], float],
+    ) -> None:
+        self.cache = cache
+        self.metrics = metrics
+        self.problems = problems
+        self.runtime = runtime
+        self.logger = logger
+        self.timer = timer
+        self._inflight: dict[bytes, asyncio.Task[Found]] = {}
+
+    async def resolve(self, token: bytes, cache_key: bytes) -> Found:
+        try:
+            raw = token.decode("ascii")
+            parsed = keyformat.parse(raw)
+        except (UnicodeDecodeError, InvalidKey):
+            return self.problems.invalid_key, None  # malformed: no cache, no Redis
+        counts = self.metrics.cache
+        if self.cache.is_unknown(cache_key):
+            counts["negative_hit"] += 1
+            return self.problems.invalid_key, parsed.workspace_id
+        counts["miss"] += 1
+        task = self._inflight.get(cache_key)
+        if task is None:
+            lookup = self._lookup(raw, cache_key, parsed.workspace_id, self.timer())
+            task = asyncio.ensure_future(lookup)
+            self._inflight[cache_key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(cache_key, None))
+        return await asyncio.shield(task)
+
+    async def _lookup(self, raw: str, cache_key: bytes, workspace_id: str, started: float) -> Found:
+        reader = self.runtime.ensure_started()
+        clock_started = time.perf_counter()
+        try:
+            policy = await reader.lookup(raw)
+        except InvalidKey:
+            self.cache.put_unknown(cache_key, workspace_id)
+            return self.problems.invalid_key, workspace_id
+        except StoreUnavailable:
+            self.metrics.store_errors.labels("lookup").inc()
+            return self.problems.store_unavailable, workspace_id
+        except Exception:  # a record the store should never hold: a 503, never a 500
+            self.metrics.store_errors.labels("lookup").inc()
+            self.logger.exception(
+                "unreadable key record in workspace %s",
+                workspace_id,
+                extra={"event": "gateway.bad_record"},
+            )
+            return self.problems.store_unavailable, workspace_id
+        finally:
+            self.metrics.store_seconds.labels("lookup").observe(time.perf_counter() - clock_started)
+        entry = CachedKey(cache_key, policy, started)
+        self.cache.put(entry)
+        return entry, workspace_id

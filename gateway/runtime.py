@@ -1,0 +1,265 @@
+"""The gateway's life on an event loop: its Redis client, background tasks and catalog.
+
+Started by the app's lifespan (``lifespan.startup``), or lazily by the first request when
+the app has none; stopped by ``lifespan.shutdown`` (or :meth:`Runtime.stop`). Two tasks run
+meanwhile: the invalidation listener, and a ticker that, on a fixed schedule of
+``check_interval``, runs the version check; every 5 s it also reloads the store's catalog
+if it changed (its event and every re-subscription do so at once), and every
+``touch_interval`` it flushes last-used times.
+
+Start-up never fails because Redis is away: the gateway answers 503 until it returns. A
+Redis client belongs to one event loop, so a middleware that finds itself on a new loop
+(successive ``TestClient`` sessions) starts afresh there with a new client and an empty
+cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.cache import DecisionCache
+from gateway.config import GatewayConfig
+from gateway.entry import CachedKey
+from gateway.invalidation import Invalidation
+from gateway.metrics import GatewayMetrics
+from gateway.routing import Router
+from gateway.usage import UsageRecorder
+from policies.catalog import Catalog
+from policies.connect import async_client
+from policies.crypto import Keyring
+from policies.errors import CatalogError, StoreUnavailable
+from policies.reader import PolicyReader
+from policies.settings import Settings
+
+_FLUSH_ON_STOP_SECONDS = 2.0
+_STOP_SECONDS = 5.0
+# The store's catalog is reloaded on its event and on every (re)subscription; this periodic
+# check only bounds the life of a stale router if a catalog message were lost on a live
+# connection. (A few KB of JSON to parse: not worth doing every check_interval.)
+_CATALOG_CHECK_SECONDS = 5.0
+
+
+class Runtime:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        keyring: Keyring,
+        config: GatewayConfig,
+        cache: DecisionCache,
+        metrics: GatewayMetrics,
+        logger: logging.Logger,
+        catalog: Catalog | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.settings = settings
+        self.keyring = keyring
+        self.config = config
+        self.cache = cache
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock
+        self.fixed_catalog = catalog is not None
+        self.router: Router | None = Router.from_catalog(catalog) if catalog is not None else None
+        self.catalog_fingerprint = catalog.fingerprint() if catalog is not None else None
+        self.usage = UsageRecorder(clock)
+        cache.on_evict = self._evicted
+        self.invalidation = Invalidation(
+            cache,
+            metrics,
+            logger,
+            reconnect_min=config.reconnect_min,
+            reconnect_max=config.reconnect_max,
+            on_catalog_event=self.reload_catalog,
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.reader: PolicyReader | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._catalog_lock: asyncio.Lock | None = None
+
+    # -- life cycle ----------------------------------------------------------------------
+    def ensure_started(self) -> PolicyReader:
+        """Start on the running loop unless already running there (cheap when it is)."""
+        loop = asyncio.get_running_loop()
+        if self.loop is loop and self.reader is not None:
+            return self.reader
+        if self.loop is not None:
+            self._abandon()
+        self.loop = loop
+        self.reader = reader = PolicyReader(
+            async_client(self.settings.redis_url), self.keyring, clock=self.clock
+        )
+        self._catalog_lock = asyncio.Lock()
+        self.invalidation.stopping = False
+        self._tasks = [
+            loop.create_task(self.invalidation.listen(reader), name="keystile-gateway-listener"),
+            loop.create_task(self._tick(), name="keystile-gateway-ticker"),
+        ]
+        return reader
+
+    async def start(self) -> None:
+        """Start, load the catalog and give the subscription ``start_timeout`` to come up.
+
+        Never raises because Redis is away: the tasks keep trying in the background.
+        """
+        invalidation = self.invalidation
+        attempts = invalidation.attempts
+        self.ensure_started()
+        with contextlib.suppress(StoreUnavailable):
+            await self.ensure_router()
+        # Wait for the listener's next attempt to finish (either way), not for success.
+        await invalidation.wait_until(
+            lambda: invalidation.subscribed or invalidation.attempts > attempts,
+            self.config.start_timeout,
+        )
+
+    async def stop(self) -> None:
+        if self.loop is not asyncio.get_running_loop():
+            if self.loop is not None:  # started on a loop that is gone: nothing to await
+                self._abandon()
+                self.loop = None
+            return
+        tasks, self._tasks = self._tasks, []
+        # A flag as well as a cancellation: redis-py can swallow a cancellation that lands
+        # while it connects, and the loops then stop at their next turn.
+        self.invalidation.stopping = True
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=_STOP_SECONDS)
+            if pending:
+                self.logger.warning("gateway background tasks did not stop in time")
+        reader, self.reader = self.reader, None
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_FLUSH_ON_STOP_SECONDS):
+                    await self.flush_usage(reader)
+            with contextlib.suppress(Exception):
+                await reader.client.aclose()
+        self.loop = None
+
+    def _abandon(self) -> None:
+        """Forget a previous loop's client and tasks (that loop is gone: nothing to await)."""
+        self._tasks = []
+        self.reader = None
+        self.invalidation.reset()
+        self.cache.clear()
+
+    async def lifespan(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the lifespan scope through, starting and stopping around the app's own."""
+
+        async def receive_and_follow() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.start()
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+            return message
+
+        await app(scope, receive_and_follow, send)
+
+    def _evicted(self, entry: CachedKey) -> None:
+        self.usage.evicted(entry)
+        self.metrics.fold(entry)
+
+    # -- background work -----------------------------------------------------------------
+    async def _tick(self) -> None:
+        config = self.config
+        # A fixed schedule, not a sleep after each check: the check's own duration must
+        # not stretch the period the staleness bound is made of.
+        next_check = time.monotonic() + config.check_interval
+        next_flush = time.monotonic() + config.touch_interval
+        next_catalog = time.monotonic() + _CATALOG_CHECK_SECONDS
+        while not self.invalidation.must_stop():
+            await asyncio.sleep(max(0.0, next_check - time.monotonic()))
+            next_check += config.check_interval
+            if next_check < time.monotonic():  # fell behind (a slow Redis): skip, no burst
+                next_check = time.monotonic() + config.check_interval
+            reader = self.reader
+            if reader is None or self.invalidation.must_stop():
+                return
+            try:
+                reached = await self.invalidation.check(reader)
+                if reached and (self.router is None or time.monotonic() >= next_catalog):
+                    next_catalog = time.monotonic() + _CATALOG_CHECK_SECONDS
+                    await self.reload_catalog()  # a no-op for a catalog given in code
+                if time.monotonic() >= next_flush:
+                    next_flush = time.monotonic() + config.touch_interval
+                    await self.flush_usage(reader)
+            except asyncio.CancelledError:
+                raise
+            except StoreUnavailable:
+                pass  # counted and logged where it happened; try again next tick
+            except Exception:  # never let a bug stop the checks
+                self.logger.exception("gateway background check failed")
+
+    async def flush_usage(self, reader: PolicyReader | None = None) -> int:
+        """Write last-used times now; how many keys were written."""
+        reader = reader or self.reader
+        if reader is None:
+            return 0
+        usage = self.usage.collect(self.cache.entries(), self.cache.next_epoch())
+        if not usage:
+            return 0
+        started = time.perf_counter()
+        try:
+            await reader.touch(usage)
+        except StoreUnavailable:
+            self.metrics.store_errors.labels("touch").inc()
+            self.usage.restore(usage)
+            raise
+        finally:
+            self.metrics.store_seconds.labels("touch").observe(time.perf_counter() - started)
+        return sum(len(ids) for ids in usage.values())
+
+    # -- the catalog ---------------------------------------------------------------------
+    async def ensure_router(self) -> Router | None:
+        """The router, loading the store's catalog first if there is none yet."""
+        if self.router is None and self._catalog_lock is not None:
+            async with self._catalog_lock:
+                if self.router is None:
+                    await self.reload_catalog()
+        return self.router
+
+    async def reload_catalog(self) -> None:
+        """Load the store's catalog and recompile the router if it changed."""
+        reader = self.reader
+        if self.fixed_catalog or reader is None:
+            return
+        started = time.perf_counter()
+        try:
+            catalog = await reader.load_catalog()
+        except StoreUnavailable:
+            self.metrics.store_errors.labels("catalog").inc()
+            raise
+        except CatalogError as exc:
+            # Someone stored a broken catalog: keep deciding with the last good one.
+            self.logger.error("stored catalog is unusable, keeping the current one: %s", exc)
+            if self.router is None:
+                self.router = Router()
+            return
+        finally:
+            self.metrics.store_seconds.labels("catalog").observe(time.perf_counter() - started)
+        fingerprint = None if catalog is None else catalog.fingerprint()
+        if self.router is not None and fingerprint == self.catalog_fingerprint:
+            return
+        if catalog is None:
+            self.logger.warning(
+                "no catalog in the store (run `keystile catalog load FILE`): every request is "
+                "outside the catalog until one is saved",
+                extra={"event": "gateway.no_catalog"},
+            )
+        self.router = Router() if catalog is None else Router.from_catalog(catalog)
+        self.catalog_fingerprint = fingerprint
+        self.logger.info(
+            "catalog %s compiled (%d actions)",
+            fingerprint,
+            len(self.router.actions),
+            extra={"event": "gateway.catalog", "fingerprint": fingerprint},
+        )

@@ -1,0 +1,49 @@
+"""Last-used times, batched: a request marks its cache entry; a flush writes them all.
+
+A request only stores the cache's epoch on its :class:`~gateway.cache.CachedKey`. Every
+``touch_interval`` the gateway collects the keys used since the previous flush and writes
+them in one pipeline (:meth:`policies.PolicyReader.touch`), stamped with the flush time:
+last-used times are precise to ``touch_interval``. Entries evicted before a flush hand their
+mark over here, so evictions lose nothing. If Redis is away the marks wait for the next
+flush (bounded: one per key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from gateway.entry import CachedKey
+
+
+class UsageRecorder:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._since = 0  # first cache epoch not yet collected
+        self._pending: dict[str, set[str]] = {}
+
+    def evicted(self, entry: CachedKey) -> None:
+        """An entry leaves the cache: keep its mark if it was used since the last flush."""
+        if entry.used >= self._since:
+            self._pending.setdefault(entry.workspace_id, set()).add(entry.key_id)
+
+    def collect(self, entries: Iterable[CachedKey], ended: int) -> dict[str, dict[str, float]]:
+        """``{workspace: {key_id: wall time}}`` for every key used since the last collection.
+
+        ``ended``: the cache epoch just closed (:meth:`DecisionCache.next_epoch`).
+        """
+        for entry in entries:
+            if self._since <= entry.used <= ended:
+                self._pending.setdefault(entry.workspace_id, set()).add(entry.key_id)
+        self._since = ended + 1
+        stamp = self._clock()
+        usage = {ws: dict.fromkeys(ids, stamp) for ws, ids in self._pending.items()}
+        self._pending = {}
+        return usage
+
+    def restore(self, usage: dict[str, dict[str, float]]) -> None:
+        """A flush failed: keep its keys for the next one."""
+        for ws, ids in usage.items():
+            self._pending.setdefault(ws, set()).update(ids)
+
+    def __len__(self) -> int:
+        return sum(len(ids) for ids in self._pending.values())
