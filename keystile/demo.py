@@ -102,21 +102,37 @@ def admin_app(store: PolicyStore, settings: Settings, workspace_id: str, smtp_po
     return app
 
 
+class _DemoServer(uvicorn.Server):
+    """uvicorn's server, announcing the demo only once its socket listens.
+
+    Printing before ``run()`` raced the bind: a reader of the banner could curl the API
+    before it accepted connections.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:  # False when the bind failed: uvicorn then exits by itself
+            self.on_ready()
+
+
 def _banner(
     home: Home,
     options: DemoOptions,
     store: PolicyStore,
     ws: str,
     created: bool,
-    echo: Callable[[str], None],
-) -> None:
+) -> str:
     api = f"http://{options.host}:{options.api_port}"
     admin = f"http://{options.host}:{options.admin_port}/admin/tokens/"
     pk = store.publishable_key(ws)
     # The CLI joins the demo's Redis through the data folder (or uses REDIS_URL as given).
     program = os.path.relpath(sys.argv[0]) if sys.argv[0].endswith("keystile") else "keystile"
     cli = program if options.redis_url else f"{program} --embedded --data-dir {home.path}"
-    echo(f"""
+    return f"""
 Keystile demo {"(new workspace seeded)" if created else "(data kept from last run)"}
   workspace API (behind the gateway): {api}
   admin, Tokens page:                 {admin}   (signed in as {DEMO_ADMIN_EMAIL})
@@ -132,7 +148,7 @@ Try it:
   curl -i -H 'Authorization: Bearer {pk}' {api}/billing     # 403: action blocked
 
 Ctrl-C stops the demo; keys and rules are kept in the data folder.
-""")
+"""
 
 
 def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = click.echo) -> None:
@@ -170,7 +186,7 @@ def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = cli
         config = uvicorn.Config(
             api, host=options.host, port=options.api_port, log_level="warning", lifespan="on"
         )
-        _banner(home, options, store, ws, created, echo)
+        banner = _banner(home, options, store, ws, created)
         # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: a clean stop.
         with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run()
+            _DemoServer(config, on_ready=lambda: echo(banner)).run()
