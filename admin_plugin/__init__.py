@@ -15,7 +15,7 @@ A host app adds it in a few lines (Flask-Admin's Bootstrap 4 theme, its default)
     KeystileAdmin(
         store=PolicyStore(sync_client(settings.redis_url), settings.keyring()),
         current_admin=lambda: AdminIdentity("42", "ops@acme.test", ("ws_…",)),
-        mailer=SmtpMailer(SmtpConfig.from_mapping(settings.section("smtp"))),
+        mailer=SmtpMailer(SmtpConfig.from_mapping(settings.section("smtp", SmtpConfig))),
     ).init_app(app, admin)
 
 ``current_admin`` says who is signed in (None: nobody; the page is then refused): any

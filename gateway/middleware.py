@@ -182,7 +182,7 @@ class KeyGateMiddleware:
         Usable as a Starlette middleware factory: ``Middleware(KeyGateMiddleware.from_settings)``.
         """
         settings = Settings.load() if settings is None else settings
-        options = GatewayConfig.from_mapping(settings.section("gateway"))
+        options = GatewayConfig.from_mapping(settings.section("gateway", GatewayConfig))
         return cls(app, settings=settings, **{**options, **overrides})
 
     # -- life cycle, for apps without a lifespan and for tests ---------------------------

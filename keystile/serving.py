@@ -79,7 +79,7 @@ def create_admin_app(
     app = Flask("keystile_admin")
     app.secret_key = str(secret)
     store = PolicyStore(sync_client(settings.redis_url), settings.keyring())
-    mailer = SmtpMailer(SmtpConfig.from_mapping(settings.section("smtp")))
+    mailer = SmtpMailer(SmtpConfig.from_mapping(settings.section("smtp", SmtpConfig)))
     KeystileAdmin(store=store, current_admin=current_admin, mailer=mailer).init_app(
         app, Admin(app, name=name)
     )

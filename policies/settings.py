@@ -9,7 +9,9 @@ Read from the environment, optionally under a TOML file (``KEYSTILE_CONFIG``)::
 
 Environment variables win over the file: ``KEYSTILE_REDIS_URL`` (or ``REDIS_URL``),
 ``KEYSTILE_MASTER_KEYS`` (comma-separated, newest first), ``KEYSTILE_DIGEST_SECRET``.
-Other tables of the file (``[gateway]``, ``[admin]``, ``[smtp]``) belong to their sides.
+Other tables of the file (``[gateway]``, ``[admin]``, ``[smtp]``) belong to their sides;
+their options can be set by environment too (``KEYSTILE_GATEWAY_STALE_BOUND=10``, see
+:mod:`policies.environment`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from policies.crypto import Keyring
+from policies.environment import overlay
 from policies.errors import ConfigError
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -34,6 +37,7 @@ class Settings:
     master_keys: tuple[str, ...] = field(repr=False)
     digest_secret: str = field(repr=False)
     file: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.keyring()  # fail at start-up, not on the first request
@@ -41,12 +45,18 @@ class Settings:
     def keyring(self, clock: Callable[[], float] = time.time) -> Keyring:
         return Keyring(self.master_keys, self.digest_secret, clock=clock)
 
-    def section(self, name: str) -> dict[str, Any]:
-        """A table of the config file (``{}`` when absent), for the side that owns it."""
+    def section(self, name: str, schema: type | None = None) -> dict[str, Any]:
+        """A table of the config file (``{}`` when absent), for the side that owns it.
+
+        With ``schema`` (the owner's options dataclass), ``KEYSTILE_<NAME>_<OPTION>``
+        environment variables override the file, converted to the option's type.
+        """
         table = self.file.get(name, {})
         if not isinstance(table, Mapping):
             raise ConfigError(f"[{name}] in the config file must be a table")
-        return dict(table)
+        if schema is None:
+            return dict(table)
+        return overlay(name, table, schema, self.environ)
 
     @classmethod
     def load(
@@ -80,4 +90,5 @@ class Settings:
             master_keys=tuple(keys),
             digest_secret=str(env.get("KEYSTILE_DIGEST_SECRET") or own.get("digest_secret") or ""),
             file=data,
+            environ=dict(env),
         )

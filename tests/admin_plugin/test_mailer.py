@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from admin_plugin import MailError, SmtpConfig, SmtpMailer
 from keystile.redis_server import free_port
+from policies import Settings
 from policies.errors import ConfigError
 from tests.admin_plugin.support import Inbox
 
@@ -186,3 +187,22 @@ def test_config_from_the_smtp_table() -> None:
         SmtpConfig(sender=SENDER, security="tls")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="go together"):
         SmtpConfig(sender=SENDER, username="keystile")
+
+
+def test_configured_by_environment_variables(
+    smtp_server: tuple[Inbox, int], inbox: Inbox, master_key: str, digest_secret: str
+) -> None:
+    settings = Settings.load(
+        {
+            "KEYSTILE_MASTER_KEYS": master_key,
+            "KEYSTILE_DIGEST_SECRET": digest_secret,
+            "KEYSTILE_SMTP_SENDER": "keystile@env.test",
+            "KEYSTILE_SMTP_HOST": "127.0.0.1",
+            "KEYSTILE_SMTP_PORT": str(smtp_server[1]),
+            "KEYSTILE_SMTP_TIMEOUT": "5",
+        }
+    )
+    config = SmtpConfig.from_mapping(settings.section("smtp", SmtpConfig))
+    assert (config.port, config.timeout) == (smtp_server[1], 5.0)
+    SmtpMailer(config).send("alice@acme.test", "Keystile verification code", "hello")
+    assert inbox.next()["From"] == "keystile@env.test"
