@@ -32,6 +32,27 @@ def workspace_list(ctx: click.Context) -> None:
         click.echo(f"{info.workspace_id}  v{info.version:<5} {when(info.created)}  {info.name}")
 
 
+@workspace.command("origins")
+@click.argument("workspace_id")
+@click.argument("origins", nargs=-1)
+@click.option("--any", "any_origin", is_flag=True, help="Lift the restriction: any origin.")
+@click.pass_context
+def workspace_origins(
+    ctx: click.Context, workspace_id: str, origins: tuple[str, ...], any_origin: bool
+) -> None:
+    """Pin the publishable key to browser origins (https://app.example.com ...).
+
+    With no ORIGINS, print the current ones; --any lifts the restriction.
+    """
+    store = store_of(ctx)
+    if origins and any_origin:
+        raise click.UsageError("give origins or --any, not both")
+    if origins or any_origin:
+        store.set_origins(workspace_id, origins, actor=ACTOR)
+    pinned = store.workspace(workspace_id).origins
+    click.echo("\n".join(pinned) if pinned else "any origin")
+
+
 # -- role keys ----------------------------------------------------------------------------
 @main.group()
 def keys() -> None:

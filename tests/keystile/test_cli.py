@@ -69,6 +69,19 @@ def test_workspace_keys_rules_tokens_audit(env: dict[str, str], workspace: str) 
     assert "unblocked billing:read" in ok(env, "rules", "remove", workspace, "billing", "read")
 
 
+def test_workspace_origins(env: dict[str, str], workspace: str) -> None:
+    assert ok(env, "workspace", "origins", workspace) == "any origin\n"
+    pinned = ok(env, "workspace", "origins", workspace, "https://b.example", "https://a.example/")
+    assert pinned == "https://a.example\nhttps://b.example\n"
+    assert ok(env, "workspace", "origins", workspace) == pinned
+    bad = cli(env, "workspace", "origins", workspace, "--any", "https://c.example")
+    assert bad.exit_code == 2 and "not both" in bad.output
+    refused = cli(env, "workspace", "origins", workspace, "javascript:alert(1)")
+    assert refused.exit_code == 1 and "must look like" in refused.output
+    assert ok(env, "workspace", "origins", workspace) == pinned  # nothing written on refusal
+    assert ok(env, "workspace", "origins", workspace, "--any") == "any origin\n"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
