@@ -137,6 +137,7 @@ Keystile demo {"(new workspace seeded)" if created else "(data kept from last ru
   workspace API (behind the gateway): {api}
   admin, Tokens page:                 {admin}   (signed in as {DEMO_ADMIN_EMAIL})
   one-time passwords are printed here, by the local mail sink on port {options.smtp_port}
+  gateway metrics (Prometheus):       {api}/metrics
 
   publishable key: {pk}
 
@@ -181,7 +182,10 @@ def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = cli
         stack.callback(server.shutdown)
 
         api = KeyGateMiddleware(
-            sample_api.app, settings=settings, catalog=catalog, exempt_paths=("/health",)
+            sample_api.app,
+            settings=settings,
+            catalog=catalog,
+            exempt_paths=("/health", "/metrics*"),
         )
         config = uvicorn.Config(
             api, host=options.host, port=options.api_port, log_level="warning", lifespan="on"

@@ -12,7 +12,8 @@ import itertools
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from prometheus_client import make_asgi_app
+from starlette.routing import Mount, Route
 
 _ids = itertools.count(1)
 
@@ -60,6 +61,8 @@ routes = [
     Route("/members/{member_id}", remove_member, methods=["DELETE"], name="members.remove"),
     Route("/billing", read_billing, methods=["GET"], name="billing.read"),
     Route("/health", health, methods=["GET"], name="health"),
+    # The gateway's Prometheus metrics (the default, global registry); exempt in the demo.
+    Mount("/metrics", make_asgi_app()),
 ]
 
 app = Starlette(routes=routes)

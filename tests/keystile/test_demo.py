@@ -118,6 +118,11 @@ def test_readme_demo_end_to_end(demo_env: dict[str, str], demos: list[Demo]) -> 
     missing = httpx.get(f"{api}/billing")
     assert missing.status_code == 401
     assert missing.headers["content-type"].startswith("application/problem+json")
+    metrics = httpx.get(f"{api}/metrics", follow_redirects=True)  # exempt: no key
+    assert metrics.status_code == 200
+    assert 'keystile_gateway_decisions_total{kind="publishable",outcome="allowed"} 1.0' in (
+        metrics.text
+    ), metrics.text
 
     cli = [sys.executable, "-m", "keystile", "--embedded", "--data-dir", demo_env["KEYSTILE_HOME"]]
     added = subprocess.run(
