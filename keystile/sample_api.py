@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import itertools
 
+from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from prometheus_client import make_asgi_app
 from starlette.routing import Mount, Route
 
 _ids = itertools.count(1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 from flask import Flask
@@ -21,6 +22,7 @@ from admin_plugin import KeystileAdmin, SmtpConfig, SmtpMailer
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import Catalog, ConfigError, PolicyStore, Settings
 from policies.connect import sync_client
+from policies.otp import OtpPolicy
 
 ENV_TARGET = "KEYSTILE_SERVE_APP"
 ENV_CATALOG = "KEYSTILE_SERVE_CATALOG"
@@ -80,7 +82,16 @@ def create_admin_app(
     app.secret_key = str(secret)
     store = PolicyStore(sync_client(settings.redis_url), settings.keyring())
     mailer = SmtpMailer(SmtpConfig.from_mapping(settings.section("smtp", SmtpConfig)))
-    KeystileAdmin(store=store, current_admin=current_admin, mailer=mailer).init_app(
-        app, Admin(app, name=name)
-    )
+    KeystileAdmin(
+        store=store, current_admin=current_admin, mailer=mailer, otp=otp_policy(settings)
+    ).init_app(app, Admin(app, name=name))
     return app
+
+
+def otp_policy(settings: Settings) -> OtpPolicy:
+    """The ``[otp]`` table (or ``KEYSTILE_OTP_*`` variables) over the defaults."""
+    table = settings.section("otp", OtpPolicy)
+    unknown = sorted(set(table) - {f.name for f in fields(OtpPolicy)})
+    if unknown:
+        raise ConfigError(f"unknown [otp] settings: {', '.join(unknown)}")
+    return OtpPolicy(**table)

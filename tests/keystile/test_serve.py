@@ -14,8 +14,9 @@ from flask import Flask
 
 from admin_plugin import AdminIdentity
 from keystile.redis_server import free_port
-from keystile.serving import create_admin_app
+from keystile.serving import create_admin_app, otp_policy
 from policies import ConfigError, PolicyStore, Settings
+from policies.otp import OtpPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -108,12 +109,23 @@ def test_admin_app_factory(
         redis_url,
         (master_key,),
         digest_secret,
-        {"smtp": {"sender": "keys@acme.test"}, "admin": {"secret_key": "s" * 32}},
+        {
+            "smtp": {"sender": "keys@acme.test"},
+            "admin": {"secret_key": "s" * 32},
+            "otp": {"ttl_seconds": 300},
+        },
+        environ={"KEYSTILE_OTP_MAX_ATTEMPTS": "3"},
     )
     app = create_admin_app(lambda: AdminIdentity("1", "ops@acme.test", (ws,)), settings=settings)
     assert isinstance(app, Flask)
     page = app.test_client().get("/admin/tokens/")
     assert page.status_code == 200
     assert b"Publishable Key" in page.data
+    assert app.extensions["keystile"].flow.policy == OtpPolicy(ttl_seconds=300, max_attempts=3)
     with pytest.raises(ConfigError, match="KEYSTILE_ADMIN_SECRET_KEY"):
         create_admin_app(lambda: None, settings=Settings(redis_url, (master_key,), digest_secret))
+    bad = Settings(
+        redis_url, (master_key,), digest_secret, environ={"KEYSTILE_OTP_MAX_ATTEMPTS": "99"}
+    )
+    with pytest.raises(ConfigError, match="OTP attempts must be between 1 and 10"):
+        otp_policy(bad)
