@@ -28,9 +28,10 @@ start-up with :class:`policies.ConfigError`, never the first request.
 | ``stale_bound``         | 30 s          | Redis away: cached keys serve this long |
 | ``retry_after``         | 2 s           | ``Retry-After`` of 503 answers          |
 | ``touch_interval``      | 5 s           | last-used flush period                  |
-| ``reconnect_min``       | 0.05 s        | first reconnect delay                   |
+| ``reconnect_min``       | 0.05 s        | first backoff (1st retry: immediate)    |
 | ``reconnect_max``       | 2 s           | longest reconnect delay                 |
 | ``start_timeout``       | 2 s           | start-up wait for the subscription      |
+| ``store_timeout``       | 0.5 s         | longest wait for one store call (503)   |
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class GatewayConfig:
     reconnect_min: float
     reconnect_max: float
     start_timeout: float
+    store_timeout: float
 
     def __post_init__(self) -> None:
         headers = [
@@ -99,6 +101,7 @@ class GatewayConfig:
             "reconnect_min",
             "reconnect_max",
             "start_timeout",
+            "store_timeout",
         ):
             _positive(getattr(self, name), name)
         if self.reconnect_min > self.reconnect_max:

@@ -9,8 +9,12 @@ Guarantees (defaults in brackets; each is an option of the middleware):
 * **Lost messages** -- pub/sub is at most once. Every subscription confirmation (the first
   one, and each one after a dropped connection, whether we or redis-py reconnected) clears
   the whole cache: whatever happened while we were not listening is looked up again.
-  Reconnection uses exponential backoff with jitter, from ``reconnect_min`` [0.05 s] to
-  ``reconnect_max`` [2 s].
+  The first reconnection is immediate; from the second failure in a row, exponential
+  backoff with jitter, from ``reconnect_min`` [0.05 s] to ``reconnect_max`` [2 s]. Where
+  the subscription goes (a Sentinel's current primary, the next Cluster node) is
+  :mod:`policies.subscription`'s business.
+* **Slow Redis** -- every store call of the gateway gives up after ``store_timeout``
+  [0.5 s] (503 ``store_unavailable``), so requests fail fast instead of piling up.
 * **Version check** -- every ``check_interval`` [0.5 s], on a fixed schedule, one pipelined
   ``HGET version`` per cached workspace compares versions and drops mismatches, so even a
   message lost without the connection dropping is caught: **worst-case staleness while
@@ -31,7 +35,6 @@ very decisions the stale bound promises to keep serving.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -40,7 +43,7 @@ from collections.abc import Awaitable, Callable
 from gateway.cache import DecisionCache
 from gateway.metrics import GatewayMetrics
 from policies.errors import StoreUnavailable
-from policies.events import EVENTS_CHANNEL, parse_event
+from policies.events import parse_event
 from policies.reader import PolicyReader
 
 # How long one read of the subscription waits: it is also how often redis-py gets the
@@ -58,6 +61,7 @@ class Invalidation:
         reconnect_min: float,
         reconnect_max: float,
         on_catalog_event: Callable[[], Awaitable[None]],
+        on_subscribed: Callable[[], Awaitable[None]],
     ) -> None:
         self.cache = cache
         self.metrics = metrics
@@ -65,6 +69,7 @@ class Invalidation:
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
         self.on_catalog_event = on_catalog_event
+        self.on_subscribed = on_subscribed
         self.subscribed = False
         self.subscriptions = 0  # confirmations received; > 1 means we re-subscribed
         self.attempts = 0  # connection attempts finished, successful or not
@@ -81,20 +86,19 @@ class Invalidation:
         Stopping is a flag as well as a cancellation because redis-py can swallow a
         cancellation that lands while it (re)connects; see :func:`must_stop`.
         """
-        delay = self.reconnect_min
+        failures = 0  # in a row; reset by a subscription confirmation
         while not self.must_stop():
-            pubsub = reader.client.pubsub()
             try:
-                await pubsub.subscribe(EVENTS_CHANNEL)
-                while not self.must_stop():
-                    message = await pubsub.get_message(timeout=_POLL_SECONDS)
-                    if message is None:
-                        continue
-                    if message["type"] == "subscribe":
-                        await self._subscribed()
-                        delay = self.reconnect_min
-                    elif message["type"] == "message":
-                        await self.apply(message["data"])
+                async with reader.subscription() as pubsub:
+                    while not self.must_stop():
+                        message = await pubsub.get_message(timeout=_POLL_SECONDS)
+                        if message is None:
+                            continue
+                        if message["type"] == "subscribe":
+                            failures = 0
+                            await self._subscribed()
+                        elif message["type"] == "message":
+                            await self.apply(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure means: reconnect (never kill the task)
@@ -102,21 +106,23 @@ class Invalidation:
                 level = logging.WARNING if self.subscribed or not self.attempts else logging.DEBUG
                 self.logger.log(
                     level,
-                    "invalidation subscription lost (%s); reconnecting with backoff",
+                    "invalidation subscription lost (%s); reconnecting",
                     _reason(exc),
                     extra={"event": "gateway.subscription_lost", "reason": _reason(exc)},
                 )
             finally:
                 self._unsubscribed()
-                # redis-py leaves PubSub.aclose unannotated; give it its (known) type.
-                close: Callable[[], Awaitable[None]] = pubsub.aclose
-                with contextlib.suppress(Exception):
-                    await close()
             if self.must_stop():
                 return
-            # Equal jitter: processes that lost Redis together do not return in lockstep.
-            await asyncio.sleep(delay / 2 + random.uniform(0, delay / 2))
-            delay = min(delay * 2, self.reconnect_max)
+            failures += 1
+            # The first retry is immediate: a single dropped connection (a killed client,
+            # a failed-over primary, the next cluster node) usually reconnects at once, and
+            # every moment unsubscribed is a moment events are missed. From the second
+            # failure in a row on, Redis itself is likely away: back off, with equal jitter
+            # so processes that lost Redis together do not return in lockstep.
+            if failures > 1:
+                delay = min(self.reconnect_min * 2 ** (failures - 2), self.reconnect_max)
+                await asyncio.sleep(delay / 2 + random.uniform(0, delay / 2))
 
     def must_stop(self) -> bool:
         """Stop requested, or this task cancelled even if redis-py swallowed the error.
@@ -145,7 +151,7 @@ class Invalidation:
         if not self.subscribed:
             self.subscribed = True
             self.metrics.subscribed.inc()
-        await self.on_catalog_event()  # it too may have changed while we were away
+        await self.on_subscribed()  # e.g. the catalog may have changed while we were away
         self._notify()
 
     def reset(self) -> None:

@@ -90,6 +90,7 @@ class KeyGateMiddleware:
         reconnect_min: float = 0.05,
         reconnect_max: float = 2.0,
         start_timeout: float = 2.0,
+        store_timeout: float = 0.5,
         registry: CollectorRegistry | None = None,
         logger: logging.Logger | None = None,
         clock: Callable[[], float] = time.time,
@@ -121,6 +122,7 @@ class KeyGateMiddleware:
             reconnect_min=reconnect_min,
             reconnect_max=reconnect_max,
             start_timeout=start_timeout,
+            store_timeout=store_timeout,
         )
         settings = Settings.load() if settings is None else settings
         self.logger = logger or logging.getLogger(LOGGER_NAME)

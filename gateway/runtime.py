@@ -77,11 +77,13 @@ class Runtime:
             reconnect_min=config.reconnect_min,
             reconnect_max=config.reconnect_max,
             on_catalog_event=self.reload_catalog,
+            on_subscribed=self._on_subscribed,
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.reader: PolicyReader | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._catalog_lock: asyncio.Lock | None = None
+        self._catalog_due = False  # a reload failed: retry at the next check that succeeds
 
     # -- life cycle ----------------------------------------------------------------------
     def ensure_started(self) -> PolicyReader:
@@ -92,8 +94,14 @@ class Runtime:
         if self.loop is not None:
             self._abandon()
         self.loop = loop
+        timeout = self.config.store_timeout
         self.reader = reader = PolicyReader(
-            async_client(self.settings.redis_url), self.keyring, clock=self.clock
+            # The socket timeouts bound each read; the reader's own bounds the whole call,
+            # redis-py's reconnects and retries included.
+            async_client(self.settings.redis_url, timeout=timeout),
+            self.keyring,
+            clock=self.clock,
+            timeout=timeout,
         )
         self._catalog_lock = asyncio.Lock()
         self.invalidation.stopping = False
@@ -110,7 +118,11 @@ class Runtime:
         """
         invalidation = self.invalidation
         attempts = invalidation.attempts
-        self.ensure_started()
+        reader = self.ensure_started()
+        with contextlib.suppress(StoreUnavailable):
+            # Connects now and loads the lookup script: the first unknown key then costs
+            # one round trip (EVALSHA), not a connection plus a miss plus EVAL.
+            await reader.prepare()
         with contextlib.suppress(StoreUnavailable):
             await self.ensure_router()
         # Wait for the listener's next attempt to finish (either way), not for success.
@@ -164,6 +176,20 @@ class Runtime:
 
         await app(scope, receive_and_follow, send)
 
+    async def _on_subscribed(self) -> None:
+        """Each (re)subscription: whatever Redis we now reach may be new (restarted, failed
+        over) and may lack the lookup script; the catalog may have changed meanwhile."""
+        reader = self.reader
+        if reader is not None:
+            with contextlib.suppress(StoreUnavailable):
+                await reader.prepare()
+        try:
+            await self.reload_catalog()
+        except StoreUnavailable:
+            # Not a reason to drop a working subscription (on a cluster the catalog may live
+            # on another, unreachable node): the ticker retries once the store answers.
+            self._catalog_due = True
+
     def _evicted(self, entry: CachedKey) -> None:
         self.usage.evicted(entry)
         self.metrics.fold(entry)
@@ -186,9 +212,11 @@ class Runtime:
                 return
             try:
                 reached = await self.invalidation.check(reader)
-                if reached and (self.router is None or time.monotonic() >= next_catalog):
+                due = self.router is None or self._catalog_due
+                if reached and (due or time.monotonic() >= next_catalog):
                     next_catalog = time.monotonic() + _CATALOG_CHECK_SECONDS
                     await self.reload_catalog()  # a no-op for a catalog given in code
+                    self._catalog_due = False
                 if time.monotonic() >= next_flush:
                     next_flush = time.monotonic() + config.touch_interval
                     await self.flush_usage(reader)

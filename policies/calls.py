@@ -107,3 +107,13 @@ async def run_async(client: redis.asyncio.Redis, operation: Operation[T]) -> T:
         return done.value  # type: ignore[no-any-return]
     except _UNAVAILABLE as exc:
         raise _unavailable(exc) from None
+
+
+async def load_scripts_async(client: redis.asyncio.Redis, scripts: tuple[LuaScript, ...]) -> None:
+    """``SCRIPT LOAD`` each script ahead of use (redis-py sends it to every cluster primary),
+    so a script's first call is one ``EVALSHA`` rather than a miss followed by ``EVAL``."""
+    try:
+        for script in scripts:
+            await client.script_load(script.text)
+    except _UNAVAILABLE as exc:
+        raise _unavailable(exc) from None

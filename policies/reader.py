@@ -1,21 +1,30 @@
 """The asynchronous reader: what the gateway asks of the store, over redis.asyncio.
 
 Same operations as :class:`policies.store.PolicyStore`, driven without blocking the loop.
+With a ``timeout``, every operation as a whole (connecting, redis-py's own retries, the
+reply) must finish within it or fail as :class:`StoreUnavailable`: a slow Redis then costs
+a caller at most that long, instead of requests piling up behind it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 import redis.asyncio
+from redis.asyncio.client import PubSub
 
-from policies.calls import Operation, T, run_async
+from policies.calls import Operation, T, load_scripts_async, run_async
 from policies.catalog import Catalog
 from policies.crypto import Keyring
+from policies.errors import StoreUnavailable
+from policies.lua import LOOKUP
 from policies.operations import gateway, rules
 from policies.operations.base import Context
 from policies.records import KeyPolicy
+from policies.subscription import EventSubscriber
 
 
 class PolicyReader:
@@ -25,16 +34,36 @@ class PolicyReader:
         keyring: Keyring,
         *,
         clock: Callable[[], float] = time.time,
+        timeout: float | None = None,
     ) -> None:
         self.client = client
         self.ctx = Context(keyring, clock)
+        self.timeout = timeout
+        self.events = EventSubscriber(client)
 
     async def run(self, operation: Operation[T]) -> T:
-        return await run_async(self.client, operation)
+        async with self._deadline():
+            return await run_async(self.client, operation)
+
+    @contextlib.asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[None]:
+        if self.timeout is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                yield
+        except TimeoutError:
+            raise StoreUnavailable(f"Redis did not answer within {self.timeout:g} s") from None
 
     async def lookup(self, raw_key: str) -> KeyPolicy:
         """One round trip; raises InvalidKey (any failure) or StoreUnavailable."""
         return await self.run(gateway.lookup(self.ctx, raw_key))
+
+    async def prepare(self) -> None:
+        """Load the lookup script now, so the first unknown key costs one round trip."""
+        async with self._deadline():
+            await load_scripts_async(self.client, (LOOKUP,))
 
     async def versions(self, workspace_ids: Iterable[str]) -> dict[str, int]:
         return await self.run(gateway.versions(self.ctx, workspace_ids))
@@ -44,3 +73,7 @@ class PolicyReader:
 
     async def load_catalog(self) -> Catalog | None:
         return await self.run(rules.load_catalog(self.ctx))
+
+    def subscription(self) -> contextlib.AbstractAsyncContextManager[PubSub]:
+        """A connection subscribed to the events channel (see :mod:`policies.subscription`)."""
+        return self.events.subscription()

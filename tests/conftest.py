@@ -59,7 +59,7 @@ def on_cluster(config: pytest.Config) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not on_cluster(config):
         return
-    skip = pytest.mark.skip(reason="inspects a single server's internals")
+    skip = pytest.mark.skip(reason="single_redis: one server's internals, or its own servers")
     for item in items:
         if item.get_closest_marker("single_redis"):
             item.add_marker(skip)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import redis
 from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware, catalog_from_app
@@ -73,3 +74,13 @@ async def gate(make_gate: Factory, store: PolicyStore) -> AsyncIterator[KeyGateM
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def kill_pubsub(client: redis.Redis) -> int:
+    """Kill every pub/sub connection (on every node of a cluster); how many were killed."""
+    if isinstance(client, redis.RedisCluster):
+        killed = client.client_kill_filter(
+            _type="pubsub", target_nodes=redis.RedisCluster.ALL_NODES
+        )
+        return sum(int(n) for n in killed.values())
+    return int(client.client_kill_filter(_type="pubsub"))

@@ -1,9 +1,11 @@
 """uvicorn factory for the multi-process tests: the test app behind the gateway.
 
 Settings come from the environment (``KEYSTILE_REDIS_URL``, ``KEYSTILE_MASTER_KEYS``,
-``KEYSTILE_DIGEST_SECRET``); the catalog is the store's. ``/_test/seen`` (exempt) waits,
-inside this process, until the gateway has seen a workspace reach a version: the test waits
-on the invalidation itself rather than polling the API.
+``KEYSTILE_DIGEST_SECRET``, and any ``KEYSTILE_GATEWAY_<OPTION>``, as in production); the
+catalog is the store's. ``/_test/seen`` (exempt) waits,
+inside this process, until the gateway has seen a workspace reach a version, and
+``/_test/subscribed`` until its listener is subscribed: the test waits on the invalidation
+itself rather than polling the API.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def create_app() -> ASGIApp:
         )
         return JSONResponse({"seen": ok, "pid": os.getpid()})
 
-    app = Starlette(routes=[*demo_routes(), Route("/_test/seen", seen)], lifespan=lifespan)
-    gate = KeyGateMiddleware(app, exempt_paths=["/health", "/_test/*"])
+    async def subscribed(request: Request) -> JSONResponse:
+        timeout = float(request.query_params.get("timeout", "10"))
+        ok = await gate.invalidation.wait_subscribed(timeout)
+        return JSONResponse({"subscribed": ok, "subscriptions": gate.invalidation.subscriptions})
+
+    routes = [*demo_routes(), Route("/_test/seen", seen), Route("/_test/subscribed", subscribed)]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    gate = KeyGateMiddleware.from_settings(app, exempt_paths=["/health", "/_test/*"])
     return gate

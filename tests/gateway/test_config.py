@@ -34,6 +34,8 @@ from tests.gateway.apps import starlette_app
         ({"stale_bound": 0.5, "check_interval": 1.0}, "at least check_interval"),
         ({"cache_ttl": 10, "stale_bound": 20}, "cache_ttl must be at least stale_bound"),
         ({"reconnect_min": 3, "reconnect_max": 1}, "must not exceed reconnect_max"),
+        ({"store_timeout": 0}, "store_timeout must be a positive number of seconds"),
+        ({"store_timeout": "1"}, "store_timeout must be a positive number of seconds"),
     ],
 )
 def test_bad_options_fail_at_construction(
@@ -58,7 +60,7 @@ def test_gateway_table_of_the_config_file(
         f'[keystile]\nredis_url = "{redis_url}"\nmaster_keys = ["{master_key}"]\n'
         f'digest_secret = "{digest_secret}"\n'
         '[gateway]\nexempt_paths = ["/health", "/docs/*"]\nstale_bound = 10\n'
-        'key_header = ""\nunmatched = "allow"\n'
+        'key_header = ""\nunmatched = "allow"\nstore_timeout = 0.25\n'
     )
     settings = Settings.load(environ={}, config_file=config)
     gate = KeyGateMiddleware.from_settings(
@@ -66,6 +68,7 @@ def test_gateway_table_of_the_config_file(
     )
     assert gate.config.exempt_paths == ("/health", "/docs/*")
     assert gate.config.stale_bound == 10
+    assert gate.config.store_timeout == 0.25
     assert gate.config.key_header is None  # "" disables it in TOML
     assert gate.config.unmatched == "deny"  # keyword overrides win over the file
 

@@ -15,7 +15,7 @@ from policies import Catalog, PolicyStore, Rule, schema
 from policies.keyformat import KeyKind
 from policies.records import CreatedWorkspace, KeyPolicy
 from tests.gateway.asgi import call, http_scope
-from tests.gateway.conftest import Factory
+from tests.gateway.conftest import Factory, kill_pubsub
 
 pytestmark = pytest.mark.anyio
 
@@ -98,7 +98,7 @@ async def test_killed_subscription_then_rule_still_enforced(
     ws = workspace.workspace_id
     assert await status(gate, workspace.publishable_key) == 200
     assert gate.invalidation.subscriptions == 1
-    assert redis_client.client_kill_filter(_type="pubsub") >= 1
+    assert kill_pubsub(redis_client) >= 1
     store.add_rule(ws, Rule("projects", "list"), actor="test")
     version = store.workspace(ws).version
     started = time.monotonic()
@@ -120,7 +120,7 @@ async def test_resubscription_clears_the_cache(
 ) -> None:
     assert await status(events_only, workspace.sdk_key) == 200
     assert len(events_only.cache) == 1
-    redis_client.client_kill_filter(_type="pubsub")
+    kill_pubsub(redis_client)
     assert await events_only.invalidation.wait_until(
         lambda: events_only.invalidation.subscriptions >= 2, 10
     )

@@ -9,91 +9,30 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from keystile.redis_server import free_port
 from policies import PolicyStore
 from policies.records import CreatedWorkspace
+from tests.gateway.uvicorn_gateways import run_gateways
 
-ROOT = Path(__file__).resolve().parents[2]
 # The websockets client logs handshake headers (the key!) at DEBUG: not ours to log.
 QUIET = logging.getLogger("tests.gateway.websockets-client")
 QUIET.setLevel(logging.INFO)
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
-def wait_until_serving(base: str, process: subprocess.Popen[str], seconds: float = 30) -> None:
-    """Readiness: poll the exempt health route, bounded (uvicorn has no ready signal)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[0]
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{base} did not come up")
-
-
 @pytest.fixture
 def gateways(
     redis_url: str, master_key: str, digest_secret: str, store: PolicyStore
 ) -> Iterator[list[str]]:
-    env = {
-        **os.environ,
-        "KEYSTILE_REDIS_URL": redis_url,
-        "KEYSTILE_MASTER_KEYS": master_key,
-        "KEYSTILE_DIGEST_SECRET": digest_secret,
-    }
-    env.pop("KEYSTILE_CONFIG", None)
-    ports = [free_port(), free_port()]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "tests.gateway.server_app:create_app",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--lifespan",
-                "on",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for port in ports
-    ]
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        for base, process in zip(bases, processes, strict=True):
-            wait_until_serving(base, process)
+    with run_gateways(2, redis_url, master_key, digest_secret) as bases:
         yield bases
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def test_rotation_reaches_both_processes(

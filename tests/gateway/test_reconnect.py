@@ -1,0 +1,75 @@
+"""Start-up and reconnection costs: the script is loaded before the first key, a dropped
+subscription comes back without waiting for a backoff."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from policies import PolicyStore, Rule
+from policies.lua import LOOKUP
+from policies.records import CreatedWorkspace
+from tests.gateway.asgi import call, http_scope
+from tests.gateway.conftest import Factory, kill_pubsub
+from tests.gateway.test_cache import Commands
+
+pytestmark = pytest.mark.anyio
+
+
+def request(key: str) -> dict[str, object]:
+    return http_scope("/projects", "GET", [(b"authorization", f"Bearer {key}".encode())])
+
+
+def script_everywhere(client: redis.Redis) -> bool:
+    """The lookup script is loaded (on every primary of a cluster)."""
+    loaded = client.script_exists(LOOKUP.sha)
+    return bool(loaded) and all(loaded)
+
+
+async def test_first_unknown_key_costs_one_round_trip(
+    make_gate: Factory,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    redis_client: redis.Redis,
+) -> None:
+    assert not script_everywhere(redis_client)  # the fixture flushed the script cache
+    gate = make_gate(check_interval=60.0, stale_bound=60.0, cache_ttl=600.0)
+    await gate.start()
+    try:
+        assert script_everywhere(redis_client)  # loaded by start(), before any request
+        commands = Commands(redis_client)
+        evalsha, eval_ = commands.calls("evalsha"), commands.calls("eval")
+        assert (await call(gate, request(workspace.sdk_key))).status == 200
+        assert commands.calls("evalsha") == evalsha + 1
+        assert commands.calls("eval") == eval_  # no NOSCRIPT miss, no second trip
+    finally:
+        await gate.stop()
+
+
+async def test_first_reconnect_does_not_wait_for_the_backoff(
+    make_gate: Factory,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    redis_client: redis.Redis,
+) -> None:
+    # A backoff this long would hold the listener for at least 2.5 s (equal jitter: half of
+    # the delay, at least) if the first reconnection waited for it.
+    gate = make_gate(reconnect_min=5.0, reconnect_max=5.0, check_interval=60.0, stale_bound=60.0)
+    await gate.start()
+    try:
+        assert await gate.invalidation.wait_subscribed(10)
+        assert (await call(gate, request(workspace.publishable_key))).status == 200
+        killed = kill_pubsub(redis_client)
+        assert killed >= 1
+        started = time.monotonic()
+        assert await gate.invalidation.wait_until(lambda: gate.invalidation.subscriptions >= 2, 10)
+        assert time.monotonic() - started < 2.0
+        # Resubscribed means listening again: a rule now arrives as an event.
+        ws = workspace.workspace_id
+        store.add_rule(ws, Rule("projects", "list"), actor="test")
+        assert await gate.invalidation.wait_version(ws, store.workspace(ws).version, 10)
+        assert (await call(gate, request(workspace.publishable_key))).status == 403
+    finally:
+        await gate.stop()
