@@ -9,27 +9,23 @@ Guarantees (defaults in brackets; each is an option of the middleware):
 * **Lost messages** -- pub/sub is at most once. Every subscription confirmation (the first
   one, and each one after a dropped connection, whether we or redis-py reconnected) clears
   the whole cache: whatever happened while we were not listening is looked up again.
-  The first reconnection is immediate; from the second failure in a row, exponential
-  backoff with jitter, from ``reconnect_min`` [0.05 s] to ``reconnect_max`` [2 s]. Where
-  the subscription goes (a Sentinel's current primary, the next Cluster node) is
-  :mod:`policies.subscription`'s business.
-* **Slow Redis** -- every store call of the gateway gives up after ``store_timeout``
-  [0.5 s] (503 ``store_unavailable``), so requests fail fast instead of piling up.
+  The first reconnection is immediate, then exponential backoff with jitter from
+  ``reconnect_min`` [0.05 s] to ``reconnect_max`` [2 s]; :mod:`policies.subscription`
+  picks where (a Sentinel's current primary, the next Cluster node).
+* **Slow Redis** -- a store call gives up after ``store_timeout`` [0.5 s] (503).
 * **Version check** -- every ``check_interval`` [0.5 s], on a fixed schedule, one pipelined
   ``HGET version`` per cached workspace compares versions and drops mismatches, so even a
   message lost without the connection dropping is caught: **worst-case staleness while
   Redis is reachable is ``check_interval`` plus one round trip: under 1 s by default**. It
   also confirms the entries still valid, which is what the stale bound counts from.
-* **Catalog** (when it comes from the store) -- recompiled on its ``catalog <fingerprint>``
-  event and on every subscription; a periodic reload (every 5 s) bounds a lost message.
-* **Redis down** -- entries keep serving for ``stale_bound`` [30 s] after their last
-  confirmation, then need a lookup (503 ``store_unavailable`` while Redis stays away).
-  Unknown keys get 503 at once. Nothing needs a restart: the listener keeps reconnecting
-  and the check keeps trying; the first success resumes normal service.
+* **Catalog** (from the store) -- recompiled on its event and on every subscription; a
+  periodic reload (every 5 s) bounds a lost message.
+* **Redis down** -- entries serve for ``stale_bound`` [30 s] after their last confirmation,
+  then need a lookup (503 ``store_unavailable``); unknown keys get 503 at once. No restart
+  needed: listener and check keep trying; the first success resumes normal service.
 
-The listener clears the cache on *re*-subscription rather than at the moment the
-connection drops: the drop may be Redis going away, and clearing then would throw away the
-very decisions the stale bound promises to keep serving.
+The cache is cleared on *re*-subscription, not when the connection drops: the drop may be
+Redis going away, and clearing then would throw away what the stale bound keeps serving.
 """
 
 from __future__ import annotations
@@ -83,9 +79,8 @@ class Invalidation:
     async def listen(self, reader: PolicyReader) -> None:
         """Until :attr:`stopping` is set: subscribe, apply events, reconnect on failure.
 
-        Stopping is a flag as well as a cancellation because redis-py can swallow a
-        cancellation that lands while it (re)connects; see :func:`must_stop`.
-        """
+        A flag as well as a cancellation: redis-py can swallow a cancellation that lands
+        while it (re)connects; see :func:`must_stop`."""
         failures = 0  # in a row; reset by a subscription confirmation
         while not self.must_stop():
             try:
@@ -115,11 +110,10 @@ class Invalidation:
             if self.must_stop():
                 return
             failures += 1
-            # The first retry is immediate: a single dropped connection (a killed client,
-            # a failed-over primary, the next cluster node) usually reconnects at once, and
-            # every moment unsubscribed is a moment events are missed. From the second
-            # failure in a row on, Redis itself is likely away: back off, with equal jitter
-            # so processes that lost Redis together do not return in lockstep.
+            # A first retry at once: one dropped connection (a killed client, a failover,
+            # a dead cluster node) usually reconnects at once, and events are missed while
+            # unsubscribed. Failing again, Redis is likely away: back off, with equal
+            # jitter so processes that lost Redis together do not return in lockstep.
             if failures > 1:
                 delay = min(self.reconnect_min * 2 ** (failures - 2), self.reconnect_max)
                 await asyncio.sleep(delay / 2 + random.uniform(0, delay / 2))
