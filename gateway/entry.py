@@ -3,17 +3,25 @@
 Built once per lookup from a :class:`policies.KeyPolicy`, shared by every request with the
 same key until evicted, so a decision is a few attribute reads and set probes: blocked
 actions as ``"module.functionality"`` strings, allowed origins normalised, the
-``request.user``/``request.auth`` objects and the ``request.state`` entries ready to copy.
+``request.user``/``request.auth`` objects ready to hand over.
+
+A gateway may hold 100,000s of these, so whatever many keys have in common is shared
+rather than copied: the empty rule sets, the ``request.auth`` and metrics label of a kind,
+the workspace id string (interned). That, and no per-entry dict or timestamps beyond
+``fetched``, keeps an entry near 1 KB of resident memory in all.
 """
 
 from __future__ import annotations
 
-import math
+import sys
 
-from gateway.identity import SCOPE_NAMES, KeyCredentials, KeyUser
+from gateway.identity import SCOPE_NAMES, KeyUser, credentials
 from policies.keyformat import KeyKind
 from policies.records import KeyPolicy
 from policies.rules import WILDCARD
+
+_NO_RULES: frozenset[str] = frozenset()  # a fresh empty frozenset is 216 bytes; share one
+_ALLOWED = {kind: ("allowed", name) for kind, name in SCOPE_NAMES.items()}
 
 
 class CachedKey:
@@ -25,8 +33,8 @@ class CachedKey:
         "blocked",
         "blocked_modules",
         "cache_key",
+        "conditional",
         "expires",
-        "expires_at",
         "fetched",
         "hits",
         "key_id",
@@ -34,8 +42,6 @@ class CachedKey:
         "kind_name",
         "origins",
         "restricted",
-        "state",
-        "trusted_until",
         "used",
         "user",
         "version",
@@ -44,33 +50,35 @@ class CachedKey:
 
     def __init__(self, cache_key: bytes, policy: KeyPolicy, fetched: float) -> None:
         self.cache_key = cache_key
-        self.workspace_id = policy.workspace_id
-        self.kind = policy.kind
-        self.kind_name = SCOPE_NAMES[policy.kind]
-        self.allowed = ("allowed", self.kind_name)  # its metrics counter
+        # One string per workspace, however many of its keys are cached (the store's reply
+        # gives each lookup its own copy).
+        self.workspace_id = workspace_id = sys.intern(policy.workspace_id)
+        self.kind = kind = policy.kind
+        self.kind_name = SCOPE_NAMES[kind]
+        self.allowed = _ALLOWED[kind]  # its metrics counter
         self.key_id = policy.key_id
         self.version = policy.version
         self.expires = policy.expires
-        self.restricted = policy.kind is not KeyKind.SDK
-        rules = policy.rules if self.restricted else frozenset()
-        # Same answers as KeyPolicy.blocks, as two probes of plain strings.
-        self.blocked = frozenset(f"{r.module}.{r.functionality}" for r in rules)
-        self.blocked_modules = frozenset(r.module for r in rules if r.functionality == WILDCARD)
+        self.restricted = kind is not KeyKind.SDK
+        # Same answers as KeyPolicy.blocks, as two probes of plain strings. Both empty
+        # (and shared) when no rule applies: the request path then skips the probes.
+        rules = policy.rules if self.restricted else ()
+        self.blocked = frozenset(f"{r.module}.{r.functionality}" for r in rules) or _NO_RULES
+        self.blocked_modules = (
+            frozenset(r.module for r in rules if r.functionality == WILDCARD) or _NO_RULES
+        )
         self.origins = (
             frozenset(normalize_origin(o) for o in policy.origins)
-            if policy.kind is KeyKind.PUBLISHABLE and policy.origins
+            if kind is KeyKind.PUBLISHABLE and policy.origins
             else None
         )
-        self.user = KeyUser(policy.workspace_id, policy.kind, policy.key_id, policy.name)
-        self.auth = KeyCredentials(policy.kind)
-        self.state = {
-            "workspace_id": policy.workspace_id,
-            "key_kind": policy.kind,
-            "key_id": policy.key_id,
-        }
+        # Anything to test beyond the route being in the catalog: lets the request path
+        # skip three tests for most keys.
+        self.conditional = bool(self.expires is not None or self.origins or self.blocked)
+        self.user = KeyUser(workspace_id, kind, policy.key_id, policy.name)
+        self.auth = credentials(kind)
+        # When it was looked up (the cache's timer): the stale bound counts from here.
         self.fetched = fetched
-        self.trusted_until = math.inf  # fetched + stale_bound, set by DecisionCache.put
-        self.expires_at = math.inf
         self.used = -1  # the cache epoch of its last allowed request (-1: never)
         self.hits = 0  # allowed requests served from the cache (see gateway.metrics)
 

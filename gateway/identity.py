@@ -59,3 +59,13 @@ class _FrozenList(list[str]):
 
     append = extend = insert = remove = pop = clear = sort = reverse = _refuse  # type: ignore[assignment]
     __setitem__ = __delitem__ = __iadd__ = _refuse  # type: ignore[assignment]
+
+
+# Scopes depend on the kind alone and cannot change: one object per kind serves every key
+# of that kind (a per-key copy cost ~180 bytes of every cached key, for nothing).
+_CREDENTIALS = {kind: KeyCredentials(kind) for kind in SCOPE_NAMES}
+
+
+def credentials(key_kind: KeyKind) -> KeyCredentials:
+    """The shared, immutable ``request.auth`` of every key of ``key_kind``."""
+    return _CREDENTIALS[key_kind]

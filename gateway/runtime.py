@@ -80,6 +80,11 @@ class Runtime:
             on_subscribed=self._on_subscribed,
         )
         self.loop: asyncio.AbstractEventLoop | None = None
+        # True while started on self.loop with its ticker alive: what the request path tests
+        # instead of asyncio.get_running_loop() (a getpid() syscall on 3.11, ~15% of a cache
+        # hit). Cleared by stop() and by the ticker's end: asyncio.run and anyio cancel the
+        # tasks of a loop they close, so the next request on a new loop starts afresh.
+        self.live = False
         self.reader: PolicyReader | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._catalog_lock: asyncio.Lock | None = None
@@ -107,8 +112,9 @@ class Runtime:
         self.invalidation.stopping = False
         self._tasks = [
             loop.create_task(self.invalidation.listen(reader), name="keystile-gateway-listener"),
-            loop.create_task(self._tick(), name="keystile-gateway-ticker"),
+            loop.create_task(self._ticking(loop), name="keystile-gateway-ticker"),
         ]
+        self.live = True
         return reader
 
     async def start(self) -> None:
@@ -132,6 +138,7 @@ class Runtime:
         )
 
     async def stop(self) -> None:
+        self.live = False
         if self.loop is not asyncio.get_running_loop():
             if self.loop is not None:  # started on a loop that is gone: nothing to await
                 self._abandon()
@@ -158,6 +165,7 @@ class Runtime:
 
     def _abandon(self) -> None:
         """Forget a previous loop's client and tasks (that loop is gone: nothing to await)."""
+        self.live = False
         self._tasks = []
         self.reader = None
         self.invalidation.reset()
@@ -195,6 +203,13 @@ class Runtime:
         self.metrics.fold(entry)
 
     # -- background work -----------------------------------------------------------------
+    async def _ticking(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            await self._tick()
+        finally:
+            if self.loop is loop:  # not a newer start's: see live
+                self.live = False
+
     async def _tick(self) -> None:
         config = self.config
         # A fixed schedule, not a sleep after each check: the check's own duration must

@@ -95,3 +95,23 @@ async def test_mounted_with_starlettes_middleware_list(
         scope["state"] = dict(state)
         assert (await call(app, scope)).json()["caller"]["key_kind"] == "sk"
     assert registry.get_sample_value("keystile_gateway_subscribed") == 0
+
+
+def test_requests_trust_a_flag_that_the_end_of_a_loop_clears(
+    settings: Settings, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """Hits test ``Runtime.live`` instead of asking asyncio for the running loop."""
+    gate = KeyGateMiddleware(starlette_app(), settings=settings, registry=CollectorRegistry())
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def session() -> None:
+        assert (await call(gate, request(workspace.sdk_key))).status == 200
+        assert gate.runtime.live and gate.runtime.loop is asyncio.get_running_loop()
+        loops.append(asyncio.get_running_loop())
+
+    asyncio.run(session())
+    assert not gate.runtime.live  # asyncio.run cancelled the ticker as the loop closed
+    asyncio.run(session())  # so the next request looked at its loop and started afresh
+    assert loops[0] is not loops[1]
+    asyncio.run(gate.stop())
+    assert not gate.runtime.live

@@ -167,3 +167,31 @@ def test_templated_answers_are_memoised_within_a_bound() -> None:
         assert r.match("GET", f"/p/x{i}") is None
     assert 0 < len(table.memo) <= 4096
     assert name(r.match("GET", "/p/7")) == "p.read"  # right again from the memo
+
+
+def test_static_table_gives_the_same_answers_as_match() -> None:
+    """The request path probes ``Router.static`` first and calls match only on a miss."""
+    r = router(
+        "GET /items/{item} items.read",
+        "GET /items/special items.special",  # covered by the template: items.read
+        "GET /projects projects.list",
+        "HEAD /projects projects.head",
+        "POST /projects projects.create",
+        "DELETE /projects/{id:int} projects.delete",
+        "WEBSOCKET /live live.watch",
+    )
+    probes = [
+        (method, path)
+        for method in ("GET", "HEAD", "POST", "DELETE", "PUT", "WEBSOCKET", "get")
+        for path in ("/projects", "/projects/", "/items/special", "/items/x", "/live", "/", "")
+    ]
+    found = 0
+    for method, path in probes:
+        static = r.static.get(method, {}).get(path)
+        if static is not None:
+            found += 1
+            assert static is r.match(method, path), (method, path)
+    assert found >= 6  # the static table did answer most catalogued static paths
+    assert name(r.static["GET"]["/items/special"]) == "items.read"  # first declared wins
+    assert name(r.static["HEAD"]["/projects"]) == "projects.head"  # explicit HEAD first
+    assert "/items/{item}" not in r.static["GET"]  # templates are never static
