@@ -46,11 +46,20 @@ class KeyUser(BaseUser):
 
 
 class KeyCredentials(AuthCredentials):
-    """``AuthCredentials`` whose scopes cannot be changed by one request for the next."""
+    """``AuthCredentials`` that no request can change for the next: one per key kind is
+    shared by every key of that kind (see :func:`credentials`)."""
 
     def __init__(self, key_kind: KeyKind) -> None:
         super().__init__(("authenticated", SCOPE_NAMES[key_kind]))
-        self.scopes = _FrozenList(self.scopes)
+        object.__setattr__(self, "scopes", _FrozenList(self.scopes))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if "scopes" in vars(self):  # constructed
+            raise TypeError("request.auth is shared between requests and keys: read-only")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise TypeError("request.auth is shared between requests and keys: read-only")
 
 
 class _FrozenList(list[str]):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from gateway.cache import DecisionCache
 from gateway.entry import CachedKey
 from gateway.eviction import _SWEEP_MIN
@@ -129,6 +131,10 @@ def test_entries_share_what_keys_have_in_common() -> None:
     sdk = entry(3, kind=KeyKind.SDK)
     assert a.workspace_id is b.workspace_id is a.user.workspace_id  # interned
     assert a.auth is b.auth and a.auth is not sdk.auth and "sdk" in sdk.auth.scopes
+    with pytest.raises(TypeError):  # shared by every key of the kind: nobody may change it
+        a.auth.scopes = ["authenticated", "sdk"]
+    with pytest.raises(TypeError):
+        a.auth.scopes.append("sdk")
     assert a.blocked is b.blocked is sdk.blocked_modules and not a.blocked
     assert not a.conditional
     ruled = CachedKey(b"r", KeyPolicy(WS_A, KeyKind.TOKEN, "k", version=1, rules=rules), 0.0)
