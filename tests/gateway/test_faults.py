@@ -102,7 +102,14 @@ async def test_redis_killed_and_restarted_under_load(
     client = sync_client(server.url)
     store = PolicyStore(client, Settings(server.url, (master_key,), digest_secret).keyring())
     seeded = seed(store, app_catalog)
-    options = {"stale_bound": STALE_BOUND, "check_interval": CHECK_INTERVAL, "reconnect_max": 0.3}
+    options = {
+        "stale_bound": STALE_BOUND,
+        "check_interval": CHECK_INTERVAL,
+        "reconnect_max": 0.3,
+        # Not a slow-Redis test: a generous bound, so a loaded CI machine's stalls are not
+        # mistaken for a store that is away (test_slow_redis covers the timeout itself).
+        "store_timeout": 2.0,
+    }
     with run_gateways(2, server.url, master_key, digest_secret, options) as bases:
         seen, stop = Seen(), asyncio.Event()
         async with httpx.AsyncClient(timeout=15) as http:

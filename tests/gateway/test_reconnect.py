@@ -1,16 +1,22 @@
 """Start-up and reconnection costs: the script is loaded before the first key, a dropped
-subscription comes back without waiting for a backoff."""
+subscription comes back without waiting for a backoff (which starts from the second
+failure in a row)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 import redis
+from prometheus_client import CollectorRegistry
 
-from policies import PolicyStore, Rule
+from gateway import KeyGateMiddleware
+from keystile.redis_server import free_port
+from policies import PolicyStore, Rule, Settings
 from policies.lua import LOOKUP
 from policies.records import CreatedWorkspace
+from tests.gateway.apps import starlette_app
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.conftest import Factory, kill_pubsub
 from tests.gateway.test_cache import Commands
@@ -73,3 +79,32 @@ async def test_first_reconnect_does_not_wait_for_the_backoff(
         assert (await call(gate, request(workspace.publishable_key))).status == 403
     finally:
         await gate.stop()
+
+
+async def test_backoff_starts_from_the_second_failure(
+    master_key: str,
+    digest_secret: str,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis away: attempt 2 follows attempt 1 at once; attempt 3 waits for the backoff."""
+    nobody = Settings(f"redis://127.0.0.1:{free_port()}/0", (master_key,), digest_secret)
+    gate = KeyGateMiddleware(
+        starlette_app(), settings=nobody, registry=registry, reconnect_min=1.0, reconnect_max=1.0
+    )
+    caplog.set_level(logging.DEBUG, logger="keystile.gateway")
+    await gate.start()
+    try:
+        assert await gate.invalidation.wait_until(lambda: gate.invalidation.attempts >= 3, 10)
+        assert not gate.invalidation.subscribed
+    finally:
+        await gate.stop()
+    # Each failed attempt logs one line as it ends (the first loud, the rest quiet).
+    ended = [
+        r.created
+        for r in caplog.records
+        if getattr(r, "event", None) == "gateway.subscription_lost"
+    ]
+    assert len(ended) >= 3
+    assert ended[1] - ended[0] < 0.4  # no wait after the first failure
+    assert ended[2] - ended[1] >= 0.5  # equal jitter: at least half of reconnect_min
