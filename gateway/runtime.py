@@ -24,16 +24,17 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.cache import DecisionCache
+from gateway.catalog_loading import CatalogLoading
 from gateway.config import GatewayConfig
 from gateway.entry import CachedKey
 from gateway.invalidation import Invalidation
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
-from gateway.usage import UsageRecorder
+from gateway.usage import UsageRecorder, flush
 from policies.catalog import Catalog
 from policies.connect import async_client
 from policies.crypto import Keyring
-from policies.errors import CatalogError, StoreUnavailable
+from policies.errors import StoreUnavailable
 from policies.reader import PolicyReader
 from policies.settings import Settings
 
@@ -45,7 +46,7 @@ _STOP_SECONDS = 5.0
 _CATALOG_CHECK_SECONDS = 5.0
 
 
-class Runtime:
+class Runtime(CatalogLoading):
     def __init__(
         self,
         *,
@@ -191,12 +192,7 @@ class Runtime:
         if reader is not None:
             with contextlib.suppress(StoreUnavailable):
                 await reader.prepare()
-        try:
-            await self.reload_catalog()
-        except StoreUnavailable:
-            # Not a reason to drop a working subscription (on a cluster the catalog may live
-            # on another, unreachable node): the ticker retries once the store answers.
-            self._catalog_due = True
+        await self.refresh_catalog()
 
     def _evicted(self, entry: CachedKey) -> None:
         self.usage.evicted(entry)
@@ -247,62 +243,4 @@ class Runtime:
         reader = reader or self.reader
         if reader is None:
             return 0
-        usage = self.usage.collect(self.cache.entries(), self.cache.next_epoch())
-        if not usage:
-            return 0
-        started = time.perf_counter()
-        try:
-            await reader.touch(usage)
-        except StoreUnavailable:
-            self.metrics.store_errors.labels("touch").inc()
-            self.usage.restore(usage)
-            raise
-        finally:
-            self.metrics.store_seconds.labels("touch").observe(time.perf_counter() - started)
-        return sum(len(ids) for ids in usage.values())
-
-    # -- the catalog ---------------------------------------------------------------------
-    async def ensure_router(self) -> Router | None:
-        """The router, loading the store's catalog first if there is none yet."""
-        if self.router is None and self._catalog_lock is not None:
-            async with self._catalog_lock:
-                if self.router is None:
-                    await self.reload_catalog()
-        return self.router
-
-    async def reload_catalog(self) -> None:
-        """Load the store's catalog and recompile the router if it changed."""
-        reader = self.reader
-        if self.fixed_catalog or reader is None:
-            return
-        started = time.perf_counter()
-        try:
-            catalog = await reader.load_catalog()
-        except StoreUnavailable:
-            self.metrics.store_errors.labels("catalog").inc()
-            raise
-        except CatalogError as exc:
-            # Someone stored a broken catalog: keep deciding with the last good one.
-            self.logger.error("stored catalog is unusable, keeping the current one: %s", exc)
-            if self.router is None:
-                self.router = Router()
-            return
-        finally:
-            self.metrics.store_seconds.labels("catalog").observe(time.perf_counter() - started)
-        fingerprint = None if catalog is None else catalog.fingerprint()
-        if self.router is not None and fingerprint == self.catalog_fingerprint:
-            return
-        if catalog is None:
-            self.logger.warning(
-                "no catalog in the store (run `keystile catalog load FILE`): every request is "
-                "outside the catalog until one is saved",
-                extra={"event": "gateway.no_catalog"},
-            )
-        self.router = Router() if catalog is None else Router.from_catalog(catalog)
-        self.catalog_fingerprint = fingerprint
-        self.logger.info(
-            "catalog %s compiled (%d actions)",
-            fingerprint,
-            len(self.router.actions),
-            extra={"event": "gateway.catalog", "fingerprint": fingerprint},
-        )
+        return await flush(self.usage, self.cache, self.metrics, reader)

@@ -10,9 +10,14 @@ flush (bounded: one per key).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 
+from gateway.cache import DecisionCache
 from gateway.entry import CachedKey
+from gateway.metrics import GatewayMetrics
+from policies.errors import StoreUnavailable
+from policies.reader import PolicyReader
 
 
 class UsageRecorder:
@@ -47,3 +52,22 @@ class UsageRecorder:
 
     def __len__(self) -> int:
         return sum(len(ids) for ids in self._pending.values())
+
+
+async def flush(
+    recorder: UsageRecorder, cache: DecisionCache, metrics: GatewayMetrics, reader: PolicyReader
+) -> int:
+    """Write the last-used times collected since the previous flush; how many keys."""
+    usage = recorder.collect(cache.entries(), cache.next_epoch())
+    if not usage:
+        return 0
+    started = time.perf_counter()
+    try:
+        await reader.touch(usage)
+    except StoreUnavailable:
+        metrics.store_errors.labels("touch").inc()
+        recorder.restore(usage)
+        raise
+    finally:
+        metrics.store_seconds.labels("touch").observe(time.perf_counter() - started)
+    return sum(len(ids) for ids in usage.values())

@@ -1,0 +1,87 @@
+"""The store's catalog on the gateway's side: loaded when first needed, recompiled into a
+:class:`~gateway.routing.Router` whenever its fingerprint changes.
+
+A part of :class:`gateway.runtime.Runtime` (which owns the attributes declared below and
+decides *when* to reload: on the catalog's event, on every subscription, periodically). A
+catalog given in code (``catalog=``) is never reloaded. A broken stored catalog never
+replaces a good one: the gateway keeps deciding with the last good router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from gateway.metrics import GatewayMetrics
+from gateway.routing import Router
+from policies.errors import CatalogError, StoreUnavailable
+from policies.reader import PolicyReader
+
+
+class CatalogLoading:
+    # Owned by Runtime; declared here for the type checker.
+    reader: PolicyReader | None
+    router: Router | None
+    catalog_fingerprint: str | None
+    fixed_catalog: bool
+    metrics: GatewayMetrics
+    logger: logging.Logger
+    _catalog_lock: asyncio.Lock | None
+    _catalog_due: bool  # a reload failed: the ticker retries at its next success
+
+    async def ensure_router(self) -> Router | None:
+        """The router, loading the store's catalog first if there is none yet."""
+        if self.router is None and self._catalog_lock is not None:
+            async with self._catalog_lock:
+                if self.router is None:
+                    await self.reload_catalog()
+        return self.router
+
+    async def refresh_catalog(self) -> None:
+        """Reload if the store answers, else leave it due: never raises StoreUnavailable.
+
+        For a (re)subscription: a catalog out of reach is no reason to drop a working
+        subscription (on a cluster it may live on another, unreachable node).
+        """
+        try:
+            await self.reload_catalog()
+        except StoreUnavailable:
+            self._catalog_due = True
+
+    async def reload_catalog(self) -> None:
+        """Load the store's catalog and recompile the router if it changed."""
+        reader = self.reader
+        if self.fixed_catalog or reader is None:
+            return
+        started = time.perf_counter()
+        try:
+            catalog = await reader.load_catalog()
+        except StoreUnavailable:
+            self.metrics.store_errors.labels("catalog").inc()
+            raise
+        except CatalogError as exc:
+            # Someone stored a broken catalog: keep deciding with the last good one.
+            self.logger.error("stored catalog is unusable, keeping the current one: %s", exc)
+            if self.router is None:
+                self.router = Router()
+            return
+        finally:
+            self.metrics.store_seconds.labels("catalog").observe(time.perf_counter() - started)
+        fingerprint = None if catalog is None else catalog.fingerprint()
+        if self.router is not None and fingerprint == self.catalog_fingerprint:
+            return
+        if catalog is None:
+            self.logger.warning(
+                "no catalog in the store (run `keystile catalog load FILE`): every request is "
+                "outside the catalog until one is saved",
+                extra={"event": "gateway.no_catalog"},
+            )
+        self.router = Router() if catalog is None else Router.from_catalog(catalog)
+        self.catalog_fingerprint = fingerprint
+        self.logger.info(
+            "catalog %s compiled (%d actions)",
+            fingerprint,
+            len(self.router.actions),
+            extra={"event": "gateway.catalog", "fingerprint": fingerprint},
+        )
