@@ -227,7 +227,7 @@ class KeyGateMiddleware:
             return
 
         runtime = self.runtime
-        if not runtime.live:  # a flag, not asyncio.get_running_loop(): see Runtime.live
+        if runtime.stale():  # not asyncio.get_running_loop(): see Runtime.stale
             runtime.ensure_started()
 
         # One pass over the headers; names are lowercase bytes (ASGI).

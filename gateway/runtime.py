@@ -46,6 +46,10 @@ _STOP_SECONDS = 5.0
 _CATALOG_CHECK_SECONDS = 5.0
 
 
+def _stale() -> bool:
+    return True
+
+
 class Runtime(CatalogLoading):
     def __init__(
         self,
@@ -81,11 +85,12 @@ class Runtime(CatalogLoading):
             on_subscribed=self._on_subscribed,
         )
         self.loop: asyncio.AbstractEventLoop | None = None
-        # True while started on self.loop with its ticker alive: what the request path tests
-        # instead of asyncio.get_running_loop() (a getpid() syscall on 3.11, ~15% of a cache
-        # hit). Cleared by stop() and by the ticker's end: asyncio.run and anyio cancel the
-        # tasks of a loop they close, so the next request on a new loop starts afresh.
-        self.live = False
+        # What the request path asks instead of asyncio.get_running_loop() (a getpid()
+        # syscall on 3.11, ~15% of a cache hit): True unless started on a loop that is still
+        # open and whose ticker still runs. That loop's is_closed() once started; back to
+        # _stale by stop() and by the ticker's end (asyncio.run and anyio cancel the tasks
+        # of a loop they close), so the next request on a new loop starts afresh either way.
+        self.stale: Callable[[], bool] = _stale
         self.reader: PolicyReader | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._catalog_lock: asyncio.Lock | None = None
@@ -115,7 +120,7 @@ class Runtime(CatalogLoading):
             loop.create_task(self.invalidation.listen(reader), name="keystile-gateway-listener"),
             loop.create_task(self._ticking(loop), name="keystile-gateway-ticker"),
         ]
-        self.live = True
+        self.stale = loop.is_closed
         return reader
 
     async def start(self) -> None:
@@ -139,7 +144,7 @@ class Runtime(CatalogLoading):
         )
 
     async def stop(self) -> None:
-        self.live = False
+        self.stale = _stale
         if self.loop is not asyncio.get_running_loop():
             if self.loop is not None:  # started on a loop that is gone: nothing to await
                 self._abandon()
@@ -166,7 +171,7 @@ class Runtime(CatalogLoading):
 
     def _abandon(self) -> None:
         """Forget a previous loop's client and tasks (that loop is gone: nothing to await)."""
-        self.live = False
+        self.stale = _stale
         self._tasks = []
         self.reader = None
         self.invalidation.reset()
@@ -203,8 +208,8 @@ class Runtime(CatalogLoading):
         try:
             await self._tick()
         finally:
-            if self.loop is loop:  # not a newer start's: see live
-                self.live = False
+            if self.loop is loop:  # not a newer start's: see stale
+                self.stale = _stale
 
     async def _tick(self) -> None:
         config = self.config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -100,18 +101,41 @@ async def test_mounted_with_starlettes_middleware_list(
 def test_requests_trust_a_flag_that_the_end_of_a_loop_clears(
     settings: Settings, store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
-    """Hits test ``Runtime.live`` instead of asking asyncio for the running loop."""
+    """Hits ask ``Runtime.stale`` instead of asyncio for the running loop."""
     gate = KeyGateMiddleware(starlette_app(), settings=settings, registry=CollectorRegistry())
     loops: list[asyncio.AbstractEventLoop] = []
 
     async def session() -> None:
         assert (await call(gate, request(workspace.sdk_key))).status == 200
-        assert gate.runtime.live and gate.runtime.loop is asyncio.get_running_loop()
+        assert not gate.runtime.stale() and gate.runtime.loop is asyncio.get_running_loop()
         loops.append(asyncio.get_running_loop())
 
     asyncio.run(session())
-    assert not gate.runtime.live  # asyncio.run cancelled the ticker as the loop closed
+    assert gate.runtime.stale()  # asyncio.run cancelled the ticker as the loop closed
     asyncio.run(session())  # so the next request looked at its loop and started afresh
     assert loops[0] is not loops[1]
     asyncio.run(gate.stop())
-    assert not gate.runtime.live
+    assert gate.runtime.stale()
+
+
+# The abandoned listener, collected without a loop, reports "no running event loop".
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_loop_closed_with_its_tasks_still_pending_is_noticed(
+    settings: Settings, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """Some runners close a loop without cancelling its tasks: the ticker never ends."""
+    gate = KeyGateMiddleware(starlette_app(), settings=settings, registry=CollectorRegistry())
+    ws = workspace.workspace_id
+    first = asyncio.new_event_loop()
+
+    async def session(expected: int) -> None:
+        assert (await call(gate, request(workspace.publishable_key))).status == expected
+        assert await gate.invalidation.wait_subscribed(10)
+
+    first.run_until_complete(session(200))
+    first.close()  # the listener and ticker stay pending, never cancelled
+    assert gate.runtime.stale()
+    store.add_rule(ws, Rule("projects", "list"), actor="test")  # no listener hears this
+    asyncio.run(session(403))  # a hit would say 200: the new loop started afresh instead
+    asyncio.run(gate.stop())
+    gc.collect()  # the first loop's tasks, here rather than at the end of the session
