@@ -8,7 +8,7 @@ the version check are warm), measures RSS (``/proc/self/statm``, after ``gc.coll
 feeds every other key through ASGI (one cache miss each, 64 at a time), lets one version
 check run, and measures again: growth / keys fed = bytes per cached key. It also times the
 version check itself with every key cached (it should not grow with the cache: it touches
-the workspaces whose version changed and a bounded slice for the idle sweep, no more).
+the workspaces whose version changed and the expired entries, no more).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def run(env: BenchEnv, *, keys: int, workspaces: int) -> CaseResult:
     result.details.append(
         "the version check (every check_interval) is one pipelined HGET per cached workspace; "
         "on the event loop it drops only the entries of workspaces whose version changed and "
-        "sweeps a slice of the cache for idle keys (a full pass every cache_ttl / 4)"
+        "purges the TTLCache's expired entries (none here: it walks only those)"
     )
     return result
 

@@ -1,35 +1,40 @@
 """Per-process decision cache: what each recently seen key may do, and which keys are unknown.
 
 Positive entries
-    A :class:`CachedKey` per valid key in :attr:`DecisionCache.hot`, a plain dict, keyed by
-    the BLAKE2s digest of the presented key, never the key itself, so a dump or ``repr`` of
-    the cache shows no key. Each remembers its workspace's policy version; an index by
-    workspace and version lets an event evict exactly the entries it outdates, and lets the
-    version check skip every workspace whose entries are all current without looking at
-    them (with 100,000 keys cached a check touches only what changed).
+    A :class:`CachedKey` per valid key in :attr:`DecisionCache.positive`, a cachetools
+    ``TTLCache`` (``cache_size`` entries, least recently used out first), keyed by the
+    BLAKE2s digest of the presented key, never the key itself, so a dump or ``repr`` of the
+    cache shows no key. Each remembers its workspace's policy version; an index by workspace
+    and version lets an event evict exactly the entries it outdates, and lets the version
+    check skip every workspace whose entries are all current without looking at them (with
+    100,000 keys cached a check touches only what changed). The TTLCache tells the index of
+    every entry it drops on its own (:mod:`gateway.reporting`).
+
+Lifetime (``cache_ttl``)
+    TTLCache's: an entry lives at most ``cache_ttl`` after it was stored, that is after the
+    lookup that fetched it. Reading it does not extend that, nor does the version check
+    (which confirms without re-inserting anything), so a busy key is looked up again once
+    per ``cache_ttl`` (one Redis command per key per 300 s by default) and an unused one
+    leaves then. Expired entries are purged by every insertion and every version check.
 
 Freshness
     An entry is trusted while ``now < max(fetched, last confirmation) + stale_bound``; the
     periodic version check (:mod:`gateway.invalidation`) confirms every entry at once, with
     one timestamp for the whole cache. While Redis answers, that is every
-    ``check_interval`` (<= ``stale_bound``), so requests do not even read the clock; once a
-    check fails, each request tests its entry's times: entries keep serving for
-    ``stale_bound`` past their last confirmation, then are looked up again (503 if Redis is
-    still away).
-
-Idle keys and the size bound
-    ``cache_ttl`` evicts keys unused for that long, ``cache_size`` bounds the entries (least
-    recently used out first), both without walking the cache: see :mod:`gateway.eviction`.
-    A request only stamps its entry with the current :attr:`DecisionCache.epoch`.
+    ``check_interval`` (<= ``stale_bound``), so requests do not test the stale bound; once
+    a check fails, each request tests its entry's times: entries keep serving for
+    ``stale_bound`` past their last confirmation, but never beyond their ``cache_ttl``
+    (``cache_ttl >= stale_bound``, so at least ``stale_bound`` past their lookup), then are
+    looked up again (503 if Redis is still away).
 
 Negative entries
     Well-formed but unknown (or revoked) keys, keyed the same way, for ``negative_ttl``
     (short) in a bounded ``TTLCache``: repeating one bad key costs one lookup per
     ``negative_ttl``. Malformed keys never get here: the checksum refuses them first.
 
-Reads on the request path are a single dict probe on :attr:`DecisionCache.hot`; everything
-else runs on the event loop between requests, so no locks are needed (one middleware serves
-one event loop).
+Reads on the request path are ``positive[key]`` (cheaper than ``.get``); everything else
+runs on the event loop between requests, so no locks are needed (one middleware serves one
+event loop).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from collections.abc import Callable
 from cachetools import LRUCache, TTLCache
 
 from gateway.entry import CachedKey
-from gateway.eviction import Eviction
+from gateway.reporting import ReportingTTLCache
 
 
 class DecisionCache:
@@ -55,46 +60,42 @@ class DecisionCache:
         timer: Callable[[], float],
         on_evict: Callable[[CachedKey], None] = lambda entry: None,
     ) -> None:
-        self.size = size
         self.ttl = ttl
         self.stale_bound = stale_bound
         self.timer = timer
         self.on_evict = on_evict
-        self.hot: dict[bytes, CachedKey] = {}
-        self._eviction = Eviction(ttl=ttl, hot=self.hot, forget=self._forget, now=timer())
+        self.positive = ReportingTTLCache(size, ttl, timer, self._left)
         self._by_workspace: dict[str, dict[int, set[bytes]]] = {}  # workspace -> version -> keys
-        self._negative: TTLCache[bytes, str] = TTLCache(negative_size, negative_ttl, timer)
+        self._negative: TTLCache[bytes, str, float] = TTLCache(negative_size, negative_ttl, timer)
         self._known_versions: LRUCache[str, int] = LRUCache(max(1024, size))
         self.confirmed = -math.inf  # when the last version check confirmed every entry
         self.trusted_until = -math.inf  # confirmed + stale_bound
         # False while version checks succeed: every entry is then confirmed at least every
-        # check_interval (<= stale_bound) and idle ones are swept, so a request needs no
-        # clock. Set by the first failed check; requests then test each entry's times.
+        # check_interval (<= stale_bound), so a request need not test the stale bound. Set
+        # by the first failed check; requests then test each entry's times.
         self.degraded = False
-        self.epoch = 0  # requests stamp entries with it (see gateway.eviction)
+        self.epoch = 0  # requests stamp entries with it; the usage flush advances it
 
     def __len__(self) -> int:
-        return len(self.hot)
+        return len(self.positive)  # (TTLCache purges expired entries first)
 
     # -- request path -----------------------------------------------------------------
     def get(self, cache_key: bytes, now: float) -> CachedKey | None:
-        """The trusted entry for a key, or None (absent, idle or past its stale bound).
+        """The trusted entry for a key, or None (absent, expired or past its stale bound).
 
         (The middleware inlines this on its request path.)
         """
-        entry = self.hot.get(cache_key)
-        if entry is None or (self.degraded and not self.trusted(entry, now)):
+        try:
+            entry = self.positive[cache_key]
+        except KeyError:
+            return None
+        if self.degraded and not self.trusted(entry, now):
             return None
         return entry
 
     def trusted(self, entry: CachedKey, now: float) -> bool:
-        """Fetched or confirmed less than ``stale_bound`` ago, and not idle."""
-        fresh = now < entry.fetched + self.stale_bound or now < self.trusted_until
-        return fresh and not self.idle(entry, now)
-
-    def idle(self, entry: CachedKey, now: float) -> bool:
-        """Unused for ``cache_ttl`` or more."""
-        return self._eviction.idle(entry, now)
+        """Fetched or confirmed less than ``stale_bound`` ago (the TTL is TTLCache's test)."""
+        return now < entry.fetched + self.stale_bound or now < self.trusted_until
 
     def put(self, entry: CachedKey) -> bool:
         """Cache a fresh lookup, unless an event already announced a newer version."""
@@ -111,6 +112,8 @@ class DecisionCache:
 
     # -- invalidation -----------------------------------------------------------------
     def workspace_ids(self) -> list[str]:
+        """The workspaces a version check asks about (expired entries purged first)."""
+        self.positive.expire()  # only the expired entries: the TTL order's head
         return list(self._by_workspace)
 
     def known_version(self, workspace_id: str) -> int:
@@ -133,8 +136,9 @@ class DecisionCache:
         """Apply a version check started at ``checked_at``; how many entries were dropped.
 
         Entries whose version differs (0: the workspace is gone) are dropped; every other
-        entry is confirmed as of ``checked_at`` (one timestamp for all). A workspace whose
-        entries all have its current version costs one dict probe, whatever its size.
+        entry is confirmed as of ``checked_at`` (one timestamp for all, nothing re-inserted).
+        A workspace whose entries all have its current version costs one dict probe,
+        whatever its size.
         """
         dropped = 0
         for workspace_id, current in versions.items():
@@ -147,42 +151,39 @@ class DecisionCache:
         self.confirmed = checked_at
         self.trusted_until = checked_at + self.stale_bound
         self.degraded = False
-        now = self.timer()
-        self._end_epoch(now)
-        self._eviction.sweep(now)  # a slice of the cache, not all of it
         return dropped
 
     def next_epoch(self) -> int:
         """Start a new epoch; the one that just ended (for the usage flush)."""
-        self._end_epoch(self.timer())
+        self.epoch += 1
         return self.epoch - 1
 
     def clear(self) -> int:
         """Forget everything (after a lost subscription); how many entries went."""
-        dropped = list(self.hot.values())
-        self.hot.clear()
-        self._eviction.clear()
-        self._by_workspace.clear()
+        held = self.positive.held()
+        # In bulk (cachetools >= 6); older versions pop entries one by one, each reported to
+        # _left (unindexed there, so not reported twice below).
+        self.positive.clear()
         self._negative.clear()
         self._known_versions.clear()  # the store may have been rebuilt: versions restart
-        for entry in dropped:
-            self.on_evict(entry)
-        return len(dropped)
+        for entry in held:
+            if self._unindex(entry):
+                self.on_evict(entry)
+        self._by_workspace.clear()
+        return len(held)
 
     def entries(self) -> list[CachedKey]:
-        return list(self.hot.values())  # one C call: safe to take from another thread
+        """The entries held, for the usage flush and the metrics (another thread may ask)."""
+        return self.positive.held()
 
-    # -- bookkeeping ------------------------------------------------------------------
+    # -- bookkeeping: the index mirrors exactly the entries the TTLCache holds ----------
     def _store(self, entry: CachedKey) -> None:
         cache_key = entry.cache_key
-        hot = self.hot
-        previous = hot.get(cache_key)
+        positive = self.positive
+        previous = positive.discard(cache_key)
         if previous is not None:
-            self._forget(cache_key, previous)  # replaced (a lookup after a stale bound)
-        elif len(hot) >= self.size:
-            self._eviction.evict_one(self.epoch)
-        hot[cache_key] = entry
-        self._eviction.added(entry)
+            self._left(previous)  # replaced (a lookup after a stale bound)
+        positive[cache_key] = entry  # may expire and evict others first (via _left)
         by_version = self._by_workspace.setdefault(entry.workspace_id, {})
         for version, keys in by_version.items():
             if version == entry.version:
@@ -194,31 +195,30 @@ class DecisionCache:
     def _drop(self, workspace_id: str, versions: list[int]) -> int:
         """Drop a workspace's entries of these versions; how many went."""
         by_version = self._by_workspace.get(workspace_id, {})
+        discard = self.positive.discard
         dropped = 0
         for version in versions:
             for cache_key in list(by_version.get(version, ())):
-                entry = self.hot.get(cache_key)
+                entry = discard(cache_key)
                 if entry is not None:
-                    self._forget(cache_key, entry)
+                    self._left(entry)
                     dropped += 1
         return dropped
 
-    def _end_epoch(self, now: float) -> None:
-        self._eviction.epoch_ended(self.epoch, now)
-        self.epoch += 1
-
-    def _forget(self, cache_key: bytes, entry: CachedKey) -> None:
-        # Idempotent, and never removes a newer entry stored under the same key.
-        if self.hot.get(cache_key) is not entry:
-            return
-        del self.hot[cache_key]
-        by_version = self._by_workspace.get(entry.workspace_id)
-        if by_version is not None:
-            keys = by_version.get(entry.version)
-            if keys is not None:
-                keys.discard(cache_key)
-                if not keys:
-                    del by_version[entry.version]
-                    if not by_version:
-                        del self._by_workspace[entry.workspace_id]
+    def _left(self, entry: CachedKey) -> None:
+        """An entry left the TTLCache (dropped by us, or expired or evicted by it)."""
+        self._unindex(entry)
         self.on_evict(entry)
+
+    def _unindex(self, entry: CachedKey) -> bool:
+        """Take an entry out of the index; False if it was not there."""
+        by_version = self._by_workspace.get(entry.workspace_id, {})
+        keys = by_version.get(entry.version)
+        if keys is None or entry.cache_key not in keys:
+            return False
+        keys.remove(entry.cache_key)
+        if not keys:
+            del by_version[entry.version]
+            if not by_version:
+                del self._by_workspace[entry.workspace_id]
+        return True

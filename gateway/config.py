@@ -21,7 +21,7 @@ start-up with :class:`policies.ConfigError`, never the first request.
 | ``pass_preflight``      | true          | CORS preflights go to the app           |
 | ``websocket_denial``    | close         | or ``http``: the problem itself         |
 | ``cache_size``          | 10000         | cached keys, LRU beyond                 |
-| ``cache_ttl``           | 300 s         | unused keys leave after this            |
+| ``cache_ttl``           | 300 s         | looked up again after this, used or not |
 | ``negative_cache_size`` | 10000         | cached unknown keys                     |
 | ``negative_ttl``        | 5 s           | unknown keys remembered this long       |
 | ``check_interval``      | 0.5 s         | version check period                    |

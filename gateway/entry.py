@@ -37,6 +37,7 @@ class CachedKey:
         "expires",
         "fetched",
         "hits",
+        "hits_flushed",
         "key_id",
         "kind",
         "kind_name",
@@ -79,8 +80,9 @@ class CachedKey:
         self.auth = credentials(kind)
         # When it was looked up (the cache's timer): the stale bound counts from here.
         self.fetched = fetched
-        self.used = -1  # the cache epoch of its last allowed request (-1: never)
+        self.used = -1  # the cache epoch of its allowed lookup (-1: refused)
         self.hits = 0  # allowed requests served from the cache (see gateway.metrics)
+        self.hits_flushed = 0  # hits already seen by the last-used flush (gateway.usage)
 
 
 def normalize_origin(origin: str) -> str:

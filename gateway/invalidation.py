@@ -20,8 +20,9 @@ Guarantees (defaults in brackets; each is an option of the middleware):
   also confirms the entries still valid, which is what the stale bound counts from.
 * **Catalog** (from the store) -- recompiled on its event and on every subscription; a
   periodic reload (every 5 s) bounds a lost message.
-* **Redis down** -- entries serve for ``stale_bound`` [30 s] after their last confirmation,
-  then need a lookup (503 ``store_unavailable``); unknown keys get 503 at once. No restart
+* **Redis down** -- entries serve for ``stale_bound`` [30 s] after their last confirmation
+  (never past their ``cache_ttl``, see :mod:`gateway.cache`), then need a lookup (503
+  ``store_unavailable``); unknown keys get 503 at once. No restart
   needed: listener and check keep trying; the first success resumes normal service.
 
 The cache is cleared on *re*-subscription, not when the connection drops: the drop may be

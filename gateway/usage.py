@@ -1,11 +1,13 @@
 """Last-used times, batched: a request marks its cache entry; a flush writes them all.
 
-A request only stores the cache's epoch on its :class:`~gateway.cache.CachedKey`. Every
-``touch_interval`` the gateway collects the keys used since the previous flush and writes
-them in one pipeline (:meth:`policies.PolicyReader.touch`), stamped with the flush time:
-last-used times are precise to ``touch_interval``. Entries evicted before a flush hand their
-mark over here, so evictions lose nothing. If Redis is away the marks wait for the next
-flush (bounded: one per key).
+A cache hit marks nothing of its own: it counts itself in ``CachedKey.hits`` (which the
+metrics need anyway), and the flush compares that count with the one it saw last
+(``hits_flushed``); a request allowed after a lookup stores the cache's epoch in ``used``.
+Every ``touch_interval`` the gateway collects the keys used since the previous flush and
+writes them in one pipeline (:meth:`policies.PolicyReader.touch`), stamped with the flush
+time: last-used times are precise to ``touch_interval``. Entries evicted before a flush
+hand their mark over here, so evictions lose nothing. If Redis is away the marks wait for
+the next flush (bounded: one per key).
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ class UsageRecorder:
         self._pending: dict[str, set[str]] = {}
 
     def evicted(self, entry: CachedKey) -> None:
-        """An entry leaves the cache: keep its mark if it was used since the last flush."""
-        if entry.used >= self._since:
+        """An entry leaves the cache: keep its mark if it was used since the last flush.
+
+        (Called before :meth:`GatewayMetrics.fold` takes its hits.)
+        """
+        if entry.used >= self._since or entry.hits != entry.hits_flushed:
             self._pending.setdefault(entry.workspace_id, set()).add(entry.key_id)
 
     def collect(self, entries: Iterable[CachedKey], ended: int) -> dict[str, dict[str, float]]:
@@ -36,9 +41,12 @@ class UsageRecorder:
 
         ``ended``: the cache epoch just closed (:meth:`DecisionCache.next_epoch`).
         """
+        since = self._since
         for entry in entries:
-            if self._since <= entry.used <= ended:
+            hits = entry.hits
+            if hits != entry.hits_flushed or since <= entry.used <= ended:
                 self._pending.setdefault(entry.workspace_id, set()).add(entry.key_id)
+                entry.hits_flushed = hits
         self._since = ended + 1
         stamp = self._clock()
         usage = {ws: dict.fromkeys(ids, stamp) for ws, ids in self._pending.items()}

@@ -138,28 +138,33 @@ async def test_cache_is_bounded(
     await gate.stop()
 
 
-async def test_idle_keys_expire_busy_keys_stay(
+async def test_keys_are_looked_up_again_cache_ttl_after_their_lookup(
     quiet: KeyGateMiddleware,
-    store: PolicyStore,
     workspace: CreatedWorkspace,
     redis_client: redis.Redis,
     timer: ManualClock,
 ) -> None:
+    """cache_ttl is TTLCache's: counted from the lookup; use and version checks do not
+    extend it, and idle keys leave the cache at the first check after it."""
     commands = Commands(redis_client)
     busy, idle = workspace.sdk_key, workspace.publishable_key
     for key in (busy, idle):
         assert (await call(quiet, request(key))).status == 200
     reader = quiet.runtime.reader
     assert reader is not None
-    for _ in range(3):  # three TTLs go by; the busy key is used and confirmed each time
-        timer.advance(quiet.config.cache_ttl * 0.6)
+    before = commands.lookups()
+    for _ in range(9):  # up to 0.9 TTL: the busy key is used and confirmed each time
+        timer.advance(quiet.config.cache_ttl * 0.1)
         assert (await call(quiet, request(busy))).status == 200
         assert await quiet.invalidation.check(reader)  # what the ticker does
-    before = commands.lookups()
+    assert commands.lookups() == before and len(quiet.cache) == 2
+    timer.advance(quiet.config.cache_ttl * 0.1)
+    assert await quiet.invalidation.check(reader)
+    assert len(quiet.cache) == 0  # both expired, purged by the check
     assert (await call(quiet, request(busy))).status == 200
-    assert commands.lookups() == before  # still cached, TTL re-armed by each check
-    assert (await call(quiet, request(idle))).status == 200
-    assert commands.lookups() == before + 1  # expired: looked up again
+    assert commands.lookups() == before + 1  # looked up again, cached for another TTL
+    assert (await call(quiet, request(busy))).status == 200
+    assert commands.lookups() == before + 1
 
 
 async def test_unconfirmed_entries_go_stale_once_checks_fail(
@@ -172,7 +177,7 @@ async def test_unconfirmed_entries_go_stale_once_checks_fail(
     """While checks succeed no clock is read; after a failed one, stale_bound applies."""
     commands = Commands(redis_client)
     assert (await call(quiet, request(workspace.sdk_key))).status == 200
-    timer.advance(quiet.config.stale_bound * 10)
+    timer.advance(quiet.config.stale_bound * 5)  # (within cache_ttl: 10 stale bounds)
     before = commands.lookups()
     assert (await call(quiet, request(workspace.sdk_key))).status == 200
     assert commands.lookups() == before  # confirmed by the (healthy) checks: no clock
@@ -193,6 +198,6 @@ async def test_cache_never_holds_the_raw_key(
     gate: KeyGateMiddleware, workspace: CreatedWorkspace
 ) -> None:
     assert (await call(gate, request(workspace.sdk_key))).status == 200
-    dumped = repr(gate.cache.hot) + repr(vars(gate.cache)) + repr(gate.cache.entries())
-    assert workspace.sdk_key[3:].encode() not in gate.cache.hot
+    dumped = repr(gate.cache.positive) + repr(vars(gate.cache)) + repr(gate.cache.entries())
+    assert workspace.sdk_key[3:].encode() not in gate.cache.positive
     assert workspace.sdk_key[3:] not in dumped

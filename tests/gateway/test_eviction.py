@@ -1,21 +1,25 @@
-"""The decision cache's bookkeeping, without Redis: what a version check touches, idle
-expiry, the size bound, and what cached entries share."""
+"""The decision cache's bookkeeping, without Redis: the TTLCache's size and time bounds, the
+index by workspace and version kept in step with them, what a version check touches, the
+metrics of evicted entries, and what cached entries share."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from cachetools import Cache
+from prometheus_client import CollectorRegistry
 
 from gateway.cache import DecisionCache
 from gateway.entry import CachedKey
-from gateway.eviction import _SWEEP_MIN
+from gateway.metrics import GatewayMetrics
 from policies import Rule
 from policies.keyformat import KeyKind
 from policies.records import KeyPolicy
 from tests.support.clock import ManualClock
 
 TTL = 300.0
+STALE = 30.0
 WS_A, WS_B = "ws_AAAAAAAAAAAA", "ws_BBBBBBBBBBBB"
 
 
@@ -37,7 +41,7 @@ def make_cache(timer: ManualClock, size: int = 100_000) -> tuple[DecisionCache, 
         ttl=TTL,
         negative_size=10,
         negative_ttl=5,
-        stale_bound=30,
+        stale_bound=STALE,
         timer=timer,
         on_evict=evicted.append,
     )
@@ -52,53 +56,25 @@ def entry(
     return Watched(n.to_bytes(8, "big"), policy, now)
 
 
-def test_version_check_only_touches_mismatched_workspaces() -> None:
-    timer = ManualClock(1000.0)
-    cache, evicted = make_cache(timer)
-    current = [entry(n, WS_A, version=7, now=timer()) for n in range(3000)]
-    outdated = [entry(n, WS_B, version=3, now=timer()) for n in range(3000, 3010)]
-    for e in current + outdated:
-        assert cache.put(e)
-        e.used = cache.epoch
-    Watched.reads.clear()
-    dropped = cache.reconcile({WS_A: 7, WS_B: 4}, checked_at=timer())
-    assert dropped == 10 and {e.key_id for e in evicted} == {e.key_id for e in outdated}
-    assert len(cache) == 3000 and cache.trusted_until == timer() + 30
-    touched = Watched.reads - {e.cache_key for e in outdated}
-    # Only the idle sweep's slice of the current workspace was looked at, not all of it.
-    assert 0 < len(touched) <= _SWEEP_MIN
+def held(cache: DecisionCache) -> dict[bytes, CachedKey]:
+    """What the TTLCache stores, expired entries not yet purged included."""
+    return {e.cache_key: e for e in cache.positive.held()}
 
 
-def test_idle_entries_leave_within_the_ttl_busy_ones_stay() -> None:
-    timer = ManualClock(1000.0)
-    cache, evicted = make_cache(timer)
-    busy, idle, never = entry(1, now=timer()), entry(2, now=timer()), entry(3, now=timer())
-    for e in (busy, idle, never):
-        assert cache.put(e)
-    busy.used = idle.used = cache.epoch
-    for _ in range(int(TTL * 2 / 0.5)):  # two TTLs of version checks every 0.5 s
-        timer.advance(0.5)
-        busy.used = cache.epoch  # a request between two checks
-        assert not cache.idle(busy, timer())
-        cache.reconcile({WS_A: 1}, checked_at=timer())
-    assert set(cache.entries()) == {busy}
-    assert set(evicted) == {idle, never}
-
-
-def test_idle_means_unused_for_the_ttl_never_earlier() -> None:
-    timer = ManualClock(1000.0)
-    cache, _ = make_cache(timer)
-    e = entry(1, now=timer())
-    assert cache.put(e)
-    assert not cache.idle(e, timer() + TTL - 1)  # never used: counted from its lookup
-    assert cache.idle(e, timer() + TTL)
-    e.used = cache.epoch
-    timer.advance(10)
-    cache.next_epoch()  # the epoch of its use ended at 1010
-    assert not cache.idle(e, 1000 + TTL + 5)
-    assert cache.idle(e, 1010 + TTL)
-    cache.degraded = True  # once checks fail, an idle entry is no longer trusted either
-    assert cache.get(e.cache_key, 1010 + TTL) is None
+def assert_index_matches(cache: DecisionCache) -> None:
+    """The index holds exactly the TTLCache's keys, each under its entry's workspace/version."""
+    stored = held(cache)
+    assert sorted(Cache.__iter__(cache.positive)) == sorted(stored)  # held() missed nothing
+    indexed = {
+        key: (ws, version)
+        for ws, by_version in cache._by_workspace.items()
+        for version, keys in by_version.items()
+        for key in keys
+    }
+    assert indexed == {key: (e.workspace_id, e.version) for key, e in stored.items()}
+    assert all(
+        by_version and all(by_version.values()) for by_version in cache._by_workspace.values()
+    )
 
 
 def test_beyond_its_size_the_least_recently_used_leaves() -> None:
@@ -107,13 +83,61 @@ def test_beyond_its_size_the_least_recently_used_leaves() -> None:
     first, second, third = (entry(n, now=timer()) for n in range(3))
     for e in (first, second, third):
         assert cache.put(e)
-        e.used = cache.epoch
-    cache.next_epoch()
-    first.used = cache.epoch  # used again since: no longer the least recently used
-    assert cache.put(entry(3, now=timer()))
+    assert cache.positive[first.cache_key] is first  # read as the request path does: reordered
+    assert cache.put(entry(3, ws=WS_B, now=timer()))
     assert evicted == [second] and len(cache) == 3
     assert cache.put(entry(4, now=timer()))
     assert evicted == [second, third]
+    assert set(held(cache)) == {first.cache_key, (3).to_bytes(8, "big"), (4).to_bytes(8, "big")}
+    assert_index_matches(cache)
+
+
+def test_entries_leave_cache_ttl_after_their_lookup_used_or_not() -> None:
+    timer = ManualClock(1000.0)
+    cache, evicted = make_cache(timer)
+    busy, idle = entry(1, now=timer()), entry(2, ws=WS_B, now=timer())
+    assert cache.put(busy) and cache.put(idle)
+    for _ in range(int(TTL) - 1):  # used and confirmed every second: still not re-armed
+        timer.advance(1)
+        assert cache.get(busy.cache_key, timer()) is busy
+        cache.reconcile({WS_A: 1, WS_B: 1}, checked_at=timer())
+    assert evicted == [] and cache.workspace_ids() == [WS_A, WS_B]
+    timer.advance(1)  # TTL seconds after the lookup
+    assert cache.get(busy.cache_key, timer()) is None  # looked up again by the next request
+    assert len(held(cache)) == 2  # expired, not yet purged: still indexed
+    assert_index_matches(cache)
+    assert cache.workspace_ids() == []  # the version check's first step purges them
+    assert sorted(evicted, key=id) == sorted([busy, idle], key=id)
+    assert held(cache) == {} and cache._by_workspace == {}
+
+
+def test_an_insertion_purges_what_expired_before_it() -> None:
+    timer = ManualClock(1000.0)
+    cache, evicted = make_cache(timer)
+    old = entry(1, now=timer())
+    assert cache.put(old)
+    timer.advance(TTL / 2)
+    younger = entry(2, now=timer())
+    assert cache.put(younger)
+    timer.advance(TTL / 2)
+    assert cache.put(entry(3, ws=WS_B, now=timer()))
+    assert evicted == [old]
+    assert_index_matches(cache)
+    assert cache.workspace_ids() == [WS_A, WS_B]
+
+
+def test_a_key_looked_up_again_replaces_its_expired_entry() -> None:
+    timer = ManualClock(1000.0)
+    cache, evicted = make_cache(timer)
+    old = entry(1, version=1, now=timer())
+    assert cache.put(old)
+    timer.advance(TTL)
+    new = entry(1, version=1, now=timer())
+    assert cache.put(new)  # same key, workspace and version: the index keeps the key
+    assert evicted == [old] and cache.entries() == [new]
+    assert_index_matches(cache)
+    timer.advance(TTL - 1)
+    assert cache.get(new.cache_key, timer()) is new  # a full TTL from its own lookup
 
 
 def test_replacing_an_entry_hands_over_the_old_one() -> None:
@@ -122,7 +146,98 @@ def test_replacing_an_entry_hands_over_the_old_one() -> None:
     old, new = entry(1, now=timer()), entry(1, version=2, now=timer())
     assert cache.put(old) and cache.put(new)
     assert evicted == [old] and cache.entries() == [new]  # its hits and usage are not lost
+    assert_index_matches(cache)
     assert cache.evict_workspace(WS_A, 3) == 1 and cache.workspace_ids() == []
+
+
+def test_events_evict_exactly_the_outdated_entries() -> None:
+    timer = ManualClock(1000.0)
+    cache, evicted = make_cache(timer)
+    v1 = [entry(n, WS_A, version=1) for n in range(3)]
+    v2 = [entry(n, WS_A, version=2) for n in range(3, 5)]
+    other = [entry(n, WS_B, version=1) for n in range(5, 7)]
+    for e in v1 + v2 + other:
+        assert cache.put(e)
+    assert cache.evict_workspace(WS_A, 2) == 3
+    assert sorted(evicted, key=id) == sorted(v1, key=id)
+    assert_index_matches(cache)
+    assert not cache.put(entry(9, WS_A, version=1))  # a lookup in flight before the event
+    assert cache.evict_workspace(WS_B) == 2 and cache.workspace_ids() == [WS_A]
+    assert_index_matches(cache)
+
+
+def test_version_check_only_touches_mismatched_workspaces() -> None:
+    timer = ManualClock(1000.0)
+    cache, evicted = make_cache(timer)
+    current = [entry(n, WS_A, version=7, now=timer()) for n in range(3000)]
+    outdated = [entry(n, WS_B, version=3, now=timer()) for n in range(3000, 3010)]
+    for e in current + outdated:
+        assert cache.put(e)
+    timer.advance(TTL / 2)
+    Watched.reads.clear()
+    assert cache.workspace_ids() == [WS_A, WS_B]
+    dropped = cache.reconcile({WS_A: 7, WS_B: 4}, checked_at=timer())
+    assert dropped == 10 and {e.key_id for e in evicted} == {e.key_id for e in outdated}
+    assert len(cache) == 3000 and cache.trusted_until == timer() + STALE
+    assert Watched.reads - {e.cache_key for e in outdated} == set()  # none of WS_A's entries
+    assert_index_matches(cache)
+    timer.advance(TTL / 2)  # nothing was re-inserted: the TTL still counts from the lookup
+    assert cache.get(current[0].cache_key, timer()) is None
+
+
+def test_once_checks_fail_the_stale_bound_applies() -> None:
+    timer = ManualClock(1000.0)
+    cache, _ = make_cache(timer)
+    e = entry(1, now=timer())
+    assert cache.put(e)
+    cache.reconcile({WS_A: 1}, checked_at=timer() + 100)  # confirmed later on
+    timer.advance(100 + STALE - 1)
+    cache.degraded = True  # a check failed: requests test the entry's times
+    assert cache.get(e.cache_key, timer()) is e  # within the stale bound of its confirmation
+    timer.advance(1)
+    assert cache.get(e.cache_key, timer()) is None
+    cache.degraded = False
+    assert cache.get(e.cache_key, timer()) is e
+
+
+def test_evicted_entries_hits_fold_into_the_metrics_once() -> None:
+    timer = ManualClock(1000.0)
+    metrics = GatewayMetrics(CollectorRegistry())
+    cache, _ = make_cache(timer, size=2)
+    cache.on_evict = metrics.fold
+    metrics.watch_cache(cache)
+    a, b = entry(1, now=timer()), entry(2, ws=WS_B, now=timer())
+    assert cache.put(a) and cache.put(b)
+    a.hits, b.hits = 5, 7
+    assert metrics.snapshot()[1]["hit"] == 12
+    timer.advance(1)
+    c = entry(3, now=timer())
+    assert cache.put(c)  # size: a (least recently used) leaves
+    c.hits = 1
+    assert metrics.cache["hit"] == 5 and a.hits == 0
+    timer.advance(TTL - 1)
+    assert cache.workspace_ids() == [WS_A]  # TTL: b leaves
+    assert metrics.cache["hit"] == 12
+    assert cache.evict_workspace(WS_A) == 1  # an event: c leaves
+    assert metrics.cache["hit"] == 13 and metrics.decisions["allowed", "token"] == 13
+    decisions, counts, size = metrics.snapshot()
+    assert counts["hit"] == 13 and decisions["allowed", "token"] == 13 and size == 0
+
+
+def test_clear_reports_every_entry_once() -> None:
+    timer = ManualClock(1000.0)
+    cache, evicted = make_cache(timer)
+    expired = entry(1, now=timer())
+    assert cache.put(expired)
+    timer.advance(TTL)
+    live = entry(2, ws=WS_B, now=timer())
+    assert cache.put(live)  # (purges the expired one)
+    third = entry(3, now=timer())
+    assert cache.put(third)
+    timer.advance(TTL)  # both expired, neither purged yet
+    assert cache.clear() == 2
+    assert sorted(evicted, key=id) == sorted([expired, live, third], key=id)
+    assert held(cache) == {} and cache._by_workspace == {}
 
 
 def test_entries_share_what_keys_have_in_common() -> None:

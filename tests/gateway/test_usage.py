@@ -34,6 +34,8 @@ async def test_flush_writes_only_keys_used_since_the_last_one(
     last_used = {t.key_id: t.last_used for t in store.list_tokens(ws)}
     assert last_used == {used.info.key_id: clock.now, idle.info.key_id: None}
     assert await gate.flush_usage() == 0  # nothing new since
+    assert (await call(gate, request(used.token))).status == 200  # a cache hit
+    assert await gate.flush_usage() == 1
 
 
 async def test_background_flush(
