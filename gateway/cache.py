@@ -23,9 +23,9 @@ Freshness
     one timestamp for the whole cache. While Redis answers, that is every
     ``check_interval`` (<= ``stale_bound``), so requests do not test the stale bound; once
     a check fails, each request tests its entry's times: entries keep serving for
-    ``stale_bound`` past their last confirmation, but never beyond their ``cache_ttl``
-    (``cache_ttl >= stale_bound``, so at least ``stale_bound`` past their lookup), then are
-    looked up again (503 if Redis is still away).
+    ``stale_bound`` past their last confirmation (the TTL clock stops meanwhile, so
+    ``cache_ttl`` cannot cut that short), then are looked up again (503 if Redis is still
+    away).
 
 Negative entries
     Well-formed but unknown (or revoked) keys, keyed the same way, for ``negative_ttl``
@@ -64,7 +64,7 @@ class DecisionCache:
         self.stale_bound = stale_bound
         self.timer = timer
         self.on_evict = on_evict
-        self.positive = ReportingTTLCache(size, ttl, timer, self._left)
+        self.positive = ReportingTTLCache(size, ttl, self._ttl_clock, self._left)
         self._by_workspace: dict[str, dict[int, set[bytes]]] = {}  # workspace -> version -> keys
         self._negative: TTLCache[bytes, str, float] = TTLCache(negative_size, negative_ttl, timer)
         self._known_versions: LRUCache[str, int] = LRUCache(max(1024, size))
@@ -75,6 +75,18 @@ class DecisionCache:
         # by the first failed check; requests then test each entry's times.
         self.degraded = False
         self.epoch = 0  # requests stamp entries with it; the usage flush advances it
+
+    def _ttl_clock(self) -> float:
+        """The TTLCache's clock: stopped at the last confirmation while checks fail.
+
+        ``cache_ttl`` thus counts only time in which Redis could have been asked again, and
+        an outage never cuts an entry's ``stale_bound`` short: a key fetched 290 s before
+        Redis went away still serves ``stale_bound`` past its last confirmation. (Once Redis
+        is back the listener re-subscribes, which clears the cache anyway.)
+        """
+        if self.degraded and self.confirmed > -math.inf:
+            return self.confirmed
+        return self.timer()
 
     def __len__(self) -> int:
         return len(self.positive)  # (TTLCache purges expired entries first)

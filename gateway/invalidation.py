@@ -21,7 +21,7 @@ Guarantees (defaults in brackets; each is an option of the middleware):
 * **Catalog** (from the store) -- recompiled on its event and on every subscription; a
   periodic reload (every 5 s) bounds a lost message.
 * **Redis down** -- entries serve for ``stale_bound`` [30 s] after their last confirmation
-  (never past their ``cache_ttl``, see :mod:`gateway.cache`), then need a lookup (503
+  (``cache_ttl``'s clock stops meanwhile, see :mod:`gateway.cache`), then need a lookup (503
   ``store_unavailable``); unknown keys get 503 at once. No restart
   needed: listener and check keep trying; the first success resumes normal service.
 

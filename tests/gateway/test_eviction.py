@@ -200,6 +200,29 @@ def test_once_checks_fail_the_stale_bound_applies() -> None:
     assert cache.get(e.cache_key, timer()) is e
 
 
+def test_an_outage_does_not_cut_the_stale_bound_short() -> None:
+    """Fetched at 0, confirmed until 290, then Redis goes away: the key serves to 320 (the
+    stale bound past its last confirmation), though its cache_ttl (300) ran out at 300."""
+    timer = ManualClock(0.0)
+    cache, evicted = make_cache(timer)
+    e = entry(1, now=timer())
+    assert cache.put(e)
+    cache.reconcile({WS_A: 1}, checked_at=290.0)
+    timer.advance(290)
+    cache.degraded = True  # the next check failed
+    timer.advance(29)  # 319: past the TTL, within the stale bound of the last confirmation
+    assert cache.get(e.cache_key, timer()) is e
+    assert cache.positive[e.cache_key] is e  # what the request path reads
+    assert cache.put(entry(2, now=timer()))  # an insertion purges nothing on a stopped clock
+    assert evicted == []
+    timer.advance(1)  # 320
+    assert cache.get(e.cache_key, timer()) is None  # the stale bound still ends it
+    cache.reconcile({WS_A: 1}, checked_at=timer())  # Redis is back: the TTL clock runs again
+    cache.positive.expire()  # (what each version check starts with)
+    assert cache.get(e.cache_key, timer()) is None and evicted == [e]  # past its cache_ttl
+    assert_index_matches(cache)
+
+
 def test_evicted_entries_hits_fold_into_the_metrics_once() -> None:
     timer = ManualClock(1000.0)
     metrics = GatewayMetrics(CollectorRegistry())
