@@ -64,7 +64,7 @@ class DecisionCache:
         self.stale_bound = stale_bound
         self.timer = timer
         self.on_evict = on_evict
-        self.positive = ReportingTTLCache(size, ttl, self._ttl_clock, self._left)
+        self.positive = ReportingTTLCache(size, ttl, timer, self._left)
         self._by_workspace: dict[str, dict[int, set[bytes]]] = {}  # workspace -> version -> keys
         self._negative: TTLCache[bytes, str, float] = TTLCache(negative_size, negative_ttl, timer)
         self._known_versions: LRUCache[str, int] = LRUCache(max(1024, size))
@@ -76,17 +76,18 @@ class DecisionCache:
         self.degraded = False
         self.epoch = 0  # requests stamp entries with it; the usage flush advances it
 
-    def _ttl_clock(self) -> float:
-        """The TTLCache's clock: stopped at the last confirmation while checks fail.
+    def check_failed(self) -> None:
+        """A version check could not reach Redis: requests now test each entry's times, and
+        the TTLCache's clock stops (cachetools' timer, used as a context manager, freezes).
 
-        ``cache_ttl`` thus counts only time in which Redis could have been asked again, and
-        an outage never cuts an entry's ``stale_bound`` short: a key fetched 290 s before
-        Redis went away still serves ``stale_bound`` past its last confirmation. (Once Redis
-        is back the listener re-subscribes, which clears the cache anyway.)
+        ``cache_ttl`` thus counts only time in which Redis could have been asked again, so
+        an outage does not cut an entry's ``stale_bound`` short: a key fetched 290 s before
+        Redis went away still serves ``stale_bound`` past its last confirmation. The clock
+        stops here rather than in the request path's timer, which stays the plain one.
         """
-        if self.degraded and self.confirmed > -math.inf:
-            return self.confirmed
-        return self.timer()
+        if not self.degraded:
+            self.positive.timer.__enter__()
+            self.degraded = True
 
     def __len__(self) -> int:
         return len(self.positive)  # (TTLCache purges expired entries first)
@@ -162,7 +163,9 @@ class DecisionCache:
             dropped += self._drop(workspace_id, [v for v in by_version if v != current])
         self.confirmed = checked_at
         self.trusted_until = checked_at + self.stale_bound
-        self.degraded = False
+        if self.degraded:
+            self.positive.timer.__exit__(None, None, None)  # the TTL clock runs again
+            self.degraded = False
         return dropped
 
     def next_epoch(self) -> int:

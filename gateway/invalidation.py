@@ -195,7 +195,7 @@ class Invalidation:
             else:
                 versions = {}
         except StoreUnavailable as exc:
-            self.cache.degraded = True  # from now on requests test each entry's times
+            self.cache.check_failed()  # from now on requests test each entry's times
             self.metrics.store_errors.labels("versions").inc()
             if self.store_ok:
                 self.logger.warning(

@@ -192,11 +192,11 @@ def test_once_checks_fail_the_stale_bound_applies() -> None:
     assert cache.put(e)
     cache.reconcile({WS_A: 1}, checked_at=timer() + 100)  # confirmed later on
     timer.advance(100 + STALE - 1)
-    cache.degraded = True  # a check failed: requests test the entry's times
+    cache.check_failed()  # requests now test the entry's times
     assert cache.get(e.cache_key, timer()) is e  # within the stale bound of its confirmation
     timer.advance(1)
     assert cache.get(e.cache_key, timer()) is None
-    cache.degraded = False
+    cache.reconcile({WS_A: 1}, checked_at=timer())  # a check succeeds again
     assert cache.get(e.cache_key, timer()) is e
 
 
@@ -207,9 +207,9 @@ def test_an_outage_does_not_cut_the_stale_bound_short() -> None:
     cache, evicted = make_cache(timer)
     e = entry(1, now=timer())
     assert cache.put(e)
-    cache.reconcile({WS_A: 1}, checked_at=290.0)
     timer.advance(290)
-    cache.degraded = True  # the next check failed
+    cache.reconcile({WS_A: 1}, checked_at=timer())
+    cache.check_failed()  # the next check failed (at once, here)
     timer.advance(29)  # 319: past the TTL, within the stale bound of the last confirmation
     assert cache.get(e.cache_key, timer()) is e
     assert cache.positive[e.cache_key] is e  # what the request path reads
