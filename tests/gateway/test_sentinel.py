@@ -26,7 +26,7 @@ from policies.connect import sync_client
 from tests.admin_plugin.support import Api, Who, make_host_app
 from tests.gateway.apps import starlette_app
 from tests.gateway.asgi import call, http_scope
-from tests.support.sentinel import LocalSentinel
+from tests.support.sentinel import LocalSentinel, local_sentinel
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]
 LOG = logging.getLogger(__name__)
@@ -34,12 +34,8 @@ LOG = logging.getLogger(__name__)
 
 @pytest.fixture
 def sentinel(tmp_path: Path) -> Iterator[LocalSentinel]:
-    setup = LocalSentinel(tmp_path)
-    setup.start()
-    try:
+    with local_sentinel(tmp_path) as setup:
         yield setup
-    finally:
-        setup.stop()
 
 
 def lookups_on(port: int) -> int:

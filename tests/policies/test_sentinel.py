@@ -11,19 +11,15 @@ import pytest
 from policies import Catalog, Keyring, PolicyStore, Rule, StoreUnavailable
 from policies.connect import sync_client
 from tests.policies.helpers import lookup
-from tests.support.sentinel import LocalSentinel
+from tests.support.sentinel import LocalSentinel, local_sentinel
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def sentinel(tmp_path: Path) -> Iterator[LocalSentinel]:
-    setup = LocalSentinel(tmp_path)
-    setup.start()
-    try:
+    with local_sentinel(tmp_path) as setup:
         yield setup
-    finally:
-        setup.stop()
 
 
 def test_failover(sentinel: LocalSentinel, keyring: Keyring, catalog: Catalog) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -97,3 +99,14 @@ class LocalSentinel:
         for server in (self.sentinel, self.replica, self.primary):
             if server is not None:
                 server.stop()
+
+
+@contextlib.contextmanager
+def local_sentinel(folder: Path) -> Iterator[LocalSentinel]:
+    """A started :class:`LocalSentinel` in ``folder``, stopped on the way out."""
+    setup = LocalSentinel(folder)
+    setup.start()
+    try:
+        yield setup
+    finally:
+        setup.stop()
