@@ -74,7 +74,6 @@ class DecisionCache:
         # check_interval (<= stale_bound), so a request need not test the stale bound. Set
         # by the first failed check; requests then test each entry's times.
         self.degraded = False
-        self.epoch = 0  # requests stamp entries with it; the usage flush advances it
 
     def check_failed(self) -> None:
         """A version check could not reach Redis: requests now test each entry's times, and
@@ -167,11 +166,6 @@ class DecisionCache:
             self.positive.timer.__exit__(None, None, None)  # the TTL clock runs again
             self.degraded = False
         return dropped
-
-    def next_epoch(self) -> int:
-        """Start a new epoch; the one that just ended (for the usage flush)."""
-        self.epoch += 1
-        return self.epoch - 1
 
     def clear(self) -> int:
         """Forget everything (after a lost subscription); how many entries went."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
@@ -54,20 +53,15 @@ class CatalogLoading:
         reader = self.reader
         if self.fixed_catalog or reader is None:
             return
-        started = time.perf_counter()
         try:
-            catalog = await reader.load_catalog()
-        except StoreUnavailable:
-            self.metrics.store_errors.labels("catalog").inc()
-            raise
+            with self.metrics.store_call("catalog"):
+                catalog = await reader.load_catalog()
         except CatalogError as exc:
             # Someone stored a broken catalog: keep deciding with the last good one.
             self.logger.error("stored catalog is unusable, keeping the current one: %s", exc)
             if self.router is None:
                 self.router = Router()
             return
-        finally:
-            self.metrics.store_seconds.labels("catalog").observe(time.perf_counter() - started)
         fingerprint = None if catalog is None else catalog.fingerprint()
         if self.router is not None and fingerprint == self.catalog_fingerprint:
             return

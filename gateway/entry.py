@@ -80,7 +80,7 @@ class CachedKey:
         self.auth = credentials(kind)
         # When it was looked up (the cache's timer): the stale bound counts from here.
         self.fetched = fetched
-        self.used = -1  # the cache epoch of its allowed lookup (-1: refused)
+        self.used = False  # allowed at its lookup, not yet flushed (see gateway.usage)
         self.hits = 0  # allowed requests served from the cache (see gateway.metrics)
         self.hits_flushed = 0  # hits already seen by the last-used flush (gateway.usage)
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 
 from gateway.cache import DecisionCache
@@ -72,7 +71,6 @@ class Invalidation:
         self.attempts = 0  # connection attempts finished, successful or not
         self.checks_started = 0
         self.checks_done = 0
-        self.store_ok = True  # the last version check reached Redis
         self.stopping = False
         self._changed: asyncio.Event | None = None
 
@@ -118,6 +116,11 @@ class Invalidation:
             if failures > 1:
                 delay = min(self.reconnect_min * 2 ** (failures - 2), self.reconnect_max)
                 await asyncio.sleep(delay / 2 + random.uniform(0, delay / 2))
+
+    @property
+    def store_ok(self) -> bool:
+        """The last version check reached Redis (the cache is not degraded)."""
+        return not self.cache.degraded
 
     def must_stop(self) -> bool:
         """Stop requested, or this task cancelled even if redis-py swallowed the error.
@@ -185,32 +188,25 @@ class Invalidation:
         checked_at = self.cache.timer()
         try:
             if workspace_ids:
-                started = time.perf_counter()
-                try:
+                with self.metrics.store_call("versions"):
                     versions = await reader.versions(workspace_ids)
-                finally:
-                    self.metrics.store_seconds.labels("versions").observe(
-                        time.perf_counter() - started
-                    )
             else:
                 versions = {}
         except StoreUnavailable as exc:
-            self.cache.check_failed()  # from now on requests test each entry's times
-            self.metrics.store_errors.labels("versions").inc()
             if self.store_ok:
                 self.logger.warning(
                     "version check failed (%s): cached keys serve until their stale bound",
                     exc,
                     extra={"event": "gateway.store_unavailable"},
                 )
-            self.store_ok = False
+            self.cache.check_failed()  # from now on requests test each entry's times
             return False
+        recovered = not self.store_ok
         dropped = self.cache.reconcile(versions, checked_at)
         if dropped:
             self.metrics.invalidations.labels("version_check").inc(dropped)
-        if not self.store_ok:
+        if recovered:
             self.logger.info("version check succeeded again", extra={"event": "gateway.store_ok"})
-        self.store_ok = True
         self.checks_done = self.checks_started
         self._notify()
         return True

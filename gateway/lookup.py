@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 
 from gateway.cache import DecisionCache
@@ -65,14 +64,13 @@ class KeyResolver:
 
     async def _lookup(self, raw: str, cache_key: bytes, workspace_id: str, started: float) -> Found:
         reader = self.runtime.ensure_started()
-        clock_started = time.perf_counter()
         try:
-            policy = await reader.lookup(raw)
+            with self.metrics.store_call("lookup"):
+                policy = await reader.lookup(raw)
         except InvalidKey:
             self.cache.put_unknown(cache_key, workspace_id)
             return self.problems.invalid_key, workspace_id
-        except StoreUnavailable:
-            self.metrics.store_errors.labels("lookup").inc()
+        except StoreUnavailable:  # (counted by store_call)
             return self.problems.store_unavailable, workspace_id
         except Exception:  # a record the store should never hold: a 503, never a 500
             self.metrics.store_errors.labels("lookup").inc()
@@ -82,8 +80,6 @@ class KeyResolver:
                 extra={"event": "gateway.bad_record"},
             )
             return self.problems.store_unavailable, workspace_id
-        finally:
-            self.metrics.store_seconds.labels("lookup").observe(time.perf_counter() - clock_started)
         entry = CachedKey(cache_key, policy, started)
         self.cache.put(entry)
         return entry, workspace_id

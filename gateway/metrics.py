@@ -25,6 +25,7 @@ entry leaves the cache. Middlewares sharing a registry share one :class:`Gateway
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from gateway.problems import PROBLEMS
+from policies.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.cache import DecisionCache
@@ -90,6 +92,17 @@ class GatewayMetrics:
         if metrics is None:
             metrics = _BY_REGISTRY[registry] = cls(registry)
         return metrics
+
+    @contextlib.contextmanager
+    def store_call(self, operation: str) -> Iterator[None]:
+        """Time one Redis operation (prometheus-client's ``Histogram.time``) and count it
+        as an error if Redis could not be reached."""
+        with self.store_seconds.labels(operation).time():
+            try:
+                yield
+            except StoreUnavailable:
+                self.store_errors.labels(operation).inc()
+                raise
 
     def watch_cache(self, cache: DecisionCache) -> None:
         self._caches.add(cache)

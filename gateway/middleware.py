@@ -189,7 +189,7 @@ class KeyGateMiddleware(KeyGate):
             # A hit, an allowed decision (gateway.metrics) and a use (gateway.usage) at once.
             entry.hits += 1
         else:
-            entry.used = cache.epoch
+            entry.used = True
             self._decisions[entry.allowed] += 1
         await self.app(scope, receive, send)
 

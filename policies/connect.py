@@ -72,6 +72,11 @@ def parse_url(url: str) -> Target:
     )
 
 
+# A quiet connection (a subscription above all) hears nothing for long stretches: redis-py
+# PINGs it after this long so that one that died without a word is found.
+HEALTH_CHECK_SECONDS = 30
+
+
 def _options(timeout: float) -> dict[str, Any]:
     return {"decode_responses": True, "socket_timeout": timeout, "socket_connect_timeout": timeout}
 
@@ -90,7 +95,7 @@ def _client(url: str, timeout: float, flavour: Any) -> Any:
             sentinel = flavour.sentinel.Sentinel(list(target.nodes), socket_timeout=timeout)
             return sentinel.master_for(target.service, db=target.db, **options)
         del options["username"], options["password"]  # the URL carries them
-        return flavour.Redis.from_url(url, health_check_interval=30, **options)
+        return flavour.Redis.from_url(url, health_check_interval=HEALTH_CHECK_SECONDS, **options)
     except ValueError as exc:
         raise ConfigError(f"bad Redis URL: {exc}") from None
 

@@ -28,6 +28,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from policies.connect import HEALTH_CHECK_SECONDS
 from policies.schema import EVENTS_CHANNEL
 
 # What a node connection copies from the cluster client's options: credentials, reply
@@ -40,9 +41,6 @@ _NODE_OPTIONS = (
     "socket_timeout",
     "socket_connect_timeout",
 )
-# A subscription receives nothing on a quiet channel: redis-py's PING every so often is
-# what finds a connection that died without a word (the same as connect.py's clients).
-_HEALTH_CHECK_SECONDS = 30
 
 
 class EventSubscriber:
@@ -90,7 +88,7 @@ class EventSubscriber:
         return redis.asyncio.Redis(
             host=node.host,
             port=int(node.port),
-            health_check_interval=_HEALTH_CHECK_SECONDS,
+            health_check_interval=HEALTH_CHECK_SECONDS,
             # No retries against the same node: a dead node must fail this attempt at once,
             # so that the next one goes to another node.
             retry=Retry(NoBackoff(), 0),

@@ -57,12 +57,12 @@ def test_failed_flush_keeps_its_keys_and_evictions_keep_their_marks() -> None:
     recorder = UsageRecorder(clock=lambda: 123.0)
     policy = KeyPolicy("ws_AAAAAAAAAAAA", KeyKind.TOKEN, "kid1", version=1)
     entry = CachedKey(b"k", policy, 0.0)
-    assert recorder.collect([entry], ended=0) == {}  # never used
-    entry.used = 1
+    assert recorder.collect([entry]) == {}  # never used
+    entry.used = True
     recorder.evicted(entry)  # used, then left the cache before the flush
-    usage = recorder.collect([], ended=1)
+    usage = recorder.collect([])
     assert usage == {"ws_AAAAAAAAAAAA": {"kid1": 123.0}}
     recorder.restore(usage)  # Redis was away
     assert len(recorder) == 1
-    assert recorder.collect([], ended=2) == usage
-    assert recorder.collect([entry], ended=3) == {}  # not used since epoch 1
+    assert recorder.collect([]) == usage
+    assert recorder.collect([entry]) == {}  # not used since that flush
