@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]
 STALE_BOUND = 4.0  # short, so the test sees it pass; the default is 30 s
 CHECK_INTERVAL = 0.2
 LOG = logging.getLogger(__name__)
+RETRY_SECONDS = 10.0
 
 
 @pytest.fixture
@@ -175,6 +176,13 @@ async def test_redis_killed_and_restarted_under_load(
             for key in seeded.keys:
                 for base in bases:  # ...and each gateway accepts it again
                     answer = await http.get(f"{base}/projects", headers=auth(key))
+                    # A 503 says Retry-After: as a client would, retry (bounded). Rarely (2 of about
+                    # 30 runs here) a first lookup just after the restart
+                    # still meets the outage; a lost key would never recover.
+                    deadline = time.monotonic() + RETRY_SECONDS
+                    while answer.status_code == 503 and time.monotonic() < deadline:
+                        await asyncio.sleep(float(answer.headers["retry-after"]) / 4)
+                        answer = await http.get(f"{base}/projects", headers=auth(key))
                     # 403: a rule of its workspace; a forgotten key would get 401.
                     assert answer.status_code in (200, 403), answer.text
             # And invalidation works again in both processes (they resubscribed).
