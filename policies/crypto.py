@@ -1,14 +1,24 @@
-"""Digests for lookup, encryption for what an admin may reveal later.
+"""Digests for lookup, encryption for what an admin may reveal later, and check values.
 
 Keys are found by HMAC-SHA256 under a server secret (a stolen Redis dump alone does not let
 anyone confirm a guessed key). The SDK and publishable keys and workspace secrets are also
 stored encrypted with Fernet; :class:`cryptography.fernet.MultiFernet` takes a list of master
 keys, the first encrypting and all decrypting, so the master key rotates without downtime.
+
+Every ciphertext is bound to its place: ``ks2:`` + a Fernet token of ``context NUL value``,
+where the context names the workspace and the role or secret (:func:`role_context`,
+:func:`secret_context`). Fernet authenticates the whole payload, so a ciphertext copied into
+another workspace, role or secret name fails to decrypt there. Ciphertexts written before
+(a bare Fernet token, no context) stay readable until ``keystile secrets rewrap``.
+
+Check values (HKDF outputs, 16 hex digits) name a secret without revealing it: the digest
+secret's is stored in Redis to notice a changed secret at start-up; backups carry them.
 Bad arguments fail here, at construction, never later with a default.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -16,11 +26,34 @@ import time
 from collections.abc import Callable, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from policies.errors import ConfigError, KeystileError
 
 MIN_DIGEST_SECRET_BYTES = 32
 KEY_ID_CHARS = 12
+BOUND_PREFIX = "ks2:"
+_SEPARATOR = b"\x00"
+
+
+def role_context(ws: str, role: str) -> str:
+    """Where a role key's ciphertext belongs: ``ws_…/pk`` or ``ws_…/sk``."""
+    return f"{ws}/{role}"
+
+
+def secret_context(ws: str, name: str) -> str:
+    return f"{ws}/secret/{name}"
+
+
+def _derive(secret: bytes, purpose: str, length: int = 32) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=purpose.encode()).derive(
+        secret
+    )
+
+
+def _check_value(secret: bytes, purpose: str) -> str:
+    return _derive(secret, purpose, 8).hex()
 
 
 class Keyring:
@@ -36,10 +69,11 @@ class Keyring:
                 "no master key: set KEYSTILE_MASTER_KEYS to one or more Fernet keys "
                 "(comma-separated, newest first); make one with `keystile secrets generate`"
             )
-        fernets = []
+        fernets, checks = [], []
         for position, key in enumerate(master_keys, start=1):
             try:
                 fernets.append(Fernet(key))
+                checks.append(_check_value(base64.urlsafe_b64decode(key), "keystile master key"))
             except (ValueError, TypeError):
                 raise ConfigError(
                     f"master key #{position} is not a Fernet key (32 url-safe base64 bytes)"
@@ -49,9 +83,15 @@ class Keyring:
             raise ConfigError(
                 f"KEYSTILE_DIGEST_SECRET must be at least {MIN_DIGEST_SECRET_BYTES} bytes"
             )
+        self._fernets = tuple(fernets)
         self._fernet = MultiFernet(fernets)
         self._digest_secret = secret
+        self._mac_key = _derive(secret, "keystile backup mac")
         self._clock = clock
+        self.master_key_checks: tuple[str, ...] = tuple(checks)
+        """Check values of the master keys, in configured order (the first encrypts)."""
+        self.digest_check = _check_value(secret, "keystile digest secret")
+        """Check value of the digest secret (stored in Redis, carried by backups)."""
 
     @staticmethod
     def generate_master_key() -> str:
@@ -70,23 +110,55 @@ class Keyring:
         """A short public id for a key, safe to log and show (derived from its digest)."""
         return digest[:KEY_ID_CHARS]
 
-    def encrypt(self, plaintext: str) -> str:
-        return self._fernet.encrypt_at_time(plaintext.encode("utf-8"), int(self._clock())).decode(
-            "ascii"
-        )
+    # -- ciphertexts ----------------------------------------------------------------------
+    def encrypt(self, plaintext: str, context: str) -> str:
+        """Encrypt under the first master key, bound to ``context`` (see the module doc)."""
+        if "\x00" in context:
+            raise ValueError("an encryption context cannot hold NUL")
+        payload = context.encode("utf-8") + _SEPARATOR + plaintext.encode("utf-8")
+        token = self._fernet.encrypt_at_time(payload, int(self._clock()))
+        return BOUND_PREFIX + token.decode("ascii")
 
-    def decrypt(self, token: str) -> str:
+    def decrypt(self, token: str, context: str) -> str:
+        """The plaintext, if ``token`` decrypts and belongs to ``context``."""
+        bound = token.startswith(BOUND_PREFIX)
         try:
-            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
-        except InvalidToken:
+            raw = self._fernet.decrypt(token.removeprefix(BOUND_PREFIX).encode("ascii"))
+        except (InvalidToken, UnicodeEncodeError):
             raise KeystileError(
                 "stored value cannot be decrypted: is the master key it was written with "
                 "still in KEYSTILE_MASTER_KEYS?"
             ) from None
+        if not bound:  # written before contexts: readable until rewrapped
+            return raw.decode("utf-8")
+        place, found, value = raw.partition(_SEPARATOR)
+        if not found or not hmac.compare_digest(place, context.encode("utf-8")):
+            raise KeystileError("stored value belongs to another workspace, key or secret")
+        return value.decode("utf-8")
 
-    def rewrap(self, token: str) -> str:
-        """Re-encrypt under the newest master key (after adding one at the front)."""
-        try:
-            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
-        except InvalidToken:
-            raise KeystileError("stored value cannot be decrypted with any master key") from None
+    def key_position(self, token: str) -> int | None:
+        """Which configured master key (0 = first) decrypts ``token``; None: none does."""
+        data = token.removeprefix(BOUND_PREFIX).encode("ascii", "replace")
+        for position, fernet in enumerate(self._fernets):
+            try:
+                fernet.decrypt(data)
+            except InvalidToken:
+                continue
+            return position
+        return None
+
+    def is_current(self, token: str) -> bool:
+        """Bound to a context and under the first master key: nothing left to rewrap."""
+        return token.startswith(BOUND_PREFIX) and self.key_position(token) == 0
+
+    def rewrap(self, token: str, context: str) -> str:
+        """Re-encrypt under the first master key, bound to ``context`` (checked if bound)."""
+        return self.encrypt(self.decrypt(token, context), context)
+
+    # -- backups --------------------------------------------------------------------------
+    def mac(self, data: bytes) -> str:
+        """HMAC-SHA256 under a key derived from the digest secret (backups' integrity)."""
+        return hmac.new(self._mac_key, data, hashlib.sha256).hexdigest()
+
+    def verify_mac(self, data: bytes, mac: str) -> bool:
+        return hmac.compare_digest(self.mac(data), mac.encode("ascii", "replace").decode())

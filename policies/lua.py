@@ -135,24 +135,63 @@ return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', KEYS[3])}
 """,
 )
 
-# KEYS[3..7] = credentials, rules, tokens, last-used, secrets. Own ARGV: the JSON objects
-# (or, for rules, array) of a backup, field -> value as stored. Refuses an existing workspace.
+# A restore's last, atomic step (policies.operations.backup). KEYS[3..7] = the live
+# credentials, rules, tokens, last-used and secrets keys; KEYS[8..12] = their staged copies.
+# Own ARGV: the five staged sizes, then n and n meta field/value items. Each step is O(1) in
+# the backup's size (RENAME moves a key, UNLINK frees leftovers in the background), so a
+# large restore never blocks Redis. Replies -3: the workspace exists; -2: a staged section
+# is not the size it was written with (expired or touched): nothing is made live.
 RESTORE = LuaScript(
     "restore",
     _HEAD
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return {-3, 0} end
-local function fill(key, json)
-  for field, value in pairs(cjson.decode(json)) do redis.call('HSET', key, field, value) end
+for i = 8, 12 do
+  local size = tonumber(ARGV[s + i - 8])
+  local found
+  if i == 9 then found = redis.call('SCARD', KEYS[i]) else found = redis.call('HLEN', KEYS[i]) end
+  if found ~= size then return {-2, 0} end
 end
-fill(KEYS[1], ARGV[s])
+for i = 3, 7 do
+  redis.call('UNLINK', KEYS[i])
+  if redis.call('EXISTS', KEYS[i + 5]) == 1 then
+    redis.call('RENAME', KEYS[i + 5], KEYS[i])
+    redis.call('PERSIST', KEYS[i])
+  end
+end
+local n = tonumber(ARGV[s + 5])
+redis.call('HSET', KEYS[1], unpack(ARGV, s + 6, s + 5 + n))
 redis.call('HSET', KEYS[1], 'version', 0)
-fill(KEYS[3], ARGV[s + 1])
-for _, member in ipairs(cjson.decode(ARGV[s + 2])) do redis.call('SADD', KEYS[4], member) end
-fill(KEYS[5], ARGV[s + 3])
-fill(KEYS[6], ARGV[s + 4])
-fill(KEYS[7], ARGV[s + 5])
 return {1, commit()}
+""",
+)
+
+# Store the catalog with its audit entry and event, in one step. KEYS = catalog, deployment
+# audit stream (same slot). ARGV = catalog JSON, channel, fingerprint, audit MAXLEN, then the
+# audit fields. Replies 1 changed (audited), 0 unchanged (no entry); the event goes out
+# either way, so a gateway that missed one catches up.
+CATALOG_SAVE = LuaScript(
+    "catalog_save",
+    """
+local changed = 0
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 5))
+  changed = 1
+end
+redis.call('PUBLISH', ARGV[2], 'catalog ' .. ARGV[3])
+return changed
+""",
+)
+
+# Rewrap one ciphertext: KEYS = the hash; ARGV = field, the ciphertext read, its rewrap.
+# Writes only if the value is still the one read (a concurrent change wins); 1 written.
+REWRAP = LuaScript(
+    "rewrap",
+    """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
 """,
 )
 

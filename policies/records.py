@@ -90,3 +90,13 @@ class AuditEntry:
     action: str
     workspace_id: str
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """What a restore did: the workspace, and what became of the backup's catalog."""
+
+    workspace_id: str
+    catalog: str
+    catalog_applied: bool
+    verified: bool

@@ -4,6 +4,8 @@
 |---------------------------|--------|--------------------------------------------------------|
 | ``ks:workspaces``         | set    | every workspace id                                     |
 | ``ks:catalog``            | string | the catalog, JSON                                      |
+| ``{ks:catalog}:audit``    | stream | deployment audit: catalog loads (the catalog's slot)   |
+| ``ks:digest_check``       | string | check value of the digest secret (start-up check)      |
 | ``ks:{W}:meta``           | hash   | id, name, created, version, origins (JSON),            |
 |                           |        | pk/sk ``_digest``, ``_enc`` (Fernet), ``_prev_digest`` |
 | ``ks:{W}:keys``           | hash   | HMAC digest -> credential record (JSON), live keys only|
@@ -14,6 +16,7 @@
 | ``ks:{W}:audit``          | stream | audit entries, capped                                  |
 | ``ks:{W}:otp:…``          | hash,  | one-time-password challenges (digest only), send log   |
 |                           | zset   | and cooldowns, all with TTLs (:mod:`.operations.otp`)  |
+| ``ks:{W}:staging:…``      | any    | a restore's sections before they go live (TTL 1 h)     |
 | ``ks:events`` (channel)   | pubsub | ``"<workspace> <version>"`` or ``"catalog <fp>"``      |
 
 ``{W}`` is the workspace id inside a Redis Cluster hash tag: one workspace's keys live in one
@@ -34,6 +37,13 @@ WORKSPACES = f"{PREFIX}:workspaces"
 CATALOG = f"{PREFIX}:catalog"
 EVENTS_CHANNEL = f"{PREFIX}:events"
 AUDIT_MAXLEN = 10_000
+# The hash tag puts the deployment's audit stream in the catalog's slot (the tag's text is
+# the catalog key's whole name), so a catalog change and its entry are one Lua step.
+DEPLOYMENT_AUDIT = f"{{{CATALOG}}}:audit"
+DIGEST_CHECK = f"{PREFIX}:digest_check"
+STAGING_TTL_SECONDS = 3600
+MAX_AUDIT_TEXT = 200
+MAX_AUDIT_DETAIL = 2000
 
 
 def meta(ws: str) -> str:
@@ -64,6 +74,11 @@ def audit(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:audit"
 
 
+def staging(ws: str, run: str, part: str) -> str:
+    """A restore's section before it goes live: same slot as the workspace's own keys."""
+    return f"{PREFIX}:{{{ws}}}:staging:{run}:{part}"
+
+
 def otp(ws: str, *parts: str) -> str:
     return ":".join((f"{PREFIX}:{{{ws}}}:otp", *parts))
 
@@ -71,6 +86,15 @@ def otp(ws: str, *parts: str) -> str:
 def text(value: Any) -> str:
     """Replies as ``str`` whether the client decodes responses or not."""
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def pairs(reply: Any) -> list[tuple[str, str]]:
+    """A hash reply (HGETALL, HSCAN's items) as text pairs, whether redis-py's callback
+    already made it a dict (the client's default) or left the flat list."""
+    if isinstance(reply, dict):
+        return [(text(k), text(v)) for k, v in reply.items()]
+    texts = [text(i) for i in reply]
+    return list(zip(texts[::2], texts[1::2], strict=True))
 
 
 def dump(value: dict[str, Any]) -> str:
@@ -151,16 +175,39 @@ def decode_token(raw: Any, last_used_at: Any = None) -> tuple[TokenInfo, str]:
     return info, data["digest"]
 
 
+def _clean(value: str, limit: int = MAX_AUDIT_TEXT) -> str:
+    """Audit text: control and other unprintable characters replaced, length bounded."""
+    value = "".join(c if c.isprintable() else "\ufffd" for c in value)
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def _clean_detail(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {_clean(str(k), 64): _clean_detail(v) for k, v in list(value.items())[:32]}
+    if isinstance(value, list | tuple):
+        return [_clean_detail(v) for v in value[:32]]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _clean(str(value))
+
+
 def audit_fields(actor: str, action: str, ws: str, now: float, detail: dict[str, Any]) -> list[str]:
+    """The fields of an audit entry: every text bounded and free of control characters,
+    so an entry can neither forge lines where it is shown nor grow without limit."""
+    encoded = dump(_clean_detail(detail))
+    if len(encoded) > MAX_AUDIT_DETAIL:
+        encoded = dump({"truncated": _clean(encoded, MAX_AUDIT_DETAIL // 2)})
     return [
         "ts",
         repr(now),
         "actor",
-        actor,
+        _clean(str(actor)),
         "action",
-        action,
+        _clean(str(action), 64),
         "workspace",
         ws,
         "detail",
-        dump(detail),
+        encoded,
     ]

@@ -15,11 +15,26 @@ import redis
 from policies.calls import Operation, T, run
 from policies.catalog import Catalog
 from policies.crypto import Keyring
-from policies.operations import audit, backup, rules, secrets, tokens, workspaces
+from policies.operations import (
+    audit,
+    backup,
+    deployment,
+    rules,
+    secrets,
+    tokens,
+    workspaces,
+)
 from policies.operations import otp as otp_ops
 from policies.operations.base import Context
 from policies.otp import DEFAULT_POLICY, IssuedOtp, OtpPolicy
-from policies.records import AuditEntry, CreatedToken, CreatedWorkspace, TokenInfo, WorkspaceInfo
+from policies.records import (
+    AuditEntry,
+    CreatedToken,
+    CreatedWorkspace,
+    Restored,
+    TokenInfo,
+    WorkspaceInfo,
+)
 from policies.rules import Rule
 
 
@@ -73,8 +88,9 @@ class PolicyStore:
     def list_rules(self, ws: str) -> list[Rule]:
         return self.run(rules.list_rules(self.ctx, ws))
 
-    def save_catalog(self, catalog: Catalog) -> str:
-        return self.run(rules.save_catalog(self.ctx, catalog))
+    def save_catalog(self, catalog: Catalog, *, actor: str = "system") -> str:
+        """Store the catalog (audited in the deployment's stream when it changes)."""
+        return self.run(rules.save_catalog(self.ctx, catalog, actor=actor))
 
     def load_catalog(self) -> Catalog | None:
         return self.run(rules.load_catalog(self.ctx))
@@ -121,12 +137,35 @@ class PolicyStore:
     def audit_tail(self, ws: str, count: int = 20) -> list[AuditEntry]:
         return self.run(audit.tail(self.ctx, ws, count))
 
-    # -- backups --------------------------------------------------------------------
-    def export_workspace(self, ws: str) -> dict[str, Any]:
-        return self.run(backup.export_workspace(self.ctx, ws))
+    def deployment_audit_tail(self, count: int = 20) -> list[AuditEntry]:
+        """The deployment's own entries (catalog loads, rewraps), newest first."""
+        return self.run(audit.deployment_tail(self.ctx, count))
 
-    def import_workspace(self, document: Any, *, actor: str) -> str:
-        return self.run(backup.import_workspace(self.ctx, document, actor=actor))
+    # -- backups --------------------------------------------------------------------
+    def export_workspace(self, ws: str, *, actor: str) -> dict[str, Any]:
+        return self.run(backup.export_workspace(self.ctx, ws, actor=actor))
+
+    def import_workspace(
+        self, document: Any, *, actor: str, apply_catalog: bool = False, unverified: bool = False
+    ) -> Restored:
+        return self.run(
+            backup.import_workspace(
+                self.ctx, document, actor=actor, apply_catalog=apply_catalog, unverified=unverified
+            )
+        )
+
+    # -- the deployment's secrets -----------------------------------------------------
+    def check_digest_secret(self, *, stamp: bool = True) -> None:
+        """Raise ConfigError if the digest secret is not the one this Redis was set up with."""
+        self.run(deployment.check_digest_secret(self.ctx, stamp=stamp))
+
+    def secrets_status(self) -> deployment.SecretsStatus:
+        return self.run(deployment.status(self.ctx))
+
+    def rewrap_secrets(
+        self, *, actor: str, progress: deployment.Progress | None = None
+    ) -> deployment.RewrapReport:
+        return self.run(deployment.rewrap(self.ctx, actor=actor, progress=progress))
 
     # -- one-time passwords (the admin plugin's challenges) --------------------------
     def issue_otp(

@@ -74,7 +74,8 @@ def tokens_create(
     expires_in: str | None,
     blocks: tuple[str, ...],
 ) -> None:
-    expires = time.time() + parse_duration(expires_in) if expires_in else None
+    # An empty --expires-in is a mistake, not "never": parse_duration refuses it.
+    expires = time.time() + parse_duration(expires_in) if expires_in is not None else None
     created = store_of(ctx).create_token(
         workspace_id,
         name,

@@ -7,7 +7,6 @@ data folder with generated secrets. Every failure is one clear line on stderr an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -15,6 +14,7 @@ import click
 from keystile.home import DEFAULT_HOME, Home
 from policies import KeystileError, PolicyStore, Settings
 from policies.connect import sync_client
+from policies.times import format_time
 
 ACTOR = "cli"
 
@@ -29,10 +29,9 @@ class KeystileGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
-def when(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+def when(ts: object) -> str:
+    """A stored time, whatever was stored (a far-future or damaged one never raises)."""
+    return format_time(ts)
 
 
 def store_of(ctx: click.Context) -> PolicyStore:
@@ -48,9 +47,11 @@ def store_of(ctx: click.Context) -> PolicyStore:
             settings = Settings.load(config_file=params["config"])
         client = sync_client(settings.redis_url)
         root.call_on_close(client.close)
-        root.meta["store"] = PolicyStore(client, settings.keyring())
-    store: PolicyStore = root.meta["store"]
-    return store
+        store = PolicyStore(client, settings.keyring())
+        store.check_digest_secret()  # a changed secret: one clear line, not 401s later
+        root.meta["store"] = store
+    opened: PolicyStore = root.meta["store"]
+    return opened
 
 
 @click.group(cls=KeystileGroup)

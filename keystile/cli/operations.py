@@ -1,4 +1,4 @@
-"""``keystile catalog``, ``audit`` and ``secrets``: operating the deployment."""
+"""``keystile catalog``, ``audit``, ``export`` and ``import``: operating the deployment."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from keystile.cli.base import main, store_of, when
+from keystile.cli.base import ACTOR, main, store_of, when
 from policies import Catalog
 
 
@@ -24,7 +24,7 @@ def catalog() -> None:
 def catalog_load(ctx: click.Context, path: Path) -> None:
     """Store the catalog from a .json or .toml FILE."""
     loaded = Catalog.load(path)
-    fingerprint = store_of(ctx).save_catalog(loaded)
+    fingerprint = store_of(ctx).save_catalog(loaded, actor=ACTOR)
     click.echo(f"catalog {fingerprint}: {len(loaded.modules)} modules")
 
 
@@ -47,23 +47,17 @@ def audit() -> None:
 @click.option("-n", "count", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.pass_context
 def audit_tail(ctx: click.Context, workspace_id: str, count: int) -> None:
-    for e in reversed(store_of(ctx).audit_tail(workspace_id, count)):
-        detail = " ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
+    """A workspace's entries, oldest first; WORKSPACE_ID 'deployment': catalog loads and
+    rewraps."""
+    store = store_of(ctx)
+    if workspace_id == "deployment":
+        entries = store.deployment_audit_tail(count)
+    else:
+        entries = store.audit_tail(workspace_id, count)
+    for e in reversed(entries):
+        # json.dumps: a value cannot pose as another field (``name=ci, key_id=tk_X``)
+        detail = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(e.detail.items()))
         click.echo(f"{when(e.time)}  {e.actor:24} {e.action:24} {detail}")
-
-
-@main.group("secrets")
-def secrets_group() -> None:
-    """Deployment secrets."""
-
-
-@secrets_group.command("generate")
-def secrets_generate() -> None:
-    """Print a fresh master key and digest secret, as environment lines."""
-    from policies.crypto import Keyring
-
-    click.echo(f"KEYSTILE_MASTER_KEYS={Keyring.generate_master_key()}")
-    click.echo(f"KEYSTILE_DIGEST_SECRET={Keyring.generate_digest_secret()}")
 
 
 @main.command("export")
@@ -72,7 +66,7 @@ def secrets_generate() -> None:
 @click.pass_context
 def export_command(ctx: click.Context, workspace_id: str, path: Path) -> None:
     """Write a workspace's policies to PATH (keys stay encrypted; file mode 0600)."""
-    document = store_of(ctx).export_workspace(workspace_id)
+    document = store_of(ctx).export_workspace(workspace_id, actor=ACTOR)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
@@ -84,12 +78,32 @@ def export_command(ctx: click.Context, workspace_id: str, path: Path) -> None:
 
 @main.command("import")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--apply-catalog",
+    is_flag=True,
+    help="Also replace the deployment's catalog with the backup's (audited, evented).",
+)
+@click.option(
+    "--unverified",
+    is_flag=True,
+    help="Disaster recovery: accept a backup made under another digest secret, or an "
+    "unauthenticated format-1 backup (audited). Never a modified one.",
+)
 @click.pass_context
-def import_command(ctx: click.Context, path: Path) -> None:
-    """Restore a workspace exported with `keystile export` (into a Redis without it)."""
+def import_command(ctx: click.Context, path: Path, apply_catalog: bool, unverified: bool) -> None:
+    """Restore a workspace exported with `keystile export` (into a Redis without it).
+
+    Only that workspace is restored: the backup's catalog is compared with the live one and
+    applied only with --apply-catalog.
+    """
     try:
         document = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise click.ClickException(f"cannot read backup {path}: {exc}") from None
-    workspace_id = store_of(ctx).import_workspace(document, actor="cli")
-    click.echo(f"restored {workspace_id}")
+    restored = store_of(ctx).import_workspace(
+        document, actor=ACTOR, apply_catalog=apply_catalog, unverified=unverified
+    )
+    click.echo(f"restored {restored.workspace_id}")
+    click.echo(f"catalog: {restored.catalog}")
+    if not restored.verified:
+        click.echo("warning: restored UNVERIFIED (not authenticated under this deployment)")

@@ -22,10 +22,17 @@ def append(
 
 def tail(ctx: Context, ws: str, count: int = 20) -> Operation[list[AuditEntry]]:
     """The newest ``count`` entries, newest first."""
+    return (yield from _tail(schema.audit(require_workspace(ws)), ws, count))
+
+
+def deployment_tail(ctx: Context, count: int = 20) -> Operation[list[AuditEntry]]:
+    """The newest entries of the deployment's own stream (catalog loads), newest first."""
+    return (yield from _tail(schema.DEPLOYMENT_AUDIT, "-", count))
+
+
+def _tail(stream: str, ws: str, count: int) -> Operation[list[AuditEntry]]:
     count = max(1, min(int(count), MAX_TAIL))
-    rows = yield Command(
-        ("XREVRANGE", schema.audit(require_workspace(ws)), "+", "-", "COUNT", count)
-    )
+    rows = yield Command(("XREVRANGE", stream, "+", "-", "COUNT", count))
     entries = []
     for entry_id, raw in rows:
         if isinstance(raw, dict):  # redis-py's XREVRANGE callback already paired them

@@ -1,96 +1,190 @@
-"""Backups: one workspace's policies to a JSON document and back.
+"""Backups: one workspace's policies to an authenticated JSON document and back.
 
-Keys stay as they are stored: digests and Fernet ciphertexts, never plain text. A restore
-therefore needs the same digest secret and a master key that decrypts them. The catalog
-travels along. Restoring refuses a workspace that already exists: nothing is overwritten.
+Keys stay as they are stored: digests and ciphertexts, never plain text; the document and
+its checks are :mod:`policies.backup`. A restore restores one workspace and nothing else:
+
+1. every section is checked before any write (:func:`policies.backup.check`);
+2. the sections are written to staging keys in the workspace's slot, in chunks of
+   :data:`CHUNK` entries (each a short Redis step), with a TTL as the last resort;
+3. one Lua step checks the staged sizes and makes them live by ``RENAME`` (O(1)), with the
+   version, audit entry and event; a failure before it removes the staging keys.
+
+The backup's catalog is compared with the live one and applied only when asked, through the
+same audited path as ``keystile catalog load``.
 """
 
 from __future__ import annotations
 
-import json
+import secrets
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from policies import backup as document_checks
 from policies import schema
 from policies.calls import Batch, Command, Operation
-from policies.catalog import Catalog
 from policies.errors import KeystileError, UnknownWorkspace
-from policies.keyformat import is_workspace_id
 from policies.lua import RESTORE
-from policies.operations.base import Context, require_workspace, write_call
-from policies.rules import decode_all
+from policies.operations.base import Context, audit_call, require_workspace, write_call
+from policies.operations.rules import load_catalog, save_catalog
+from policies.records import Restored
 
-FORMAT = "keystile-backup/1"
-_HASHES = ("keys", "tokens", "lastused", "secrets")
+CHUNK = 1000
+_SCAN = 1000
+_EXPORT_ATTEMPTS = 3
 
 
-def export_workspace(ctx: Context, ws: str) -> Operation[dict[str, Any]]:
-    meta, credentials, rules, tokens, last_used, secrets, catalog = yield Batch(
-        (
-            Command(("HGETALL", schema.meta(require_workspace(ws)))),
-            Command(("HGETALL", schema.credentials(ws))),
-            Command(("SMEMBERS", schema.rules(ws))),
-            Command(("HGETALL", schema.tokens(ws))),
-            Command(("HGETALL", schema.last_used(ws))),
-            Command(("HGETALL", schema.secrets(ws))),
-            Command(("GET", schema.CATALOG)),
-        )
-    )
-    if not meta:
-        raise UnknownWorkspace(ws)
+def _scan_hash(key: str) -> Operation[dict[str, str]]:
+    """Every field of a hash, in short steps (HSCAN), never one long HGETALL."""
+    cursor, items = "0", {}
+    while True:
+        cursor, batch = yield Command(("HSCAN", key, cursor, "COUNT", _SCAN))
+        items.update(schema.pairs(batch))
+        if schema.text(cursor) == "0":
+            return items
 
-    def texts(mapping: dict[Any, Any]) -> dict[str, str]:
-        return {schema.text(k): schema.text(v) for k, v in mapping.items()}
 
-    return {
-        "format": FORMAT,
+def _scan_set(key: str) -> Operation[list[str]]:
+    cursor, members = "0", []
+    while True:
+        cursor, batch = yield Command(("SSCAN", key, cursor, "COUNT", _SCAN))
+        members += [schema.text(m) for m in batch]
+        if schema.text(cursor) == "0":
+            return members
+
+
+def export_workspace(ctx: Context, ws: str, *, actor: str) -> Operation[dict[str, Any]]:
+    """The workspace as a signed backup; read in short steps, retried if it changed meanwhile."""
+    require_workspace(ws)
+    for _ in range(_EXPORT_ATTEMPTS):
+        raw_meta = yield Command(("HGETALL", schema.meta(ws)))
+        if not raw_meta:
+            raise UnknownWorkspace(ws)
+        meta = dict(schema.pairs(raw_meta))
+        sections = {
+            "keys": (yield from _scan_hash(schema.credentials(ws))),
+            "tokens": (yield from _scan_hash(schema.tokens(ws))),
+            "lastused": (yield from _scan_hash(schema.last_used(ws))),
+            "secrets": (yield from _scan_hash(schema.secrets(ws))),
+        }
+        members = yield from _scan_set(schema.rules(ws))
+        version = yield Command(("HGET", schema.meta(ws), "version"))
+        if schema.text(version) == meta.get("version"):
+            break
+    else:
+        raise KeystileError(f"workspace {ws} kept changing during the export; try again")
+    catalog = yield from load_catalog(ctx)
+    ciphertexts = [meta["pk_enc"], meta["sk_enc"], *sections["secrets"].values()]
+    positions = {ctx.keyring.key_position(c) for c in ciphertexts}
+    checks = ctx.keyring.master_key_checks
+    document = {
+        "format": document_checks.FORMAT,
         "workspace_id": ws,
-        "meta": texts(meta),
-        "keys": texts(credentials),
-        "rules": sorted(schema.text(m) for m in rules),
-        "tokens": texts(tokens),
-        "lastused": texts(last_used),
-        "secrets": texts(secrets),
-        "catalog": json.loads(schema.text(catalog)) if catalog is not None else None,
+        "exported_at": ctx.clock(),
+        "key_check": {
+            "digest_secret": ctx.keyring.digest_check,
+            "master_keys": sorted(checks[p] for p in positions if p is not None),
+        },
+        "meta": meta,
+        **sections,
+        "rules": sorted(members),
+        "catalog": catalog.to_dict() if catalog is not None else None,
     }
+    detail = {"entries": sum(len(s) for s in sections.values()) + len(members)}
+    yield audit_call(ctx, ws, actor, "workspace.exported", detail)
+    return document_checks.sign(ctx.keyring, document)
 
 
-def import_workspace(ctx: Context, backup: Any, *, actor: str) -> Operation[str]:
-    """Restore a backup made by :func:`export_workspace`; returns the workspace id."""
-    if not isinstance(backup, dict) or backup.get("format") != FORMAT:
-        raise KeystileError(f"not a Keystile backup (expected format {FORMAT!r})")
-    ws = backup.get("workspace_id")
-    if not isinstance(ws, str) or not is_workspace_id(ws):
-        raise KeystileError("backup has no valid workspace_id")
-    parts = [backup.get("meta"), *(backup.get(name) for name in _HASHES)]
-    if not all(
-        isinstance(p, dict) and all(isinstance(v, str) for v in p.values()) for p in parts
-    ) or not isinstance(backup.get("rules"), list):
-        raise KeystileError("backup is damaged: a section is missing or has the wrong shape")
-    meta, credentials, tokens, last_used, secrets = (dict(p or {}) for p in parts)
-    meta.pop("version", None)  # version restarts, then bumps
-    decode_all(str(r) for r in backup["rules"])  # everything is validated before any write
-    catalog = Catalog.from_dict(backup["catalog"]) if backup.get("catalog") else None
-    own = [
-        json.dumps(meta),
-        json.dumps(credentials),
-        json.dumps(backup["rules"]),
-        json.dumps(tokens),
-        json.dumps(last_used),
-        json.dumps(secrets),
-    ]
-    keys = (
+def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _stage(key: str, verb: str, items: Iterable[str], per_entry: int) -> Operation[None]:
+    for chunk in _chunks(items, CHUNK * per_entry):
+        yield Batch(
+            (
+                Command((verb, key, *chunk)),
+                Command(("EXPIRE", key, schema.STAGING_TTL_SECONDS)),
+            )
+        )
+
+
+def import_workspace(
+    ctx: Context,
+    backup: Any,
+    *,
+    actor: str,
+    apply_catalog: bool = False,
+    unverified: bool = False,
+) -> Operation[Restored]:
+    """Restore a backup made by :func:`export_workspace` (see the module doc)."""
+    live = yield from load_catalog(ctx)
+    checked = document_checks.check(
+        ctx, backup, live, apply_catalog=apply_catalog, unverified=unverified
+    )
+    ws = checked.workspace_id
+    if (yield Command(("EXISTS", schema.meta(ws)))):
+        yield Command(("SADD", schema.WORKSPACES, ws))  # a restore cut short after its step
+        raise KeystileError(f"workspace {ws} already exists here; restore into an empty Redis")
+    own = checked.catalog
+    if own is None:
+        catalog_status = "the backup holds no catalog"
+    elif live is not None and own.fingerprint() == live.fingerprint():
+        catalog_status = "the backup's catalog is the live one"
+    else:
+        live_print = live.fingerprint() if live is not None else "none"
+        catalog_status = (
+            f"the backup's catalog ({own.fingerprint()}) differs from the live one "
+            f"({live_print})" + ("; applied" if apply_catalog else "; left as it is")
+        )
+    run = secrets.token_hex(8)
+    parts = ("keys", "rules", "tokens", "lastused", "secrets")
+    live_keys = (
         schema.credentials(ws),
         schema.rules(ws),
         schema.tokens(ws),
         schema.last_used(ws),
         schema.secrets(ws),
     )
+    staged = tuple(schema.staging(ws, run, part) for part in parts)
+    hashes = (checked.credentials, None, checked.tokens, checked.last_used, checked.secrets)
+    for key, mapping in zip(staged, hashes, strict=True):
+        if mapping is not None:
+            yield from _stage(key, "HSET", (x for kv in mapping.items() for x in kv), 2)
+    yield from _stage(staged[1], "SADD", checked.rules, 1)
+    sizes = [len(m) if m is not None else len(checked.rules) for m in hashes]
+    meta_items = [x for kv in checked.meta.items() for x in kv]
+    detail = {
+        "entries": sum(sizes),
+        "verified": checked.verified,
+        "catalog": "applied" if apply_catalog else "kept",
+    }
     reply = yield write_call(
-        ctx, ws, RESTORE, keys, own, actor=actor, action="workspace.restored", detail={}
+        ctx,
+        ws,
+        RESTORE,
+        (*live_keys, *staged),
+        (*sizes, len(meta_items), *meta_items),
+        actor=actor,
+        action="workspace.restored",
+        detail=detail,
     )
-    if int(reply[0]) == -3:
+    status = int(reply[0])
+    if status < 0:
+        # Nothing is left behind: the staged keys go now. (Had Redis failed mid-way, nothing
+        # would be live either, and the staging keys' TTL removes them.)
+        yield Command(("UNLINK", *staged))
+    if status == -3:
         raise KeystileError(f"workspace {ws} already exists here; restore into an empty Redis")
+    if status == -2:
+        raise KeystileError("the restore's staged data changed or expired; nothing restored")
     yield Command(("SADD", schema.WORKSPACES, ws))
-    if catalog is not None:
-        yield Command(("SET", schema.CATALOG, catalog.to_json()))
-    return ws
+    if apply_catalog and own is not None:
+        yield from save_catalog(ctx, own, actor=actor)
+    return Restored(ws, catalog_status, apply_catalog and own is not None, checked.verified)

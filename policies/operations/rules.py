@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from policies import schema
-from policies.calls import Batch, Command, Operation
+from policies.calls import Batch, Command, Operation, Script
 from policies.catalog import Catalog
 from policies.errors import CatalogError, UnknownWorkspace
+from policies.lua import CATALOG_SAVE
 from policies.operations.base import Context, apply_call, checked, require_workspace
 from policies.rules import Rule, decode_all
 
@@ -22,14 +23,21 @@ def require_catalog(ctx: Context) -> Operation[Catalog]:
     return catalog
 
 
-def save_catalog(ctx: Context, catalog: Catalog) -> Operation[str]:
-    """Store the catalog and tell every gateway (``catalog <fingerprint>``)."""
+def save_catalog(ctx: Context, catalog: Catalog, *, actor: str = "system") -> Operation[str]:
+    """Store the catalog and tell every gateway (``catalog <fingerprint>``); a change is
+    recorded in the deployment's audit stream, in the same step."""
     fingerprint = catalog.fingerprint()
-    yield Batch(
-        (
-            Command(("SET", schema.CATALOG, catalog.to_json())),
-            Command(("PUBLISH", schema.EVENTS_CHANNEL, f"catalog {fingerprint}")),
-        )
+    raw = yield Command(("GET", schema.CATALOG))
+    try:
+        previous = None if raw is None else Catalog.from_json(schema.text(raw)).fingerprint()
+    except CatalogError:  # a damaged catalog is being replaced: say so, do not stop
+        previous = "unreadable"
+    detail = {"fingerprint": fingerprint, "previous": previous, "modules": len(catalog.modules)}
+    fields = schema.audit_fields(actor, "catalog.loaded", "-", ctx.clock(), detail)
+    yield Script(
+        CATALOG_SAVE,
+        (schema.CATALOG, schema.DEPLOYMENT_AUDIT),
+        (catalog.to_json(), schema.EVENTS_CHANNEL, fingerprint, schema.AUDIT_MAXLEN, *fields),
     )
     return fingerprint
 

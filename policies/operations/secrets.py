@@ -6,6 +6,7 @@ import re
 
 from policies import schema
 from policies.calls import Batch, Command, Operation
+from policies.crypto import secret_context
 from policies.errors import KeystileError, NotFound, UnknownWorkspace
 from policies.operations.base import Context, apply_call, audit_call, checked, require_workspace
 
@@ -21,7 +22,7 @@ def put_secret(ctx: Context, ws: str, name: str, value: str, *, actor: str) -> O
         )
     if not value or len(value.encode("utf-8")) > MAX_SECRET_BYTES:
         raise KeystileError(f"secret value must be 1 byte to {MAX_SECRET_BYTES // 1024} KiB")
-    op = ("HSET", schema.secrets(ws), name, ctx.keyring.encrypt(value))
+    op = ("HSET", schema.secrets(ws), name, ctx.keyring.encrypt(value, secret_context(ws, name)))
     reply = yield apply_call(ctx, ws, [op], actor=actor, action="secret.set", detail={"name": name})
     checked(reply, ws)
 
@@ -42,7 +43,7 @@ def reveal_secret(ctx: Context, ws: str, name: str, *, actor: str) -> Operation[
     enc = yield Command(("HGET", schema.secrets(require_workspace(ws)), name))
     if enc is None:
         raise NotFound(f"no secret named {name!r}")
-    value = ctx.keyring.decrypt(schema.text(enc))
+    value = ctx.keyring.decrypt(schema.text(enc), secret_context(ws, name))
     yield audit_call(ctx, ws, actor, "secret.revealed", {"name": name})
     return value
 

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 
 from policies import keyformat, schema
 from policies.calls import Batch, Command, Operation
-from policies.errors import KeystileError, NotFound, UnknownWorkspace
+from policies.errors import NotFound, UnknownWorkspace
 from policies.keyformat import KeyKind
 from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
 from policies.operations.rules import require_catalog
 from policies.records import CreatedToken, TokenInfo
 from policies.rules import Rule
+from policies.times import check_expiry
 
 
 def create_token(
@@ -27,8 +28,7 @@ def create_token(
     require_workspace(ws)
     name = check_label(name, "token name")
     now = ctx.clock()
-    if expires is not None and expires <= now:
-        raise KeystileError("a token's expiry must be in the future")
+    expires = check_expiry(expires, now)
     rule_list = tuple(sorted(set(rules)))
     if rule_list:
         catalog = yield from require_catalog(ctx)
@@ -68,7 +68,8 @@ def list_tokens(ctx: Context, ws: str) -> Operation[list[TokenInfo]]:
 
 
 def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation[TokenInfo]:
-    """Revoke a token now. Revoking twice is harmless; an unknown id is :class:`NotFound`."""
+    """Revoke a token now. Revoking twice is harmless (one audit entry, even when two
+    revokes race: the credential must still be there); an unknown id is :class:`NotFound`."""
     raw = yield Command(("HGET", schema.tokens(require_workspace(ws)), key_id))
     if raw is None:
         raise NotFound(f"no token with id {key_id!r} in this workspace")
@@ -77,6 +78,7 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
         return info
     revoked = dataclasses.replace(info, revoked=ctx.clock())
     ops = [
+        ("NEED", schema.credentials(ws), digest, ""),
         ("HDEL", schema.credentials(ws), digest, ""),
         ("HSET", schema.tokens(ws), key_id, schema.token_metadata(revoked, digest)),
     ]
@@ -88,5 +90,8 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
         action="token.revoked",
         detail={"key_id": key_id, "name": info.name},
     )
+    if int(reply[0]) == -2:  # revoked meanwhile by another caller, who wrote the entry
+        raw = yield Command(("HGET", schema.tokens(ws), key_id))
+        return schema.decode_token(raw)[0]
     checked(reply, ws)
     return revoked

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from policies import keyformat, schema
 from policies.calls import Batch, Command, Operation
-from policies.errors import KeystileError, UnknownWorkspace
+from policies.crypto import role_context
+from policies.errors import InvalidKey, KeystileError, UnknownWorkspace
 from policies.keyformat import KeyKind
 from policies.lua import CREATE, ROTATE
 from policies.operations.base import (
@@ -23,6 +24,7 @@ from policies.records import CreatedWorkspace, WorkspaceInfo
 
 _INFO_FIELDS = ("id", "name", "created", "version", "origins")
 MAX_GRACE_SECONDS = 7 * 24 * 3600
+MAX_ORIGINS = 100
 
 
 def _new_key(ctx: Context, kind: KeyKind, ws: str, now: float) -> tuple[str, str, str, str]:
@@ -30,7 +32,7 @@ def _new_key(ctx: Context, kind: KeyKind, ws: str, now: float) -> tuple[str, str
     key = keyformat.generate(kind, ws)
     digest = ctx.keyring.digest(key)
     record = schema.credential_record(kind, ctx.keyring.key_id(digest), now)
-    return key, digest, record, ctx.keyring.encrypt(key)
+    return key, digest, record, ctx.keyring.encrypt(key, role_context(ws, kind.value))
 
 
 def create_workspace(ctx: Context, name: str, *, actor: str) -> Operation[CreatedWorkspace]:
@@ -77,11 +79,24 @@ def list_workspaces(ctx: Context) -> Operation[list[WorkspaceInfo]]:
     return [_info(ws, row) for ws, row in zip(ids, rows, strict=True) if row[0] is not None]
 
 
+def role_key(ctx: Context, ws: str, role: str, enc: str) -> str:
+    """Decrypt a role key's ciphertext and check that the key is one of ``ws``'s ``role``:
+    an unbound (pre-context) ciphertext copied from elsewhere is refused here."""
+    key = ctx.keyring.decrypt(enc, role_context(ws, role))
+    try:
+        parsed = keyformat.parse(key)
+    except InvalidKey:
+        parsed = None
+    if parsed is None or parsed.workspace_id != ws or parsed.kind.value != role:
+        raise KeystileError(f"the stored {role} key does not belong to workspace {ws}")
+    return key
+
+
 def _decrypted(ctx: Context, ws: str, role: str) -> Operation[str]:
     enc = yield Command(("HGET", schema.meta(require_workspace(ws)), f"{role}_enc"))
     if enc is None:
         raise UnknownWorkspace(ws)
-    return ctx.keyring.decrypt(schema.text(enc))
+    return role_key(ctx, ws, role, schema.text(enc))
 
 
 def publishable_key(ctx: Context, ws: str) -> Operation[str]:
@@ -134,13 +149,31 @@ def roll_sdk_key(ctx: Context, ws: str, *, actor: str, grace_seconds: float = 0)
     )
 
 
-def set_origins(ctx: Context, ws: str, origins: Iterable[str], *, actor: str) -> Operation[None]:
-    """Pin the publishable key to browser origins (``https://app.example.com``); [] = any."""
+def clean_origins(origins: Iterable[str]) -> list[str]:
+    """Browser origins, checked and in canonical form (shared with restores)."""
+    if isinstance(origins, str) or not all(isinstance(o, str) for o in origins):
+        raise KeystileError("origins must be a list of strings")
     cleaned = sorted({o.strip().rstrip("/") for o in origins if o.strip()})
     for origin in cleaned:
         scheme, sep, host = origin.partition("://")
-        if scheme not in ("http", "https") or not sep or not host or "/" in host:
+        if (
+            scheme not in ("http", "https")
+            or not sep
+            or not host
+            or "/" in host
+            or len(origin) > 255
+            or not origin.isprintable()
+            or " " in origin
+        ):
             raise KeystileError(f"origin {origin!r} must look like https://app.example.com")
+    if len(cleaned) > MAX_ORIGINS:
+        raise KeystileError(f"at most {MAX_ORIGINS} origins")
+    return cleaned
+
+
+def set_origins(ctx: Context, ws: str, origins: Iterable[str], *, actor: str) -> Operation[None]:
+    """Pin the publishable key to browser origins (``https://app.example.com``); [] = any."""
+    cleaned = clean_origins(list(origins))
     op = ("HSET", schema.meta(require_workspace(ws)), "origins", json.dumps(cleaned))
     reply = yield apply_call(
         ctx, ws, [op], actor=actor, action="origins.set", detail={"origins": cleaned}

@@ -1,0 +1,149 @@
+"""The deployment's secrets over their life: the digest secret's check, rewrap and status.
+
+The digest secret cannot change (keys are stored only as its HMACs), so its check value is
+stored once and every side compares it at start-up: a changed secret stops start-up with a
+clear message instead of answering 401 to every key. Master keys rotate: ``rewrap``
+re-encrypts every stored ciphertext under the first master key, bound to its place, one
+value per atomic step (compare-and-set), skipping those already current, so it can be
+interrupted and run again; ``status`` counts what each master key still decrypts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from policies import schema
+from policies.calls import Command, Operation, Script
+from policies.crypto import BOUND_PREFIX, role_context, secret_context
+from policies.errors import ConfigError, KeystileError
+from policies.lua import REWRAP
+from policies.operations.base import Context, audit_call
+from policies.operations.workspaces import role_key
+
+Progress = Callable[[str, int, int], None]  # workspace, rewrapped, failed
+
+
+def _mismatch(stored: str, ours: str) -> ConfigError:
+    return ConfigError(
+        f"KEYSTILE_DIGEST_SECRET is not the secret this Redis was set up with (check value "
+        f"{stored} stored, {ours} configured): every key would be refused as invalid. Restore "
+        "the original digest secret (keys are stored only as its digests; it cannot rotate)."
+    )
+
+
+def check_digest_secret(ctx: Context, *, stamp: bool) -> Operation[None]:
+    """Refuse a digest secret other than the stored one's; with ``stamp``, store ours if
+    none is stored yet (after checking it against a workspace's publishable key)."""
+    ours = ctx.keyring.digest_check
+    stored = yield Command(("GET", schema.DIGEST_CHECK))
+    if stored is not None:
+        if schema.text(stored) != ours:
+            raise _mismatch(schema.text(stored), ours)
+        return
+    if not stamp:
+        return
+    ws = yield Command(("SRANDMEMBER", schema.WORKSPACES))
+    if ws is not None:  # a deployment from before check values: its keys tell
+        ws = schema.text(ws)
+        digest, enc = yield Command(("HMGET", schema.meta(ws), "pk_digest", "pk_enc"))
+        if digest is not None and enc is not None:
+            try:
+                key = role_key(ctx, ws, "pk", schema.text(enc))
+            except KeystileError:
+                key = None  # a master key problem: not this check's to report
+            if key is not None and ctx.keyring.digest(key) != schema.text(digest):
+                raise _mismatch("(derived from stored keys)", ours)
+    yield Command(("SET", schema.DIGEST_CHECK, ours, "NX"))
+    stored = yield Command(("GET", schema.DIGEST_CHECK))
+    if schema.text(stored) != ours:  # another side with another secret stamped first
+        raise _mismatch(schema.text(stored), ours)
+
+
+Place = tuple[str, str, str, str]  # Redis hash, field, context, ciphertext
+
+
+def _places(ws: str) -> Operation[list[Place]]:
+    pk, sk = yield Command(("HMGET", schema.meta(ws), "pk_enc", "sk_enc"))
+    places = [
+        (schema.meta(ws), f"{role}_enc", role_context(ws, role), schema.text(enc))
+        for role, enc in (("pk", pk), ("sk", sk))
+        if enc is not None
+    ]
+    cursor = "0"
+    while True:
+        cursor, items = yield Command(("HSCAN", schema.secrets(ws), cursor, "COUNT", 500))
+        for name, enc in schema.pairs(items):
+            places.append((schema.secrets(ws), name, secret_context(ws, name), enc))
+        if schema.text(cursor) == "0":
+            return places
+
+
+def _workspaces() -> Operation[list[str]]:
+    return sorted(schema.text(m) for m in (yield Command(("SMEMBERS", schema.WORKSPACES))))
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsStatus:
+    """Stored ciphertexts per master key (check value, count; configured order)."""
+
+    by_master_key: tuple[tuple[str, int], ...]
+    unbound: int  # from before contexts: readable, to be rewrapped
+    unreadable: int  # no configured master key decrypts them
+
+
+def status(ctx: Context) -> Operation[SecretsStatus]:
+    counts = [0] * len(ctx.keyring.master_key_checks)
+    unbound = unreadable = 0
+    for ws in (yield from _workspaces()):
+        for _, _, _, enc in (yield from _places(ws)):
+            position = ctx.keyring.key_position(enc)
+            if position is None:
+                unreadable += 1
+                continue
+            counts[position] += 1
+            unbound += not enc.startswith(BOUND_PREFIX)
+    usage = tuple(zip(ctx.keyring.master_key_checks, counts, strict=True))
+    return SecretsStatus(usage, unbound, unreadable)
+
+
+@dataclass(frozen=True, slots=True)
+class RewrapReport:
+    rewrapped: int
+    current: int
+    failed: int
+
+
+def rewrap(
+    ctx: Context, *, actor: str, progress: Progress | None = None
+) -> Operation[RewrapReport]:
+    """Re-encrypt every ciphertext under the first master key (see the module doc)."""
+    total = RewrapReport(0, 0, 0)
+    for ws in (yield from _workspaces()):
+        done = current = failed = 0
+        for key, field, context, enc in (yield from _places(ws)):
+            if ctx.keyring.is_current(enc):
+                current += 1
+                continue
+            try:
+                if field.endswith("_enc") and key == schema.meta(ws):
+                    role_key(ctx, ws, field[:2], enc)  # a foreign key is not laundered
+                new = ctx.keyring.rewrap(enc, context)
+            except KeystileError:
+                failed += 1
+                continue
+            done += (yield Script(REWRAP, (key,), (field, enc, new))) == 1
+        if done or failed:
+            detail = {"rewrapped": done, "failed": failed}
+            yield audit_call(ctx, ws, actor, "secrets.rewrapped", detail)
+        if progress is not None:
+            progress(ws, done, failed)
+        total = RewrapReport(total.rewrapped + done, total.current + current, total.failed + failed)
+    fields = schema.audit_fields(actor, "secrets.rewrapped", "-", ctx.clock(), vars_of(total))
+    stream = schema.DEPLOYMENT_AUDIT
+    yield Command(("XADD", stream, "MAXLEN", "~", schema.AUDIT_MAXLEN, "*", *fields))
+    return total
+
+
+def vars_of(report: RewrapReport) -> dict[str, int]:
+    return {"rewrapped": report.rewrapped, "current": report.current, "failed": report.failed}
