@@ -35,7 +35,7 @@ _EXPORT_ATTEMPTS = 3
 
 def _scan_hash(key: str) -> Operation[dict[str, str]]:
     """Every field of a hash, in short steps (HSCAN), never one long HGETALL."""
-    cursor, items = "0", {}
+    cursor, items = "0", dict[str, str]()
     while True:
         cursor, batch = yield Command(("HSCAN", key, cursor, "COUNT", _SCAN))
         items.update(schema.pairs(batch))
