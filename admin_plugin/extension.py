@@ -8,6 +8,7 @@ its own requests), adds the view to the Flask-Admin menu and keeps its state in
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask
@@ -19,7 +20,7 @@ from admin_plugin.mailer import Mailer
 from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.views import TokensView
 from policies import PolicyStore
-from policies.errors import ConfigError
+from policies.errors import ConfigError, StoreUnavailable
 from policies.otp import DEFAULT_POLICY, OtpPolicy
 
 EXTENSION = "keystile"
@@ -64,6 +65,8 @@ class KeystileAdmin:
         """Add the Tokens page to ``admin`` (a new Flask-Admin if None); returns the view."""
         if EXTENSION in app.extensions:
             raise ConfigError("Keystile's admin plugin is already set up on this app")
+        with contextlib.suppress(StoreUnavailable):  # Redis away: the page answers 503
+            self.store.check_digest_secret()  # changed: one clear error, not 401s later
         if not app.secret_key:
             raise ConfigError(
                 "the Tokens page needs the app's SECRET_KEY set first (sessions, CSRF tokens)"

@@ -34,7 +34,7 @@ from gateway.usage import UsageRecorder, flush
 from policies.catalog import Catalog
 from policies.connect import async_client
 from policies.crypto import Keyring
-from policies.errors import StoreUnavailable
+from policies.errors import ConfigError, StoreUnavailable
 from policies.reader import PolicyReader
 from policies.settings import Settings
 
@@ -126,7 +126,8 @@ class Runtime(CatalogLoading):
     async def start(self) -> None:
         """Start, load the catalog and give the subscription ``start_timeout`` to come up.
 
-        Never raises because Redis is away: the tasks keep trying in the background.
+        Never raises because Redis is away: the tasks keep trying in the background. Raises
+        ConfigError if the digest secret is not the one the store was set up with.
         """
         invalidation = self.invalidation
         attempts = invalidation.attempts
@@ -135,6 +136,13 @@ class Runtime(CatalogLoading):
             # Connects now and loads the lookup script: the first unknown key then costs
             # one round trip (EVALSHA), not a connection plus a miss plus EVAL.
             await reader.prepare()
+        try:  # a changed digest secret would make every key a 401: refuse to start instead
+            await reader.check_digest_secret()
+        except StoreUnavailable:
+            pass
+        except ConfigError:
+            await self.stop()
+            raise
         with contextlib.suppress(StoreUnavailable):
             await self.ensure_router()
         # Wait for the listener's next attempt to finish (either way), not for success.

@@ -21,7 +21,7 @@ from policies.catalog import Catalog
 from policies.crypto import Keyring
 from policies.errors import StoreUnavailable
 from policies.lua import LOOKUP
-from policies.operations import gateway, rules
+from policies.operations import deployment, gateway, rules
 from policies.operations.base import Context
 from policies.records import KeyPolicy
 from policies.subscription import EventSubscriber
@@ -64,6 +64,10 @@ class PolicyReader:
         """Load the lookup script now, so the first unknown key costs one round trip."""
         async with self._deadline():
             await load_scripts_async(self.client, (LOOKUP,))
+
+    async def check_digest_secret(self) -> None:
+        """ConfigError if the digest secret is not the store's (read only: never stamps)."""
+        await self.run(deployment.check_digest_secret(self.ctx, stamp=False))
 
     async def versions(self, workspace_ids: Iterable[str]) -> dict[str, int]:
         return await self.run(gateway.versions(self.ctx, workspace_ids))

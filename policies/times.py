@@ -35,7 +35,8 @@ def check_expiry(expires: float | None, now: float) -> float | None:
     :data:`MAX_LIFETIME_DAYS` days away."""
     if expires is None:
         return None
-    if not is_time(expires) or expires <= now:
+    finite = isinstance(expires, int | float) and not isinstance(expires, bool)
+    if not finite or not math.isfinite(expires) or expires <= now:
         raise KeystileError("a token's expiry must be a finite time in the future")
     if expires > now + MAX_LIFETIME_SECONDS:
         raise KeystileError(f"a token's expiry can be at most {MAX_LIFETIME_DAYS} days away")

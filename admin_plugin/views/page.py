@@ -7,7 +7,6 @@ the page and as fragments the script fetches after a change, so escaping lives i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, request, session
@@ -19,16 +18,16 @@ from admin_plugin.views.base import route
 from admin_plugin.views.keys import GRACE_CHOICES, KeyRoutes, rule_label
 from admin_plugin.views.tokens import TokenRoutes
 from policies.errors import StoreUnavailable, UnknownWorkspace
+from policies.times import format_time
 
 PANELS = ("tokens", "secrets", "rules", "audit")
 AUDIT_ROWS = 25
 _SESSION_WS = "keystile.workspace"
 
 
-def when(timestamp: float | None, empty: str = "—") -> str:
-    if timestamp is None:
-        return empty
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def when(timestamp: object, empty: str = "—") -> str:
+    """Any stored time, never an error (a far-future expiry once made every page a 500)."""
+    return format_time(timestamp, "%Y-%m-%d %H:%M UTC", empty)
 
 
 def detail_text(detail: dict[str, Any]) -> str:

@@ -1,0 +1,107 @@
+"""Master-key rotation to its end (rewrap, then the old key removed), the digest secret's
+check value, and ciphertexts that cannot reach across workspaces."""
+
+import pytest
+import redis
+from cryptography.fernet import Fernet
+
+from policies import ConfigError, Keyring, KeystileError, PolicyStore, schema
+from tests.support.clock import ManualClock
+
+
+def test_rewrap_then_the_old_master_key_can_go(
+    redis_client: redis.Redis, digest_secret: str, clock: ManualClock
+) -> None:
+    old, new = Keyring.generate_master_key(), Keyring.generate_master_key()
+    before = PolicyStore(redis_client, Keyring([old], digest_secret), clock=clock)
+    made = [before.create_workspace(f"W{n}", actor="t") for n in range(3)]
+    for n, w in enumerate(made):
+        before.put_secret(w.workspace_id, "S", f"value {n}", actor="t")
+    # one value from before contexts (a bare Fernet token), as older versions wrote
+    legacy_ws = made[0].workspace_id
+    redis_client.hset(schema.secrets(legacy_ws), "L", Fernet(old).encrypt(b"legacy").decode())
+
+    rotated = PolicyStore(redis_client, Keyring([new, old], digest_secret), clock=clock)
+    status = rotated.secrets_status()
+    assert [count for _, count in status.by_master_key] == [0, 10]
+    assert (status.unbound, status.unreadable) == (1, 0)
+    seen: list[tuple[str, int, int]] = []
+    report = rotated.rewrap_secrets(actor="op", progress=lambda *a: seen.append(a))
+    assert (report.rewrapped, report.current, report.failed) == (10, 0, 0)
+    assert sorted(ws for ws, _, _ in seen) == sorted(w.workspace_id for w in made)
+    again = rotated.rewrap_secrets(actor="op")  # resumable: nothing left to do
+    assert (again.rewrapped, again.current) == (0, 10)
+    status = rotated.secrets_status()
+    assert [count for _, count in status.by_master_key] == [10, 0] and status.unbound == 0
+    assert rotated.audit_tail(legacy_ws, 1)[0].action == "secrets.rewrapped"
+    assert rotated.deployment_audit_tail(1)[0].detail["rewrapped"] == 0
+
+    after = PolicyStore(redis_client, Keyring([new], digest_secret), clock=clock)
+    for n, w in enumerate(made):
+        ws = w.workspace_id
+        assert after.reveal_sdk_key(ws, actor="t") == w.sdk_key
+        assert after.publishable_key(ws) == w.publishable_key
+        assert after.reveal_secret(ws, "S", actor="t") == f"value {n}"
+    assert after.reveal_secret(legacy_ws, "L", actor="t") == "legacy"
+
+
+def test_a_ciphertext_copied_into_another_workspace_does_not_decrypt(
+    store: PolicyStore, redis_client: redis.Redis
+) -> None:
+    """Issue 17.4: Redis write access plus admin rights on W2 do not yield W1's plaintext."""
+    w1 = store.create_workspace("One", actor="t")
+    w2 = store.create_workspace("Two", actor="t")
+    store.put_secret(w1.workspace_id, "S", "w1 secret", actor="t")
+    stolen = redis_client.hget(schema.secrets(w1.workspace_id), "S")
+    assert stolen is not None
+    redis_client.hset(schema.secrets(w2.workspace_id), "S", stolen)
+    redis_client.hset(schema.secrets(w1.workspace_id), "T", stolen)  # other name, same ws
+    sk_enc = redis_client.hget(schema.meta(w1.workspace_id), "sk_enc")
+    assert sk_enc is not None
+    redis_client.hset(schema.meta(w2.workspace_id), "sk_enc", sk_enc)
+    redis_client.hset(schema.meta(w1.workspace_id), "pk_enc", sk_enc)  # other role
+    for reveal in (
+        lambda: store.reveal_secret(w2.workspace_id, "S", actor="t"),
+        lambda: store.reveal_secret(w1.workspace_id, "T", actor="t"),
+        lambda: store.reveal_sdk_key(w2.workspace_id, actor="t"),
+        lambda: store.publishable_key(w1.workspace_id),
+    ):
+        with pytest.raises(KeystileError, match="belongs to another"):
+            reveal()
+
+
+def test_an_unbound_ciphertext_of_another_workspace_is_refused_by_its_key_id(
+    store: PolicyStore, redis_client: redis.Redis, master_key: str
+) -> None:
+    """Old ciphertexts carry no context: the revealed key's embedded workspace id decides."""
+    w1 = store.create_workspace("One", actor="t")
+    w2 = store.create_workspace("Two", actor="t")
+    legacy = Fernet(master_key).encrypt(w1.sdk_key.encode()).decode()
+    redis_client.hset(schema.meta(w2.workspace_id), "sk_enc", legacy)
+    with pytest.raises(KeystileError, match="does not belong to workspace"):
+        store.reveal_sdk_key(w2.workspace_id, actor="t")
+    report = store.rewrap_secrets(actor="op")  # and rewrap does not launder it into W2's
+    assert report.failed == 1
+    assert redis_client.hget(schema.meta(w2.workspace_id), "sk_enc") == legacy
+
+
+def test_a_changed_digest_secret_is_refused_with_a_clear_message(
+    store: PolicyStore, redis_client: redis.Redis, master_key: str
+) -> None:
+    store.create_workspace("Acme", actor="t")
+    store.check_digest_secret()  # stamps the check value
+    assert redis_client.get(schema.DIGEST_CHECK) == store.ctx.keyring.digest_check
+    store.check_digest_secret()
+    other = PolicyStore(redis_client, Keyring([master_key], "z" * 40))
+    with pytest.raises(ConfigError, match="not the secret this Redis was set up with"):
+        other.check_digest_secret()
+
+
+def test_a_deployment_from_before_check_values_is_checked_against_its_keys(
+    store: PolicyStore, redis_client: redis.Redis, master_key: str
+) -> None:
+    store.create_workspace("Acme", actor="t")
+    other = PolicyStore(redis_client, Keyring([master_key], "z" * 40))
+    with pytest.raises(ConfigError, match="derived from stored keys"):
+        other.check_digest_secret()
+    assert redis_client.get(schema.DIGEST_CHECK) is None  # nothing stamped by the wrong one
