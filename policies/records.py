@@ -71,7 +71,7 @@ class TokenInfo:
     def status(self, now: float) -> str:
         if self.revoked is not None:
             return "revoked"
-        if self.expires is not None and now >= self.expires:
+        if isinstance(self.expires, int | float) and now >= self.expires:
             return "expired"
         return "active"
 

@@ -13,7 +13,7 @@ from policies.operations.base import Context, apply_call, check_label, checked, 
 from policies.operations.rules import require_catalog
 from policies.records import CreatedToken, TokenInfo
 from policies.rules import Rule
-from policies.times import check_expiry
+from policies.times import check_expiry, is_time
 
 
 def create_token(
@@ -64,7 +64,8 @@ def list_tokens(ctx: Context, ws: str) -> Operation[list[TokenInfo]]:
         raise UnknownWorkspace(ws)
     used = {schema.text(k): v for k, v in used.items()}
     infos = [schema.decode_token(raw, used.get(schema.text(kid)))[0] for kid, raw in tokens.items()]
-    return sorted(infos, key=lambda i: (-i.created, i.key_id))
+    # Newest first; a damaged stored time sorts last rather than failing the whole list.
+    return sorted(infos, key=lambda i: (-i.created if is_time(i.created) else 0, i.key_id))
 
 
 def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation[TokenInfo]:

@@ -45,7 +45,11 @@ def test_export_wipe_import_and_the_keys_work_at_the_gateway(
     assert publishable not in backup.read_text() and token not in backup.read_text()
 
     redis_client.flushall()  # an empty Redis, as after losing the server
-    assert f"restored {ws}" in ok(env, "import", str(backup))
+    refused = CliRunner().invoke(main, ["import", str(backup)], env=env)
+    assert refused.exit_code == 1 and "--apply-catalog" in refused.output  # no catalog here
+    restored = ok(env, "import", str(backup), "--apply-catalog")
+    assert f"restored {ws}" in restored and "applied" in restored
+    assert "catalog.loaded" in ok(env, "audit", "tail", "deployment")
     assert "billing:read" in ok(env, "rules", "list", ws)
 
     settings = Settings.load(env)

@@ -1,0 +1,94 @@
+"""``keystile secrets rewrap|status``, the digest secret's start-up check, and the edges of
+expiries and stored times at the command line (issues 17.5, 17.6 and 11.4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import redis
+from click.testing import CliRunner, Result
+
+from keystile.cli import main
+from policies import Keyring, schema
+from tests.conftest import DEMO_CATALOG
+
+
+def cli(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def ok(env: dict[str, str], *args: str) -> str:
+    result = cli(env, *args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def env(redis_url: str, master_key: str, digest_secret: str) -> dict[str, str]:
+    return {
+        "KEYSTILE_REDIS_URL": redis_url,
+        "KEYSTILE_MASTER_KEYS": master_key,
+        "KEYSTILE_DIGEST_SECRET": digest_secret,
+    }
+
+
+@pytest.fixture
+def workspace(env: dict[str, str], tmp_path: Path) -> str:
+    (tmp_path / "catalog.json").write_text(json.dumps(DEMO_CATALOG))
+    ok(env, "catalog", "load", str(tmp_path / "catalog.json"))
+    return ok(env, "workspace", "create", "Acme").split()[1]
+
+
+def test_rotation_as_an_operator_runs_it(env: dict[str, str], workspace: str) -> None:
+    old = env["KEYSTILE_MASTER_KEYS"]
+    publishable = ok(env, "keys", "show", workspace).split()[2]
+    new = Keyring.generate_master_key()
+    rotated = {**env, "KEYSTILE_MASTER_KEYS": f"{new},{old}"}
+    status = ok(rotated, "secrets", "status")
+    assert "master key #1" in status and ": 0 value(s)" in status and ": 2 value(s)" in status
+    out = ok(rotated, "secrets", "rewrap")
+    assert f"{workspace}  rewrapped 2" in out and "done: 2 rewrapped" in out
+    assert "master key #2 (check" in (s := ok(rotated, "secrets", "status"))
+    assert s.splitlines()[1].endswith(": 0 value(s)")
+    retired = {**env, "KEYSTILE_MASTER_KEYS": new}
+    assert publishable in ok(retired, "keys", "show", workspace)
+    assert "secrets.rewrapped" in ok(retired, "audit", "tail", "deployment")
+
+
+def test_a_changed_digest_secret_stops_every_command(
+    env: dict[str, str], workspace: str, redis_client: redis.Redis
+) -> None:
+    assert redis_client.get(schema.DIGEST_CHECK) is not None  # stamped by the first command
+    changed = {**env, "KEYSTILE_DIGEST_SECRET": "q" * 48}
+    result = cli(changed, "workspace", "list")
+    assert result.exit_code == 1
+    assert "not the secret this Redis was set up with" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "message"),
+    [("", "not a duration"), ("2932896d", "at most 3650 days"), ("0s", "in the future")],
+)
+def test_bad_expiries_are_refused(
+    env: dict[str, str], workspace: str, expires_in: str, message: str
+) -> None:
+    result = cli(env, "tokens", "create", workspace, "t", "--expires-in", expires_in)
+    assert result.exit_code == 1 and message in result.output
+    assert ok(env, "tokens", "list", workspace) == ""
+
+
+def test_tokens_list_shows_any_stored_time(
+    env: dict[str, str], workspace: str, redis_client: redis.Redis
+) -> None:
+    """Issue 11.4: a far-future expiry left by an older version must not crash the list."""
+    kid = ok(env, "tokens", "create", workspace, "t").splitlines()[0].split()[1]
+    raw = json.loads(redis_client.hget(schema.tokens(workspace), kid) or "{}")
+    raw["expires"] = 253402300799 + 14 * 3600  # 9999-12-31T23:59:59-14:00
+    raw["created"] = "junk"
+    redis_client.hset(schema.tokens(workspace), kid, json.dumps(raw))
+    listed = ok(env, "tokens", "list", workspace)
+    assert "expires after 9999" in listed and "invalid time" in listed
+    assert "revoked" in ok(env, "tokens", "revoke", workspace, kid)
