@@ -85,16 +85,28 @@ async def _execute_async(client: redis.asyncio.Redis, call: Call) -> Any:
     return await pipe.execute()
 
 
+def _thrown(exc: Exception) -> StoreUnavailable:
+    """The error a failed call raises inside its operation, at the ``yield``: an operation
+    that staged data can then clean up (one more call) before the error reaches its caller;
+    any other operation simply lets it pass."""
+    error = _unavailable(exc)
+    error.__suppress_context__ = True  # no redis-py traceback (URLs) chained to it
+    return error
+
+
 def run(client: redis.Redis, operation: Operation[T]) -> T:
     """Drive ``operation`` to completion over a synchronous client."""
     try:
         call = next(operation)
         while True:
-            call = operation.send(_execute(client, call))
+            try:
+                reply = _execute(client, call)
+            except _UNAVAILABLE as exc:
+                call = operation.throw(_thrown(exc))
+                continue
+            call = operation.send(reply)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
-    except _UNAVAILABLE as exc:
-        raise _unavailable(exc) from None
 
 
 async def run_async(client: redis.asyncio.Redis, operation: Operation[T]) -> T:
@@ -102,11 +114,14 @@ async def run_async(client: redis.asyncio.Redis, operation: Operation[T]) -> T:
     try:
         call = next(operation)
         while True:
-            call = operation.send(await _execute_async(client, call))
+            try:
+                reply = await _execute_async(client, call)
+            except _UNAVAILABLE as exc:
+                call = operation.throw(_thrown(exc))
+                continue
+            call = operation.send(reply)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
-    except _UNAVAILABLE as exc:
-        raise _unavailable(exc) from None
 
 
 async def load_scripts_async(client: redis.asyncio.Redis, scripts: tuple[LuaScript, ...]) -> None:

@@ -7,7 +7,8 @@ its checks are :mod:`policies.backup`. A restore restores one workspace and noth
 2. the sections are written to staging keys in the workspace's slot, in chunks of
    :data:`CHUNK` entries (each a short Redis step), with a TTL as the last resort;
 3. one Lua step checks the staged sizes and makes them live by ``RENAME`` (O(1)), with the
-   version, audit entry and event; a failure before it removes the staging keys.
+   version, audit entry and event; a failure before it (Redis refusing a write, the
+   workspace created meanwhile) removes the staging keys, and nothing was ever live.
 
 The backup's catalog is compared with the live one and applied only when asked, through the
 same audited path as ``keystile catalog load``.
@@ -22,7 +23,7 @@ from typing import Any
 from policies import backup as document_checks
 from policies import schema
 from policies.calls import Batch, Command, Operation
-from policies.errors import KeystileError, UnknownWorkspace
+from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
 from policies.lua import RESTORE
 from policies.operations.base import Context, audit_call, require_workspace, write_call
 from policies.operations.rules import load_catalog, save_catalog
@@ -154,10 +155,6 @@ def import_workspace(
     )
     staged = tuple(schema.staging(ws, run, part) for part in parts)
     hashes = (checked.credentials, None, checked.tokens, checked.last_used, checked.secrets)
-    for key, mapping in zip(staged, hashes, strict=True):
-        if mapping is not None:
-            yield from _stage(key, "HSET", (x for kv in mapping.items() for x in kv), 2)
-    yield from _stage(staged[1], "SADD", checked.rules, 1)
     sizes = [len(m) if m is not None else len(checked.rules) for m in hashes]
     meta_items = [x for kv in checked.meta.items() for x in kv]
     detail = {
@@ -165,20 +162,27 @@ def import_workspace(
         "verified": checked.verified,
         "catalog": "applied" if apply_catalog else "kept",
     }
-    reply = yield write_call(
-        ctx,
-        ws,
-        RESTORE,
-        (*live_keys, *staged),
-        (*sizes, len(meta_items), *meta_items),
-        actor=actor,
-        action="workspace.restored",
-        detail=detail,
-    )
+    try:
+        for key, mapping in zip(staged, hashes, strict=True):
+            if mapping is not None:
+                yield from _stage(key, "HSET", (x for kv in mapping.items() for x in kv), 2)
+        yield from _stage(staged[1], "SADD", checked.rules, 1)
+        reply = yield write_call(
+            ctx,
+            ws,
+            RESTORE,
+            (*live_keys, *staged),
+            (*sizes, len(meta_items), *meta_items),
+            actor=actor,
+            action="workspace.restored",
+            detail=detail,
+        )
+    except StoreUnavailable:
+        # Nothing is live; the staged part goes now (or, if Redis is gone, with its TTL).
+        yield Command(("UNLINK", *staged))
+        raise
     status = int(reply[0])
     if status < 0:
-        # Nothing is left behind: the staged keys go now. (Had Redis failed mid-way, nothing
-        # would be live either, and the staging keys' TTL removes them.)
         yield Command(("UNLINK", *staged))
     if status == -3:
         raise KeystileError(f"workspace {ws} already exists here; restore into an empty Redis")

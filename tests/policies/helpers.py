@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+from typing import Any
 
-from policies import InvalidKey, KeyPolicy, PolicyStore
+from policies import InvalidKey, KeyKind, KeyPolicy, PolicyStore, schema
+from policies.backup import sign
 from policies.connect import sync_client
 from policies.operations import gateway
+from policies.records import CreatedWorkspace, TokenInfo
 
 
 def lookup(store: PolicyStore, key: str) -> KeyPolicy | None:
@@ -36,3 +41,20 @@ def rotate_concurrently(
     for worker in workers:
         worker.join()
     return issued
+
+
+def big_backup(store: PolicyStore, tokens: int) -> tuple[CreatedWorkspace, dict[str, Any]]:
+    """A real workspace's signed backup with ``tokens`` more tokens (credential, metadata and
+    last use each: 3 entries per token), signed as this deployment's export would be."""
+    created = store.create_workspace("Big", actor="t")
+    document = json.loads(json.dumps(store.export_workspace(created.workspace_id, actor="t")))
+    now = store.ctx.clock()
+    for n in range(tokens):
+        digest = hashlib.sha256(f"token {n}".encode()).hexdigest()
+        kid = digest[:12]
+        info = TokenInfo(kid, f"t{n}", now, None, None)
+        record = schema.credential_record(KeyKind.TOKEN, kid, now, name=info.name)
+        document["keys"][digest] = record
+        document["tokens"][kid] = schema.token_metadata(info, digest)
+        document["lastused"][kid] = repr(now)
+    return created, sign(store.ctx.keyring, document)

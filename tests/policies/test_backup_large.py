@@ -3,8 +3,6 @@ another client measures its worst PING latency throughout."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 import sys
 import time
@@ -13,9 +11,7 @@ import pytest
 import redis
 
 from policies import PolicyStore, schema
-from policies.backup import sign
-from policies.records import TokenInfo
-from tests.policies.helpers import lookup
+from tests.policies.helpers import big_backup, lookup
 
 STORE_TIMEOUT = 0.5  # the gateway's default store_timeout (README, Configuration)
 TOKENS = 100_000  # x3 entries: credential, token metadata, last use
@@ -51,18 +47,8 @@ def address_of(client: redis.Redis, key: str) -> tuple[str, int]:
 def test_a_300000_entry_restore_keeps_ping_under_the_store_timeout(
     store: PolicyStore, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    created = store.create_workspace("Big", actor="t")
+    created, document = big_backup(store, TOKENS)
     ws = created.workspace_id
-    document = json.loads(json.dumps(store.export_workspace(ws, actor="t")))
-    now = store.ctx.clock()
-    for n in range(TOKENS):
-        digest = hashlib.sha256(f"token {n}".encode()).hexdigest()
-        kid = digest[:12]
-        info = TokenInfo(kid, f"t{n}", now, None, None)
-        document["keys"][digest] = schema.credential_record(info_kind(), kid, now, name=info.name)
-        document["tokens"][kid] = schema.token_metadata(info, digest)
-        document["lastused"][kid] = repr(now)
-    document = sign(store.ctx.keyring, document)
     entries = sum(len(document[s]) for s in ("keys", "tokens", "lastused", "secrets"))
     assert entries >= 300_000
     redis_client.delete(*redis_client.keys(f"ks:{{{ws}}}:*"))
@@ -92,7 +78,3 @@ def test_a_300000_entry_restore_keeps_ping_under_the_store_timeout(
     assert lookup(store, created.publishable_key) is not None
     assert pings > 100
     assert worst < STORE_TIMEOUT
-
-
-def info_kind() -> schema.KeyKind:
-    return schema.KeyKind.TOKEN
