@@ -48,7 +48,7 @@ def publish_catalog(settings: Settings, catalog: Catalog) -> str:
     """Store the catalog so the admin offers what the gateway serves; its fingerprint."""
     client = sync_client(settings.redis_url)
     try:
-        return PolicyStore(client, settings.keyring()).save_catalog(catalog)
+        return PolicyStore(client, settings.keyring()).save_catalog(catalog, actor="serve")
     finally:
         client.close()
 

@@ -88,7 +88,8 @@ return {1, commit()}
 )
 
 # KEYS[3..] = targets. Own ARGV: n ops, then 4 per op: verb, index into KEYS, field, value.
-# Guards (NEED: field must exist, ABSENT: must not) all run before any write.
+# Guards (NEED: field must exist, ABSENT: must not) all run before any write. Writes that
+# change nothing (an HSET of the value already there) do not count: no version, no entry.
 APPLY = LuaScript(
     "apply",
     _HEAD
@@ -106,8 +107,10 @@ for i = 0, n - 1 do
   local o = s + 1 + i * 4
   local verb, key = ARGV[o], KEYS[tonumber(ARGV[o + 1])]
   if verb == 'HSET' then
-    redis.call('HSET', key, ARGV[o + 2], ARGV[o + 3])
-    changed = changed + 1
+    if redis.call('HGET', key, ARGV[o + 2]) ~= ARGV[o + 3] then
+      redis.call('HSET', key, ARGV[o + 2], ARGV[o + 3])
+      changed = changed + 1
+    end
   elseif verb == 'HDEL' then
     changed = changed + redis.call('HDEL', key, ARGV[o + 2])
   elseif verb == 'SADD' then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 
 from policies import keyformat, schema
@@ -60,8 +61,21 @@ def _info(ws: str, values: list[object]) -> WorkspaceInfo:
     if values[0] is None:
         raise UnknownWorkspace(ws)
     _, name, created, version, origins = (schema.text(v) if v is not None else "" for v in values)
+    # Restores check every field; a hand-edited one still must not break every listing.
+    try:
+        when = float(created)
+    except ValueError:
+        when = math.nan
+    try:
+        pinned = json.loads(origins) if origins else []
+    except ValueError:
+        pinned = []
     return WorkspaceInfo(
-        ws, name, float(created), int(version), tuple(json.loads(origins)) if origins else ()
+        ws,
+        name,
+        when,
+        int(version) if version.isdigit() else 0,
+        tuple(str(o) for o in pinned) if isinstance(pinned, list) else (),
     )
 
 

@@ -237,3 +237,18 @@ def test_an_unauthenticated_backup_renamed_to_another_workspace_is_refused(
     with pytest.raises(KeystileError, match="belongs to another"):
         store.import_workspace(legacy, actor="t", unverified=True)
     assert not redis_client.exists(schema.meta(w3))
+
+
+def test_an_older_unauthenticated_backup_restores_only_when_accepted_explicitly(
+    store: PolicyStore, redis_client: redis.Redis
+) -> None:
+    created, token, document = backup_of(store)
+    old = {k: v for k, v in document.items() if k not in ("mac", "key_check", "exported_at")}
+    old["format"] = LEGACY_FORMAT
+    redis_client.delete(*redis_client.keys(f"ks:{{{created.workspace_id}}}:*"))
+    with pytest.raises(KeystileError, match="unauthenticated"):
+        store.import_workspace(old, actor="t")
+    restored = store.import_workspace(old, actor="t", unverified=True)
+    assert not restored.verified
+    assert lookup(store, token) is not None
+    assert store.audit_tail(created.workspace_id, 1)[0].detail["verified"] is False

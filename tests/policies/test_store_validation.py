@@ -103,3 +103,24 @@ def test_catalog_loads_are_audited_in_the_deployment_stream(
         "previous": catalog.fingerprint(),
         "modules": 1,
     }
+
+
+def test_a_write_that_changes_nothing_is_not_a_state_change(
+    store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    ws = workspace.workspace_id
+    store.set_origins(ws, ["https://app.example.com"], actor="t")
+    version = store.workspace(ws).version
+    store.set_origins(ws, ["https://app.example.com/"], actor="t")  # same, canonically
+    assert store.workspace(ws).version == version
+    assert [e.action for e in store.audit_tail(ws, 100)].count("origins.set") == 1
+
+
+def test_a_damaged_stored_field_does_not_break_the_workspace_list(
+    store: PolicyStore, workspace: CreatedWorkspace, redis_client: redis.Redis
+) -> None:
+    other = store.create_workspace("Other", actor="t")
+    redis_client.hset(schema.meta(workspace.workspace_id), mapping={"created": "x", "origins": "{"})
+    listed = {w.workspace_id: w for w in store.list_workspaces()}
+    assert set(listed) == {workspace.workspace_id, other.workspace_id}
+    assert format_time(listed[workspace.workspace_id].created) == "invalid time"
