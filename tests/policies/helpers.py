@@ -7,6 +7,8 @@ import json
 import threading
 from typing import Any
 
+import redis
+
 from policies import InvalidKey, KeyKind, KeyPolicy, PolicyStore, schema
 from policies.backup import sign
 from policies.connect import sync_client
@@ -58,3 +60,11 @@ def big_backup(store: PolicyStore, tokens: int) -> tuple[CreatedWorkspace, dict[
         document["tokens"][kid] = schema.token_metadata(info, digest)
         document["lastused"][kid] = repr(now)
     return created, sign(store.ctx.keyring, document)
+
+
+def forget(client: redis.Redis, ws: str) -> None:
+    """Remove every key of ``ws``, as if its Redis had been lost (on a cluster too: SCAN
+    visits every node, where KEYS asks one)."""
+    for key in list(client.scan_iter(match=f"ks:{{{ws}}}:*")):
+        client.delete(key)
+    client.srem(schema.WORKSPACES, ws)

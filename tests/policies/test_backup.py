@@ -11,7 +11,7 @@ from policies import Catalog, Keyring, KeystileError, PolicyStore, Rule, schema
 from policies.backup import LEGACY_FORMAT, sign
 from policies.records import CreatedWorkspace
 from tests.conftest import DEMO_CATALOG
-from tests.policies.helpers import lookup
+from tests.policies.helpers import forget, lookup
 
 Doc = dict[str, Any]
 
@@ -75,7 +75,7 @@ def test_importing_a_workspace_does_not_touch_the_catalog(
     store.save_catalog(Catalog.from_dict(hostile))
     foreign = store.export_workspace(created.workspace_id, actor="t")
     store.save_catalog(catalog)
-    redis_client.delete(*redis_client.keys(f"ks:{{{created.workspace_id}}}:*"))
+    forget(redis_client, created.workspace_id)
     restored = store.import_workspace(foreign, actor="t")
     assert "differs from the live one" in restored.catalog and "left as it is" in restored.catalog
     live = store.load_catalog()
@@ -109,8 +109,7 @@ def test_a_lone_surrogate_writes_nothing_and_a_retry_works(
     """Issue 17.2: checked before any write; the honest backup then restores."""
     created, _, document = backup_of(store)
     keyring = store.ctx.keyring
-    redis_client.delete(*redis_client.keys(f"ks:{{{created.workspace_id}}}:*"))
-    redis_client.srem(schema.WORKSPACES, created.workspace_id)
+    forget(redis_client, created.workspace_id)
     before = everything(redis_client)
     hostile = sign(keyring, {**document, "secrets": {**document["secrets"], "T": "\ud800"}})
     with pytest.raises(KeystileError, match="not valid Unicode"):
@@ -170,7 +169,7 @@ def test_every_section_is_checked_before_any_write(
 ) -> None:
     """Issue 17.3, even for a backup that authenticates (a careless or hostile author)."""
     created, _, document = backup_of(store)
-    redis_client.delete(*redis_client.keys(f"ks:{{{created.workspace_id}}}:*"))
+    forget(redis_client, created.workspace_id)
     before = everything(redis_client)
     with pytest.raises(KeystileError, match=message):
         store.import_workspace(resigned(store.ctx.keyring, document, change), actor="t")
@@ -190,7 +189,7 @@ def test_a_modified_backup_is_refused(
     store: PolicyStore, redis_client: redis.Redis, change: Callable[[Doc], object]
 ) -> None:
     created, _, document = backup_of(store)
-    redis_client.delete(*redis_client.keys(f"ks:{{{created.workspace_id}}}:*"))
+    forget(redis_client, created.workspace_id)
     change(document)
     for unverified in (False, True):  # no override accepts a modification
         with pytest.raises(KeystileError, match=r"modified after export|another workspace"):
@@ -204,7 +203,7 @@ def test_a_backup_made_under_other_secrets_needs_the_audited_override(
     created, _, _ = backup_of(store)
     elsewhere = PolicyStore(redis_client, Keyring([master_key], "x" * 40), clock=store.ctx.clock)
     document = elsewhere.export_workspace(created.workspace_id, actor="t")
-    redis_client.delete(*redis_client.keys(f"ks:{{{created.workspace_id}}}:*"))
+    forget(redis_client, created.workspace_id)
     with pytest.raises(KeystileError, match=r"another digest secret.*--unverified"):
         store.import_workspace(document, actor="t")
     assert not redis_client.exists(schema.meta(created.workspace_id))
@@ -218,7 +217,7 @@ def test_a_backup_under_a_master_key_not_configured_here_is_refused(
     store: PolicyStore, redis_client: redis.Redis, digest_secret: str
 ) -> None:
     created, _, document = backup_of(store)
-    redis_client.delete(*redis_client.keys(f"ks:{{{created.workspace_id}}}:*"))
+    forget(redis_client, created.workspace_id)
     other = PolicyStore(redis_client, Keyring([Keyring.generate_master_key()], digest_secret))
     with pytest.raises(KeystileError, match=r"master key.*not in KEYSTILE_MASTER_KEYS"):
         other.import_workspace(document, actor="t", unverified=True)
@@ -245,7 +244,7 @@ def test_an_older_unauthenticated_backup_restores_only_when_accepted_explicitly(
     created, token, document = backup_of(store)
     old = {k: v for k, v in document.items() if k not in ("mac", "key_check", "exported_at")}
     old["format"] = LEGACY_FORMAT
-    redis_client.delete(*redis_client.keys(f"ks:{{{created.workspace_id}}}:*"))
+    forget(redis_client, created.workspace_id)
     with pytest.raises(KeystileError, match="unauthenticated"):
         store.import_workspace(old, actor="t")
     restored = store.import_workspace(old, actor="t", unverified=True)

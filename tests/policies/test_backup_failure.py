@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from policies import PolicyStore, StoreUnavailable, schema
-from tests.policies.helpers import big_backup, lookup
+from tests.policies.helpers import big_backup, forget, lookup
 
 
 @pytest.mark.single_redis  # sets one server's maxmemory
@@ -16,14 +16,14 @@ def test_a_restore_cut_short_by_redis_leaves_nothing(
 ) -> None:
     created, document = big_backup(store, 30_000)
     ws = created.workspace_id
-    redis_client.delete(*redis_client.keys(f"ks:{{{ws}}}:*"))
+    forget(redis_client, ws)
     used = int(redis_client.info("memory")["used_memory"])
     redis_client.config_set("maxmemory", used + 2_000_000)  # the staging outgrows it
     try:
         with pytest.raises(StoreUnavailable, match="maxmemory"):
             store.import_workspace(document, actor="t")
         assert not list(redis_client.scan_iter("*staging*"))
-        assert not redis_client.keys(f"ks:{{{ws}}}:*")
+        assert not list(redis_client.scan_iter(match=f"ks:{{{ws}}}:*"))
     finally:
         redis_client.config_set("maxmemory", 0)
     assert store.import_workspace(document, actor="t").workspace_id == ws

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from policies import PolicyStore, schema
-from tests.policies.helpers import big_backup, lookup
+from tests.policies.helpers import big_backup, forget, lookup
 
 STORE_TIMEOUT = 0.5  # the gateway's default store_timeout (README, Configuration)
 TOKENS = 100_000  # x3 entries: credential, token metadata, last use
@@ -51,7 +51,7 @@ def test_a_300000_entry_restore_keeps_ping_under_the_store_timeout(
     ws = created.workspace_id
     entries = sum(len(document[s]) for s in ("keys", "tokens", "lastused", "secrets"))
     assert entries >= 300_000
-    redis_client.delete(*redis_client.keys(f"ks:{{{ws}}}:*"))
+    forget(redis_client, ws)
 
     host, port = address_of(redis_client, schema.meta(ws))
     # The server's own account too: every command slower than 1 ms goes to its SLOWLOG.
