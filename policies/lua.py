@@ -169,35 +169,6 @@ return {1, commit()}
 """,
 )
 
-# Store the catalog with its audit entry and event, in one step. KEYS = catalog, deployment
-# audit stream (same slot). ARGV = catalog JSON, channel, fingerprint, audit MAXLEN, then the
-# audit fields. Replies 1 changed (audited), 0 unchanged (no entry); the event goes out
-# either way, so a gateway that missed one catches up.
-CATALOG_SAVE = LuaScript(
-    "catalog_save",
-    """
-local changed = 0
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 5))
-  changed = 1
-end
-redis.call('PUBLISH', ARGV[2], 'catalog ' .. ARGV[3])
-return changed
-""",
-)
-
-# Rewrap one ciphertext: KEYS = the hash; ARGV = field, the ciphertext read, its rewrap.
-# Writes only if the value is still the one read (a concurrent change wins); 1 written.
-REWRAP = LuaScript(
-    "rewrap",
-    """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1
-""",
-)
-
 # One-time-password challenges (policies.operations.otp). They are not policy changes: no
 # version bump, no event. Times are the store's clock (passed in), so an injected clock
 # decides expiry, cooldown and the hourly cap; Redis TTLs only sweep leftovers away.

@@ -17,7 +17,7 @@ from policies import schema
 from policies.calls import Command, Operation, Script
 from policies.crypto import BOUND_PREFIX, role_context, secret_context
 from policies.errors import ConfigError, KeystileError
-from policies.lua import REWRAP
+from policies.lua_deployment import REWRAP
 from policies.operations.base import Context, audit_call
 from policies.operations.workspaces import role_key
 

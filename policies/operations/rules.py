@@ -6,7 +6,7 @@ from policies import schema
 from policies.calls import Batch, Command, Operation, Script
 from policies.catalog import Catalog
 from policies.errors import CatalogError, UnknownWorkspace
-from policies.lua import CATALOG_SAVE
+from policies.lua_deployment import CATALOG_SAVE
 from policies.operations.base import Context, apply_call, checked, require_workspace
 from policies.rules import Rule, decode_all
 
