@@ -1,14 +1,18 @@
-"""Issue 11.4: a far-future expiry is refused on input, and any stored time renders."""
+"""Issue 11.4: a far-future expiry is refused on input, and any stored time renders; and
+the admin's start-up check of the digest secret (issue 17.5)."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 import redis
+from flask import Flask
 
-from policies import PolicyStore, schema
+from admin_plugin import SmtpMailer
+from policies import ConfigError, Keyring, PolicyStore, schema
 from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import Api
+from tests.admin_plugin.support import Api, Who, make_host_app
 
 
 def test_a_far_future_expiry_is_refused_on_input(api: Api, store: PolicyStore) -> None:
@@ -33,3 +37,13 @@ def test_the_page_and_panels_render_any_stored_time(
     assert api.get("panel/audit").status_code == 200
     store.revoke_token(ws, kid, actor="t")  # and revoking it works too
     assert api.get("panel/tokens").status_code == 200
+
+
+def test_the_admin_refuses_to_start_with_another_digest_secret(
+    app: Flask, store: PolicyStore, redis_client: redis.Redis, who: Who, mailer: SmtpMailer
+) -> None:
+    """Issue 17.5: the admin's start-up (init_app) compares the stored check value."""
+    assert redis_client.get(schema.DIGEST_CHECK) == store.ctx.keyring.digest_check
+    changed = PolicyStore(redis_client, Keyring([Keyring.generate_master_key()], "e" * 48))
+    with pytest.raises(ConfigError, match="not the secret this Redis was set up with"):
+        make_host_app(changed, who, mailer)
