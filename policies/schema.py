@@ -31,6 +31,7 @@ from typing import Any
 from policies.keyformat import KeyKind
 from policies.records import KeyPolicy, TokenInfo
 from policies.rules import Rule, decode_all
+from policies.times import stored_time
 
 PREFIX = "ks"
 WORKSPACES = f"{PREFIX}:workspaces"
@@ -170,7 +171,7 @@ def decode_token(raw: Any, last_used_at: Any = None) -> tuple[TokenInfo, str]:
         expires=data.get("expires"),
         revoked=data.get("revoked"),
         rules=tuple(sorted(decode_all(data.get("rules", ())))),
-        last_used=float(text(last_used_at)) if last_used_at is not None else None,
+        last_used=stored_time(text(last_used_at)) if last_used_at is not None else None,
     )
     return info, data["digest"]
 

@@ -43,6 +43,14 @@ def check_expiry(expires: float | None, now: float) -> float | None:
     return float(expires)
 
 
+def stored_time(raw: str) -> float:
+    """A time stored as text; NaN (shown as "invalid time") if it is not a number."""
+    try:
+        return float(raw)
+    except ValueError:
+        return math.nan
+
+
 def format_time(value: object, pattern: str = "%Y-%m-%d %H:%M:%SZ", empty: str = "-") -> str:
     """``value`` (a unix time) in UTC; ``empty`` for None; never raises on stored junk."""
     if value is None:

@@ -9,6 +9,7 @@ from policies import schema
 from policies.calls import Command, Operation
 from policies.operations.base import Context, audit_call, require_workspace
 from policies.records import AuditEntry
+from policies.times import stored_time
 
 MAX_TAIL = 1000
 
@@ -43,7 +44,7 @@ def _tail(stream: str, ws: str, count: int) -> Operation[list[AuditEntry]]:
         entries.append(
             AuditEntry(
                 entry_id=schema.text(entry_id),
-                time=float(fields.get("ts", 0)),
+                time=stored_time(fields.get("ts", "0")),
                 actor=fields.get("actor", ""),
                 action=fields.get("action", ""),
                 workspace_id=fields.get("workspace", ws),
