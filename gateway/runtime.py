@@ -27,6 +27,7 @@ from gateway.cache import DecisionCache
 from gateway.catalog_loading import CatalogLoading
 from gateway.config import GatewayConfig
 from gateway.entry import CachedKey
+from gateway.exempt import ExemptConflict
 from gateway.invalidation import Invalidation
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
@@ -34,7 +35,7 @@ from gateway.usage import UsageRecorder, flush
 from policies.catalog import Catalog
 from policies.connect import async_client
 from policies.crypto import Keyring
-from policies.errors import StoreUnavailable
+from policies.errors import CatalogError, ConfigError, StoreUnavailable
 from policies.reader import PolicyReader
 from policies.settings import Settings
 
@@ -71,7 +72,11 @@ class Runtime(CatalogLoading):
         self.logger = logger
         self.clock = clock
         self.fixed_catalog = catalog is not None
-        self.router: Router | None = Router.from_catalog(catalog) if catalog is not None else None
+        self.refused: Exception | None = None
+        try:
+            self.router: Router | None = None if catalog is None else self.compile(catalog)
+        except CatalogError as exc:
+            raise ConfigError(f"catalog=: {exc}") from None
         self.catalog_fingerprint = catalog.fingerprint() if catalog is not None else None
         self.usage = UsageRecorder(clock)
         cache.on_evict = self._evicted
@@ -137,6 +142,8 @@ class Runtime(CatalogLoading):
             await reader.prepare()
         with contextlib.suppress(StoreUnavailable):
             await self.ensure_router()
+        if isinstance(self.refused, ExemptConflict):
+            raise self.refused  # a configuration mistake: fail start-up, not each request
         # Wait for the listener's next attempt to finish (either way), not for success.
         await invalidation.wait_until(
             lambda: invalidation.subscribed or invalidation.attempts > attempts,
