@@ -68,6 +68,7 @@ class DecisionCache:
         self._by_workspace: dict[str, dict[int, set[bytes]]] = {}  # workspace -> version -> keys
         self._negative: TTLCache[bytes, str, float] = TTLCache(negative_size, negative_ttl, timer)
         self._known_versions: LRUCache[str, int] = LRUCache(max(1024, size))
+        self._last_event = -math.inf  # when an event last raised a known version
         self.confirmed = -math.inf  # when the last version check confirmed every entry
         self.trusted_until = -math.inf  # confirmed + stale_bound
         # False while version checks succeed: every entry is then confirmed at least every
@@ -140,6 +141,7 @@ class DecisionCache:
         """
         if version is not None and version > self._known_versions.get(workspace_id, 0):
             self._known_versions[workspace_id] = version
+            self._last_event = self.timer()
         self._negative.clear()
         by_version = self._by_workspace.get(workspace_id, {})
         return self._drop(workspace_id, [v for v in by_version if version is None or v < version])
@@ -154,8 +156,12 @@ class DecisionCache:
         """
         dropped = 0
         for workspace_id, current in versions.items():
-            # Authoritative, even downwards: a store rebuilt from a backup restarts at 1.
-            self._known_versions[workspace_id] = current
+            # Authoritative, even downwards (a store rebuilt from a backup restarts at 1),
+            # unless an event came after the check was sent: its answer may predate that
+            # event, and lowering the version would let an in-flight lookup from before the
+            # event be cached as fresh.
+            if self._last_event < checked_at or current >= self.known_version(workspace_id):
+                self._known_versions[workspace_id] = current
             by_version = self._by_workspace.get(workspace_id)
             if by_version is None or (len(by_version) == 1 and current in by_version):
                 continue  # every entry is current (the usual case)

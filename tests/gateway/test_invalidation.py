@@ -188,6 +188,26 @@ def test_a_lookup_older_than_an_event_is_not_cached() -> None:
     assert cache.get(b"k", 0.0) is None and cache.workspace_ids() == []
 
 
+def test_a_version_check_older_than_an_event_cannot_lower_the_version() -> None:
+    """The interleaving: a check is sent (the store still at 4), a revoke's event (5) arrives,
+    then the check's answer (4); a lookup sent before the revoke answers last (4)."""
+    now = [0.0]
+    cache = DecisionCache(
+        size=10, ttl=60, negative_size=10, negative_ttl=5, stale_bound=30, timer=lambda: now[0]
+    )
+    ws = "ws_AAAAAAAAAAAA"
+    checked_at = now[0]
+    now[0] = 0.1
+    cache.evict_workspace(ws, 5)
+    now[0] = 0.2
+    cache.reconcile({ws: 4}, checked_at)
+    assert cache.known_version(ws) == 5
+    assert not cache.put(CachedKey(b"k", KeyPolicy(ws, KeyKind.SDK, "kid", version=4), 0.2))
+    # A check sent after the event is authoritative, even downwards (a restored store).
+    cache.reconcile({ws: 1}, now[0])
+    assert cache.known_version(ws) == 1
+
+
 async def test_lost_catalog_message_is_caught_by_the_periodic_reload(
     make_gate: Factory,
     store: PolicyStore,
