@@ -20,6 +20,10 @@ class KeyUser(BaseUser):
     """The caller: a workspace's key. Immutable, shared by every request with the same key."""
 
     __slots__ = ("key_id", "key_kind", "key_name", "workspace_id")
+    key_id: str
+    key_kind: KeyKind
+    key_name: str | None
+    workspace_id: str
 
     def __init__(
         self, workspace_id: str, key_kind: KeyKind, key_id: str, key_name: str | None = None
