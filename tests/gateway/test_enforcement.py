@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import ConfigError, PolicyStore, Rule, Settings
@@ -30,6 +32,9 @@ from policies.records import CreatedWorkspace
 from tests.support.served import served
 
 ran: list[str] = []
+# The websockets client logs handshake headers (the key!) at DEBUG: not ours to log.
+QUIET = logging.getLogger("tests.gateway.websockets-client")
+QUIET.setLevel(logging.INFO)
 
 
 def handler(label: str) -> Any:
@@ -147,6 +152,24 @@ def test_encoded_control_characters_never_reach_a_blocked_handler(
         assert raw_get(base, target, pk) == 400
         assert raw_get(base, target, {"Authorization": f"Bearer {workspace.sdk_key}"}) == 400
     assert ran == []
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_websocket_path_with_a_newline_is_refused_before_routing(
+    settings: Settings, blocked_store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    ran.clear()
+    headers = {"Authorization": f"Bearer {workspace.sdk_key}"}
+    with served_gateway(settings, blacklist_app()) as base:
+        url = base.replace("http://", "ws://")
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url + "/ws/me%0A", additional_headers=headers, logger=QUIET):
+                pass
+        assert refused.value.response.status_code == 403  # uvicorn's answer to a close
+        async with connect(url + "/ws/me", additional_headers=headers, logger=QUIET) as ok:
+            await ok.wait_closed()
+    assert ran == ["ws-me"]
 
 
 @pytest.mark.slow
