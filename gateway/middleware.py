@@ -8,8 +8,10 @@
 Pure ASGI: ``lifespan`` starts and stops the gateway's background tasks and is passed on;
 any other non-HTTP scope passes through untouched. For each request, in order:
 
-1. exempt path (exact, or prefix with a final ``*``) -> the app, no key needed; a CORS
-   preflight (``OPTIONS`` with ``Access-Control-Request-Method`` and no key) too, unless
+0. a path holding an ASCII control character -> 400 ``invalid_path``, whatever the key;
+1. exempt path (exact, or whole segments below a final ``*``) -> the app, no key needed; a
+   CORS preflight (``OPTIONS`` with ``Access-Control-Request-Method`` and no key) too, when
+   no catalogued endpoint can run for it (:mod:`gateway.preflight`), unless
    ``pass_preflight=False``;
 2. the key, from ``Authorization: Bearer <key>`` or ``X-API-Key`` (names configurable; a
    non-Bearer ``Authorization`` is left to the app). None -> 401 ``missing_key``; two
@@ -17,7 +19,8 @@ any other non-HTTP scope passes through untouched. For each request, in order:
 3. the key's policy, from the cache or one Redis lookup (401 ``invalid_key`` for unknown or
    revoked, 503 ``store_unavailable`` when Redis is away and the key is not cached);
 4. expiry (401 ``expired_key``), the publishable key's allowed origins (``Origin``, else
-   ``Referer``: 403 ``origin_not_allowed``), then the route's catalog action: blocked ->
+   ``Referer``: 403 ``origin_not_allowed``), then the action of the route the app's own
+   router will run (:mod:`gateway.routing`; a slash redirect runs none): blocked ->
    403 ``action_blocked`` naming it; outside the catalog -> ``unmatched``: ``"deny"`` (the
    default) refuses publishable keys and tokens with 403 ``route_not_in_catalog``,
    ``"allow"`` lets any valid key through. SDK keys have full access, catalogued or not.
