@@ -45,7 +45,7 @@ from collections.abc import Callable
 from cachetools import LRUCache, TTLCache
 
 from gateway.entry import CachedKey
-from gateway.reporting import ReportingTTLCache
+from gateway.reporting import ReportingTTLCache, StoppableClock
 
 
 class DecisionCache:
@@ -64,7 +64,10 @@ class DecisionCache:
         self.stale_bound = stale_bound
         self.timer = timer
         self.on_evict = on_evict
-        self.positive = ReportingTTLCache(size, ttl, timer, self._left)
+        # The TTLCache's own clock (cachetools' public ``timer=``): the timer, but held still
+        # while version checks fail (see check_failed).
+        self.clock = StoppableClock(timer)
+        self.positive = ReportingTTLCache(size, ttl, self.clock, self._left)
         self._by_workspace: dict[str, dict[int, set[bytes]]] = {}  # workspace -> version -> keys
         self._negative: TTLCache[bytes, str, float] = TTLCache(negative_size, negative_ttl, timer)
         self._known_versions: LRUCache[str, int] = LRUCache(max(1024, size))
@@ -78,7 +81,7 @@ class DecisionCache:
 
     def check_failed(self) -> None:
         """A version check could not reach Redis: requests now test each entry's times, and
-        the TTLCache's clock stops (cachetools' timer, used as a context manager, freezes).
+        the TTLCache's clock (:class:`StoppableClock`) stops.
 
         ``cache_ttl`` thus counts only time in which Redis could have been asked again, so
         an outage does not cut an entry's ``stale_bound`` short: a key fetched 290 s before
@@ -86,7 +89,7 @@ class DecisionCache:
         stops here rather than in the request path's timer, which stays the plain one.
         """
         if not self.degraded:
-            self.positive.timer.__enter__()
+            self.clock.stop()
             self.degraded = True
 
     def __len__(self) -> int:
@@ -169,7 +172,7 @@ class DecisionCache:
         self.confirmed = checked_at
         self.trusted_until = checked_at + self.stale_bound
         if self.degraded:
-            self.positive.timer.__exit__(None, None, None)  # the TTL clock runs again
+            self.clock.run()  # the TTL clock runs again (and catches up: no time is lost)
             self.degraded = False
         return dropped
 
