@@ -14,7 +14,7 @@ from flask import Response, request, session
 from flask.typing import ResponseReturnValue
 
 from admin_plugin.identity import AdminIdentity
-from admin_plugin.problems import Problem
+from admin_plugin.problems import not_found
 from admin_plugin.views.base import route
 from admin_plugin.views.keys import GRACE_CHOICES, KeyRoutes, rule_label
 from admin_plugin.views.tokens import TokenRoutes
@@ -104,6 +104,6 @@ class TokensView(KeyRoutes, TokenRoutes):
     def panel(self, panel_name: str) -> Response:
         _, ws = self.api_workspace()
         if panel_name not in PANELS:
-            raise Problem(404, "not-found", "Not found", f"There is no panel {panel_name!r}.")
+            raise not_found(f"There is no panel {panel_name!r}.")
         context = self.panel_context(panel_name, ws)
         return self.fragment(f"keystile/panels/{panel_name}.html", p=context)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response
 
 from admin_plugin.otp_flow import secret_reveal
-from admin_plugin.problems import Problem, bad_request
+from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
 from policies.operations.secrets import SECRET_NAME_RE
 from policies.rules import Rule
@@ -55,7 +55,7 @@ def parse_rules(raw: Any) -> list[Rule]:
 
 def secret_name(name: str) -> str:
     if SECRET_NAME_RE.fullmatch(name) is None:
-        raise Problem(404, "not-found", "Not found", "There is no secret by that name.")
+        raise not_found("There is no secret by that name.")
     return name
 
 
@@ -97,7 +97,7 @@ class TokenRoutes(KeystileView):
         if name in self.store.list_secrets(ws):
             raise Problem(
                 409,
-                "duplicate-secret",
+                "duplicate_secret",
                 "Secret exists",
                 f"A secret named {name!r} already exists: delete it first to replace it.",
             )

@@ -70,7 +70,7 @@ def test_wrong_code_says_how_many_attempts_are_left(
     response = api.post("api/sdk-key/reveal", {"code": wrong(code)})
     assert response.status_code == 403 and response.mimetype == PROBLEM
     problem = response.get_json()
-    assert problem["type"] == "urn:keystile:problem:otp-rejected"
+    assert problem["type"] == "urn:keystile:problem:otp_rejected"
     assert problem["detail"] == "That code is not correct: 4 attempts left."
     assert problem["attempts_left"] == 4 and problem["reason"] == "wrong"
     assert "key" not in problem
