@@ -1,9 +1,10 @@
 """The Flask extension: ``KeystileAdmin(...).init_app(app, admin)`` adds the Tokens page.
 
-It registers the templates and static files, makes sure Flask-WTF's CSRF protection is
-available (without switching on global checks the host did not ask for: the view checks
-its own requests), adds the view to the Flask-Admin menu and keeps its state in
-``app.extensions["keystile"]``.
+It registers the templates and static files, adds the view to the Flask-Admin menu and
+keeps its state in ``app.extensions["keystile"]``. It leaves the host's CSRF set-up alone:
+the view signs and checks its own tokens with Flask-WTF's functions (not its global
+``CSRFProtect`` hook), so a host with ``CSRFProtect`` (set up before or after this) keeps
+checking its own routes exactly as it asked, and a host without Flask-WTF needs nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask
 from flask_admin import Admin
-from flask_wtf.csrf import CSRFProtect
 
 from admin_plugin.identity import CurrentAdmin, from_callable
 from admin_plugin.mailer import Mailer
@@ -32,7 +32,6 @@ class KeystileState:
     store: PolicyStore
     flow: OtpFlow
     view: TokensView
-    csrf: CSRFProtect
 
 
 class KeystileAdmin:
@@ -68,12 +67,6 @@ class KeystileAdmin:
             raise ConfigError(
                 "the Tokens page needs the app's SECRET_KEY set first (sessions, CSRF tokens)"
             )
-        csrf = app.extensions.get("csrf")
-        if not isinstance(csrf, CSRFProtect):
-            # Only makes csrf_token() available: the view checks its own unsafe requests,
-            # and the host's other routes keep behaving as before.
-            app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-            csrf = CSRFProtect(app)
         app.register_blueprint(
             Blueprint(
                 "keystile_admin_assets",
@@ -89,7 +82,6 @@ class KeystileAdmin:
             store=self.store,
             current_admin=self.current_admin,
             otp_flow=self.flow,
-            csrf=csrf,
             name=self.name,
             category=self.category,
             endpoint=self.endpoint,
@@ -97,5 +89,5 @@ class KeystileAdmin:
             login_url=self.login_url,
         )
         admin.add_view(view)
-        app.extensions[EXTENSION] = KeystileState(self.store, self.flow, view, csrf)
+        app.extensions[EXTENSION] = KeystileState(self.store, self.flow, view)
         return view
