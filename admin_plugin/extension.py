@@ -23,6 +23,7 @@ from policies.errors import ConfigError
 from policies.otp import DEFAULT_POLICY, OtpPolicy
 
 EXTENSION = "keystile"
+MIN_SECRET_KEY = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +64,12 @@ class KeystileAdmin:
         """Add the Tokens page to ``admin`` (a new Flask-Admin if None); returns the view."""
         if EXTENSION in app.extensions:
             raise ConfigError("Keystile's admin plugin is already set up on this app")
-        if not app.secret_key:
+        if not app.secret_key or len(app.secret_key) < MIN_SECRET_KEY:
+            # It signs the session that holds the admin's CSRF secret: guessable, forgeable.
             raise ConfigError(
-                "the Tokens page needs the app's SECRET_KEY set first (sessions, CSRF tokens)"
+                f"the Tokens page needs the app's SECRET_KEY set first, of at least "
+                f"{MIN_SECRET_KEY} characters (it signs sessions and CSRF tokens); e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         app.register_blueprint(
             Blueprint(

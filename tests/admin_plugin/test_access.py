@@ -19,7 +19,7 @@ from policies import PolicyStore
 from policies.errors import ConfigError
 from policies.records import CreatedWorkspace
 from tests.admin_plugin.conftest import ALICE_EMAIL
-from tests.admin_plugin.support import BASE, Api, Inbox, Who, make_host_app
+from tests.admin_plugin.support import BASE, HOST_SECRET, Api, Inbox, Who, make_host_app
 
 UNSAFE: list[tuple[str, str, Any]] = [
     ("POST", "api/otp", {"action": "sdk_key.reveal"}),
@@ -213,7 +213,7 @@ def test_mounting_on_a_host_app(
     store: PolicyStore, mailer: SmtpMailer, alice: AdminIdentity
 ) -> None:
     app = Flask("host")
-    app.secret_key = "k"
+    app.secret_key = HOST_SECRET
 
     @app.post("/host-form")
     def host_form() -> str:
@@ -236,7 +236,7 @@ def test_host_with_global_csrf_gets_problem_json_too(
     store: PolicyStore, mailer: SmtpMailer, alice: AdminIdentity, workspace: CreatedWorkspace
 ) -> None:
     app = Flask("host")
-    app.secret_key = "k"
+    app.secret_key = HOST_SECRET
     CSRFProtect(app)
     admin = Admin(app, name="Host")
     KeystileAdmin(store=store, current_admin=lambda: alice, mailer=mailer).init_app(app, admin)
@@ -247,9 +247,22 @@ def test_host_with_global_csrf_gets_problem_json_too(
     assert response.get_json()["type"] == "urn:keystile:problem:csrf"
 
 
-def test_secret_key_is_required(store: PolicyStore, mailer: SmtpMailer) -> None:
-    with pytest.raises(ConfigError, match="SECRET_KEY"):
-        KeystileAdmin(store=store, current_admin=lambda: None, mailer=mailer).init_app(Flask("h"))
+@pytest.mark.parametrize("secret", [None, "", "k", "x" * 31, b"x" * 31])
+def test_a_secret_key_of_32_characters_is_required(
+    store: PolicyStore, mailer: SmtpMailer, secret: str | bytes | None
+) -> None:
+    app = Flask("h")
+    app.secret_key = secret
+    with pytest.raises(ConfigError, match=r"SECRET_KEY .*at least 32 characters"):
+        KeystileAdmin(store=store, current_admin=lambda: None, mailer=mailer).init_app(app)
+    assert "keystile" not in app.extensions
+
+
+def test_a_secret_key_of_32_characters_is_enough(store: PolicyStore, mailer: SmtpMailer) -> None:
+    app = Flask("h")
+    app.secret_key = "x" * 32
+    KeystileAdmin(store=store, current_admin=lambda: None, mailer=mailer).init_app(app)
+    assert "keystile" in app.extensions
 
 
 def test_audit_panel_shows_changes_and_failed_codes(

@@ -15,7 +15,7 @@ from admin_plugin import AdminIdentity, KeystileAdmin, SmtpMailer
 from policies import PolicyStore
 from policies.records import CreatedWorkspace
 from policies.rules import Rule
-from tests.admin_plugin.support import Api
+from tests.admin_plugin.support import HOST_SECRET, Api
 from tests.admin_plugin.test_access import UNSAFE, call
 
 ORDERS = ("before", "after", "none")  # when the host calls CSRFProtect(app), if at all
@@ -25,7 +25,7 @@ def host_app(
     store: PolicyStore, mailer: SmtpMailer, alice: AdminIdentity, order: str, **config: Any
 ) -> Flask:
     app = Flask("host")
-    app.secret_key = "host-secret-key-of-at-least-32-chars"
+    app.secret_key = HOST_SECRET
     app.config.update(config)
 
     @app.post("/host-form")
