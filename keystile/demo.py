@@ -32,6 +32,7 @@ from gateway import KeyGateMiddleware, catalog_from_app
 from keystile import sample_api
 from keystile.home import Home
 from keystile.mail_sink import start_mail_sink
+from keystile.serving import harden_session_cookie
 from policies import KeystileError, PolicyStore, Settings
 from policies.connect import sync_client
 
@@ -88,6 +89,7 @@ def admin_app(store: PolicyStore, settings: Settings, workspace_id: str, smtp_po
     app.secret_key = hmac.new(
         settings.digest_secret.encode(), b"keystile-demo-admin-session", hashlib.sha256
     ).hexdigest()
+    harden_session_cookie(app, plain_http=True)  # the demo serves plain HTTP
     admin = Admin(app, name="Keystile demo")
     identity = AdminIdentity("demo-admin", DEMO_ADMIN_EMAIL, (workspace_id,), "Demo admin")
     mailer = SmtpMailer(
