@@ -21,6 +21,7 @@ from flask import Response, json
 from admin_plugin.mailer import MailError
 from admin_plugin.otp_flow import BadCode
 from policies.errors import (
+    AlreadyExists,
     CatalogError,
     ConfigError,
     KeystileError,
@@ -103,6 +104,8 @@ def from_exception(exc: Exception) -> Problem:
         )
     if isinstance(exc, UnknownWorkspace | NotFound):
         return not_found(str(exc))
+    if isinstance(exc, AlreadyExists):
+        return Problem(409, "already_exists", "Already exists", str(exc))
     if isinstance(exc, CatalogError):
         return Problem(422, "not_in_catalog", "Not in the catalog", str(exc))
     if isinstance(exc, ConfigError):

@@ -45,6 +45,16 @@ def csrf_problem(reason: str) -> Problem:
     )
 
 
+def is_unicode(body: Any) -> bool:
+    """Whether every string in ``body`` can be UTF-8 (JSON's ``"\\ud800"`` cannot)."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        # Dropped, not chained into the 400: it carries the whole body, secrets included.
+        return False
+    return True
+
+
 def check_csrf() -> None:
     """Raise CSRFError unless the request carries this session's token (and, over HTTPS,
     comes from this origin): Flask-WTF's own check, for every unsafe method whatever the
@@ -166,9 +176,14 @@ class KeystileView(BaseView):  # type: ignore[misc]  # flask_admin ships no type
 
     @staticmethod
     def json_body() -> dict[str, Any]:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # deep nesting; silent=True only covers ValueError
+            body = None
         if not isinstance(body, dict):
             raise bad_request("Send a JSON object.")
+        if not is_unicode(body):
+            raise bad_request("Text must be valid Unicode: no lone surrogates such as \\ud800.")
         return body
 
     @staticmethod

@@ -11,6 +11,7 @@ from flask import Response
 from admin_plugin.otp_flow import secret_reveal
 from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
+from policies.errors import AlreadyExists
 from policies.operations.secrets import SECRET_NAME_RE
 from policies.rules import Rule
 
@@ -94,14 +95,15 @@ class TokenRoutes(KeystileView):
         body = self.json_body()
         name = self.text(body, "name", "Secret name").strip()
         value = self.text(body, "value", "Secret value")
-        if name in self.store.list_secrets(ws):
+        try:  # one atomic step decides: of parallel adds of one name, one wins
+            self.store.put_secret(ws, name, value, actor=admin.actor, replace=False)
+        except AlreadyExists:
             raise Problem(
                 409,
                 "duplicate_secret",
                 "Secret exists",
                 f"A secret named {name!r} already exists: delete it first to replace it.",
-            )
-        self.store.put_secret(ws, name, value, actor=admin.actor)
+            ) from None
         return self.answer({"name": name}, 201)
 
     @route("/api/secrets/reveal", "POST")

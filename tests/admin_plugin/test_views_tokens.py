@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from flask import Flask
 
 from admin_plugin import AdminIdentity
 from policies import PolicyStore
@@ -181,3 +184,26 @@ def test_secret_errors(api: Api, inbox: Inbox) -> None:
     assert empty.status_code == 400 and empty.get_json()["detail"] == "Secret value is required."
     missing = api.post("api/otp", {"action": "secret.reveal", "name": "NOPE"})
     assert missing.status_code == 404 and inbox.is_empty()
+
+
+def test_parallel_adds_of_one_secret_one_wins(
+    app: Flask, api: Api, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    # Each "tab" its own client and session; all post the same name at once.
+    tabs = [Api(app.test_client(), api.ws) for _ in range(8)]
+    for tab in tabs:
+        tab.page()
+    barrier = threading.Barrier(len(tabs))
+    statuses: list[int] = []
+
+    def add(tab: Api, n: int) -> None:
+        barrier.wait()
+        statuses.append(tab.post("api/secrets", {"name": "DB", "value": f"v{n}"}).status_code)
+
+    threads = [threading.Thread(target=add, args=(tab, n)) for n, tab in enumerate(tabs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201] + [409] * 7
+    assert store.list_secrets(workspace.workspace_id) == ["DB"]
