@@ -1,8 +1,9 @@
 """The glue between a click and an unlocked action: issue a challenge, mail it, verify it.
 
 Storage, binding and counting are the store's (:mod:`policies.operations.otp`); this
-module adds the mail and the audit entries around it. A mail that cannot be sent takes
-its challenge back, so the admin can simply try again once the server is fixed.
+module adds the mail and the audit entries around it. A mail that cannot be sent (whatever
+the mailer raised) takes its challenge back, so the admin can simply try again once the
+server is fixed: no cooldown, no code left that nobody received.
 """
 
 from __future__ import annotations
@@ -84,11 +85,15 @@ class OtpFlow:
         )
         try:
             self.mailer.send(admin.email, f"{self.product} verification code", body)
-        except MailError as exc:
+        except Exception as exc:  # any mailer's failure, the host's own included
             self.store.cancel_otp(issued)
-            log.warning("one-time password mail to admin %s failed: %s", admin.id, exc)
             self.store.audit(ws, admin.actor, "otp.mail_failed", {"for": action})
-            raise
+            if isinstance(exc, MailError):
+                log.warning("one-time password mail to admin %s failed: %s", admin.id, exc)
+                raise
+            # Named, not logged with its args or traceback: they may hold the mail's body.
+            log.error("one-time password mailer failed for admin %s: %s", admin.id, type(exc))
+            raise MailError("The code could not be sent: the mailer failed.") from None
         self.store.audit(ws, admin.actor, "otp.sent", {"for": action})
         return SentCode(
             sent_to=mask_email(admin.email),

@@ -23,6 +23,7 @@ from admin_plugin.identity import AdminIdentity, CurrentAdmin
 from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.problems import Problem, bad_request, forbidden, from_exception
 from policies import PolicyStore
+from policies.errors import KeystileError
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -144,7 +145,11 @@ class KeystileView(BaseView):  # type: ignore[misc]  # flask_admin ships no type
         abort(403)
 
     def _handle_view(self, name: str, /, **kwargs: Any) -> ResponseReturnValue | None:
-        if not self.is_accessible():
+        try:
+            accessible = self.is_accessible()
+        except KeystileError as exc:  # the host's identity is unusable (e.g. a bad email)
+            return from_exception(exc).response()
+        if not accessible:
             return self.inaccessible_callback(name, **kwargs)
         if request.method not in SAFE_METHODS:
             try:
