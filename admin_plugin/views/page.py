@@ -31,10 +31,6 @@ def when(timestamp: float | None, empty: str = "—") -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def detail_text(detail: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(detail.items()))
-
-
 class TokensView(KeyRoutes, TokenRoutes):
     """The Tokens page: Flask-Admin view with the Tokens, SDK Access Key and Publishable
     Key tabs. Build it through :class:`admin_plugin.KeystileAdmin`."""
@@ -56,11 +52,7 @@ class TokensView(KeyRoutes, TokenRoutes):
             return {"secrets": self.store.list_secrets(ws)}
         if name == "rules":
             return {"rules": self.store.list_rules(ws), "rule_label": rule_label}
-        return {
-            "entries": self.store.audit_tail(ws, AUDIT_ROWS),
-            "when": when,
-            "detail_text": detail_text,
-        }
+        return {"entries": self.store.audit_tail(ws, AUDIT_ROWS), "when": when}
 
     @route("/")
     def index(self) -> ResponseReturnValue:

@@ -276,4 +276,4 @@ def test_audit_panel_shows_changes_and_failed_codes(
     panel = api.get("panel/audit").get_data(as_text=True)
     for action in ("otp.sent", "otp.failed", "publishable_key.rotated", "workspace.created"):
         assert f"<code>{action}</code>" in panel
-    assert "admin:alice@acme.test" in panel and "reason=wrong" in panel
+    assert "admin:alice@acme.test" in panel and "<dt>reason</dt><dd>wrong</dd>" in panel

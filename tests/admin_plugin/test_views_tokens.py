@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from html.parser import HTMLParser
 
 import pytest
 from flask import Flask
@@ -207,3 +208,42 @@ def test_parallel_adds_of_one_secret_one_wins(
         thread.join()
     assert sorted(statuses) == [201] + [409] * 7
     assert store.list_secrets(workspace.workspace_id) == ["DB"]
+
+
+class AuditRows(HTMLParser):
+    """The audit panel as data: per row, its action and its details' (dt, dd) pairs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, list[tuple[str, str]]]] = []
+        self.tag: str | None = None
+        self.pending: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append(("", []))
+        self.tag = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        self.tag = None
+
+    def handle_data(self, data: str) -> None:
+        if not self.rows:
+            return
+        action, fields = self.rows[-1]
+        if self.tag == "code" and not action:
+            self.rows[-1] = (data, fields)
+        elif self.tag == "dt":
+            self.pending = data
+        elif self.tag == "dd" and self.pending is not None:
+            fields.append((self.pending, data))
+            self.pending = None
+
+
+def test_a_token_name_cannot_forge_an_audit_field(api: Api) -> None:
+    forged = "ci, key_id=tk_X"
+    created = create(api, name=forged)
+    parser = AuditRows()
+    parser.feed(api.get("panel/audit").get_data(as_text=True))
+    details = [fields for action, fields in parser.rows if action == "token.created"]
+    assert details == [[("key_id", created["key_id"]), ("name", forged)]]
