@@ -18,6 +18,7 @@ from admin_plugin.identity import CurrentAdmin, from_callable
 from admin_plugin.mailer import Mailer
 from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.views import TokensView
+from admin_plugin.views.base import no_framing
 from policies import PolicyStore
 from policies.errors import ConfigError
 from policies.otp import DEFAULT_POLICY, OtpPolicy
@@ -71,15 +72,15 @@ class KeystileAdmin:
                 f"{MIN_SECRET_KEY} characters (it signs sessions and CSRF tokens); e.g. "
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
-        app.register_blueprint(
-            Blueprint(
-                "keystile_admin_assets",
-                __name__,
-                template_folder="templates",
-                static_folder="static",
-                static_url_path=self.static_url_path,
-            )
+        assets = Blueprint(
+            "keystile_admin_assets",
+            __name__,
+            template_folder="templates",
+            static_folder="static",
+            static_url_path=self.static_url_path,
         )
+        assets.after_request(no_framing)
+        app.register_blueprint(assets)
         if admin is None:
             admin = Admin(app, name=EXTENSION.capitalize())
         view = self.view_class(

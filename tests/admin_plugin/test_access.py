@@ -203,6 +203,26 @@ def test_unexpected_error_is_a_problem_without_traceback(
     assert "secret internals" not in body and "Traceback" not in body
 
 
+def test_no_answer_of_the_plugin_may_be_framed(api: Api, who: Who) -> None:
+    answers = [
+        api.page(),
+        api.get("api/catalog"),
+        api.get("panel/audit"),
+        api.post("api/rules", {"module": "projects", "functionality": "create"}),
+        api.post("api/publishable-key/rotate", csrf=False),  # a problem document
+        api.client.get("/keystile-admin/static/keystile/tokens.js"),
+    ]
+    who.admin = None
+    answers.append(api.client.get(BASE))  # refused
+    for response in answers:
+        assert response.headers["X-Frame-Options"] == "DENY", response.request.path
+        policy = response.headers["Content-Security-Policy"]
+        directives = {d.split()[0]: d.split()[1:] for d in policy.split("; ")}
+        assert directives["frame-ancestors"] == ["'none'"]
+        assert directives["script-src"] == ["'self'"]  # no inline script anywhere
+        assert directives["object-src"] == ["'none'"]
+
+
 def test_every_answer_is_uncacheable(api: Api) -> None:
     for response in (api.page(), api.get("api/catalog"), api.get("panel/audit")):
         assert response.headers["Cache-Control"] == "no-store"
