@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 SDK_REVEAL = "sdk_key.reveal"
 SDK_ROLL = "sdk_key.roll"
+# A token is a working credential: minting one needs the proof that revealing one does.
+TOKEN_CREATE = "token.create"  # noqa: S105 - an action name, not a password
 _SECRET_REVEAL = "secret.reveal"  # noqa: S105 - an action name, not a password
 
 
@@ -34,6 +36,8 @@ def describe(action: str) -> str:
         return "reveal the SDK access key"
     if action == SDK_ROLL:
         return "roll (replace) the SDK access key"
+    if action == TOKEN_CREATE:
+        return "create a workspace token"
     if action.startswith(_SECRET_REVEAL + ":"):
         return f"reveal the secret {action.partition(':')[2]}"
     return action

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response
 
-from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, secret_reveal
+from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, TOKEN_CREATE, secret_reveal
 from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
 from policies import keyformat
@@ -36,8 +36,8 @@ class KeyRoutes(KeystileView):
     # -- one-time passwords -----------------------------------------------------------
     @route("/api/otp", "POST")
     def send_code(self) -> Response:
-        """Mail a code for ``{"action": "sdk_key.reveal" | "sdk_key.roll"}`` or
-        ``{"action": "secret.reveal", "name": …}``; resending is the same call."""
+        """Mail a code for ``{"action": "sdk_key.reveal" | "sdk_key.roll" | "token.create"}``
+        or ``{"action": "secret.reveal", "name": …}``; resending is the same call."""
         admin, ws = self.api_workspace()
         body = self.json_body()
         action = body.get("action")
@@ -46,8 +46,10 @@ class KeyRoutes(KeystileView):
             if SECRET_NAME_RE.fullmatch(name) is None or name not in self.store.list_secrets(ws):
                 raise not_found(f"There is no secret named {name!r}.")
             action = secret_reveal(name)
-        elif action not in (SDK_REVEAL, SDK_ROLL):
-            raise bad_request("Unknown action: use sdk_key.reveal, sdk_key.roll or secret.reveal.")
+        elif action not in (SDK_REVEAL, SDK_ROLL, TOKEN_CREATE):
+            raise bad_request(
+                "Unknown action: use sdk_key.reveal, sdk_key.roll, token.create or secret.reveal."
+            )
         sent = self.flow.send(admin, ws, action, self.store.workspace(ws).name)
         return self.answer(
             {

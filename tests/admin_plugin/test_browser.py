@@ -418,17 +418,42 @@ def create_token(
     return create
 
 
+def verify_token_code(page: Page, live: Live, name: str) -> Locator:
+    """After Create token: the code modal, the mailed code, Verify; returns the token modal."""
+    code_modal = page.locator("#ks-otp-modal")
+    expect(code_modal).to_be_visible()
+    expect(page.locator("#ks-token-modal")).to_be_hidden()
+    expect(code_modal.locator("#ks-otp-purpose")).to_contain_text(
+        f"create the workspace token \u201c{name}\u201d"
+    )
+    code_modal.locator("#ks-otp-code").fill(live.inbox.next_code(to=ALICE_EMAIL))
+    code_modal.get_by_role("button", name="Verify").click()
+    expect(code_modal).to_be_hidden()
+    create = page.locator("#ks-token-modal")
+    expect(create.locator("#ks-token-step-created")).to_be_visible()
+    return create
+
+
 def test_tokens_tab_tokens_and_secrets(page: Page, live: Live, shots: Path) -> None:
     page.goto(live.url + "/admin/tokens/")
     create = create_token(
         page, "nightly-export", expiry="In 30 days", rules=("members:invite", "billing:*")
     )
     shot(page, shots / "12-token-create.png")
+    # A bad form is refused in the form, before any code is mailed.
+    create.locator("#ks-token-name").fill(" ")
     create.get_by_role("button", name="Create token").click()
+    expect(create.locator("#ks-token-error")).to_have_text("Token name is required.")
+    assert live.inbox.is_empty() and live.store.list_tokens(live.workspace.workspace_id) == []
+    create.locator("#ks-token-name").fill("nightly-export")
+    # Creating a token opens the code modal: nothing is minted until the code is verified.
+    create.get_by_role("button", name="Create token").click()
+    expect(page.locator("#ks-otp-modal")).to_be_visible()
+    assert live.store.list_tokens(live.workspace.workspace_id) == []
+    create = verify_token_code(page, live, "nightly-export")
 
     # Shown once, with copy.
     value = create.locator("#ks-token-value")
-    expect(create.locator("#ks-token-step-created")).to_be_visible()
     token = value.input_value()
     assert token.startswith("tk_")
     create.get_by_role("button", name="Copy").click()
@@ -450,7 +475,7 @@ def test_tokens_tab_tokens_and_secrets(page: Page, live: Live, shots: Path) -> N
     # A name that is markup stays text (the page fixture fails on any alert()).
     hostile = '<img src=x onerror=alert("xss")>ci'
     create_token(page, hostile).get_by_role("button", name="Create token").click()
-    create.get_by_role("button", name="Done").click()
+    verify_token_code(page, live, hostile).get_by_role("button", name="Done").click()
     expect(rows).to_have_count(2)
     expect(rows.filter(has_text=hostile).locator(".ks-token-name")).to_contain_text(hostile)
     assert page.locator("#ks-tokens-table img").count() == 0
