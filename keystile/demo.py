@@ -41,8 +41,6 @@ from policies.connect import sync_client
 
 DEMO_ADMIN_EMAIL = "admin@demo.keystile.test"
 DEMO_WORKSPACE = "Demo workspace"
-
-
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - names to recognise, not to bind
 
@@ -210,8 +208,7 @@ Ctrl-C stops the demo; keys and rules are kept in the data folder.
 
 
 def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = click.echo) -> None:
-    warning = exposure_warning(options)
-    if warning:
+    if (warning := exposure_warning(options)) is not None:
         click.echo(warning, err=True)
     hosts = trusted_hosts(options)
     for port, flag in (
