@@ -230,3 +230,21 @@ if redis.call('HGET', KEYS[3], ARGV[3]) == ARGV[4] then redis.call('HDEL', KEYS[
 return 1
 """,
 )
+
+# The hourly cap per admin across all their workspaces (each workspace also counts its own
+# in OTP_ISSUE): its own key and slot, so it is a step of its own, taken before OTP_ISSUE.
+# KEYS = the admin's sends zset. ARGV = now, window cutoff, cap, send id, window ms.
+# Replies {1, 0} counted; {-3, wait} the cap is reached.
+OTP_ADMIN_SEND = LuaScript(
+    "otp_admin_send",
+    """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {-3, math.ceil(tonumber(oldest[2]) - tonumber(ARGV[2]))}
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {1, 0}
+""",
+)

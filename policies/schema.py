@@ -14,6 +14,7 @@
 | ``ks:{W}:audit``          | stream | audit entries, capped                                  |
 | ``ks:{W}:otp:…``          | hash,  | one-time-password challenges (digest only), send log   |
 |                           | zset   | and cooldowns, all with TTLs (:mod:`.operations.otp`)  |
+| ``ks:otp:{A}:sends``      | zset   | an admin's sends of the last hour, every workspace     |
 | ``ks:events`` (channel)   | pubsub | ``"<workspace> <version>"`` or ``"catalog <fp>"``      |
 
 ``{W}`` is the workspace id inside a Redis Cluster hash tag: one workspace's keys live in one
@@ -66,6 +67,11 @@ def audit(ws: str) -> str:
 
 def otp(ws: str, *parts: str) -> str:
     return ":".join((f"{PREFIX}:{{{ws}}}:otp", *parts))
+
+
+def otp_admin_sends(admin_key: str) -> str:
+    """An admin's one-time-password sends across workspaces (``admin_key``: an HMAC name)."""
+    return f"{PREFIX}:otp:{{{admin_key}}}:sends"
 
 
 def text(value: Any) -> str:
