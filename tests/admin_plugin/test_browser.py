@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 from prometheus_client import CollectorRegistry
 from werkzeug.serving import make_server
 
@@ -41,16 +40,10 @@ from policies.connect import async_client
 from policies.records import CreatedWorkspace
 from tests.admin_plugin.conftest import ALICE_EMAIL
 from tests.admin_plugin.support import Inbox, Who, make_host_app
+from tests.support.browser import chromium
 from tests.support.served import served
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 COOLDOWN = 2  # seconds between sends, short so that the resend link can be exercised
 STALENESS_BOUND = 1.0  # the gateway's documented worst case (check_interval 0.5 s + a trip)
 ALLOWED, CREATED = (200, None), (201, None)
@@ -59,17 +52,7 @@ INVALID = (401, "invalid_key")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("KEYSTILE_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required here (KEYSTILE_REQUIRE_BROWSER) but not installed")
-        pytest.skip("Debian's chromium is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")

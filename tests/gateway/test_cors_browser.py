@@ -8,13 +8,11 @@ action answers 200 and the blacklisted one 403, both readable by the page.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -25,16 +23,10 @@ from starlette.routing import Route
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import PolicyStore, Rule, Settings
 from policies.records import CreatedWorkspace
+from tests.support.browser import chromium
 from tests.support.served import served
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FETCH = """async ([url, key]) => {
   const answer = await fetch(url, {headers: {Authorization: "Bearer " + key}});
   return [answer.status, await answer.text()];
@@ -60,17 +52,7 @@ def api() -> Starlette:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("KEYSTILE_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required here (KEYSTILE_REQUIRE_BROWSER) but not installed")
-        pytest.skip("Debian's chromium is not installed")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.mark.parametrize("cors", ["outside", "inside"])
