@@ -10,7 +10,7 @@ A host app adds it in a few lines (Flask-Admin's Bootstrap 4 theme, its default)
 
     settings = Settings.load()
     app = Flask(__name__)
-    app.secret_key = "…"  # sessions and CSRF tokens
+    app.secret_key = "…"  # 32+ characters: signs sessions and CSRF tokens
     admin = Admin(app, name="Acme")
     KeystileAdmin(
         store=PolicyStore(sync_client(settings.redis_url), settings.keyring()),

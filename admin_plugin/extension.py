@@ -1,9 +1,10 @@
 """The Flask extension: ``KeystileAdmin(...).init_app(app, admin)`` adds the Tokens page.
 
-It registers the templates and static files, makes sure Flask-WTF's CSRF protection is
-available (without switching on global checks the host did not ask for: the view checks
-its own requests), adds the view to the Flask-Admin menu and keeps its state in
-``app.extensions["keystile"]``.
+It registers the templates and static files, adds the view to the Flask-Admin menu and
+keeps its state in ``app.extensions["keystile"]``. It leaves the host's CSRF set-up alone:
+the view signs and checks its own tokens with Flask-WTF's functions (not its global
+``CSRFProtect`` hook), so a host with ``CSRFProtect`` (set up before or after this) keeps
+checking its own routes exactly as it asked, and a host without Flask-WTF needs nothing.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask
 from flask_admin import Admin
-from flask_wtf.csrf import CSRFProtect
 
 from admin_plugin.identity import CurrentAdmin, from_callable
 from admin_plugin.mailer import Mailer
 from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.views import TokensView
+from admin_plugin.views.base import no_framing
 from policies import PolicyStore
 from policies.errors import ConfigError, StoreUnavailable
 from policies.otp import DEFAULT_POLICY, OtpPolicy
 
 EXTENSION = "keystile"
+MIN_SECRET_KEY = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,6 @@ class KeystileState:
     store: PolicyStore
     flow: OtpFlow
     view: TokensView
-    csrf: CSRFProtect
 
 
 class KeystileAdmin:
@@ -67,32 +68,28 @@ class KeystileAdmin:
             raise ConfigError("Keystile's admin plugin is already set up on this app")
         with contextlib.suppress(StoreUnavailable):  # Redis away: the page answers 503
             self.store.check_digest_secret()  # changed: one clear error, not 401s later
-        if not app.secret_key:
+        if not app.secret_key or len(app.secret_key) < MIN_SECRET_KEY:
+            # It signs the session that holds the admin's CSRF secret: guessable, forgeable.
             raise ConfigError(
-                "the Tokens page needs the app's SECRET_KEY set first (sessions, CSRF tokens)"
+                f"the Tokens page needs the app's SECRET_KEY set first, of at least "
+                f"{MIN_SECRET_KEY} characters (it signs sessions and CSRF tokens); e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
-        csrf = app.extensions.get("csrf")
-        if not isinstance(csrf, CSRFProtect):
-            # Only makes csrf_token() available: the view checks its own unsafe requests,
-            # and the host's other routes keep behaving as before.
-            app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-            csrf = CSRFProtect(app)
-        app.register_blueprint(
-            Blueprint(
-                "keystile_admin_assets",
-                __name__,
-                template_folder="templates",
-                static_folder="static",
-                static_url_path=self.static_url_path,
-            )
+        assets = Blueprint(
+            "keystile_admin_assets",
+            __name__,
+            template_folder="templates",
+            static_folder="static",
+            static_url_path=self.static_url_path,
         )
+        assets.after_request(no_framing)
+        app.register_blueprint(assets)
         if admin is None:
             admin = Admin(app, name=EXTENSION.capitalize())
         view = self.view_class(
             store=self.store,
             current_admin=self.current_admin,
             otp_flow=self.flow,
-            csrf=csrf,
             name=self.name,
             category=self.category,
             endpoint=self.endpoint,
@@ -100,5 +97,5 @@ class KeystileAdmin:
             login_url=self.login_url,
         )
         admin.add_view(view)
-        app.extensions[EXTENSION] = KeystileState(self.store, self.flow, view, csrf)
+        app.extensions[EXTENSION] = KeystileState(self.store, self.flow, view)
         return view

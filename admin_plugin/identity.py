@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from email.errors import MessageError
+from email.headerregistry import Address
 from typing import Any
 
 from policies.errors import ConfigError
@@ -29,8 +31,11 @@ class AdminIdentity:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
             raise ConfigError("an admin identity needs a non-empty string id")
-        if not isinstance(self.email, str) or "@" not in self.email:
-            raise ConfigError(f"admin {self.id!r} has no usable email address")
+        if not is_one_address(self.email):
+            raise ConfigError(
+                f"admin {self.id!r} has no usable email address: {self.email!r} is not one "
+                "address such as ops@example.com"
+            )
         bad = [w for w in self.workspaces if not is_workspace_id(w)]
         if bad:
             raise ConfigError(f"admin {self.id!r}: not workspace ids: {', '.join(map(repr, bad))}")
@@ -63,6 +68,19 @@ class AdminIdentity:
             workspaces=tuple(dict.fromkeys(workspaces)),
             name=str(get("name", "") or ""),
         )
+
+
+def is_one_address(text: object) -> bool:
+    """One bare address (``user@domain``), by the standard library's RFC 5322 parser: no
+    display name, no list, no comma, no CR/LF or other control character. The address
+    goes into a mail header, so anything else could add recipients or headers."""
+    if not isinstance(text, str) or "," in text or not text.isprintable():
+        return False
+    try:
+        parsed = Address(addr_spec=text)
+    except (ValueError, IndexError, MessageError):  # IndexError: "user@" in Python 3.11
+        return False
+    return bool(parsed.username and parsed.domain) and parsed.addr_spec == text
 
 
 CurrentAdmin = Callable[[], AdminIdentity | None]

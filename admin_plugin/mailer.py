@@ -23,6 +23,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any, Literal, Protocol
@@ -121,11 +122,15 @@ class SmtpMailer:
 
     def send(self, to: str, subject: str, body: str) -> None:
         message = EmailMessage()
-        message["From"] = self.config.sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Message-ID"] = make_msgid(domain=self.config.sender.rpartition("@")[2].strip(">"))
-        message.set_content(body)
+        try:  # the email package refuses headers with CR/LF (injection) with a ValueError
+            message["From"] = self.config.sender
+            message["To"] = to
+            message["Subject"] = subject
+            domain = self.config.sender.rpartition("@")[2].strip(">")
+            message["Message-ID"] = make_msgid(domain=domain)
+            message.set_content(body)
+        except (ValueError, IndexError, MessageError):
+            raise MailError("The code could not be sent: the address is not valid.") from None
         try:
             with self._connect() as client:
                 if self.config.username is not None and self.config.password is not None:

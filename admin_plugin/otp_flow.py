@@ -1,8 +1,9 @@
 """The glue between a click and an unlocked action: issue a challenge, mail it, verify it.
 
 Storage, binding and counting are the store's (:mod:`policies.operations.otp`); this
-module adds the mail and the audit entries around it. A mail that cannot be sent takes
-its challenge back, so the admin can simply try again once the server is fixed.
+module adds the mail and the audit entries around it. A mail that cannot be sent (whatever
+the mailer raised) takes its challenge back, so the admin can simply try again once the
+server is fixed: no cooldown, no code left that nobody received.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 SDK_REVEAL = "sdk_key.reveal"
 SDK_ROLL = "sdk_key.roll"
+# A token is a working credential: minting one needs the proof that revealing one does.
+TOKEN_CREATE = "token.create"  # noqa: S105 - an action name, not a password
 _SECRET_REVEAL = "secret.reveal"  # noqa: S105 - an action name, not a password
 
 
@@ -33,6 +36,8 @@ def describe(action: str) -> str:
         return "reveal the SDK access key"
     if action == SDK_ROLL:
         return "roll (replace) the SDK access key"
+    if action == TOKEN_CREATE:
+        return "create a workspace token"
     if action.startswith(_SECRET_REVEAL + ":"):
         return f"reveal the secret {action.partition(':')[2]}"
     return action
@@ -84,11 +89,15 @@ class OtpFlow:
         )
         try:
             self.mailer.send(admin.email, f"{self.product} verification code", body)
-        except MailError as exc:
+        except Exception as exc:  # any mailer's failure, the host's own included
             self.store.cancel_otp(issued)
-            log.warning("one-time password mail to admin %s failed: %s", admin.id, exc)
             self.store.audit(ws, admin.actor, "otp.mail_failed", {"for": action})
-            raise
+            if isinstance(exc, MailError):
+                log.warning("one-time password mail to admin %s failed: %s", admin.id, exc)
+                raise
+            # Named, not logged with its args or traceback: they may hold the mail's body.
+            log.error("one-time password mailer failed for admin %s: %s", admin.id, type(exc))
+            raise MailError("The code could not be sent: the mailer failed.") from None
         self.store.audit(ws, admin.actor, "otp.sent", {"for": action})
         return SentCode(
             sent_to=mask_email(admin.email),

@@ -4,11 +4,16 @@ Every error a modal can meet has a ``title`` (what happened) and a ``detail`` wr
 the admin (what to do), plus extension members the page uses (``attempts_left``,
 ``retry_after``). :func:`from_exception` maps Keystile's exceptions; anything unexpected
 becomes a plain 500 problem, logged on the server with its traceback.
+
+The ``type`` namespace and the ``code`` spelling are the gateway's (``gateway.problems``):
+``type`` is ``urn:keystile:problem:<code>``, ``code`` is snake_case and always present, so a
+client handles both faces with one switch on ``code``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Response, json
@@ -16,6 +21,7 @@ from flask import Response, json
 from admin_plugin.mailer import MailError
 from admin_plugin.otp_flow import BadCode
 from policies.errors import (
+    AlreadyExists,
     CatalogError,
     ConfigError,
     KeystileError,
@@ -27,25 +33,30 @@ from policies.otp import OtpRejected, OtpThrottled
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:keystile:problem:"  # the gateway's namespace (gateway/problems.py)
+CODE_RE = re.compile(r"[a-z]+(_[a-z]+)*")
 
 
 class Problem(Exception):
     """Raise from a route to answer with a problem document."""
 
-    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+    def __init__(self, status: int, code: str, title: str, detail: str, **extra: Any) -> None:
+        if CODE_RE.fullmatch(code) is None:
+            raise ValueError(f"a problem code is snake_case, not {code!r}")
         super().__init__(detail)
         self.status = status
-        self.slug = slug
+        self.code = code
         self.title = title
         self.detail = detail
         self.extra = extra
 
     def response(self) -> Response:
         body = {
-            "type": f"urn:keystile:problem:{self.slug}",
+            "type": TYPE_PREFIX + self.code,
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
+            "code": self.code,
             **self.extra,
         }
         response = Response(json.dumps(body), status=self.status, mimetype=MEDIA_TYPE)
@@ -62,7 +73,7 @@ def from_exception(exc: Exception) -> Problem:
     if isinstance(exc, OtpThrottled):
         return Problem(
             429,
-            "otp-throttled",
+            "otp_throttled",
             "Too many codes",
             str(exc),
             reason=exc.reason.value,
@@ -71,33 +82,35 @@ def from_exception(exc: Exception) -> Problem:
     if isinstance(exc, OtpRejected):
         return Problem(
             403,
-            "otp-rejected",
+            "otp_rejected",
             "Code not accepted",
             str(exc),
             reason=exc.reason.value,
             attempts_left=exc.attempts_left,
         )
     if isinstance(exc, BadCode):
-        return Problem(400, "otp-malformed", "Not a code", str(exc))
+        return Problem(400, "otp_malformed", "Not a code", str(exc))
     if isinstance(exc, MailError):
         return Problem(
-            502, "mail-failed", "Email not sent", f"{exc} Try again later or tell your operator."
+            502, "mail_failed", "Email not sent", f"{exc} Try again later or tell your operator."
         )
     if isinstance(exc, StoreUnavailable):
         return Problem(
             503,
-            "store-unavailable",
+            "store_unavailable",
             "Key store unavailable",
             "The key store cannot be "
             "reached right now; nothing was changed. Try again in a moment.",
         )
     if isinstance(exc, UnknownWorkspace | NotFound):
-        return Problem(404, "not-found", "Not found", str(exc))
+        return not_found(str(exc))
+    if isinstance(exc, AlreadyExists):
+        return Problem(409, "already_exists", "Already exists", str(exc))
     if isinstance(exc, CatalogError):
-        return Problem(422, "catalog", "Not in the catalog", str(exc))
+        return Problem(422, "not_in_catalog", "Not in the catalog", str(exc))
     if isinstance(exc, ConfigError):
         log.error("Keystile admin misconfigured: %s", exc)
-        return Problem(500, "config", "Keystile is misconfigured", str(exc))
+        return Problem(500, "misconfigured", "Keystile is misconfigured", str(exc))
     if isinstance(exc, KeystileError):
         return Problem(400, "invalid", "Invalid request", str(exc))
     log.error("Keystile admin: unexpected error", exc_info=exc)
@@ -112,3 +125,7 @@ def bad_request(detail: str) -> Problem:
 
 def forbidden(detail: str) -> Problem:
     return Problem(403, "forbidden", "Not allowed", detail)
+
+
+def not_found(detail: str) -> Problem:
+    return Problem(404, "not_found", "Not found", detail)

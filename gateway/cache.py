@@ -45,7 +45,7 @@ from collections.abc import Callable
 from cachetools import LRUCache, TTLCache
 
 from gateway.entry import CachedKey
-from gateway.reporting import ReportingTTLCache
+from gateway.reporting import ReportingTTLCache, StoppableClock
 
 
 class DecisionCache:
@@ -64,10 +64,14 @@ class DecisionCache:
         self.stale_bound = stale_bound
         self.timer = timer
         self.on_evict = on_evict
-        self.positive = ReportingTTLCache(size, ttl, timer, self._left)
+        # The TTLCache's own clock (cachetools' public ``timer=``): the timer, but held still
+        # while version checks fail (see check_failed).
+        self.clock = StoppableClock(timer)
+        self.positive = ReportingTTLCache(size, ttl, self.clock, self._left)
         self._by_workspace: dict[str, dict[int, set[bytes]]] = {}  # workspace -> version -> keys
         self._negative: TTLCache[bytes, str, float] = TTLCache(negative_size, negative_ttl, timer)
         self._known_versions: LRUCache[str, int] = LRUCache(max(1024, size))
+        self._last_event = -math.inf  # when an event last raised a known version
         self.confirmed = -math.inf  # when the last version check confirmed every entry
         self.trusted_until = -math.inf  # confirmed + stale_bound
         # False while version checks succeed: every entry is then confirmed at least every
@@ -77,7 +81,7 @@ class DecisionCache:
 
     def check_failed(self) -> None:
         """A version check could not reach Redis: requests now test each entry's times, and
-        the TTLCache's clock stops (cachetools' timer, used as a context manager, freezes).
+        the TTLCache's clock (:class:`StoppableClock`) stops.
 
         ``cache_ttl`` thus counts only time in which Redis could have been asked again, so
         an outage does not cut an entry's ``stale_bound`` short: a key fetched 290 s before
@@ -85,7 +89,7 @@ class DecisionCache:
         stops here rather than in the request path's timer, which stays the plain one.
         """
         if not self.degraded:
-            self.positive.timer.__enter__()
+            self.clock.stop()
             self.degraded = True
 
     def __len__(self) -> int:
@@ -140,6 +144,7 @@ class DecisionCache:
         """
         if version is not None and version > self._known_versions.get(workspace_id, 0):
             self._known_versions[workspace_id] = version
+            self._last_event = self.timer()
         self._negative.clear()
         by_version = self._by_workspace.get(workspace_id, {})
         return self._drop(workspace_id, [v for v in by_version if version is None or v < version])
@@ -154,8 +159,12 @@ class DecisionCache:
         """
         dropped = 0
         for workspace_id, current in versions.items():
-            # Authoritative, even downwards: a store rebuilt from a backup restarts at 1.
-            self._known_versions[workspace_id] = current
+            # Authoritative, even downwards (a store rebuilt from a backup restarts at 1),
+            # unless an event came after the check was sent: its answer may predate that
+            # event, and lowering the version would let an in-flight lookup from before the
+            # event be cached as fresh.
+            if self._last_event < checked_at or current >= self.known_version(workspace_id):
+                self._known_versions[workspace_id] = current
             by_version = self._by_workspace.get(workspace_id)
             if by_version is None or (len(by_version) == 1 and current in by_version):
                 continue  # every entry is current (the usual case)
@@ -163,7 +172,7 @@ class DecisionCache:
         self.confirmed = checked_at
         self.trusted_until = checked_at + self.stale_bound
         if self.degraded:
-            self.positive.timer.__exit__(None, None, None)  # the TTL clock runs again
+            self.clock.run()  # the TTL clock runs again (and catches up: no time is lost)
             self.degraded = False
         return dropped
 

@@ -4,7 +4,8 @@
 A part of :class:`gateway.runtime.Runtime` (which owns the attributes declared below and
 decides *when* to reload: on the catalog's event, on every subscription, periodically). A
 catalog given in code (``catalog=``) is never reloaded. A broken stored catalog never
-replaces a good one: the gateway keeps deciding with the last good router.
+replaces a good one: the gateway keeps deciding with the last good router (an empty one
+if it never had any), and says so once per stored catalog, not once per event.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gateway.config import GatewayConfig
+from gateway.exempt import ExemptConflict, check
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
+from policies.catalog import Catalog
 from policies.errors import CatalogError, StoreUnavailable
 from policies.reader import PolicyReader
 
@@ -24,10 +28,20 @@ class CatalogLoading:
     router: Router | None
     catalog_fingerprint: str | None
     fixed_catalog: bool
+    config: GatewayConfig
+    refused: Exception | None  # why the stored catalog was refused, if it was
     metrics: GatewayMetrics
     logger: logging.Logger
     _catalog_lock: asyncio.Lock | None
     _catalog_due: bool  # a reload failed: the ticker retries at its next success
+
+    def compile(self, catalog: Catalog | None) -> Router:
+        """The router of ``catalog``; CatalogError if it does not compile here,
+        ExemptConflict if an exempt path covers one of its catalogued routes."""
+        router = Router(catalog)
+        if catalog is not None and not self.config.exempt_catalogued:
+            check(self.config.exempt_paths, catalog, router)
+        return router
 
     async def ensure_router(self) -> Router | None:
         """The router, loading the store's catalog first if there is none yet."""
@@ -56,14 +70,22 @@ class CatalogLoading:
         try:
             with self.metrics.store_call("catalog"):
                 catalog = await reader.load_catalog()
-        except CatalogError as exc:
-            # Someone stored a broken catalog: keep deciding with the last good one.
-            self.logger.error("stored catalog is unusable, keeping the current one: %s", exc)
+            fingerprint = None if catalog is None else catalog.fingerprint()
+            if self.router is not None and fingerprint == self.catalog_fingerprint:
+                return
+            router = self.compile(catalog)
+        except (CatalogError, ExemptConflict) as exc:
+            # Someone stored a catalog this gateway cannot use: keep the last good one, and
+            # say so once, not at every event or tick that brings the same catalog back.
+            if self.refused is None or str(self.refused) != str(exc):
+                self.logger.error(
+                    "stored catalog is unusable, keeping the current one: %s",
+                    exc,
+                    extra={"event": "gateway.catalog_refused"},
+                )
+            self.refused = exc
             if self.router is None:
                 self.router = Router()
-            return
-        fingerprint = None if catalog is None else catalog.fingerprint()
-        if self.router is not None and fingerprint == self.catalog_fingerprint:
             return
         if catalog is None:
             self.logger.warning(
@@ -71,7 +93,7 @@ class CatalogLoading:
                 "outside the catalog until one is saved",
                 extra={"event": "gateway.no_catalog"},
             )
-        self.router = Router() if catalog is None else Router.from_catalog(catalog)
+        self.router, self.refused = router, None
         self.catalog_fingerprint = fingerprint
         self.logger.info(
             "catalog %s compiled (%d actions)",

@@ -16,7 +16,9 @@ start-up with :class:`policies.ConfigError`, never the first request.
 |-------------------------|---------------|-----------------------------------------|
 | ``bearer_header``       | authorization | ``Bearer <key>`` header (None: off)     |
 | ``key_header``          | x-api-key     | bare key header (None: off)             |
-| ``exempt_paths``        | none          | no key needed; final ``*``: prefix      |
+| ``exempt_paths``        | none          | no key needed; final ``*``: segments    |
+| ``exempt_catalogued``   | false         | may an exempt path cover a catalogued   |
+|                         |               | route (else: start-up fails)            |
 | ``unmatched``           | deny          | outside the catalog (or ``allow``)      |
 | ``pass_preflight``      | true          | CORS preflights go to the app           |
 | ``websocket_denial``    | close         | or ``http``: the problem itself         |
@@ -58,6 +60,7 @@ class GatewayConfig:
     bearer_header: str | None
     key_header: str | None
     exempt_paths: Collection[str]  # normalised to a tuple
+    exempt_catalogued: bool
     unmatched: Unmatched
     pass_preflight: bool
     websocket_denial: WebSocketDenial
@@ -88,8 +91,9 @@ class GatewayConfig:
         object.__setattr__(self, "exempt_paths", _paths(self.exempt_paths))
         _choice(self.unmatched, "unmatched", ("deny", "allow"))
         _choice(self.websocket_denial, "websocket_denial", ("close", "http"))
-        if not isinstance(self.pass_preflight, bool):
-            raise ConfigError("pass_preflight must be true or false")
+        for name in ("pass_preflight", "exempt_catalogued"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false")
         for name in ("cache_size", "negative_cache_size", "retry_after"):
             _positive(getattr(self, name), name, integer=True)
         for name in (
@@ -151,9 +155,15 @@ def _paths(value: object) -> tuple[str, ...]:
         raise ConfigError("exempt_paths must be a list of paths (like ['/health']), not a string")
     paths = tuple(value)
     for path in paths:
-        if not isinstance(path, str) or not path.startswith("/") or "*" in path[:-1]:
+        if (
+            not isinstance(path, str)
+            or not path.startswith("/")
+            or "*" in path[:-1]
+            or any(ord(c) < 0x21 or ord(c) == 0x7F for c in path)
+        ):
             raise ConfigError(
-                f"exempt path {path!r} must start with '/'; a final '*' makes it a prefix"
+                f"exempt path {path!r} must start with '/' and hold no space or control "
+                "character; a final '*' exempts the path segments below it"
             )
     return paths
 

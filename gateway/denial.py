@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.entry import CachedKey
 from gateway.metrics import GatewayMetrics
+from gateway.preflight import InnerCors
 from gateway.problems import Rendered
 from gateway.routing import Action
 
@@ -22,10 +23,18 @@ _LOG_PATH_CHARS = 200
 
 
 class Denier:
-    def __init__(self, logger: logging.Logger, metrics: GatewayMetrics, *, http_denial: bool):
+    def __init__(
+        self,
+        logger: logging.Logger,
+        metrics: GatewayMetrics,
+        *,
+        http_denial: bool,
+        cors: InnerCors | None = None,
+    ) -> None:
         self.logger = logger
         self.decisions = metrics.decisions
         self.http_denial = http_denial
+        self.cors = cors  # a CORS middleware inside the gateway: refusals go through it
 
     async def deny(
         self,
@@ -46,7 +55,7 @@ class Denier:
         if entry is not None:
             workspace_id = entry.workspace_id
         key_id = None if entry is None else entry.key_id
-        action_name = None if action is None else action.name
+        action_name = None if action is None else action.name or None
         self.logger.info(
             "denied %s: workspace=%s key_id=%s action=%s %s %r",
             code,
@@ -68,6 +77,9 @@ class Denier:
             },
         )
         if method != "WEBSOCKET":
+            if self.cors is not None and any(n == b"origin" for n, _ in scope["headers"]):
+                await self.cors.refuse(scope, receive, send, problem)
+                return
             await problem.send_http(send, head=method == "HEAD")
             return
         message = await receive()  # the handshake's websocket.connect

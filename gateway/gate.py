@@ -21,9 +21,11 @@ from starlette.types import ASGIApp
 from gateway.cache import DecisionCache
 from gateway.config import GatewayConfig, Unmatched, WebSocketDenial
 from gateway.denial import Denier
+from gateway.exempt import split
 from gateway.invalidation import Invalidation
 from gateway.lookup import KeyResolver
 from gateway.metrics import GatewayMetrics
+from gateway.preflight import InnerCors
 from gateway.problems import Problems
 from gateway.runtime import Runtime
 from policies.catalog import Catalog
@@ -44,6 +46,7 @@ class KeyGate:
         bearer_header: str | None = "authorization",
         key_header: str | None = "x-api-key",
         exempt_paths: Collection[str] = (),
+        exempt_catalogued: bool = False,
         unmatched: Unmatched = "deny",
         pass_preflight: bool = True,
         websocket_denial: WebSocketDenial = "close",
@@ -76,6 +79,7 @@ class KeyGate:
             bearer_header=bearer_header,
             key_header=key_header,
             exempt_paths=exempt_paths,
+            exempt_catalogued=exempt_catalogued,
             unmatched=unmatched,
             pass_preflight=pass_preflight,
             websocket_denial=websocket_denial,
@@ -99,8 +103,7 @@ class KeyGate:
         # Precomputed for the request path: header names as ASGI gives them (bytes).
         self._bearer_name = None if config.bearer_header is None else config.bearer_header.encode()
         self._key_name = None if config.key_header is None else config.key_header.encode()
-        self._exempt = frozenset(p for p in config.exempt_paths if not p.endswith("*"))
-        self._exempt_prefixes = tuple(p[:-1] for p in config.exempt_paths if p.endswith("*"))
+        self._exempt, self._exempt_prefixes = split(config.exempt_paths)
         self._deny_unmatched = config.unmatched == "deny"
         self._pass_preflight = config.pass_preflight
         self.problems = Problems(
@@ -140,8 +143,12 @@ class KeyGate:
             logger=self.logger,
             timer=timer,
         )
+        self._inner_cors = InnerCors.find(app)
         self._denier = Denier(
-            self.logger, self.metrics, http_denial=config.websocket_denial == "http"
+            self.logger,
+            self.metrics,
+            http_denial=config.websocket_denial == "http",
+            cors=self._inner_cors,
         )
 
     @classmethod

@@ -20,14 +20,26 @@ class KeyUser(BaseUser):
     """The caller: a workspace's key. Immutable, shared by every request with the same key."""
 
     __slots__ = ("key_id", "key_kind", "key_name", "workspace_id")
+    key_id: str
+    key_kind: KeyKind
+    key_name: str | None
+    workspace_id: str
 
     def __init__(
         self, workspace_id: str, key_kind: KeyKind, key_id: str, key_name: str | None = None
     ) -> None:
-        self.workspace_id = workspace_id
-        self.key_kind = key_kind
-        self.key_id = key_id
-        self.key_name = key_name
+        set_ = object.__setattr__
+        set_(self, "workspace_id", workspace_id)
+        set_(self, "key_kind", key_kind)
+        set_(self, "key_id", key_id)
+        set_(self, "key_name", key_name)
+
+    # Shared by every request with the same key: app code must not change it for the next.
+    def __setattr__(self, name: str, value: object) -> None:
+        raise TypeError("request.user is shared between requests: read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise TypeError("request.user is shared between requests: read-only")
 
     @property
     def is_authenticated(self) -> bool:

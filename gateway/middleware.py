@@ -8,8 +8,10 @@
 Pure ASGI: ``lifespan`` starts and stops the gateway's background tasks and is passed on;
 any other non-HTTP scope passes through untouched. For each request, in order:
 
-1. exempt path (exact, or prefix with a final ``*``) -> the app, no key needed; a CORS
-   preflight (``OPTIONS`` with ``Access-Control-Request-Method`` and no key) too, unless
+0. a path holding an ASCII control character -> 400 ``invalid_path``, whatever the key;
+1. exempt path (exact, or whole segments below a final ``*``) -> the app, no key needed; a
+   CORS preflight (``OPTIONS`` with ``Access-Control-Request-Method`` and no key) too, when
+   no catalogued endpoint can run for it (:mod:`gateway.preflight`), unless
    ``pass_preflight=False``;
 2. the key, from ``Authorization: Bearer <key>`` or ``X-API-Key`` (names configurable; a
    non-Bearer ``Authorization`` is left to the app). None -> 401 ``missing_key``; two
@@ -17,7 +19,8 @@ any other non-HTTP scope passes through untouched. For each request, in order:
 3. the key's policy, from the cache or one Redis lookup (401 ``invalid_key`` for unknown or
    revoked, 503 ``store_unavailable`` when Redis is away and the key is not cached);
 4. expiry (401 ``expired_key``), the publishable key's allowed origins (``Origin``, else
-   ``Referer``: 403 ``origin_not_allowed``), then the route's catalog action: blocked ->
+   ``Referer``: 403 ``origin_not_allowed``), then the action of the route the app's own
+   router will run (:mod:`gateway.routing`; a slash redirect runs none): blocked ->
    403 ``action_blocked`` naming it; outside the catalog -> ``unmatched``: ``"deny"`` (the
    default) refuses publishable keys and tokens with 403 ``route_not_in_catalog``,
    ``"allow"`` lets any valid key through. SDK keys have full access, catalogued or not.
@@ -37,6 +40,7 @@ the parts they build and the life cycle (``start``/``stop``, ``from_settings``):
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -44,7 +48,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.entry import CachedKey, normalize_origin
 from gateway.gate import LOGGER_NAME, KeyGate
 from gateway.problems import Rendered, blocked
-from gateway.routing import Action
+from gateway.routing import REDIRECT, Action
 from policies import keyformat
 from policies.errors import StoreUnavailable
 
@@ -53,7 +57,10 @@ __all__ = ["LOGGER_NAME", "KeyGateMiddleware"]
 _BEARER = b"bearer"
 _PREFLIGHT = b"access-control-request-method"
 _blake2s = hashlib.blake2s
-_NO_ROUTES: dict[str, Action] = {}  # a method the catalog does not route
+_NO_ROUTES: dict[str, Action | None] = {}  # a method the catalog does not route
+_MISS = Action("", "(not resolved yet)")
+# ASCII control characters (the C0 set and DEL); isprintable() screens for them first.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _KEY_LENGTH = keyformat.KEY_LENGTH
 
 
@@ -75,11 +82,15 @@ class KeyGateMiddleware(KeyGate):
             return
 
         path = scope["path"]
-        root_path = scope.get("root_path")
-        if root_path:
-            path = _route_path(path, root_path)
-        if path in self._exempt or (
-            self._exempt_prefixes and path.startswith(self._exempt_prefixes)
+        # Before anything reads the path: a control character (a decoded %0A, %00...) is
+        # nothing a client means, and "$" in a route's regex matches before a final "\n".
+        if not path.isprintable() and _CONTROL.search(path) is not None:
+            await self._denier.deny(scope, receive, send, self.problems.invalid_path, method, path)
+            return
+        root_path = scope.get("root_path") or ""
+        route_path = _route_path(path, root_path) if root_path else path
+        if route_path in self._exempt or (
+            self._exempt_prefixes and route_path.startswith(self._exempt_prefixes)
         ):
             self._decisions["exempt", "none"] += 1
             await self.app(scope, receive, send)
@@ -111,7 +122,12 @@ class KeyGateMiddleware(KeyGate):
                 conflict = True
 
         if token is None:
-            if self._pass_preflight and method == "OPTIONS" and _has(headers, _PREFLIGHT):
+            if (
+                self._pass_preflight
+                and method == "OPTIONS"
+                and _has(headers, _PREFLIGHT)
+                and await self._preflight_passes(scope, headers, path, root_path)
+            ):
                 self._decisions["exempt", "none"] += 1
                 await self.app(scope, receive, send)
                 return
@@ -149,10 +165,15 @@ class KeyGateMiddleware(KeyGate):
                     scope, receive, send, self.problems.store_unavailable, method, path
                 )
                 return
-        # Router.match's first step inlined (a static path: the common case), else match.
-        action = router.static.get(method, _NO_ROUTES).get(path)
-        if action is None:
-            action = router.match(method, path)
+        # The app's own router decides (gateway.routing); its answers for static paths are
+        # precomputed, probed inline here: the common case costs two dict probes.
+        if root_path or router.by_host:
+            host = _host(headers) if router.by_host else None
+            action = router.resolve(method, path, root_path, host)
+        else:
+            action = router.static.get(method, _NO_ROUTES).get(path, _MISS)
+            if action is _MISS:
+                action = router.resolve(method, path)
 
         problem: Rendered | None = None
         if action is not None and not entry.conditional:
@@ -184,7 +205,7 @@ class KeyGateMiddleware(KeyGate):
         state["workspace_id"] = entry.workspace_id
         state["key_kind"] = entry.kind
         state["key_id"] = entry.key_id
-        state["action"] = None if action is None else action.name
+        state["action"] = None if action is None or action is REDIRECT else action.name
         if hit:
             # A hit, an allowed decision (gateway.metrics) and a use (gateway.usage) at once.
             entry.hits += 1
@@ -192,6 +213,24 @@ class KeyGateMiddleware(KeyGate):
             entry.used = True
             self._decisions[entry.allowed] += 1
         await self.app(scope, receive, send)
+
+    async def _preflight_passes(
+        self, scope: Scope, headers: Any, path: str, root_path: str
+    ) -> bool:
+        """Whether a key-less preflight may reach the app (see :mod:`gateway.preflight`)."""
+        if self._inner_cors is not None and _has(headers, b"origin"):
+            return True  # the CORS middleware inside answers it: nothing else runs
+        router = self.runtime.router
+        if router is None:
+            try:
+                router = await self.runtime.ensure_router()
+            except StoreUnavailable:
+                return False
+            if router is None:
+                return False
+        host = _host(headers) if router.by_host else None
+        action = router.resolve("OPTIONS", path, root_path, host)
+        return action is None or action is REDIRECT
 
 
 def _route_path(path: str, root_path: str) -> str:
@@ -201,6 +240,13 @@ def _route_path(path: str, root_path: str) -> str:
     if path.startswith(root_path) and path[len(root_path)] == "/":
         return path[len(root_path) :]
     return path
+
+
+def _host(headers: Any) -> bytes | None:
+    for name, value in headers:
+        if name == b"host":
+            return bytes(value)
+    return None
 
 
 def _has(headers: Any, wanted: bytes) -> bool:

@@ -9,6 +9,7 @@
 | ``origin_not_allowed``   | 403  | 4005     | publishable key used from another origin    |
 | ``route_not_in_catalog`` | 403  | 4006     | restricted key, route outside the catalog   |
 | ``store_unavailable``    | 503  | 1013     | Redis unreachable and the key not cached    |
+| ``invalid_path``         | 400  | 4007     | a control character in the path (any key)   |
 
 ``code`` is the stable, machine-readable member; ``type`` is ``urn:keystile:problem:<code>``
 (an identifier, not a page). ``invalid_key`` is one answer, byte for byte, whatever made the
@@ -71,6 +72,13 @@ STORE_UNAVAILABLE = Problem(
     "The key could not be checked right now; try again shortly.",
     1013,
 )
+INVALID_PATH = Problem(
+    "invalid_path",
+    400,
+    "Invalid path",
+    "The request path holds a control character.",
+    4007,
+)
 PROBLEMS = {
     p.code: p
     for p in (
@@ -81,6 +89,7 @@ PROBLEMS = {
         ORIGIN_NOT_ALLOWED,
         ROUTE_NOT_IN_CATALOG,
         STORE_UNAVAILABLE,
+        INVALID_PATH,
     )
 }
 
@@ -184,6 +193,7 @@ class Problems:
         self.origin_not_allowed = render(ORIGIN_NOT_ALLOWED)
         self.route_not_in_catalog = render(ROUTE_NOT_IN_CATALOG)
         self.store_unavailable = render(STORE_UNAVAILABLE, retry_after=retry_after)
+        self.invalid_path = render(INVALID_PATH)
 
 
 def _title(header: str) -> str:

@@ -4,7 +4,8 @@ The decision cache keeps an index by workspace and version beside its TTLCache, 
 the hits of every entry that leaves into the metrics: both need to hear of the entries the
 TTLCache drops on its own. ``popitem`` (least recently used, beyond ``maxsize``) and
 ``expire`` (past their time to live; cachetools >= 5 returns them) are the hooks cachetools
-documents for that; everything else is TTLCache's.
+documents for that; everything else is TTLCache's. The clock that can stand still during an
+outage is passed as TTLCache's public ``timer``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,30 @@ from collections.abc import Callable
 from cachetools import Cache, TTLCache
 
 from gateway.entry import CachedKey
+
+
+class StoppableClock:
+    """A TTLCache's clock that can stand still: ``timer()``, or while stopped, the time it
+    stopped at. Running again it reads ``timer()`` once more, so entries whose time to live
+    passed meanwhile expire at once: stopping only defers expiry, it never extends a TTL
+    beyond the outage."""
+
+    __slots__ = ("_stopped_at", "_timer")
+
+    def __init__(self, timer: Callable[[], float]) -> None:
+        self._timer = timer
+        self._stopped_at: float | None = None
+
+    def __call__(self) -> float:
+        stopped = self._stopped_at
+        return self._timer() if stopped is None else stopped
+
+    def stop(self) -> None:
+        if self._stopped_at is None:
+            self._stopped_at = self._timer()
+
+    def run(self) -> None:
+        self._stopped_at = None
 
 
 class ReportingTTLCache(TTLCache[bytes, CachedKey, float]):

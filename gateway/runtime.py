@@ -27,6 +27,7 @@ from gateway.cache import DecisionCache
 from gateway.catalog_loading import CatalogLoading
 from gateway.config import GatewayConfig
 from gateway.entry import CachedKey
+from gateway.exempt import ExemptConflict
 from gateway.invalidation import Invalidation
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
@@ -34,7 +35,7 @@ from gateway.usage import UsageRecorder, flush
 from policies.catalog import Catalog
 from policies.connect import async_client
 from policies.crypto import Keyring
-from policies.errors import ConfigError, StoreUnavailable
+from policies.errors import CatalogError, ConfigError, StoreUnavailable
 from policies.reader import PolicyReader
 from policies.settings import Settings
 
@@ -71,7 +72,11 @@ class Runtime(CatalogLoading):
         self.logger = logger
         self.clock = clock
         self.fixed_catalog = catalog is not None
-        self.router: Router | None = Router.from_catalog(catalog) if catalog is not None else None
+        self.refused: Exception | None = None
+        try:
+            self.router: Router | None = None if catalog is None else self.compile(catalog)
+        except CatalogError as exc:
+            raise ConfigError(f"catalog=: {exc}") from None
         self.catalog_fingerprint = catalog.fingerprint() if catalog is not None else None
         self.usage = UsageRecorder(clock)
         cache.on_evict = self._evicted
@@ -126,25 +131,24 @@ class Runtime(CatalogLoading):
     async def start(self) -> None:
         """Start, load the catalog and give the subscription ``start_timeout`` to come up.
 
-        Never raises because Redis is away: the tasks keep trying in the background. Raises
-        ConfigError if the digest secret is not the one the store was set up with.
+        Never raises because Redis is away: the tasks keep trying in the background.
         """
         invalidation = self.invalidation
         attempts = invalidation.attempts
         reader = self.ensure_started()
-        with contextlib.suppress(StoreUnavailable):
+        try:
             # Connects now and loads the lookup script: the first unknown key then costs
             # one round trip (EVALSHA), not a connection plus a miss plus EVAL.
             await reader.prepare()
-        try:  # a changed digest secret would make every key a 401: refuse to start instead
-            await reader.check_digest_secret()
         except StoreUnavailable:
             pass
-        except ConfigError:
+        except ConfigError:  # another digest secret: every key would be a 401, so stop here
             await self.stop()
             raise
         with contextlib.suppress(StoreUnavailable):
             await self.ensure_router()
+        if isinstance(self.refused, ExemptConflict):
+            raise self.refused  # a configuration mistake: fail start-up, not each request
         # Wait for the listener's next attempt to finish (either way), not for success.
         await invalidation.wait_until(
             lambda: invalidation.subscribed or invalidation.attempts > attempts,

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import hmac
+import ipaddress
 import os
 import socket
 import sys
@@ -24,6 +25,8 @@ import click
 import uvicorn
 from flask import Flask, redirect
 from flask_admin import Admin
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Response
 
@@ -32,11 +35,14 @@ from gateway import KeyGateMiddleware, catalog_from_app
 from keystile import sample_api
 from keystile.home import Home
 from keystile.mail_sink import start_mail_sink
-from policies import KeystileError, PolicyStore, Settings
+from keystile.serving import harden_session_cookie
+from policies import Catalog, KeystileError, PolicyStore, Settings
 from policies.connect import sync_client
 
 DEMO_ADMIN_EMAIL = "admin@demo.keystile.test"
 DEMO_WORKSPACE = "Demo workspace"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - names to recognise, not to bind
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,39 @@ class DemoOptions:
     admin_port: int = 8001
     smtp_port: int = 8025
     redis_url: str | None = None
+    trusted_hosts: tuple[str, ...] = ()  # more Host names to answer (--trusted-host)
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def trusted_hosts(options: DemoOptions) -> list[str]:
+    """The Host header values the demo answers: the name it binds to (loopback names when
+    it binds to loopback or everywhere) and any --trusted-host. Anything else is refused,
+    so a page on another site cannot reach the demo through DNS rebinding."""
+    names: list[str] = []
+    if options.host in WILDCARD_HOSTS or is_loopback(options.host):
+        names += LOOPBACK_NAMES
+    if options.host not in WILDCARD_HOSTS:
+        names.append(options.host)
+    names += options.trusted_hosts
+    return list(dict.fromkeys(names))
+
+
+def exposure_warning(options: DemoOptions) -> str | None:
+    """What to say when --host reaches beyond this machine (None: loopback only)."""
+    if is_loopback(options.host):
+        return None
+    return (
+        f"warning: --host {options.host or '(all interfaces)'} serves the demo beyond this "
+        "machine: whoever reaches it uses the Tokens page as the demo admin, over plain HTTP. "
+        f"Host names answered: {', '.join(trusted_hosts(options))} (add one with "
+        "--trusted-host)."
+    )
 
 
 def _check_port(host: str, port: int, flag: str) -> None:
@@ -82,12 +121,20 @@ def seed(store: PolicyStore) -> tuple[str, bool]:
     return store.create_workspace(DEMO_WORKSPACE, actor="demo").workspace_id, True
 
 
-def admin_app(store: PolicyStore, settings: Settings, workspace_id: str, smtp_port: int) -> Flask:
+def admin_app(
+    store: PolicyStore,
+    settings: Settings,
+    workspace_id: str,
+    smtp_port: int,
+    hosts: list[str],
+) -> Flask:
     app = Flask("keystile_demo_admin")
+    app.config["TRUSTED_HOSTS"] = hosts  # werkzeug answers any other Host with a 400
     # Sessions must survive a restart like the keys do: derive from the persisted secret.
     app.secret_key = hmac.new(
         settings.digest_secret.encode(), b"keystile-demo-admin-session", hashlib.sha256
     ).hexdigest()
+    harden_session_cookie(app, plain_http=True)  # the demo serves plain HTTP
     admin = Admin(app, name="Keystile demo")
     identity = AdminIdentity("demo-admin", DEMO_ADMIN_EMAIL, (workspace_id,), "Demo admin")
     mailer = SmtpMailer(
@@ -100,6 +147,14 @@ def admin_app(store: PolicyStore, settings: Settings, workspace_id: str, smtp_po
         return redirect("/admin/tokens/")
 
     return app
+
+
+def api_app(settings: Settings, catalog: Catalog, hosts: list[str]) -> ASGIApp:
+    """The sample workspace API behind the gateway, answering only the trusted Host names."""
+    gate = KeyGateMiddleware(
+        sample_api.app, settings=settings, catalog=catalog, exempt_paths=("/health", "/metrics*")
+    )
+    return TrustedHostMiddleware(gate, allowed_hosts=hosts)
 
 
 class _DemoServer(uvicorn.Server):
@@ -153,6 +208,9 @@ Ctrl-C stops the demo; keys and rules are kept in the data folder.
 
 
 def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = click.echo) -> None:
+    if (warning := exposure_warning(options)) is not None:
+        click.echo(warning, err=True)
+    hosts = trusted_hosts(options)
     for port, flag in (
         (options.api_port, "--api-port"),
         (options.admin_port, "--admin-port"),
@@ -175,18 +233,13 @@ def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = cli
         server: BaseWSGIServer = make_server(
             options.host,
             options.admin_port,
-            admin_app(store, settings, ws, options.smtp_port),
+            admin_app(store, settings, ws, options.smtp_port, hosts),
             threaded=True,
         )
         threading.Thread(target=server.serve_forever, daemon=True).start()
         stack.callback(server.shutdown)
 
-        api = KeyGateMiddleware(
-            sample_api.app,
-            settings=settings,
-            catalog=catalog,
-            exempt_paths=("/health", "/metrics*"),
-        )
+        api = api_app(settings, catalog, hosts)
         config = uvicorn.Config(
             api, host=options.host, port=options.api_port, log_level="warning", lifespan="on"
         )

@@ -61,16 +61,29 @@ def create_gateway_app() -> ASGIApp:
     return KeyGateMiddleware.from_settings(app, settings, catalog=catalog)
 
 
+def harden_session_cookie(app: Flask, *, plain_http: bool = False) -> None:
+    """The admin's session cookie (it holds the CSRF secret): not readable by scripts, not
+    sent on cross-site subrequests, and only over HTTPS unless the app says it is plain
+    HTTP (the demo on loopback)."""
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not plain_http,
+    )
+
+
 def create_admin_app(
     current_admin: Callable[[], Any],
     *,
     settings: Settings | None = None,
     name: str = "Keystile",
+    plain_http: bool = False,
 ) -> Flask:
     """A Flask app with Flask-Admin and the Tokens page, configured from ``settings``.
 
     ``current_admin`` says who is signed in (see :mod:`admin_plugin.identity`). Needs
     ``[admin] secret_key`` (or ``KEYSTILE_ADMIN_SECRET_KEY``) and an ``[smtp]`` table.
+    The session cookie is ``Secure`` (HTTPS only) unless ``plain_http=True``.
     """
     settings = Settings.load() if settings is None else settings
     secret = os.environ.get("KEYSTILE_ADMIN_SECRET_KEY") or settings.section("admin").get(
@@ -80,6 +93,7 @@ def create_admin_app(
         raise ConfigError("the admin needs KEYSTILE_ADMIN_SECRET_KEY (at least 32 characters)")
     app = Flask("keystile_admin")
     app.secret_key = str(secret)
+    harden_session_cookie(app, plain_http=plain_http)
     store = PolicyStore(sync_client(settings.redis_url), settings.keyring())
     mailer = SmtpMailer(SmtpConfig.from_mapping(settings.section("smtp", SmtpConfig)))
     KeystileAdmin(

@@ -6,7 +6,8 @@ Imports neither Starlette nor Flask: see :mod:`policies.keyformat` (what a key l
 (synchronous writer) and :mod:`policies.reader` (asynchronous reader).
 """
 
-from policies.catalog import Catalog, Functionality, Module, Route
+from policies.catalog import Catalog, Functionality, Module
+from policies.catalog_routes import RouteEntry
 from policies.crypto import Keyring
 from policies.errors import (
     CatalogError,
@@ -39,7 +40,7 @@ __all__ = [
     "NotFound",
     "PolicyReader",
     "PolicyStore",
-    "Route",
+    "RouteEntry",
     "Rule",
     "Settings",
     "StoreUnavailable",

@@ -1,15 +1,17 @@
 """The catalog: what the protected API offers, in the words the admin uses.
 
-Modules hold functionalities; each functionality covers (method, path template) routes.
-The admin offers the catalog in its selects; the gateway compiles its routes to map a
-request to (module, functionality). It is declared in JSON or TOML::
+Modules hold functionalities (the admin's selects offer them; rules name them), and the
+route table (:mod:`policies.catalog_routes`) maps every route of the API, in the order the
+app tries them, to a ``module.functionality`` action or to nothing. It is declared in JSON
+or TOML, either with the routes inside their functionalities (tried in the order written)::
 
     [modules.projects.functionalities.create]
     description = "Create a project"
     routes = ["POST /projects"]
 
-or derived from an app's named routes (``name="projects.create"``), and stored in Redis so
-both sides see the same one. Path templates use Starlette's ``{param}`` syntax.
+or with a top-level ``routes`` list of entries (mounts, hosts and routes outside the
+catalog included), or derived from an app's routes (``gateway.catalog_from_app``); it is
+stored in Redis so both sides see the same one. Path templates use Starlette's syntax.
 """
 
 from __future__ import annotations
@@ -22,36 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from policies.catalog_routes import (
+    BUILTIN_CONVERTORS,
+    RouteEntry,
+    check_template,
+    parse_route,
+    shape,
+)
 from policies.errors import CatalogError
 from policies.rules import WILDCARD, Rule, check_name
-
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "WEBSOCKET"})
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    method: str
-    path: str
-
-    @classmethod
-    def parse(cls, text: str) -> Route:
-        method, _, path = str(text).strip().partition(" ")
-        method, path = method.upper(), path.strip()
-        if method not in METHODS:
-            raise CatalogError(f"route {text!r}: method must be one of {sorted(METHODS)}")
-        if not path.startswith("/") or any(c.isspace() for c in path):
-            raise CatalogError(f"route {text!r}: path must start with '/' and have no spaces")
-        return cls(method, path)
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path}"
 
 
 @dataclass(frozen=True, slots=True)
 class Functionality:
     name: str
     description: str = ""
-    routes: tuple[Route, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +54,13 @@ class Module:
 @dataclass(frozen=True, slots=True)
 class Catalog:
     modules: tuple[Module, ...] = ()
+    routes: tuple[RouteEntry, ...] = ()
+    redirect_slashes: bool = True  # the app's router: redirect /a/ to /a (and back)
+    convertors: frozenset[str] = frozenset()  # custom path convertors the templates use
     _index: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, frozenset[str]] = {}
-        seen_routes: dict[Route, str] = {}
         for module in self.modules:
             check_name(module.name, "module")
             if module.name in index:
@@ -84,15 +73,21 @@ class Catalog:
                         f"functionality {module.name}.{functionality.name} is declared twice"
                     )
                 names.add(functionality.name)
-                for route in functionality.routes:
-                    owner = f"{module.name}.{functionality.name}"
-                    if route in seen_routes:
-                        raise CatalogError(
-                            f"route {route} belongs to both {seen_routes[route]} and {owner}"
-                        )
-                    seen_routes[route] = owner
             index[module.name] = frozenset(names)
         object.__setattr__(self, "_index", index)
+        for name in self.convertors:
+            check_name(name, "convertor")
+        convertors = BUILTIN_CONVERTORS | self.convertors
+        for _, entry in self.entries():
+            check_template(entry, convertors)
+            if entry.action is not None:
+                owner, _, name = entry.action.partition(".")
+                if name not in index.get(owner, ()):
+                    raise CatalogError(
+                        f"route {entry.label()}: action {entry.action!r} is not a "
+                        "functionality of the catalog's modules"
+                    )
+        _refuse_shadowed(self.routes)
 
     # -- questions ------------------------------------------------------------------
     def module_names(self) -> list[str]:
@@ -119,33 +114,39 @@ class Catalog:
             )
         return rule
 
-    def routes(self) -> Iterable[tuple[Route, str, str]]:
-        """Every (route, module, functionality), in declaration order."""
-        for module in self.modules:
-            for functionality in module.functionalities:
-                for route in functionality.routes:
-                    yield route, module.name, functionality.name
+    def entries(self) -> Iterable[tuple[str, RouteEntry]]:
+        """``(full path, entry)`` for every entry, nested ones included, in match order."""
+        for entry in self.routes:
+            yield from entry.walk()
 
     # -- (de)serialisation ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "modules": {
                 m.name: {
                     "description": m.description,
                     "functionalities": {
-                        f.name: {"description": f.description, "routes": [str(r) for r in f.routes]}
-                        for f in m.functionalities
+                        f.name: {"description": f.description} for f in m.functionalities
                     },
                 }
                 for m in self.modules
-            }
+            },
+            "routes": [r.to_dict() for r in self.routes],
         }
+        if not self.redirect_slashes:
+            data["redirect_slashes"] = False
+        if self.convertors:
+            data["convertors"] = sorted(self.convertors)
+        return data
 
     def to_json(self) -> str:
-        # Declaration order is kept: it is the order the admin's selects offer.
+        # Declaration order is kept: the admin's selects offer modules in it, and the
+        # route table's order is the match order.
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     def fingerprint(self) -> str:
+        # Keys sorted, lists (the route table among them) in their order: a reordered
+        # route table is another catalog.
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -154,7 +155,8 @@ class Catalog:
         modules_data = data.get("modules") if isinstance(data, Mapping) else None
         if not isinstance(modules_data, Mapping):
             raise CatalogError("a catalog is a mapping with a 'modules' table")
-        modules = []
+        modules: list[Module] = []
+        inline: list[RouteEntry] = []  # routes written inside their functionalities
         for module_name, module_data in modules_data.items():
             if not isinstance(module_data, Mapping):
                 raise CatalogError(f"module {module_name!r} must be a table")
@@ -168,13 +170,8 @@ class Catalog:
                 routes = f_data.get("routes", [])
                 if not isinstance(routes, list):
                     raise CatalogError(f"{module_name}.{name}: 'routes' must be a list")
-                functionalities.append(
-                    Functionality(
-                        str(name),
-                        str(f_data.get("description", "")),
-                        tuple(Route.parse(r) for r in routes),
-                    )
-                )
+                inline.extend(parse_route(r, f"{module_name}.{name}") for r in routes)
+                functionalities.append(Functionality(str(name), str(f_data.get("description", ""))))
             modules.append(
                 Module(
                     str(module_name),
@@ -182,7 +179,20 @@ class Catalog:
                     tuple(functionalities),
                 )
             )
-        return cls(tuple(modules))
+        table = data.get("routes")
+        if table is not None and not isinstance(table, list):
+            raise CatalogError("the catalog's 'routes' must be a list of route entries")
+        if table is not None and inline:
+            raise CatalogError(
+                "routes are declared both in functionalities and in the 'routes' list: "
+                "use one (the list gives the match order)"
+            )
+        entries = inline if table is None else [RouteEntry.from_dict(e) for e in table]
+        redirect = data.get("redirect_slashes", True)
+        convertors = data.get("convertors", [])
+        if not isinstance(redirect, bool) or not isinstance(convertors, list):
+            raise CatalogError("'redirect_slashes' is true or false; 'convertors' a list")
+        return cls(tuple(modules), tuple(entries), redirect, frozenset(map(str, convertors)))
 
     @classmethod
     def from_json(cls, text: str) -> Catalog:
@@ -190,6 +200,8 @@ class Catalog:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:
             raise CatalogError(f"catalog is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise CatalogError("catalog is nested too deeply") from None
 
     @classmethod
     def load(cls, path: str | Path) -> Catalog:
@@ -210,21 +222,42 @@ class Catalog:
             raise CatalogError(f"catalog {path} is not UTF-8") from None
 
     @classmethod
-    def from_named_routes(cls, routes: Iterable[tuple[str, Iterable[str], str]]) -> Catalog:
-        """Build from ``(name, methods, path)`` where ``name`` is ``module.functionality``.
-
-        Routes whose name has no dot are not part of any module and are skipped.
-        """
-        grouped: dict[str, dict[str, list[Route]]] = {}
-        for name, methods, path in routes:
-            module, dot, functionality = name.partition(".")
-            if not dot:
-                continue
-            bucket = grouped.setdefault(module, {}).setdefault(functionality, [])
-            bucket.extend(Route.parse(f"{m} {path}") for m in sorted(methods) if m != "HEAD")
-        return cls(
-            tuple(
-                Module(m, "", tuple(Functionality(f, "", tuple(r)) for f, r in fs.items()))
-                for m, fs in grouped.items()
-            )
+    def from_routes(
+        cls,
+        routes: Iterable[RouteEntry],
+        *,
+        redirect_slashes: bool = True,
+        convertors: Iterable[str] = (),
+    ) -> Catalog:
+        """A catalog whose modules are the actions its routes name (an app's route names)."""
+        routes = tuple(routes)
+        grouped: dict[str, dict[str, None]] = {}
+        for _, entry in (pair for r in routes for pair in r.walk()):
+            if entry.action is not None:
+                module, _, functionality = entry.action.partition(".")
+                grouped.setdefault(module, {})[functionality] = None
+        modules = tuple(
+            Module(m, "", tuple(Functionality(f) for f in fs)) for m, fs in grouped.items()
         )
+        return cls(modules, routes, redirect_slashes, frozenset(convertors))
+
+
+def _refuse_shadowed(entries: Iterable[RouteEntry]) -> None:
+    """Two routes of one router that match the same requests under different actions: the
+    second never runs, so a rule on its action would be inert. (The same action twice is
+    harmless and common: one handler for several paths.)"""
+    seen: dict[tuple[str, str, str], RouteEntry] = {}
+    for entry in entries:
+        if entry.routes is not None:
+            _refuse_shadowed(entry.routes)
+        if entry.kind not in ("http", "websocket"):
+            continue
+        for method in entry.methods or ("*",):
+            key = (entry.kind, method, shape(entry.path))
+            first = seen.setdefault(key, entry)
+            if first.action != entry.action:
+                raise CatalogError(
+                    f"route {entry.label()} ({entry.action or 'outside the catalog'}) never "
+                    f"runs: {first.label()} ({first.action or 'outside the catalog'}) "
+                    "matches the same requests first"
+                )

@@ -41,3 +41,7 @@ class NotFound(KeystileError):
 
 class StoreUnavailable(KeystileError):
     """Redis could not be reached or answered with an error."""
+
+
+class AlreadyExists(KeystileError):
+    """What the caller asked to create exists already (decided in one atomic step)."""

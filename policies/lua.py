@@ -138,37 +138,6 @@ return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', KEYS[3])}
 """,
 )
 
-# A restore's last, atomic step (policies.operations.backup). KEYS[3..7] = the live
-# credentials, rules, tokens, last-used and secrets keys; KEYS[8..12] = their staged copies.
-# Own ARGV: the five staged sizes, then n and n meta field/value items. Each step is O(1) in
-# the backup's size (RENAME moves a key, UNLINK frees leftovers in the background), so a
-# large restore never blocks Redis. Replies -3: the workspace exists; -2: a staged section
-# is not the size it was written with (expired or touched): nothing is made live.
-RESTORE = LuaScript(
-    "restore",
-    _HEAD
-    + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {-3, 0} end
-for i = 8, 12 do
-  local size = tonumber(ARGV[s + i - 8])
-  local found
-  if i == 9 then found = redis.call('SCARD', KEYS[i]) else found = redis.call('HLEN', KEYS[i]) end
-  if found ~= size then return {-2, 0} end
-end
-for i = 3, 7 do
-  redis.call('UNLINK', KEYS[i])
-  if redis.call('EXISTS', KEYS[i + 5]) == 1 then
-    redis.call('RENAME', KEYS[i + 5], KEYS[i])
-    redis.call('PERSIST', KEYS[i])
-  end
-end
-local n = tonumber(ARGV[s + 5])
-redis.call('HSET', KEYS[1], unpack(ARGV, s + 6, s + 5 + n))
-redis.call('HSET', KEYS[1], 'version', 0)
-return {1, commit()}
-""",
-)
-
 # One-time-password challenges (policies.operations.otp). They are not policy changes: no
 # version bump, no event. Times are the store's clock (passed in), so an injected clock
 # decides expiry, cooldown and the hourly cap; Redis TTLs only sweep leftovers away.
@@ -241,5 +210,23 @@ if redis.call('HGET', KEYS[1], 'digest') == ARGV[1] then redis.call('DEL', KEYS[
 redis.call('ZREM', KEYS[2], ARGV[2])
 if redis.call('HGET', KEYS[3], ARGV[3]) == ARGV[4] then redis.call('HDEL', KEYS[3], ARGV[3]) end
 return 1
+""",
+)
+
+# The hourly cap per admin across all their workspaces (each workspace also counts its own
+# in OTP_ISSUE): its own key and slot, so it is a step of its own, taken before OTP_ISSUE.
+# KEYS = the admin's sends zset. ARGV = now, window cutoff, cap, send id, window ms.
+# Replies {1, 0} counted; {-3, wait} the cap is reached.
+OTP_ADMIN_SEND = LuaScript(
+    "otp_admin_send",
+    """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {-3, math.ceil(tonumber(oldest[2]) - tonumber(ARGV[2]))}
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {1, 0}
 """,
 )

@@ -61,12 +61,11 @@ class PolicyReader:
         return await self.run(gateway.lookup(self.ctx, raw_key))
 
     async def prepare(self) -> None:
-        """Load the lookup script now, so the first unknown key costs one round trip."""
+        """Load the lookup script now, so the first unknown key costs one round trip; and
+        raise ConfigError if the digest secret is not the one the store was set up with
+        (read only: the gateway never stamps the check value)."""
         async with self._deadline():
             await load_scripts_async(self.client, (LOOKUP,))
-
-    async def check_digest_secret(self) -> None:
-        """ConfigError if the digest secret is not the store's (read only: never stamps)."""
         await self.run(deployment.check_digest_secret(self.ctx, stamp=False))
 
     async def versions(self, workspace_ids: Iterable[str]) -> dict[str, int]:

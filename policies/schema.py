@@ -16,6 +16,7 @@
 | ``ks:{W}:audit``          | stream | audit entries, capped                                  |
 | ``ks:{W}:otp:…``          | hash,  | one-time-password challenges (digest only), send log   |
 |                           | zset   | and cooldowns, all with TTLs (:mod:`.operations.otp`)  |
+| ``ks:otp:{A}:sends``      | zset   | an admin's sends of the last hour, every workspace     |
 | ``ks:{W}:staging:…``      | any    | a restore's sections before they go live (TTL 1 h)     |
 | ``ks:events`` (channel)   | pubsub | ``"<workspace> <version>"`` or ``"catalog <fp>"``      |
 
@@ -82,6 +83,11 @@ def staging(ws: str, run: str, part: str) -> str:
 
 def otp(ws: str, *parts: str) -> str:
     return ":".join((f"{PREFIX}:{{{ws}}}:otp", *parts))
+
+
+def otp_admin_sends(admin_key: str) -> str:
+    """An admin's one-time-password sends across workspaces (``admin_key``: an HMAC name)."""
+    return f"{PREFIX}:otp:{{{admin_key}}}:sends"
 
 
 def text(value: Any) -> str:

@@ -116,8 +116,11 @@ class PolicyStore:
         return self.run(tokens.revoke_token(self.ctx, ws, key_id, actor=actor))
 
     # -- secrets --------------------------------------------------------------------
-    def put_secret(self, ws: str, name: str, value: str, *, actor: str) -> None:
-        self.run(secrets.put_secret(self.ctx, ws, name, value, actor=actor))
+    def put_secret(
+        self, ws: str, name: str, value: str, *, actor: str, replace: bool = True
+    ) -> None:
+        """Set a secret; with ``replace=False`` raises AlreadyExists if the name is taken."""
+        self.run(secrets.put_secret(self.ctx, ws, name, value, actor=actor, replace=replace))
 
     def list_secrets(self, ws: str) -> list[str]:
         return self.run(secrets.list_secrets(self.ctx, ws))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import settings
 
 from keystile.redis_server import RedisServer
 from policies import Catalog, Keyring, PolicyStore
@@ -21,6 +22,9 @@ from policies.records import CreatedWorkspace
 from tests.support.clock import ManualClock
 from tests.support.cluster import LocalCluster
 from tests.support.leaks import LeakWatch, install
+
+# `pytest --hypothesis-profile=long`: the long runs (the routing differential: 100,000).
+settings.register_profile("long", max_examples=100_000)
 
 DEMO_CATALOG = {
     "modules": {

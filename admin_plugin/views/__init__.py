@@ -14,14 +14,16 @@ Routes, below the view's URL (``/admin/tokens/``); every one but the page takes 
 | POST   | ``api/publishable-key/rotate``    | revoke and regenerate -> the new key           |
 | POST   | ``api/rules``                     | ``{module, functionality}`` blacklist a rule   |
 | DELETE | ``api/rules/<module>/<functionality>`` | lift a rule                               |
-| POST   | ``api/tokens``                    | ``{name, expires_in_days | expires_at, rules}`` |
+| POST   | ``api/tokens``                    | ``{name, expires…, rules, code}`` -> the token  |
 | DELETE | ``api/tokens/<key_id>``           | revoke a token                                 |
 | POST   | ``api/secrets``                   | ``{name, value}`` add a secret                 |
 | POST   | ``api/secrets/reveal``            | ``{name, code}`` -> the value                  |
 | DELETE | ``api/secrets/<name>``            | delete a secret                                |
 
-Unsafe methods need the CSRF token (``X-CSRFToken``); errors are RFC 9457 problem
-documents; every answer is ``Cache-Control: no-store``.
+Actions that hand out a credential or a secret (SDK key reveal and roll, token creation,
+secret reveal) need a one-time password from ``api/otp`` for that action. Unsafe methods
+need the CSRF token (``X-CSRFToken``); errors are RFC 9457 problem documents; every answer
+is ``Cache-Control: no-store`` and refuses to be framed.
 """
 
 from admin_plugin.views.page import TokensView

@@ -12,19 +12,22 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from flask import Response, abort, g, json, redirect, request
+from flask import Response, abort, current_app, g, json, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_admin import BaseView, expose
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError, generate_csrf, same_origin, validate_csrf
 from werkzeug.exceptions import HTTPException
+from wtforms import ValidationError
 
 from admin_plugin.identity import AdminIdentity, CurrentAdmin
 from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.problems import Problem, bad_request, forbidden, from_exception
 from policies import PolicyStore
+from policies.errors import KeystileError
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRFToken"  # what the page's script sends (Flask-WTF's default header)
 _ADMIN = "_keystile_admin"
 
 
@@ -43,8 +46,59 @@ def csrf_problem(reason: str) -> Problem:
     )
 
 
+def is_unicode(body: Any) -> bool:
+    """Whether every string in ``body`` can be UTF-8 (JSON's ``"\\ud800"`` cannot)."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        # Dropped, not chained into the 400: it carries the whole body, secrets included.
+        return False
+    return True
+
+
+def check_csrf() -> None:
+    """Raise CSRFError unless the request carries this session's token (and, over HTTPS,
+    comes from this origin): Flask-WTF's own check, for every unsafe method whatever the
+    host's ``WTF_CSRF_METHODS`` and ``WTF_CSRF_CHECK_DEFAULT`` say."""
+    try:
+        validate_csrf(request.headers.get(CSRF_HEADER))
+    except ValidationError as exc:
+        raise CSRFError(str(exc.args[0])) from None
+    if request.is_secure and current_app.config.get("WTF_CSRF_SSL_STRICT", True):
+        referrer = request.referrer
+        if not referrer or not same_origin(referrer, f"https://{request.host}/"):
+            raise CSRFError("The referrer does not match the host.")
+
+
+# No inline script or style on the page (settings travel in data-* attributes), so the
+# policy can be this strict; data: images are Bootstrap's form icons.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def no_framing(response: Response) -> Response:
+    """No page of another origin may frame ours (clickjacking): CSP for today's browsers,
+    X-Frame-Options for older ones."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
 def harden(response: Response) -> Response:
-    """Nothing this view answers may be cached: pages and replies may carry keys."""
+    """Nothing this view answers may be cached (pages and replies may carry keys) or framed."""
+    no_framing(response)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -61,7 +115,6 @@ class KeystileView(BaseView):  # type: ignore[misc]  # flask_admin ships no type
         store: PolicyStore,
         current_admin: CurrentAdmin,
         otp_flow: OtpFlow,
-        csrf: CSRFProtect,
         name: str = "Tokens",
         category: str | None = None,
         endpoint: str = "keystile_tokens",
@@ -80,7 +133,6 @@ class KeystileView(BaseView):  # type: ignore[misc]  # flask_admin ships no type
         self.store = store
         self.current_admin = current_admin
         self.flow = otp_flow
-        self.csrf = csrf
         self.login_url = login_url
 
     def create_blueprint(self, admin: Any) -> Any:
@@ -120,12 +172,15 @@ class KeystileView(BaseView):  # type: ignore[misc]  # flask_admin ships no type
         abort(403)
 
     def _handle_view(self, name: str, /, **kwargs: Any) -> ResponseReturnValue | None:
-        if not self.is_accessible():
+        try:
+            accessible = self.is_accessible()
+        except KeystileError as exc:  # the host's identity is unusable (e.g. a bad email)
+            return from_exception(exc).response()
+        if not accessible:
             return self.inaccessible_callback(name, **kwargs)
         if request.method not in SAFE_METHODS:
-            # Always checked here, whatever the host's WTF_CSRF_CHECK_DEFAULT says.
             try:
-                self.csrf.protect()
+                check_csrf()
             except CSRFError as exc:
                 return csrf_problem(str(exc.description)).response()
         return None
@@ -153,9 +208,14 @@ class KeystileView(BaseView):  # type: ignore[misc]  # flask_admin ships no type
 
     @staticmethod
     def json_body() -> dict[str, Any]:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # deep nesting; silent=True only covers ValueError
+            body = None
         if not isinstance(body, dict):
             raise bad_request("Send a JSON object.")
+        if not is_unicode(body):
+            raise bad_request("Text must be valid Unicode: no lone surrogates such as \\ud800.")
         return body
 
     @staticmethod
@@ -172,6 +232,12 @@ class KeystileView(BaseView):  # type: ignore[misc]  # flask_admin ships no type
     @staticmethod
     def answer(data: dict[str, Any], status: int = 200) -> Response:
         return Response(json.dumps(data), status=status, mimetype="application/json")
+
+    def render(self, template: str, **kwargs: Any) -> str:
+        # Our own name: a host's CSRFProtect adds a csrf_token() global, we do not need it.
+        kwargs.setdefault("keystile_csrf_token", generate_csrf)
+        rendered: str = super().render(template, **kwargs)
+        return rendered
 
     def fragment(self, template: str, **context: Any) -> Response:
         return Response(self.render(template, **context), mimetype="text/html")

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Response
 
-from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, secret_reveal
-from admin_plugin.problems import Problem, bad_request
+from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, TOKEN_CREATE, secret_reveal
+from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
 from policies import keyformat
 from policies.operations.secrets import SECRET_NAME_RE
@@ -29,25 +29,27 @@ def rule_label(rule: Rule) -> str:
 
 
 def duplicate(detail: str) -> Problem:
-    return Problem(409, "duplicate-rule", "Already blacklisted", detail)
+    return Problem(409, "duplicate_rule", "Already blacklisted", detail)
 
 
 class KeyRoutes(KeystileView):
     # -- one-time passwords -----------------------------------------------------------
     @route("/api/otp", "POST")
     def send_code(self) -> Response:
-        """Mail a code for ``{"action": "sdk_key.reveal" | "sdk_key.roll"}`` or
-        ``{"action": "secret.reveal", "name": …}``; resending is the same call."""
+        """Mail a code for ``{"action": "sdk_key.reveal" | "sdk_key.roll" | "token.create"}``
+        or ``{"action": "secret.reveal", "name": …}``; resending is the same call."""
         admin, ws = self.api_workspace()
         body = self.json_body()
         action = body.get("action")
         if action == "secret.reveal":
             name = self.text(body, "name", "Secret name")
             if SECRET_NAME_RE.fullmatch(name) is None or name not in self.store.list_secrets(ws):
-                raise Problem(404, "not-found", "Not found", f"There is no secret named {name!r}.")
+                raise not_found(f"There is no secret named {name!r}.")
             action = secret_reveal(name)
-        elif action not in (SDK_REVEAL, SDK_ROLL):
-            raise bad_request("Unknown action: use sdk_key.reveal, sdk_key.roll or secret.reveal.")
+        elif action not in (SDK_REVEAL, SDK_ROLL, TOKEN_CREATE):
+            raise bad_request(
+                "Unknown action: use sdk_key.reveal, sdk_key.roll, token.create or secret.reveal."
+            )
         sent = self.flow.send(admin, ws, action, self.store.workspace(ws).name)
         return self.answer(
             {
@@ -96,7 +98,7 @@ class KeyRoutes(KeystileView):
         if catalog is None:
             raise Problem(
                 409,
-                "no-catalog",
+                "no_catalog",
                 "No catalog yet",
                 "The gateway has no catalog loaded, so there is nothing to choose from. "
                 "Load one with `keystile catalog load FILE`.",
@@ -137,5 +139,5 @@ class KeyRoutes(KeystileView):
         admin, ws = self.api_workspace()
         rule = Rule(module, functionality)
         if not self.store.remove_rule(ws, rule, actor=admin.actor):
-            raise Problem(404, "not-found", "Not found", f"{rule_label(rule)} was not blocked.")
+            raise not_found(f"{rule_label(rule)} was not blocked.")
         return self.answer({"removed": rule.encode()})

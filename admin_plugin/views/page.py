@@ -13,7 +13,7 @@ from flask import Response, request, session
 from flask.typing import ResponseReturnValue
 
 from admin_plugin.identity import AdminIdentity
-from admin_plugin.problems import Problem
+from admin_plugin.problems import not_found
 from admin_plugin.views.base import route
 from admin_plugin.views.keys import GRACE_CHOICES, KeyRoutes, rule_label
 from admin_plugin.views.tokens import TokenRoutes
@@ -28,10 +28,6 @@ _SESSION_WS = "keystile.workspace"
 def when(timestamp: object, empty: str = "—") -> str:
     """Any stored time, never an error (a far-future expiry once made every page a 500)."""
     return format_time(timestamp, "%Y-%m-%d %H:%M UTC", empty)
-
-
-def detail_text(detail: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(detail.items()))
 
 
 class TokensView(KeyRoutes, TokenRoutes):
@@ -55,11 +51,7 @@ class TokensView(KeyRoutes, TokenRoutes):
             return {"secrets": self.store.list_secrets(ws)}
         if name == "rules":
             return {"rules": self.store.list_rules(ws), "rule_label": rule_label}
-        return {
-            "entries": self.store.audit_tail(ws, AUDIT_ROWS),
-            "when": when,
-            "detail_text": detail_text,
-        }
+        return {"entries": self.store.audit_tail(ws, AUDIT_ROWS), "when": when}
 
     @route("/")
     def index(self) -> ResponseReturnValue:
@@ -103,6 +95,6 @@ class TokensView(KeyRoutes, TokenRoutes):
     def panel(self, panel_name: str) -> Response:
         _, ws = self.api_workspace()
         if panel_name not in PANELS:
-            raise Problem(404, "not-found", "Not found", f"There is no panel {panel_name!r}.")
+            raise not_found(f"There is no panel {panel_name!r}.")
         context = self.panel_context(panel_name, ws)
         return self.fragment(f"keystile/panels/{panel_name}.html", p=context)

@@ -1,5 +1,5 @@
-"""The Tokens tab: workspace tokens (create, shown once; revoke) and secrets (add, reveal
-behind a one-time password, delete)."""
+"""The Tokens tab: workspace tokens (create behind a one-time password, shown once; revoke)
+and secrets (add, reveal behind a one-time password, delete)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from typing import Any
 
 from flask import Response
 
-from admin_plugin.otp_flow import secret_reveal
-from admin_plugin.problems import Problem, bad_request
+from admin_plugin.otp_flow import TOKEN_CREATE, secret_reveal
+from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
+from policies.errors import AlreadyExists, CatalogError
+from policies.operations.base import check_label
 from policies.operations.secrets import SECRET_NAME_RE
 from policies.rules import Rule
+from policies.times import MAX_LIFETIME_DAYS, check_expiry
 
 DAY = 86400
-MAX_TOKEN_DAYS = 3650
+MAX_TOKEN_DAYS = MAX_LIFETIME_DAYS
 MAX_TOKEN_RULES = 200
 
 
@@ -40,7 +43,8 @@ def parse_expiry(body: dict[str, Any], now: float) -> float | None:
         moment = moment.replace(tzinfo=UTC)
     if moment.timestamp() <= now:
         raise bad_request("The expiry date must be in the future.")
-    return moment.timestamp()
+    # The store's own bound (a documented maximum), checked before a code is mailed.
+    return check_expiry(moment.timestamp(), now)
 
 
 def parse_rules(raw: Any) -> list[Rule]:
@@ -55,7 +59,7 @@ def parse_rules(raw: Any) -> list[Rule]:
 
 def secret_name(name: str) -> str:
     if SECRET_NAME_RE.fullmatch(name) is None:
-        raise Problem(404, "not-found", "Not found", "There is no secret by that name.")
+        raise not_found("There is no secret by that name.")
     return name
 
 
@@ -63,11 +67,29 @@ class TokenRoutes(KeystileView):
     # -- workspace tokens -------------------------------------------------------------
     @route("/api/tokens", "POST")
     def create_token(self) -> Response:
+        """``{name, expires…, rules, code}``: the code from ``api/otp`` (``token.create``).
+        Without ``code`` the form is only checked: 400 if it is wrong, else 403
+        ``otp_required``, so the page asks for a code only for a form that will work."""
         admin, ws = self.api_workspace()
         body = self.json_body()
-        name = self.text(body, "name", "Token name")
+        name = check_label(self.text(body, "name", "Token name"), "token name")
         expires = parse_expiry(body, self.store.ctx.clock())
         rules = parse_rules(body.get("rules"))
+        if rules:  # checked before the code too: a typo in the form must not burn it
+            catalog = self.store.load_catalog()
+            if catalog is None:
+                raise CatalogError("there is no catalog to check the rules against")
+            for rule in rules:
+                catalog.check_rule(rule)
+        if body.get("code") in (None, ""):
+            raise Problem(
+                403,
+                "otp_required",
+                "Code required",
+                "Creating a token needs a one-time password: ask for one (token.create).",
+                action=TOKEN_CREATE,
+            )
+        self.flow.verify(admin, ws, TOKEN_CREATE, body.get("code"))
         created = self.store.create_token(ws, name, actor=admin.actor, expires=expires, rules=rules)
         info = created.info
         return self.answer(
@@ -94,14 +116,15 @@ class TokenRoutes(KeystileView):
         body = self.json_body()
         name = self.text(body, "name", "Secret name").strip()
         value = self.text(body, "value", "Secret value")
-        if name in self.store.list_secrets(ws):
+        try:  # one atomic step decides: of parallel adds of one name, one wins
+            self.store.put_secret(ws, name, value, actor=admin.actor, replace=False)
+        except AlreadyExists:
             raise Problem(
                 409,
-                "duplicate-secret",
+                "duplicate_secret",
                 "Secret exists",
                 f"A secret named {name!r} already exists: delete it first to replace it.",
-            )
-        self.store.put_secret(ws, name, value, actor=admin.actor)
+            ) from None
         return self.answer({"name": name}, 201)
 
     @route("/api/secrets/reveal", "POST")

@@ -33,11 +33,27 @@ from keystile.home import Home
     type=click.IntRange(1, 65535),
     envvar="KEYSTILE_DEMO_SMTP_PORT",
 )
+@click.option(
+    "--trusted-host",
+    "trusted_host",
+    multiple=True,
+    metavar="NAME",
+    help="Another Host name to answer (the demo refuses all but the ones it binds to).",
+)
 @click.pass_context
-def demo(ctx: click.Context, host: str, api_port: int, admin_port: int, smtp_port: int) -> None:
+def demo(
+    ctx: click.Context,
+    host: str,
+    api_port: int,
+    admin_port: int,
+    smtp_port: int,
+    trusted_host: tuple[str, ...],
+) -> None:
     """Serve a sample API behind the gateway and the admin's Tokens page.
 
     Keys and rules persist in the data folder (--data-dir); REDIS_URL uses an external Redis.
+    Only the Host names it binds to are answered (--trusted-host adds one); a --host beyond
+    loopback prints a warning.
     """
     from keystile.demo import DemoOptions, run_demo  # the serving stack loads only here
 
@@ -47,5 +63,6 @@ def demo(ctx: click.Context, host: str, api_port: int, admin_port: int, smtp_por
         admin_port,
         smtp_port,
         os.environ.get("KEYSTILE_REDIS_URL") or os.environ.get("REDIS_URL"),
+        trusted_host,
     )
     run_demo(Home(ctx.find_root().params["data_dir"]), options)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gateway.routing import Router
 from keystile.cli.base import ACTOR, main, store_of, when
 from policies import Catalog
 
@@ -24,6 +25,7 @@ def catalog() -> None:
 def catalog_load(ctx: click.Context, path: Path) -> None:
     """Store the catalog from a .json or .toml FILE."""
     loaded = Catalog.load(path)
+    Router(loaded)  # refuse what a gateway could not compile (e.g. an unknown convertor)
     fingerprint = store_of(ctx).save_catalog(loaded, actor=ACTOR)
     click.echo(f"catalog {fingerprint}: {len(loaded.modules)} modules")
 

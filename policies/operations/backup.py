@@ -24,7 +24,7 @@ from policies import backup as document_checks
 from policies import schema
 from policies.calls import Batch, Command, Operation
 from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
-from policies.lua import RESTORE
+from policies.lua_deployment import RESTORE
 from policies.operations.base import Context, audit_call, require_workspace, write_call
 from policies.operations.rules import load_catalog, save_catalog
 from policies.records import Restored

@@ -8,6 +8,10 @@ Keys, all under the workspace's hash tag (:func:`policies.schema.otp`):
 | ``…:otp:sends:<admin>``      | zset | send id -> time, the last hour (hourly cap)      |
 | ``…:otp:last:<admin>``       | hash | action binding -> time of last send (cooldown)   |
 
+and, outside any workspace, ``ks:otp:{<admin>}:sends`` (zset): the admin's sends of the last
+hour in every workspace, so the hourly cap bounds an admin of N workspaces as it bounds an
+admin of one (guesses per hour: cap x attempts, not N times that).
+
 ``<A>`` and ``<admin>`` are HMAC-derived names (:mod:`policies.otp`), so key names reveal
 no admin id. A new send replaces the admin's open challenge for that action.
 """
@@ -17,9 +21,9 @@ from __future__ import annotations
 import secrets
 
 from policies import otp, schema
-from policies.calls import Operation, Script
+from policies.calls import Command, Operation, Script
 from policies.errors import UnknownWorkspace
-from policies.lua import OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
+from policies.lua import OTP_ADMIN_SEND, OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
 from policies.operations.base import Context, audit_call, require_workspace
 from policies.otp import (
     HOUR,
@@ -61,6 +65,14 @@ def issue(
     digest = otp.code_digest(ctx.keyring, ws, admin_id, action, code)
     challenge, sends, last = _keys(ws, admin_key, action_key)
     send_id, sent_at, expires = secrets.token_hex(8), repr(now), now + policy.ttl_seconds
+    across = schema.otp_admin_sends(admin_key)
+    counted = yield Script(
+        OTP_ADMIN_SEND,
+        (across,),
+        (sent_at, repr(now - HOUR), policy.max_sends_per_hour, send_id, HOUR * 1000),
+    )
+    if int(counted[0]) == -3:
+        raise OtpThrottled(ThrottleReason.HOURLY_CAP, int(counted[1]))
     reply = yield Script(
         OTP_ISSUE,
         (schema.meta(ws), challenge, sends, last),
@@ -79,6 +91,8 @@ def issue(
         ),
     )
     status, wait = int(reply[0]), int(reply[1])
+    if status != 1:  # refused in the workspace: this send does not count across either
+        yield Command(("ZREM", across, send_id))
     if status == -1:
         raise UnknownWorkspace(ws)
     if status == -2:
@@ -141,3 +155,4 @@ def cancel(ctx: Context, issued: IssuedOtp) -> Operation[None]:
         (challenge, sends, last),
         (issued.digest, issued.send_id, issued.action_key, issued.sent_at),
     )
+    yield Command(("ZREM", schema.otp_admin_sends(issued.admin_key), issued.send_id))

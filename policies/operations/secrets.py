@@ -7,23 +7,47 @@ import re
 from policies import schema
 from policies.calls import Batch, Command, Operation
 from policies.crypto import secret_context
-from policies.errors import KeystileError, NotFound, UnknownWorkspace
+from policies.errors import AlreadyExists, KeystileError, NotFound, UnknownWorkspace
 from policies.operations.base import Context, apply_call, audit_call, checked, require_workspace
 
 SECRET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 MAX_SECRET_BYTES = 64 * 1024
 
 
-def put_secret(ctx: Context, ws: str, name: str, value: str, *, actor: str) -> Operation[None]:
+def _utf8_size(value: object) -> int | None:
+    """Bytes of ``value`` in UTF-8; None when it is not text that UTF-8 can hold."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        # Dropped here, not chained: it carries the whole value in its args, and an error
+        # tracker that records exceptions (args, __context__, locals) would ship the secret.
+        return None
+
+
+def put_secret(
+    ctx: Context, ws: str, name: str, value: str, *, actor: str, replace: bool = True
+) -> Operation[None]:
+    """Store a secret; ``replace=False`` adds it only if the name is free (AlreadyExists
+    otherwise), decided in the same atomic step as the write."""
     require_workspace(ws)
     if not isinstance(name, str) or SECRET_NAME_RE.fullmatch(name) is None:
         raise KeystileError(
             "secret name must be 1-128 letters, digits, '_', '.' or '-', not starting with a digit"
         )
-    if not value or len(value.encode("utf-8")) > MAX_SECRET_BYTES:
+    size = _utf8_size(value)
+    if size is None:
+        raise KeystileError("secret value must be valid Unicode text (no lone surrogates)")
+    if not 0 < size <= MAX_SECRET_BYTES:
         raise KeystileError(f"secret value must be 1 byte to {MAX_SECRET_BYTES // 1024} KiB")
     op = ("HSET", schema.secrets(ws), name, ctx.keyring.encrypt(value, secret_context(ws, name)))
-    reply = yield apply_call(ctx, ws, [op], actor=actor, action="secret.set", detail={"name": name})
+    guard = [] if replace else [("ABSENT", schema.secrets(ws), name, "")]
+    reply = yield apply_call(
+        ctx, ws, [*guard, op], actor=actor, action="secret.set", detail={"name": name}
+    )
+    if int(reply[0]) == -3:
+        raise AlreadyExists(f"a secret named {name!r} already exists")
     checked(reply, ws)
 
 

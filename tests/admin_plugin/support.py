@@ -24,6 +24,7 @@ from policies.operations import gateway
 CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 BASE = "/admin/tokens/"
+HOST_SECRET = "test-secret-key-for-sessions-and-csrf-tokens"  # init_app wants 32+ characters
 
 
 def code_in(text: str) -> str:
@@ -111,7 +112,7 @@ def make_host_app(
 ) -> Flask:
     """What a host app writes: Flask, Flask-Admin, then Keystile's few lines."""
     app = Flask("host")
-    app.secret_key = "test-secret-key-for-sessions"
+    app.secret_key = HOST_SECRET
     admin = Admin(app, name="Acme Admin")
     KeystileAdmin(
         store=store,

@@ -19,7 +19,7 @@ from policies import PolicyStore
 from policies.errors import ConfigError
 from policies.records import CreatedWorkspace
 from tests.admin_plugin.conftest import ALICE_EMAIL
-from tests.admin_plugin.support import BASE, Api, Inbox, Who, make_host_app
+from tests.admin_plugin.support import BASE, HOST_SECRET, Api, Inbox, Who, make_host_app
 
 UNSAFE: list[tuple[str, str, Any]] = [
     ("POST", "api/otp", {"action": "sdk_key.reveal"}),
@@ -203,6 +203,26 @@ def test_unexpected_error_is_a_problem_without_traceback(
     assert "secret internals" not in body and "Traceback" not in body
 
 
+def test_no_answer_of_the_plugin_may_be_framed(api: Api, who: Who) -> None:
+    answers = [
+        api.page(),
+        api.get("api/catalog"),
+        api.get("panel/audit"),
+        api.post("api/rules", {"module": "projects", "functionality": "create"}),
+        api.post("api/publishable-key/rotate", csrf=False),  # a problem document
+        api.client.get("/keystile-admin/static/keystile/tokens.js"),
+    ]
+    who.admin = None
+    answers.append(api.client.get(BASE))  # refused
+    for response in answers:
+        assert response.headers["X-Frame-Options"] == "DENY", response.request.path
+        policy = response.headers["Content-Security-Policy"]
+        directives = {d.split()[0]: d.split()[1:] for d in policy.split("; ")}
+        assert directives["frame-ancestors"] == ["'none'"]
+        assert directives["script-src"] == ["'self'"]  # no inline script anywhere
+        assert directives["object-src"] == ["'none'"]
+
+
 def test_every_answer_is_uncacheable(api: Api) -> None:
     for response in (api.page(), api.get("api/catalog"), api.get("panel/audit")):
         assert response.headers["Cache-Control"] == "no-store"
@@ -213,7 +233,7 @@ def test_mounting_on_a_host_app(
     store: PolicyStore, mailer: SmtpMailer, alice: AdminIdentity
 ) -> None:
     app = Flask("host")
-    app.secret_key = "k"
+    app.secret_key = HOST_SECRET
 
     @app.post("/host-form")
     def host_form() -> str:
@@ -222,11 +242,11 @@ def test_mounting_on_a_host_app(
     view = KeystileAdmin(store=store, current_admin=lambda: alice, mailer=mailer).init_app(app)
     state = app.extensions["keystile"]
     assert isinstance(state, KeystileState) and state.view is view and state.store is store
-    assert isinstance(app.extensions["csrf"], CSRFProtect)
     client = app.test_client()
     assert client.get("/admin/tokens/").status_code == 200
     assert client.get("/keystile-admin/static/keystile/tokens.js").status_code == 200
-    # The host's own routes keep working as before: no global CSRF switched on.
+    # The host's own routes keep working as before: no global CSRF switched on
+    # (tests/admin_plugin/test_host_csrf.py: with CSRFProtect, before or after).
     assert client.post("/host-form").get_data(as_text=True) == "ok"
     with pytest.raises(ConfigError, match="already"):
         KeystileAdmin(store=store, current_admin=lambda: alice, mailer=mailer).init_app(app)
@@ -236,7 +256,7 @@ def test_host_with_global_csrf_gets_problem_json_too(
     store: PolicyStore, mailer: SmtpMailer, alice: AdminIdentity, workspace: CreatedWorkspace
 ) -> None:
     app = Flask("host")
-    app.secret_key = "k"
+    app.secret_key = HOST_SECRET
     CSRFProtect(app)
     admin = Admin(app, name="Host")
     KeystileAdmin(store=store, current_admin=lambda: alice, mailer=mailer).init_app(app, admin)
@@ -247,9 +267,22 @@ def test_host_with_global_csrf_gets_problem_json_too(
     assert response.get_json()["type"] == "urn:keystile:problem:csrf"
 
 
-def test_secret_key_is_required(store: PolicyStore, mailer: SmtpMailer) -> None:
-    with pytest.raises(ConfigError, match="SECRET_KEY"):
-        KeystileAdmin(store=store, current_admin=lambda: None, mailer=mailer).init_app(Flask("h"))
+@pytest.mark.parametrize("secret", [None, "", "k", "x" * 31, b"x" * 31])
+def test_a_secret_key_of_32_characters_is_required(
+    store: PolicyStore, mailer: SmtpMailer, secret: str | bytes | None
+) -> None:
+    app = Flask("h")
+    app.secret_key = secret
+    with pytest.raises(ConfigError, match=r"SECRET_KEY .*at least 32 characters"):
+        KeystileAdmin(store=store, current_admin=lambda: None, mailer=mailer).init_app(app)
+    assert "keystile" not in app.extensions
+
+
+def test_a_secret_key_of_32_characters_is_enough(store: PolicyStore, mailer: SmtpMailer) -> None:
+    app = Flask("h")
+    app.secret_key = "x" * 32
+    KeystileAdmin(store=store, current_admin=lambda: None, mailer=mailer).init_app(app)
+    assert "keystile" in app.extensions
 
 
 def test_audit_panel_shows_changes_and_failed_codes(
@@ -263,4 +296,4 @@ def test_audit_panel_shows_changes_and_failed_codes(
     panel = api.get("panel/audit").get_data(as_text=True)
     for action in ("otp.sent", "otp.failed", "publishable_key.rotated", "workspace.created"):
         assert f"<code>{action}</code>" in panel
-    assert "admin:alice@acme.test" in panel and "reason=wrong" in panel
+    assert "admin:alice@acme.test" in panel and "<dt>reason</dt><dd>wrong</dd>" in panel

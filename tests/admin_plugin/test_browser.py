@@ -14,19 +14,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 from prometheus_client import CollectorRegistry
 from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse
 
 from admin_plugin import AdminIdentity, OtpPolicy, SmtpMailer
 from gateway import KeyGateMiddleware
@@ -37,16 +40,10 @@ from policies.connect import async_client
 from policies.records import CreatedWorkspace
 from tests.admin_plugin.conftest import ALICE_EMAIL
 from tests.admin_plugin.support import Inbox, Who, make_host_app
+from tests.support.browser import chromium
 from tests.support.served import served
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 COOLDOWN = 2  # seconds between sends, short so that the resend link can be exercised
 STALENESS_BOUND = 1.0  # the gateway's documented worst case (check_interval 0.5 s + a trip)
 ALLOWED, CREATED = (200, None), (201, None)
@@ -55,17 +52,7 @@ INVALID = (401, "invalid_key")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("KEYSTILE_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required here (KEYSTILE_REQUIRE_BROWSER) but not installed")
-        pytest.skip("Debian's chromium is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")
@@ -182,20 +169,29 @@ def page(browser: Browser, live: Live) -> Iterator[Page]:
     page.on("dialog", on_dialog)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The page runs under its strict Content-Security-Policy: anything it blocked is a bug.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield page
     context.close()
     assert dialogs == [], f"a script ran from page data: {dialogs}"
     assert errors == [], f"the page's scripts failed: {errors}"
+    assert blocked == [], f"the page's policy blocked part of it: {blocked}"
 
 
 def shot(page: Page, path: Path, *, full_page: bool = False) -> None:
     """Screenshot once Bootstrap's fades are over, so modals are fully in or out."""
-    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running')")
+    # A function, not an expression: Playwright evaluates expressions with eval(), which
+    # the page's Content-Security-Policy rightly refuses.
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
     page.screenshot(path=path, full_page=full_page)
 
 
 def clipboard(page: Page) -> str:
-    text: str = page.evaluate("navigator.clipboard.readText()")
+    text: str = page.evaluate("() => navigator.clipboard.readText()")
     return text
 
 
@@ -375,8 +371,17 @@ def test_steps_4_to_6_publishable_key_revoke_and_blacklist(
     expect(rules).to_have_count(2)
     shot(page, shots / "11-blacklist-rules.png")
 
-    # Remove a rule: the key may use the action again at once.
+    # Remove a rule, after a confirmation: the key may use the action again at once.
     page.get_by_role("button", name="Remove projects → create").click()
+    confirm = page.locator("#ks-confirm-modal")
+    expect(confirm).to_be_visible()
+    expect(confirm.locator("#ks-confirm-text")).to_contain_text("projects → create")
+    confirm.get_by_role("button", name="Cancel").click()  # one click alone removes nothing
+    expect(confirm).to_be_hidden()
+    expect(rules).to_have_count(2)
+    page.get_by_role("button", name="Remove projects → create").click()
+    confirm.get_by_role("button", name="Remove restriction").click()
+    expect(confirm).to_be_hidden()
     expect(rules).to_have_count(1)
     assert live.becomes(new_key, "POST", "/projects", CREATED) == CREATED
     expect(page.locator("#ks-panel-audit")).to_contain_text("rule.removed")
@@ -396,17 +401,42 @@ def create_token(
     return create
 
 
+def verify_token_code(page: Page, live: Live, name: str) -> Locator:
+    """After Create token: the code modal, the mailed code, Verify; returns the token modal."""
+    code_modal = page.locator("#ks-otp-modal")
+    expect(code_modal).to_be_visible()
+    expect(page.locator("#ks-token-modal")).to_be_hidden()
+    expect(code_modal.locator("#ks-otp-purpose")).to_contain_text(
+        f"create the workspace token \u201c{name}\u201d"
+    )
+    code_modal.locator("#ks-otp-code").fill(live.inbox.next_code(to=ALICE_EMAIL))
+    code_modal.get_by_role("button", name="Verify").click()
+    expect(code_modal).to_be_hidden()
+    create = page.locator("#ks-token-modal")
+    expect(create.locator("#ks-token-step-created")).to_be_visible()
+    return create
+
+
 def test_tokens_tab_tokens_and_secrets(page: Page, live: Live, shots: Path) -> None:
     page.goto(live.url + "/admin/tokens/")
     create = create_token(
         page, "nightly-export", expiry="In 30 days", rules=("members:invite", "billing:*")
     )
     shot(page, shots / "12-token-create.png")
+    # A bad form is refused in the form, before any code is mailed.
+    create.locator("#ks-token-name").fill(" ")
     create.get_by_role("button", name="Create token").click()
+    expect(create.locator("#ks-token-error")).to_have_text("Token name is required.")
+    assert live.inbox.is_empty() and live.store.list_tokens(live.workspace.workspace_id) == []
+    create.locator("#ks-token-name").fill("nightly-export")
+    # Creating a token opens the code modal: nothing is minted until the code is verified.
+    create.get_by_role("button", name="Create token").click()
+    expect(page.locator("#ks-otp-modal")).to_be_visible()
+    assert live.store.list_tokens(live.workspace.workspace_id) == []
+    create = verify_token_code(page, live, "nightly-export")
 
     # Shown once, with copy.
     value = create.locator("#ks-token-value")
-    expect(create.locator("#ks-token-step-created")).to_be_visible()
     token = value.input_value()
     assert token.startswith("tk_")
     create.get_by_role("button", name="Copy").click()
@@ -428,7 +458,7 @@ def test_tokens_tab_tokens_and_secrets(page: Page, live: Live, shots: Path) -> N
     # A name that is markup stays text (the page fixture fails on any alert()).
     hostile = '<img src=x onerror=alert("xss")>ci'
     create_token(page, hostile).get_by_role("button", name="Create token").click()
-    create.get_by_role("button", name="Done").click()
+    verify_token_code(page, live, hostile).get_by_role("button", name="Done").click()
     expect(rows).to_have_count(2)
     expect(rows.filter(has_text=hostile).locator(".ks-token-name")).to_contain_text(hostile)
     assert page.locator("#ks-tokens-table img").count() == 0
@@ -474,3 +504,52 @@ def test_tokens_tab_tokens_and_secrets(page: Page, live: Live, shots: Path) -> N
     ):
         expect(audit).to_contain_text(action)
     shot(page, shots / "16-activity.png", full_page=True)
+
+
+@pytest.fixture
+def framer(live: Live) -> Iterator[str]:
+    """A page on another origin (same host, another port: same-site, as in the review's
+    attack) that frames the Tokens page and, as a control, the host's own admin index."""
+    html = f"""<!doctype html><title>decoy</title>
+<iframe id="victim" src="{live.url}/admin/tokens/#publishable" width="800" height="400"
+        onload="window.victimLoaded = true"></iframe>
+<iframe id="control" src="{live.url}/admin/" width="800" height="400"></iframe>"""
+
+    def app(environ: dict[str, object], start_response: StartResponse) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [html.encode()]
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_a_page_on_another_origin_gets_a_blank_frame(
+    browser: Browser, live: Live, framer: str
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        with (
+            page.expect_response(f"{live.url}/admin/tokens/") as victim,
+            page.expect_response(f"{live.url}/admin/") as control,
+        ):
+            page.goto(framer)
+        assert victim.value.status == 200 and control.value.status == 200
+        # The control frame shows the host's admin: framing itself works in this set-up...
+        control_frame = page.frame_locator("#control")
+        expect(control_frame.locator(".navbar")).to_be_visible()
+        # ...but the Tokens page's frame stays blank: the browser refused to render it.
+        page.wait_for_function("() => window.victimLoaded === true")  # the frame is done
+        victim_frame = page.locator("#victim").element_handle().content_frame()
+        assert victim_frame is not None
+        assert victim_frame.url == "chrome-error://chromewebdata/"  # Chromium's refusal
+        assert victim_frame.locator("#ks-app, #ks-tabs, button").count() == 0
+    finally:
+        context.close()

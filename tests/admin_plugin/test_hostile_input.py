@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from policies import PolicyStore
+from policies.errors import KeystileError
+from policies.records import CreatedWorkspace
 from tests.admin_plugin.support import Api
 
 PROBLEM = "application/problem+json"
@@ -31,6 +36,7 @@ scalars = (
     | st.text(max_size=40)
     | st.text(alphabet="<>\"'&;:*\\/\x00é😀", max_size=20)
     | st.sampled_from(["billing", "read", "*", "sdk_key.reveal", "1e309", "-1", "x" * 5000])
+    | st.sampled_from(["\ud800", "a\udfffb", "DB\udc80"])  # lone surrogates: valid JSON
 )
 values = st.recursive(
     scalars,
@@ -70,7 +76,8 @@ def test_no_500_and_nothing_written_on_rejection(
 
 
 def test_non_json_bodies(api: Api) -> None:
-    for raw in (b"\xff\xfe", b"{", b"[]", b"null", b"\x00" * 100, b'{"a":' * 500):
+    deep = (b"[" * 1000, b"[" * 1000 + b"]" * 1000, b'{"a":' * 1000 + b"1" + b"}" * 1000)
+    for raw in (b"\xff\xfe", b"{", b"[]", b"null", b"\x00" * 100, b'{"a":' * 500, *deep):
         response = api.client.post(
             api._url("api/rules"),
             data=raw,
@@ -78,3 +85,43 @@ def test_non_json_bodies(api: Api) -> None:
         )
         assert response.status_code == 400
         assert response.mimetype == PROBLEM
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("api/secrets", {"name": "DB", "value": "postgres://\ud800secret"}),
+        ("api/secrets", {"name": "DB\udc80", "value": "v"}),
+        ("api/tokens", {"name": "ci\ud800"}),
+        ("api/rules", {"module": "\udfff", "functionality": "read"}),
+        ("api/otp", {"action": "secret.reveal", "name": "\ud800"}),
+        ("api/secrets", {"\ud800": 1, "name": "DB", "value": "v"}),
+    ],
+)
+def test_lone_surrogates_are_a_400_and_nothing_is_logged(
+    api: Api,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+    route: str,
+    body: dict[str, object],
+) -> None:
+    before = snapshot(redis_client)
+    caplog.set_level(logging.DEBUG)
+    response = api.post(route, body)
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.get_json()["code"] == "invalid"
+    assert snapshot(redis_client) == before
+    # No traceback logged: an error tracker would ship the exception's args (the value).
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+
+
+def test_the_store_refuses_a_surrogate_without_carrying_the_value(
+    store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    secret = "postgres://user:\ud800pw@db/acme"
+    with pytest.raises(KeystileError, match="valid Unicode") as caught:
+        store.put_secret(workspace.workspace_id, "DB", secret, actor="test")
+    error = caught.value
+    assert error.__context__ is None and error.__cause__ is None
+    assert "pw@db" not in repr(error.args)
+    assert store.list_secrets(workspace.workspace_id) == []

@@ -46,6 +46,34 @@ def test_identity_refuses_what_cannot_work() -> None:
         AdminIdentity("7", "ops@acme.test", ("acme",))
 
 
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ops@acme.test\r\nBcc: evil@attacker.test",
+        "ops@acme.test\n",
+        "ops@acme.test, evil@attacker.test",
+        "ops@acme.test,",
+        '"ops,evil"@acme.test',
+        "Ops <ops@acme.test>",
+        "ops@acme.test\x00",
+        "ops@",
+        "@acme.test",
+        "ops acme@acme.test",
+        "",
+    ],
+)
+def test_identity_refuses_anything_but_one_address(email: str) -> None:
+    with pytest.raises(ConfigError, match="not one address"):
+        AdminIdentity("7", email)
+    with pytest.raises(ConfigError, match="not one address"):
+        AdminIdentity.coerce({"id": "7", "email": email})
+
+
+@pytest.mark.parametrize("email", ["ops@acme.test", "first.last+keys@mail.acme.test"])
+def test_identity_takes_one_address(email: str) -> None:
+    assert AdminIdentity("7", email).email == email
+
+
 def test_actor_and_manages() -> None:
     admin = AdminIdentity("7", "ops@acme.test", (WS,))
     assert admin.actor == "admin:ops@acme.test"

@@ -168,6 +168,12 @@ def test_refused_recipient_says_so(mailer: SmtpMailer, inbox: Inbox) -> None:
     assert inbox.is_empty()
 
 
+def test_header_injection_is_the_mailers_own_error(mailer: SmtpMailer, inbox: Inbox) -> None:
+    with pytest.raises(MailError, match="the address is not valid"):
+        mailer.send("alice@acme.test\r\nBcc: evil@attacker.test", "code", "    123456\n")
+    assert inbox.is_empty()
+
+
 def test_server_down_says_so() -> None:
     mailer = SmtpMailer(SmtpConfig(sender=SENDER, host="127.0.0.1", port=free_port(), timeout=2))
     with pytest.raises(MailError, match="cannot be reached"):

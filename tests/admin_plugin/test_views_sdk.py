@@ -70,7 +70,7 @@ def test_wrong_code_says_how_many_attempts_are_left(
     response = api.post("api/sdk-key/reveal", {"code": wrong(code)})
     assert response.status_code == 403 and response.mimetype == PROBLEM
     problem = response.get_json()
-    assert problem["type"] == "urn:keystile:problem:otp-rejected"
+    assert problem["type"] == "urn:keystile:problem:otp_rejected"
     assert problem["detail"] == "That code is not correct: 4 attempts left."
     assert problem["attempts_left"] == 4 and problem["reason"] == "wrong"
     assert "key" not in problem
@@ -190,6 +190,54 @@ def test_smtp_down_is_clear_and_leaves_no_challenge(
     # Once mail works again, the admin can ask at once: the failed send left no cooldown.
     api.client.application.extensions["keystile"].flow.mailer = mailer
     assert api.post("api/otp", {"action": "sdk_key.reveal"}).status_code == 202
+
+
+class BrokenHostMailer:
+    """A host's own Mailer with a bug: raises what the email package raises on CR/LF."""
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        raise ValueError(f"invalid arguments; cannot mail {body!r}")
+
+
+def test_any_mailer_failure_cancels_the_challenge(
+    api: Api,
+    app: Flask,
+    mailer: SmtpMailer,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flow = app.extensions["keystile"].flow
+    flow.mailer = BrokenHostMailer()
+    response = api.post("api/otp", {"action": "sdk_key.reveal"})
+    assert response.status_code == 502 and response.get_json()["code"] == "mail_failed"
+    assert list(redis_client.scan_iter("ks:*:otp:challenge:*")) == []
+    assert store.audit_tail(workspace.workspace_id, 1)[0].action == "otp.mail_failed"
+    assert all(r.exc_info is None for r in caplog.records)  # args hold the code: not logged
+    flow.mailer = mailer  # fixed: no cooldown left behind by the failed send
+    assert api.post("api/otp", {"action": "sdk_key.reveal"}).status_code == 202
+
+
+def test_an_admin_email_with_crlf_is_refused_before_any_code(
+    store: PolicyStore,
+    mailer: SmtpMailer,
+    inbox: Inbox,
+    redis_client: redis.Redis,
+    workspace: CreatedWorkspace,
+) -> None:
+    bad = {
+        "id": "alice",
+        "email": "alice@acme.test\r\nBcc: evil@attacker.test",
+        "workspaces": [workspace.workspace_id],
+    }
+    api = Api(make_host_app(store, lambda: bad, mailer).test_client(), workspace.workspace_id)
+    response = api.post("api/otp", {"action": "sdk_key.reveal"})
+    assert response.status_code == 500 and response.mimetype == PROBLEM
+    assert response.get_json()["code"] == "misconfigured"
+    assert "not one address" in response.get_json()["detail"]
+    assert inbox.is_empty()
+    assert list(redis_client.scan_iter("ks:*:otp:*")) == []
 
 
 def test_smtp_refusal_is_clear(api: Api, inbox: Inbox) -> None:

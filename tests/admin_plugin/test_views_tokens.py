@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from html.parser import HTMLParser
+
 import pytest
+from flask import Flask
 
 from admin_plugin import AdminIdentity
 from policies import PolicyStore
@@ -14,8 +18,13 @@ from tests.support.clock import ManualClock
 XSS = "<script>alert('x')</script>\"'&"
 
 
-def create(api: Api, **body: object) -> dict[str, object]:
-    response = api.post("api/tokens", {"name": "ci", **body})
+def create(api: Api, inbox: Inbox, **body: object) -> dict[str, object]:
+    """Create a token as the page does: check the form, mail a code, send form and code."""
+    form = {"name": "ci", **body}
+    checked = api.post("api/tokens", form)
+    assert checked.status_code == 403 and checked.get_json()["code"] == "otp_required"
+    assert api.post("api/otp", {"action": "token.create"}).status_code == 202
+    response = api.post("api/tokens", {**form, "code": inbox.next_code()})
     assert response.status_code == 201, response.get_json()
     assert response.headers["Cache-Control"] == "no-store"
     data = response.get_json()
@@ -23,8 +32,10 @@ def create(api: Api, **body: object) -> dict[str, object]:
     return data
 
 
-def test_create_token_shown_once(api: Api, store: PolicyStore, workspace: CreatedWorkspace) -> None:
-    created = create(api, name="nightly-export")
+def test_create_token_shown_once(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace, inbox: Inbox
+) -> None:
+    created = create(api, inbox, name="nightly-export")
     token = str(created["token"])
     assert token.startswith("tk_") and created["name"] == "nightly-export"
     assert created["expires"] is None and created["rules"] == []
@@ -37,11 +48,11 @@ def test_create_token_shown_once(api: Api, store: PolicyStore, workspace: Create
     assert store.audit_tail(workspace.workspace_id, 1)[0].action == "token.created"
 
 
-def test_token_expiry_in_days_or_on_a_date(api: Api, clock: ManualClock) -> None:
-    assert create(api, expires_in_days=30)["expires"] == clock() + 30 * 86400
+def test_token_expiry_in_days_or_on_a_date(api: Api, clock: ManualClock, inbox: Inbox) -> None:
+    assert create(api, inbox, expires_in_days=30)["expires"] == clock() + 30 * 86400
     # 2027-01-15 08:00 UTC is the test clock's now; a date means its midnight, UTC.
-    assert create(api, expires_at="2027-02-01")["expires"] == 1801440000.0
-    assert create(api, expires_at="2027-02-01T12:00:00+01:00")["expires"] == 1801479600.0
+    assert create(api, inbox, expires_at="2027-02-01")["expires"] == 1801440000.0
+    assert create(api, inbox, expires_at="2027-02-01T12:00:00+01:00")["expires"] == 1801479600.0
 
 
 @pytest.mark.parametrize(
@@ -67,8 +78,8 @@ def test_token_input_errors_are_explained(
     assert store.list_tokens(workspace.workspace_id) == []
 
 
-def test_token_with_a_blacklist(api: Api, store: PolicyStore) -> None:
-    created = create(api, rules=["members:invite", "billing:*"])
+def test_token_with_a_blacklist(api: Api, store: PolicyStore, inbox: Inbox) -> None:
+    created = create(api, inbox, rules=["members:invite", "billing:*"])
     assert created["rules"] == ["billing:*", "members:invite"]
     policy = gateway_lookup(store, str(created["token"]))
     assert policy is not None and policy.blocks("members", "invite")
@@ -78,10 +89,10 @@ def test_token_with_a_blacklist(api: Api, store: PolicyStore) -> None:
 
 
 def test_token_list_columns_and_status(
-    api: Api, store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock, inbox: Inbox
 ) -> None:
-    expiring = create(api, name="short", expires_in_days=1)
-    create(api, name="forever")
+    expiring = create(api, inbox, name="short", expires_in_days=1)
+    create(api, inbox, name="forever")
     # The gateway records last use; here through its own operation.
     usage = {workspace.workspace_id: {str(expiring["key_id"]): clock()}}
     store.run(gateway.touch(store.ctx, usage))
@@ -95,8 +106,10 @@ def test_token_list_columns_and_status(
     assert panel.count('data-ks-action="revoke-token"') == 1  # only the active one
 
 
-def test_revoke_token(api: Api, store: PolicyStore, workspace: CreatedWorkspace) -> None:
-    created = create(api)
+def test_revoke_token(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace, inbox: Inbox
+) -> None:
+    created = create(api, inbox)
     response = api.delete(f"api/tokens/{created['key_id']}")
     assert response.status_code == 200 and response.get_json()["status"] == "revoked"
     assert gateway_lookup(store, str(created["token"])) is None
@@ -106,9 +119,9 @@ def test_revoke_token(api: Api, store: PolicyStore, workspace: CreatedWorkspace)
 
 
 def test_user_strings_are_escaped_everywhere(
-    api: Api, store: PolicyStore, workspace: CreatedWorkspace, who: Who
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace, who: Who, inbox: Inbox
 ) -> None:
-    created = create(api, name=XSS)
+    created = create(api, inbox, name=XSS)
     assert created["name"] == XSS  # JSON carries it as data; the page's script uses textContent
     escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;&#39;&amp;"
     for html in (
@@ -181,3 +194,91 @@ def test_secret_errors(api: Api, inbox: Inbox) -> None:
     assert empty.status_code == 400 and empty.get_json()["detail"] == "Secret value is required."
     missing = api.post("api/otp", {"action": "secret.reveal", "name": "NOPE"})
     assert missing.status_code == 404 and inbox.is_empty()
+
+
+def test_parallel_adds_of_one_secret_one_wins(
+    app: Flask, api: Api, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    # Each "tab" its own client and session; all post the same name at once.
+    tabs = [Api(app.test_client(), api.ws) for _ in range(8)]
+    for tab in tabs:
+        tab.page()
+    barrier = threading.Barrier(len(tabs))
+    statuses: list[int] = []
+
+    def add(tab: Api, n: int) -> None:
+        barrier.wait()
+        statuses.append(tab.post("api/secrets", {"name": "DB", "value": f"v{n}"}).status_code)
+
+    threads = [threading.Thread(target=add, args=(tab, n)) for n, tab in enumerate(tabs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201] + [409] * 7
+    assert store.list_secrets(workspace.workspace_id) == ["DB"]
+
+
+class AuditRows(HTMLParser):
+    """The audit panel as data: per row, its action and its details' (dt, dd) pairs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, list[tuple[str, str]]]] = []
+        self.tag: str | None = None
+        self.pending: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append(("", []))
+        self.tag = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        self.tag = None
+
+    def handle_data(self, data: str) -> None:
+        if not self.rows:
+            return
+        action, fields = self.rows[-1]
+        if self.tag == "code" and not action:
+            self.rows[-1] = (data, fields)
+        elif self.tag == "dt":
+            self.pending = data
+        elif self.tag == "dd" and self.pending is not None:
+            fields.append((self.pending, data))
+            self.pending = None
+
+
+def test_a_token_name_cannot_forge_an_audit_field(api: Api, inbox: Inbox) -> None:
+    forged = "ci, key_id=tk_X"
+    created = create(api, inbox, name=forged)
+    parser = AuditRows()
+    parser.feed(api.get("panel/audit").get_data(as_text=True))
+    details = [fields for action, fields in parser.rows if action == "token.created"]
+    assert details == [[("key_id", created["key_id"]), ("name", forged)]]
+
+
+def test_minting_a_token_needs_a_code_for_that_action_once(
+    api: Api, inbox: Inbox, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """A hijacked session without the mailbox mints nothing (the same proof as Reveal Key)."""
+    ws, form = workspace.workspace_id, {"name": "ci"}
+    for code in (None, "", "123456"):
+        refused = api.post("api/tokens", {**form, "code": code})
+        assert refused.status_code == 403, refused.get_json()
+        assert "token" not in refused.get_json()
+    # A code for another action unlocks nothing here.
+    api.post("api/otp", {"action": "sdk_key.reveal"})
+    other = api.post("api/tokens", {**form, "code": inbox.next_code()})
+    assert other.status_code == 403 and other.get_json()["reason"] == "missing"
+    # The form is checked before the code is spent.
+    assert api.post("api/otp", {"action": "token.create"}).status_code == 202
+    text = inbox.next_text()
+    assert "create a workspace token" in text
+    code = text.split()[text.split().index("is:") + 1]
+    bad = api.post("api/tokens", {"name": "", "code": code})
+    assert bad.status_code == 400
+    assert api.post("api/tokens", {**form, "code": code}).status_code == 201
+    replay = api.post("api/tokens", {**form, "code": code})
+    assert replay.status_code == 403 and replay.get_json()["reason"] == "missing"
+    assert [t.name for t in store.list_tokens(ws)] == ["ci"]

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 import redis
+from cachetools import TTLCache
 
 from gateway import KeyGateMiddleware
+from gateway.reporting import StoppableClock
 from keystile.redis_server import free_port
 from policies import Keyring, PolicyReader, PolicyStore
 from policies.connect import async_client
@@ -211,3 +213,19 @@ async def test_cache_never_holds_the_raw_key(
     dumped = repr(gate.cache.positive) + repr(vars(gate.cache)) + repr(gate.cache.entries())
     assert workspace.sdk_key[3:].encode() not in gate.cache.positive
     assert workspace.sdk_key[3:] not in dumped
+
+
+def test_the_ttl_clock_stands_still_through_public_api_only() -> None:
+    """The TTLCache gets the clock as its public ``timer``; stopping it defers expiry, and
+    running again catches up at once (no cachetools internals involved)."""
+    now = [0.0]
+    clock = StoppableClock(lambda: now[0])
+    cache: TTLCache[str, int, float] = TTLCache(10, 5, timer=clock)
+    cache["k"] = 1
+    clock.stop()
+    now[0] = 60.0
+    assert cache["k"] == 1  # past its TTL, but the clock stood still at 0
+    clock.stop()  # stopping twice keeps the first stop
+    assert clock() == 0.0
+    clock.run()
+    assert "k" not in cache  # 60 s later: expired as soon as the clock runs

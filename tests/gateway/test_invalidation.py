@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis
@@ -127,13 +128,22 @@ async def test_resubscription_clears_the_cache(
     assert len(events_only.cache) == 0
 
 
+def with_uncatalogued_open(catalog: Catalog) -> dict[str, Any]:
+    """``catalog`` with its ``/uncatalogued`` route named ``misc.open``."""
+    data = catalog.to_dict()
+    data["modules"]["misc"] = {"functionalities": {"open": {}}}
+    for entry in data["routes"]:
+        if entry.get("path") == "/uncatalogued":
+            entry["action"] = "misc.open"
+    return data
+
+
 async def test_catalog_event_recompiles_the_router(
     gate: KeyGateMiddleware, store: PolicyStore, workspace: CreatedWorkspace, app_catalog: Catalog
 ) -> None:
     pk = workspace.publishable_key
     assert await status(gate, pk, "/uncatalogued") == 403  # outside the catalog
-    data = app_catalog.to_dict()
-    data["modules"]["misc"] = {"functionalities": {"open": {"routes": ["GET /uncatalogued"]}}}
+    data = with_uncatalogued_open(app_catalog)
     fingerprint = store.save_catalog(Catalog.from_dict(data))
     assert await gate.invalidation.wait_until(
         lambda: gate.runtime.catalog_fingerprint == fingerprint, 10
@@ -178,6 +188,26 @@ def test_a_lookup_older_than_an_event_is_not_cached() -> None:
     assert cache.get(b"k", 0.0) is None and cache.workspace_ids() == []
 
 
+def test_a_version_check_older_than_an_event_cannot_lower_the_version() -> None:
+    """The interleaving: a check is sent (the store still at 4), a revoke's event (5) arrives,
+    then the check's answer (4); a lookup sent before the revoke answers last (4)."""
+    now = [0.0]
+    cache = DecisionCache(
+        size=10, ttl=60, negative_size=10, negative_ttl=5, stale_bound=30, timer=lambda: now[0]
+    )
+    ws = "ws_AAAAAAAAAAAA"
+    checked_at = now[0]
+    now[0] = 0.1
+    cache.evict_workspace(ws, 5)
+    now[0] = 0.2
+    cache.reconcile({ws: 4}, checked_at)
+    assert cache.known_version(ws) == 5
+    assert not cache.put(CachedKey(b"k", KeyPolicy(ws, KeyKind.SDK, "kid", version=4), 0.2))
+    # A check sent after the event is authoritative, even downwards (a restored store).
+    cache.reconcile({ws: 1}, now[0])
+    assert cache.known_version(ws) == 1
+
+
 async def test_lost_catalog_message_is_caught_by_the_periodic_reload(
     make_gate: Factory,
     store: PolicyStore,
@@ -189,8 +219,7 @@ async def test_lost_catalog_message_is_caught_by_the_periodic_reload(
     monkeypatch.setattr("gateway.runtime._CATALOG_CHECK_SECONDS", 0.2)
     gate = make_gate(check_interval=0.1, stale_bound=1.0)
     await gate.start()
-    data = app_catalog.to_dict()
-    data["modules"]["misc"] = {"functionalities": {"open": {"routes": ["GET /uncatalogued"]}}}
+    data = with_uncatalogued_open(app_catalog)
     catalog = Catalog.from_dict(data)
     redis_client.set(schema.CATALOG, catalog.to_json())  # saved, but its message lost
     assert await gate.invalidation.wait_until(

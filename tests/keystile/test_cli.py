@@ -93,11 +93,28 @@ def test_workspace_origins(env: dict[str, str], workspace: str) -> None:
         (["tokens", "revoke", "{ws}", "abc"], "no token with id"),
         (["tokens", "create", "{ws}", "x", "--expires-in", "soon"], "not a duration"),
         (["catalog", "load", "/no/such/file.json"], "cannot read catalog"),
+        (["catalog", "load", "{bad_convertor}"], "not registered"),
+        (["catalog", "load", "{shadowed}"], "never runs"),
     ],
 )
 def test_errors_are_one_line_and_exit_1(
-    env: dict[str, str], workspace: str, args: list[str], message: str
+    env: dict[str, str], workspace: str, args: list[str], message: str, tmp_path: Path
 ) -> None:
+    files = {
+        "{bad_convertor}": {
+            "modules": {"m": {"functionalities": {"f": {}}}},
+            "convertors": ["slug"],
+            "routes": [{"path": "/a/{x:slug}", "action": "m.f"}],
+        },
+        "{shadowed}": {
+            "modules": {"p": {"functionalities": {"a": {}, "b": {}}}},
+            "routes": [{"path": "/p/{id}", "action": "p.a"}, {"path": "/p/{pid}", "action": "p.b"}],
+        },
+    }
+    for name, data in files.items():
+        path = tmp_path / f"{name.strip('{}')}.json"
+        path.write_text(json.dumps(data))
+        args = [str(path) if a == name else a for a in args]
     result = cli(env, *[a.replace("{ws}", workspace) for a in args])
     assert result.exit_code == 1
     assert message in result.output

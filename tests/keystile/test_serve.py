@@ -121,6 +121,14 @@ def test_admin_app_factory(
     page = app.test_client().get("/admin/tokens/")
     assert page.status_code == 200
     assert b"Publishable Key" in page.data
+    # The session cookie (it holds the CSRF secret): HTTPS only, no scripts, same site.
+    cookie = page.headers["Set-Cookie"]
+    assert "; Secure" in cookie and "; HttpOnly" in cookie and "; SameSite=Lax" in cookie
+    plain = create_admin_app(
+        lambda: AdminIdentity("1", "ops@acme.test", (ws,)), settings=settings, plain_http=True
+    )
+    cookie = plain.test_client().get("/admin/tokens/").headers["Set-Cookie"]
+    assert "; Secure" not in cookie and "; HttpOnly" in cookie and "; SameSite=Lax" in cookie
     assert app.extensions["keystile"].flow.policy == OtpPolicy(ttl_seconds=300, max_attempts=3)
     with pytest.raises(ConfigError, match="KEYSTILE_ADMIN_SECRET_KEY"):
         create_admin_app(lambda: None, settings=Settings(redis_url, (master_key,), digest_secret))

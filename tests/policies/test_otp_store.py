@@ -255,3 +255,26 @@ def test_bad_inputs_never_reach_redis(store: PolicyStore, workspace: CreatedWork
         store.issue_otp(workspace.workspace_id, "alice", "reveal everything")
     with pytest.raises(KeystileError):
         store.issue_otp(workspace.workspace_id, "", REVEAL)
+
+
+def test_hourly_cap_is_per_admin_across_workspaces(
+    store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
+) -> None:
+    ws, other = workspace.workspace_id, store.create_workspace("Other", actor="t").workspace_id
+    third = store.create_workspace("Third", actor="t").workspace_id
+    policy = OtpPolicy(max_sends_per_hour=3, cooldown_seconds=10)
+    store.issue_otp(ws, "alice", REVEAL, policy=policy)
+    with pytest.raises(OtpThrottled) as cooldown:  # refused in the workspace: not counted
+        store.issue_otp(ws, "alice", REVEAL, policy=policy)
+    assert cooldown.value.reason is ThrottleReason.COOLDOWN
+    store.issue_otp(other, "alice", REVEAL, policy=policy)
+    clock.advance(100)
+    store.issue_otp(other, "alice", REVEAL, policy=policy)
+    for where in (ws, other, third):
+        with pytest.raises(OtpThrottled) as caught:
+            store.issue_otp(where, "alice", "sdk_key.roll", policy=policy)
+        assert caught.value.reason is ThrottleReason.HOURLY_CAP
+        assert caught.value.retry_after == 3600 - 100
+    store.issue_otp(third, "bob", REVEAL, policy=policy)  # bob has his own count
+    clock.advance(3600 - 100)
+    store.issue_otp(third, "alice", REVEAL, policy=policy)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies import Catalog, CatalogError, Rule
+from policies import Catalog, CatalogError, RouteEntry, Rule
 from policies.rules import blocks
 from tests.conftest import DEMO_CATALOG
 
@@ -66,7 +66,7 @@ def test_json_and_toml_files_load_the_same(tmp_path: Path, catalog: Catalog) -> 
                     }
                 }
             },
-            "both",
+            "never runs",
         ),
         ({"modules": {"9a": {}}}, "not valid"),
         ({"modules": {"a": {"functionalities": {"x": {"routes": "GET /a"}}}}}, "must be a list"),
@@ -100,16 +100,39 @@ def test_loader_never_fails_with_anything_but_catalog_error(data: dict[str, obje
         Catalog.from_dict(data)
 
 
-def test_from_named_routes() -> None:
-    built = Catalog.from_named_routes(
+def test_from_routes_keeps_the_order_and_the_unnamed_routes() -> None:
+    built = Catalog.from_routes(
         [
-            ("projects.list", {"GET", "HEAD"}, "/projects"),
-            ("health", {"GET"}, "/health"),
-            ("projects.create", {"POST"}, "/projects"),
+            RouteEntry("http", "/projects", "projects.list", ("GET", "HEAD")),
+            RouteEntry("http", "/health", None, ("GET",)),
+            RouteEntry("http", "/projects", "projects.create", ("POST",)),
         ]
     )
     assert built.module_names() == ["projects"]
-    assert [(str(r), m, f) for r, m, f in built.routes()] == [
-        ("GET /projects", "projects", "list"),
-        ("POST /projects", "projects", "create"),
+    assert built.functionalities_of("projects") == ["list", "create"]
+    assert [e.label() for _, e in built.entries()] == [
+        "GET|HEAD /projects",
+        "GET /health",
+        "POST /projects",
+    ]
+    assert Catalog.from_json(built.to_json()) == built
+
+
+def test_the_short_form_keeps_the_order_written() -> None:
+    catalog = Catalog.from_dict(
+        {
+            "modules": {
+                "users": {
+                    "functionalities": {
+                        "me": {"routes": ["GET /users/me"]},
+                        "read": {"routes": ["GET /users/{id}", "WEBSOCKET /users/{id}/live"]},
+                    }
+                }
+            }
+        }
+    )
+    assert [(e.kind, e.path, e.action) for e in catalog.routes] == [
+        ("http", "/users/me", "users.me"),
+        ("http", "/users/{id}", "users.read"),
+        ("websocket", "/users/{id}/live", "users.read"),
     ]

@@ -1,6 +1,10 @@
+import threading
+
 import pytest
 
 from policies import CatalogError, KeystileError, NotFound, PolicyStore, Rule
+from policies.connect import sync_client
+from policies.errors import AlreadyExists
 from policies.operations import gateway
 from tests.policies.helpers import lookup
 from tests.support.clock import ManualClock
@@ -90,3 +94,34 @@ def test_origins(store: PolicyStore) -> None:
     assert not policy.allows_origin("https://evil.example")
     with pytest.raises(KeystileError, match="origin"):
         store.set_origins(created.workspace_id, ["javascript:alert(1)"], actor="t")
+
+
+def test_adding_a_secret_without_replacing_is_one_atomic_step(
+    store: PolicyStore, redis_url: str
+) -> None:
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def add(n: int) -> None:
+        own = PolicyStore(sync_client(redis_url), store.ctx.keyring, clock=store.ctx.clock)
+        barrier.wait()
+        try:
+            own.put_secret(ws, "DB", f"value-{n}", actor="t", replace=False)
+            outcomes.append(f"value-{n}")
+        except AlreadyExists:
+            outcomes.append("exists")
+        finally:
+            own.client.close()
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    won = [o for o in outcomes if o != "exists"]
+    assert len(won) == 1 and outcomes.count("exists") == 7
+    assert store.reveal_secret(ws, "DB", actor="t") == won[0]  # the winner's value stays
+    assert [e.action for e in store.audit_tail(ws, 10)].count("secret.set") == 1
+    store.put_secret(ws, "DB", "replaced", actor="t")  # replace=True (the default) still sets
+    assert store.reveal_secret(ws, "DB", actor="t") == "replaced"

@@ -120,15 +120,20 @@
   K.openers.roll = function () { $("#ks-roll-modal").modal("show"); };
   K.openers.revoke = function () { setError(byId("ks-revoke-error"), ""); $("#ks-revoke-modal").modal("show"); };
   K.openers.blacklist = openBlacklist;
+  // Lifting a rule widens what a public key may do: it asks first, like Revoke Key.
   K.actions["remove-rule"] = function (button) {
     var module = button.getAttribute("data-module"), functionality = button.getAttribute("data-functionality");
-    button.disabled = true;
-    call("DELETE", "api/rules/" + encodeURIComponent(module) + "/" + encodeURIComponent(functionality))
-      .then(function (res) {
-        button.disabled = false;
-        if (!res.ok) { flash("danger", problemText(res)); return; }
-        flash("success", "Restriction removed: " + module + " \u2192 " + functionality + ".");
-        refresh("rules", "audit");
-      });
+    var label = module + " \u2192 " + (functionality === "*" ? "every functionality" : functionality);
+    K.confirm("Remove this restriction?", "The publishable key will be allowed " + label +
+      " again, from now on.", "Remove restriction", function () {
+      return call("DELETE", "api/rules/" + encodeURIComponent(module) + "/" + encodeURIComponent(functionality))
+        .then(function (res) {
+          if (res.ok) {
+            flash("success", "Restriction removed: " + label + ".");
+            refresh("rules", "audit");
+          }
+          return res;
+        });
+    });
   };
 })();

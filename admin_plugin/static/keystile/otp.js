@@ -84,7 +84,7 @@
         } else {
           setError(error, problemText(res));
           // A wrong code leaves the challenge open; anything else needs a new code.
-          verify.disabled = !(res.data.reason === "wrong" || res.data.type === "urn:keystile:problem:otp-malformed");
+          verify.disabled = !(res.data.reason === "wrong" || res.data.code === "otp_malformed");
           input.select();
         }
         refresh("audit");

@@ -1,5 +1,7 @@
-/* Keystile Tokens page: the Tokens tab, workspace tokens (create, shown once; revoke)
- * and secrets (add, reveal behind a one-time password, delete). */
+/* Keystile Tokens page: the Tokens tab, workspace tokens (create behind a one-time
+ * password, shown once; revoke) and secrets (add, reveal behind a one-time password,
+ * delete). Creating a token is the roll's flow: the form, then the code modal, then the
+ * token, shown once in the form's modal. */
 (function () {
   "use strict";
   var K = window.Keystile;
@@ -54,15 +56,33 @@
     else if (expiry.value) { body.expires_in_days = parseInt(expiry.value, 10); }
     var button = byId("ks-token-create");
     button.disabled = true;
+    // Without a code the server only checks the form: a mistake shows here, before a code.
     call("POST", "api/tokens", body).then(function (res) {
       button.disabled = false;
-      if (!res.ok) { setError(tokenError, problemText(res)); return; }
-      tokenCreated = true;
-      byId("ks-token-created-name").textContent = "Token \u201c" + res.data.name + "\u201d";
-      byId("ks-token-value").value = res.data.token;
-      tokenStep(true);
+      if (res.ok) { showCreated(res.data); return; }
+      if (res.data.code !== "otp_required") { setError(tokenError, problemText(res)); return; }
+      K.after("#ks-token-modal", function () {
+        K.otp({
+          action: "token.create",
+          purpose: "create the workspace token \u201c" + body.name.trim() + "\u201d",
+          verifyPath: "api/tokens",
+          extra: body,
+          onVerified: function (data) {
+            $("#ks-otp-modal").one("hidden.bs.modal", function () {
+              showCreated(data);
+              $("#ks-token-modal").modal("show");
+            });
+          }
+        });
+      });
     });
   });
+  function showCreated(data) {
+    tokenCreated = true;
+    byId("ks-token-created-name").textContent = "Token \u201c" + data.name + "\u201d";
+    byId("ks-token-value").value = data.token;
+    tokenStep(true);
+  }
 
   // -- secrets --------------------------------------------------------------------------
   byId("ks-secret-form").addEventListener("submit", function (event) {
