@@ -96,21 +96,12 @@ class DecisionCache:
         return len(self.positive)  # (TTLCache purges expired entries first)
 
     # -- request path -----------------------------------------------------------------
-    def get(self, cache_key: bytes, now: float) -> CachedKey | None:
-        """The trusted entry for a key, or None (absent, expired or past its stale bound).
-
-        (The middleware inlines this on its request path.)
-        """
-        try:
-            entry = self.positive[cache_key]
-        except KeyError:
-            return None
-        if self.degraded and not self.trusted(entry, now):
-            return None
-        return entry
-
     def trusted(self, entry: CachedKey, now: float) -> bool:
-        """Fetched or confirmed less than ``stale_bound`` ago (the TTL is TTLCache's test)."""
+        """Fetched or confirmed less than ``stale_bound`` ago (the TTL is TTLCache's test).
+
+        The request path reads ``positive[key]`` and, only while :attr:`degraded`, asks this:
+        that inline test in :mod:`gateway.middleware` is the cache's one read.
+        """
         return now < entry.fetched + self.stale_bound or now < self.trusted_until
 
     def put(self, entry: CachedKey) -> bool:

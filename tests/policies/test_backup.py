@@ -21,7 +21,7 @@ def test_round_trip_into_an_empty_redis(store: PolicyStore, redis_client: redis.
     assert lookup(store, created.sdk_key) is not None
     assert lookup(store, token) is not None
     policy = lookup(store, created.publishable_key)
-    assert policy is not None and policy.blocks("billing", "read")
+    assert policy is not None and Rule("billing", "read") in policy.rules
     assert store.reveal_secret(ws, "S", actor="t") == "value"
     assert store.load_catalog() is not None
     assert [w.workspace_id for w in store.list_workspaces()] == [ws]
