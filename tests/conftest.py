@@ -19,6 +19,7 @@ from keystile.redis_server import RedisServer
 from policies import Catalog, Keyring, PolicyStore
 from policies.connect import sync_client
 from policies.records import CreatedWorkspace
+from tests.support.catalog import DEMO_CATALOG
 from tests.support.clock import ManualClock
 from tests.support.cluster import LocalCluster
 from tests.support.leaks import LeakWatch, install
@@ -29,26 +30,6 @@ from tests.support.leaks import LeakWatch, install
 settings.register_profile("keystile", deadline=None)
 settings.register_profile("long", settings.get_profile("keystile"), max_examples=100_000)
 settings.load_profile("keystile")
-
-DEMO_CATALOG = {
-    "modules": {
-        "projects": {
-            "description": "Projects",
-            "functionalities": {
-                "list": {"routes": ["GET /projects"]},
-                "create": {"routes": ["POST /projects"]},
-                "delete": {"routes": ["DELETE /projects/{project_id}"]},
-            },
-        },
-        "members": {
-            "functionalities": {
-                "invite": {"routes": ["POST /members"]},
-                "remove": {"routes": ["DELETE /members/{member_id}"]},
-            }
-        },
-        "billing": {"functionalities": {"read": {"routes": ["GET /billing"]}}},
-    }
-}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -18,7 +18,7 @@ from policies.connect import async_client
 from policies.keyformat import KeyKind, generate
 from policies.records import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
-from tests.gateway.conftest import Factory
+from tests.gateway.support import Factory
 from tests.support.clock import ManualClock
 
 pytestmark = pytest.mark.anyio

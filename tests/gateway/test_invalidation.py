@@ -16,7 +16,7 @@ from policies import Catalog, PolicyStore, Rule, schema
 from policies.keyformat import KeyKind
 from policies.records import CreatedWorkspace, KeyPolicy
 from tests.gateway.asgi import call, http_scope
-from tests.gateway.conftest import Factory, kill_pubsub
+from tests.gateway.support import Factory, kill_pubsub
 
 pytestmark = pytest.mark.anyio
 

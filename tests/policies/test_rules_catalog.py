@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policies import Catalog, CatalogError, RouteEntry, Rule
-from tests.conftest import DEMO_CATALOG
+from tests.support.catalog import DEMO_CATALOG
 
 
 @pytest.mark.parametrize("text", ["billing:read", "billing.read", " billing : read "])
