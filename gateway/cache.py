@@ -8,7 +8,7 @@ Positive entries
     and version lets an event evict exactly the entries it outdates, and lets the version
     check skip every workspace whose entries are all current without looking at them (with
     100,000 keys cached a check touches only what changed). The TTLCache tells the index of
-    every entry it drops on its own (:mod:`gateway.reporting`).
+    every entry it drops on its own (:mod:`gateway.ttlcache`).
 
 Lifetime (``cache_ttl``)
     TTLCache's: an entry lives at most ``cache_ttl`` after it was stored, that is after the
@@ -45,7 +45,7 @@ from collections.abc import Callable
 from cachetools import LRUCache, TTLCache
 
 from gateway.entry import CachedKey
-from gateway.reporting import ReportingTTLCache, StoppableClock
+from gateway.ttlcache import ReportingTTLCache, StoppableClock
 
 
 class DecisionCache:

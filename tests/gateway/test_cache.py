@@ -11,7 +11,7 @@ import redis
 from cachetools import TTLCache
 
 from gateway import KeyGateMiddleware
-from gateway.reporting import StoppableClock
+from gateway.ttlcache import StoppableClock
 from keystile.redis_server import free_port
 from policies import Keyring, PolicyReader, PolicyStore
 from policies.connect import async_client

@@ -34,7 +34,7 @@ from policies.settings import Settings
 LOGGER_NAME = "keystile.gateway"
 
 
-class KeyGate:
+class GatewayParts:
     """The parts and life cycle of :class:`gateway.KeyGateMiddleware` (its base class)."""
 
     def __init__(
