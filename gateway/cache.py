@@ -8,7 +8,7 @@ Positive entries
     and version lets an event evict exactly the entries it outdates, and lets the version
     check skip every workspace whose entries are all current without looking at them (with
     100,000 keys cached a check touches only what changed). The TTLCache tells the index of
-    every entry it drops on its own (:mod:`gateway.reporting`).
+    every entry it drops on its own (:mod:`gateway.ttlcache`).
 
 Lifetime (``cache_ttl``)
     TTLCache's: an entry lives at most ``cache_ttl`` after it was stored, that is after the
@@ -45,7 +45,7 @@ from collections.abc import Callable
 from cachetools import LRUCache, TTLCache
 
 from gateway.entry import CachedKey
-from gateway.reporting import ReportingTTLCache, StoppableClock
+from gateway.ttlcache import ReportingTTLCache, StoppableClock
 
 
 class DecisionCache:
@@ -96,21 +96,12 @@ class DecisionCache:
         return len(self.positive)  # (TTLCache purges expired entries first)
 
     # -- request path -----------------------------------------------------------------
-    def get(self, cache_key: bytes, now: float) -> CachedKey | None:
-        """The trusted entry for a key, or None (absent, expired or past its stale bound).
-
-        (The middleware inlines this on its request path.)
-        """
-        try:
-            entry = self.positive[cache_key]
-        except KeyError:
-            return None
-        if self.degraded and not self.trusted(entry, now):
-            return None
-        return entry
-
     def trusted(self, entry: CachedKey, now: float) -> bool:
-        """Fetched or confirmed less than ``stale_bound`` ago (the TTL is TTLCache's test)."""
+        """Fetched or confirmed less than ``stale_bound`` ago (the TTL is TTLCache's test).
+
+        The request path reads ``positive[key]`` and, only while :attr:`degraded`, asks this:
+        that inline test in :mod:`gateway.middleware` is the cache's one read.
+        """
         return now < entry.fetched + self.stale_bound or now < self.trusted_until
 
     def put(self, entry: CachedKey) -> bool:

@@ -8,32 +8,14 @@ table of the Keystile config file (see :meth:`KeyGateMiddleware.from_settings`):
     unmatched = "deny"
     stale_bound = 30
 
-The table is read by :meth:`KeyGateMiddleware.from_settings` (as ``keystile serve`` does);
-the constructor itself takes its options from its arguments only. A bad value fails
-start-up with :class:`policies.ConfigError`, never the first request.
-
-| option                  | default       | meaning                                 |
-|-------------------------|---------------|-----------------------------------------|
-| ``bearer_header``       | authorization | ``Bearer <key>`` header (None: off)     |
-| ``key_header``          | x-api-key     | bare key header (None: off)             |
-| ``exempt_paths``        | none          | no key needed; final ``*``: segments    |
-| ``exempt_catalogued``   | false         | may an exempt path cover a catalogued   |
-|                         |               | route (else: start-up fails)            |
-| ``unmatched``           | deny          | outside the catalog (or ``allow``)      |
-| ``pass_preflight``      | true          | CORS preflights go to the app           |
-| ``websocket_denial``    | close         | or ``http``: the problem itself         |
-| ``cache_size``          | 10000         | cached keys, LRU beyond                 |
-| ``cache_ttl``           | 300 s         | looked up again after this, used or not |
-| ``negative_cache_size`` | 10000         | cached unknown keys                     |
-| ``negative_ttl``        | 5 s           | unknown keys remembered this long       |
-| ``check_interval``      | 0.5 s         | version check period                    |
-| ``stale_bound``         | 30 s          | Redis away: cached keys serve this long |
-| ``retry_after``         | 2 s           | ``Retry-After`` of 503 answers          |
-| ``touch_interval``      | 5 s           | last-used flush period                  |
-| ``reconnect_min``       | 0.05 s        | first backoff (1st retry: immediate)    |
-| ``reconnect_max``       | 2 s           | longest reconnect delay                 |
-| ``start_timeout``       | 2 s           | start-up wait for the subscription      |
-| ``store_timeout``       | 0.5 s         | longest wait for one store call (503)   |
+Each option is declared once, as a field of :class:`GatewayConfig` with its default and a
+comment; :class:`KeyGateMiddleware` takes them as keyword arguments (typed by
+:class:`GatewayOptions`, which a test holds equal to the fields), the ``[gateway]`` table and
+``KEYSTILE_GATEWAY_<OPTION>`` variables name them the same, and a test checks the README's
+configuration table against the fields and their defaults. The table is read by
+:meth:`KeyGateMiddleware.from_settings` (as ``keystile serve`` does); the constructor itself
+takes its options from its arguments only. A bad value fails start-up with
+:class:`policies.ConfigError`, never the first request.
 """
 
 from __future__ import annotations
@@ -42,7 +24,7 @@ import math
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from policies.errors import ConfigError
 
@@ -53,13 +35,13 @@ WebSocketDenial = Literal["close", "http"]
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayConfig:
-    """The checked, normalised options; defaults live on :class:`KeyGateMiddleware`."""
+class GatewayOptions(TypedDict, total=False):
+    """The keyword options of :class:`KeyGateMiddleware`, for type checkers: the fields of
+    :class:`GatewayConfig`, names and types (a test holds the two equal)."""
 
     bearer_header: str | None
     key_header: str | None
-    exempt_paths: Collection[str]  # normalised to a tuple
+    exempt_paths: Collection[str]
     exempt_catalogued: bool
     unmatched: Unmatched
     pass_preflight: bool
@@ -76,6 +58,31 @@ class GatewayConfig:
     reconnect_max: float
     start_timeout: float
     store_timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """The gateway's options, checked and normalised: the one place each is declared."""
+
+    bearer_header: str | None = "authorization"  # "Bearer <key>" header (None: off)
+    key_header: str | None = "x-api-key"  # bare key header (None: off)
+    exempt_paths: Collection[str] = ()  # no key needed; a final "*": the segments below
+    exempt_catalogued: bool = False  # may an exempt path cover a catalogued route
+    unmatched: Unmatched = "deny"  # routes outside the catalog (or "allow")
+    pass_preflight: bool = True  # key-less CORS preflights may reach the app
+    websocket_denial: WebSocketDenial = "close"  # or "http": the problem itself
+    cache_size: int = 10_000  # cached keys, least recently used out first
+    cache_ttl: float = 300.0  # a key is looked up again after this, used or not
+    negative_cache_size: int = 10_000  # cached unknown keys
+    negative_ttl: float = 5.0  # unknown keys remembered this long
+    check_interval: float = 0.5  # version check period
+    stale_bound: float = 30.0  # Redis away: cached keys serve this long
+    retry_after: int = 2  # Retry-After of 503 answers
+    touch_interval: float = 5.0  # last-used flush period
+    reconnect_min: float = 0.05  # first backoff (the first retry is immediate)
+    reconnect_max: float = 2.0  # longest reconnect delay
+    start_timeout: float = 2.0  # start-up wait for the subscription
+    store_timeout: float = 0.5  # longest wait for one store call (then 503)
 
     def __post_init__(self) -> None:
         headers = [
@@ -117,6 +124,17 @@ class GatewayConfig:
             raise ConfigError(
                 "cache_ttl must be at least stale_bound (an entry must outlive its stale bound)"
             )
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> GatewayConfig:
+        """Keyword options (the middleware's), unknown names refused by name."""
+        unknown = sorted(set(options) - set(cls.option_names()))
+        if unknown:
+            raise ConfigError(
+                f"unknown gateway option(s): {', '.join(unknown)}; known: "
+                f"{', '.join(cls.option_names())}"
+            )
+        return cls(**options)
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:

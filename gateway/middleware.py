@@ -34,7 +34,7 @@ appears in a log, a metric or an answer.
 
 The catalog is ``catalog=`` if given, else the store's, reloaded whenever it changes. Options,
 the parts they build and the life cycle (``start``/``stop``, ``from_settings``): see
-:mod:`gateway.gate`.
+:mod:`gateway.parts`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from gateway.entry import CachedKey, normalize_origin
-from gateway.gate import LOGGER_NAME, KeyGate
+from gateway.parts import LOGGER_NAME, GatewayParts
 from gateway.problems import Rendered, blocked
 from gateway.routing import REDIRECT, Action
 from policies import keyformat
@@ -64,8 +64,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _KEY_LENGTH = keyformat.KEY_LENGTH
 
 
-class KeyGateMiddleware(KeyGate):
-    """The ASGI app: options, parts and life cycle in :class:`gateway.gate.KeyGate`."""
+class KeyGateMiddleware(GatewayParts):
+    """The ASGI app: options, parts and life cycle in :class:`gateway.parts.GatewayParts`."""
 
     # -- the request path ----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -9,12 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policies.keyformat import KeyKind
-from policies.rules import Rule, blocks
+from policies.rules import Rule
 
 
 @dataclass(frozen=True, slots=True)
 class KeyPolicy:
-    """Everything the gateway needs to decide about one presented key (one round trip)."""
+    """Everything the gateway needs to decide about one presented key (one round trip).
+
+    Data only: the gateway decides (:mod:`gateway.middleware`, from a
+    :class:`gateway.entry.CachedKey` built from this), and nothing else does.
+    """
 
     workspace_id: str
     kind: KeyKind
@@ -24,21 +28,6 @@ class KeyPolicy:
     rules: frozenset[Rule] = frozenset()
     origins: tuple[str, ...] = ()
     name: str | None = None
-
-    def is_expired(self, now: float) -> bool:
-        return self.expires is not None and now >= self.expires
-
-    def blocks(self, module: str, functionality: str) -> bool:
-        """SDK keys are never blocked; publishable keys and tokens by their rules."""
-        if self.kind is KeyKind.SDK:
-            return False
-        return blocks(self.rules, module, functionality)
-
-    def allows_origin(self, origin: str | None) -> bool:
-        """Publishable keys may be pinned to origins; an empty list allows any."""
-        if self.kind is not KeyKind.PUBLISHABLE or not self.origins:
-            return True
-        return origin is not None and origin in self.origins
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,10 +56,5 @@ class Rule:
         return self.encode()
 
 
-def blocks(rules: frozenset[Rule], module: str, functionality: str) -> bool:
-    """Whether ``rules`` forbid ``module``/``functionality`` (two set probes, no loop)."""
-    return Rule(module, functionality) in rules or Rule(module, WILDCARD) in rules
-
-
 def decode_all(members: Iterable[str]) -> frozenset[Rule]:
     return frozenset(Rule.decode(member) for member in members)

@@ -26,6 +26,8 @@ CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 BASE = "/admin/tokens/"
 HOST_SECRET = "test-secret-key-for-sessions-and-csrf-tokens"  # init_app wants 32+ characters
 
+ALICE_EMAIL = "alice@acme.test"
+
 
 def code_in(text: str) -> str:
     match = CODE_RE.search(text)

@@ -18,8 +18,15 @@ from admin_plugin.extension import KeystileState
 from policies import PolicyStore
 from policies.errors import ConfigError
 from policies.records import CreatedWorkspace
-from tests.admin_plugin.conftest import ALICE_EMAIL
-from tests.admin_plugin.support import BASE, HOST_SECRET, Api, Inbox, Who, make_host_app
+from tests.admin_plugin.support import (
+    ALICE_EMAIL,
+    BASE,
+    HOST_SECRET,
+    Api,
+    Inbox,
+    Who,
+    make_host_app,
+)
 
 UNSAFE: list[tuple[str, str, Any]] = [
     ("POST", "api/otp", {"action": "sdk_key.reveal"}),

@@ -38,8 +38,7 @@ from keystile.redis_server import free_port
 from policies import Catalog, InvalidKey, KeyPolicy, Keyring, PolicyReader, PolicyStore, Settings
 from policies.connect import async_client
 from policies.records import CreatedWorkspace
-from tests.admin_plugin.conftest import ALICE_EMAIL
-from tests.admin_plugin.support import Inbox, Who, make_host_app
+from tests.admin_plugin.support import ALICE_EMAIL, Inbox, Who, make_host_app
 from tests.support.browser import chromium
 from tests.support.served import served
 

@@ -10,8 +10,15 @@ from admin_plugin import AdminIdentity, OtpPolicy, SmtpConfig, SmtpMailer
 from keystile.redis_server import free_port
 from policies import PolicyStore
 from policies.records import CreatedWorkspace
-from tests.admin_plugin.conftest import ALICE_EMAIL
-from tests.admin_plugin.support import Api, Inbox, Who, code_in, gateway_lookup, make_host_app
+from tests.admin_plugin.support import (
+    ALICE_EMAIL,
+    Api,
+    Inbox,
+    Who,
+    code_in,
+    gateway_lookup,
+    make_host_app,
+)
 from tests.support.clock import ManualClock
 
 PROBLEM = "application/problem+json"

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis
 from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import Catalog, PolicyStore, Settings
 from policies.records import CreatedWorkspace
 from tests.gateway.apps import starlette_app
+from tests.gateway.support import Factory
 
 
 @pytest.fixture
@@ -42,9 +42,6 @@ def registry() -> CollectorRegistry:
     return CollectorRegistry()
 
 
-Factory = Callable[..., KeyGateMiddleware]
-
-
 @pytest.fixture
 def make_gate(settings: Settings, registry: CollectorRegistry, clock: Any) -> Factory:
     """``make_gate(app=None, **options)``: a gateway with test-friendly defaults."""
@@ -70,17 +67,3 @@ async def gate(make_gate: Factory, store: PolicyStore) -> AsyncIterator[KeyGateM
     assert await middleware.invalidation.wait_subscribed(10)
     yield middleware
     await middleware.stop()
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def kill_pubsub(client: redis.Redis) -> int:
-    """Kill every pub/sub connection (on every node of a cluster); how many were killed."""
-    if isinstance(client, redis.RedisCluster):
-        killed = client.client_kill_filter(
-            _type="pubsub", target_nodes=redis.RedisCluster.ALL_NODES
-        )
-        return sum(int(n) for n in killed.values())
-    return int(client.client_kill_filter(_type="pubsub"))

@@ -11,14 +11,14 @@ import redis
 from cachetools import TTLCache
 
 from gateway import KeyGateMiddleware
-from gateway.reporting import StoppableClock
+from gateway.ttlcache import StoppableClock
 from keystile.redis_server import free_port
 from policies import Keyring, PolicyReader, PolicyStore
 from policies.connect import async_client
 from policies.keyformat import KeyKind, generate
 from policies.records import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
-from tests.gateway.conftest import Factory
+from tests.gateway.support import Factory
 from tests.support.clock import ManualClock
 
 pytestmark = pytest.mark.anyio

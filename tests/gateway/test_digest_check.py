@@ -7,7 +7,7 @@ import pytest
 
 from policies import ConfigError, PolicyStore, Settings
 from policies.records import CreatedWorkspace
-from tests.gateway.conftest import Factory
+from tests.gateway.support import Factory
 
 
 @pytest.mark.anyio

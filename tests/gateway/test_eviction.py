@@ -99,11 +99,11 @@ def test_entries_leave_cache_ttl_after_their_lookup_used_or_not() -> None:
     assert cache.put(busy) and cache.put(idle)
     for _ in range(int(TTL) - 1):  # used and confirmed every second: still not re-armed
         timer.advance(1)
-        assert cache.get(busy.cache_key, timer()) is busy
+        assert cache.positive[busy.cache_key] is busy
         cache.reconcile({WS_A: 1, WS_B: 1}, checked_at=timer())
     assert evicted == [] and cache.workspace_ids() == [WS_A, WS_B]
     timer.advance(1)  # TTL seconds after the lookup
-    assert cache.get(busy.cache_key, timer()) is None  # looked up again by the next request
+    assert busy.cache_key not in cache.positive  # looked up again by the next request
     assert len(held(cache)) == 2  # expired, not yet purged: still indexed
     assert_index_matches(cache)
     assert cache.workspace_ids() == []  # the version check's first step purges them
@@ -137,7 +137,7 @@ def test_a_key_looked_up_again_replaces_its_expired_entry() -> None:
     assert evicted == [old] and cache.entries() == [new]
     assert_index_matches(cache)
     timer.advance(TTL - 1)
-    assert cache.get(new.cache_key, timer()) is new  # a full TTL from its own lookup
+    assert cache.positive[new.cache_key] is new  # a full TTL from its own lookup
 
 
 def test_replacing_an_entry_hands_over_the_old_one() -> None:
@@ -182,7 +182,7 @@ def test_version_check_only_touches_mismatched_workspaces() -> None:
     assert Watched.reads - {e.cache_key for e in outdated} == set()  # none of WS_A's entries
     assert_index_matches(cache)
     timer.advance(TTL / 2)  # nothing was re-inserted: the TTL still counts from the lookup
-    assert cache.get(current[0].cache_key, timer()) is None
+    assert current[0].cache_key not in cache.positive
 
 
 def test_once_checks_fail_the_stale_bound_applies() -> None:
@@ -193,11 +193,11 @@ def test_once_checks_fail_the_stale_bound_applies() -> None:
     cache.reconcile({WS_A: 1}, checked_at=timer() + 100)  # confirmed later on
     timer.advance(100 + STALE - 1)
     cache.check_failed()  # requests now test the entry's times
-    assert cache.get(e.cache_key, timer()) is e  # within the stale bound of its confirmation
+    assert cache.degraded and cache.trusted(e, timer())  # within the stale bound
     timer.advance(1)
-    assert cache.get(e.cache_key, timer()) is None
+    assert not cache.trusted(e, timer())
     cache.reconcile({WS_A: 1}, checked_at=timer())  # a check succeeds again
-    assert cache.get(e.cache_key, timer()) is e
+    assert not cache.degraded and cache.positive[e.cache_key] is e
 
 
 def test_an_outage_does_not_cut_the_stale_bound_short() -> None:
@@ -211,15 +211,14 @@ def test_an_outage_does_not_cut_the_stale_bound_short() -> None:
     cache.reconcile({WS_A: 1}, checked_at=timer())
     cache.check_failed()  # the next check failed (at once, here)
     timer.advance(29)  # 319: past the TTL, within the stale bound of the last confirmation
-    assert cache.get(e.cache_key, timer()) is e
-    assert cache.positive[e.cache_key] is e  # what the request path reads
+    assert cache.positive[e.cache_key] is e and cache.trusted(e, timer())
     assert cache.put(entry(2, now=timer()))  # an insertion purges nothing on a stopped clock
     assert evicted == []
     timer.advance(1)  # 320
-    assert cache.get(e.cache_key, timer()) is None  # the stale bound still ends it
+    assert not cache.trusted(e, timer())  # the stale bound still ends it
     cache.reconcile({WS_A: 1}, checked_at=timer())  # Redis is back: the TTL clock runs again
     cache.positive.expire()  # (what each version check starts with)
-    assert cache.get(e.cache_key, timer()) is None and evicted == [e]  # past its cache_ttl
+    assert e.cache_key not in cache.positive and evicted == [e]  # past its cache_ttl
     assert_index_matches(cache)
 
 

@@ -15,7 +15,7 @@ from policies import PolicyStore, Rule, Settings
 from policies.records import CreatedWorkspace
 from tests.gateway.apps import fastapi_app
 from tests.gateway.asgi import lifespan
-from tests.gateway.conftest import bearer
+from tests.gateway.support import bearer
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from policies import PolicyStore, Rule
 from policies.keyformat import KeyKind, generate
 from policies.records import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope, websocket, websocket_scope
-from tests.gateway.conftest import Factory
+from tests.gateway.support import Factory
 
 KEY_HEADERS = [b"authorization", b"x-api-key", b"origin", b"referer"]
 

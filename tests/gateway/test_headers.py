@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from gateway import KeyGateMiddleware
-from gateway.entry import CachedKey
-from policies import WILDCARD, Rule
-from policies.keyformat import KeyKind
-from policies.records import CreatedWorkspace, KeyPolicy
+from policies.records import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
 
 
@@ -42,26 +37,3 @@ async def test_odd_header_bytes(gate: KeyGateMiddleware, workspace: CreatedWorks
     basic = (b"authorization", b"Basic dXNlcjpwYXNz")
     assert await status_and_code(gate, basic, (b"x-api-key", key)) == (200, "")
     assert await status_and_code(gate, basic) == (401, "missing_key")
-
-
-names = st.sampled_from(["projects", "members", "billing"])
-functionalities = st.sampled_from(["list", "create", "delete", "read"])
-
-
-@given(
-    kind=st.sampled_from(list(KeyKind)),
-    rules=st.frozensets(
-        st.builds(Rule, names, st.one_of(functionalities, st.just(WILDCARD))), max_size=6
-    ),
-    module=names,
-    functionality=functionalities,
-)
-def test_cached_decision_matches_the_policy(
-    kind: KeyKind, rules: frozenset[Rule], module: str, functionality: str
-) -> None:
-    policy = KeyPolicy("ws_AAAAAAAAAAAA", kind, "kid", 1, rules=rules)
-    entry = CachedKey(b"k", policy, 0.0)
-    cached = entry.restricted and (
-        f"{module}.{functionality}" in entry.blocked or module in entry.blocked_modules
-    )
-    assert cached == policy.blocks(module, functionality)

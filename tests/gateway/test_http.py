@@ -13,7 +13,7 @@ from gateway import KeyGateMiddleware
 from policies import Keyring, PolicyStore, Rule, schema
 from policies.keyformat import KeyKind, generate
 from policies.records import CreatedWorkspace
-from tests.gateway.conftest import Factory, bearer
+from tests.gateway.support import Factory, bearer
 from tests.support.clock import ManualClock
 
 pytestmark = pytest.mark.anyio

@@ -16,7 +16,7 @@ from policies.records import CreatedWorkspace
 from tests.gateway.apps import demo_routes, starlette_app
 from tests.gateway.apps import lifespan as app_lifespan
 from tests.gateway.asgi import call, http_scope, lifespan
-from tests.gateway.conftest import Factory
+from tests.gateway.support import Factory
 
 
 def request(key: str) -> dict[str, object]:

@@ -11,7 +11,7 @@ from gateway import LOGGER_NAME, KeyGateMiddleware
 from policies import PolicyStore, Rule
 from policies.records import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
-from tests.gateway.conftest import Factory
+from tests.gateway.support import Factory
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from gateway.entry import normalize_origin
 from policies import PolicyStore
 from policies.records import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
-from tests.gateway.conftest import bearer
+from tests.gateway.support import bearer
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,7 @@ from policies.lua import LOOKUP
 from policies.records import CreatedWorkspace
 from tests.gateway.apps import starlette_app
 from tests.gateway.asgi import call, http_scope
-from tests.gateway.conftest import Factory, kill_pubsub
+from tests.gateway.support import Factory, kill_pubsub
 from tests.gateway.test_cache import Commands
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ from policies import PolicyStore, schema
 from policies.keyformat import KeyKind
 from policies.records import CreatedWorkspace, KeyPolicy
 from tests.gateway.asgi import call, http_scope
-from tests.gateway.conftest import Factory
+from tests.gateway.support import Factory
 from tests.support.clock import ManualClock
 
 pytestmark = pytest.mark.anyio

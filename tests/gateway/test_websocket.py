@@ -12,7 +12,7 @@ from gateway import KeyGateMiddleware
 from policies import PolicyStore, Rule
 from policies.records import CreatedWorkspace
 from tests.gateway.asgi import websocket, websocket_scope
-from tests.gateway.conftest import Factory
+from tests.gateway.support import Factory
 from tests.support.clock import ManualClock
 
 pytestmark = pytest.mark.anyio

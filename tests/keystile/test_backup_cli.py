@@ -15,7 +15,7 @@ from gateway import KeyGateMiddleware
 from keystile import sample_api
 from keystile.cli import main
 from policies import PolicyStore, Settings
-from tests.conftest import DEMO_CATALOG
+from tests.support.catalog import DEMO_CATALOG
 from tests.support.served import served
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keystile.cli import main
-from tests.conftest import DEMO_CATALOG
+from tests.support.catalog import DEMO_CATALOG
 
 
 @pytest.fixture

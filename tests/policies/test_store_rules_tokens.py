@@ -22,8 +22,7 @@ def test_rules_are_validated_idempotent_and_survive_rotation(store: PolicyStore)
     new_pk = store.rotate_publishable_key(ws, actor="t")
     policy = lookup(store, new_pk)
     assert policy is not None
-    assert policy.blocks("billing", "read") and policy.blocks("projects", "delete")
-    assert not policy.blocks("members", "invite")
+    assert policy.rules == frozenset({Rule("billing", "read"), Rule("projects", "*")})
     assert store.list_rules(ws) == [Rule("billing", "read"), Rule("projects", "*")]
     assert store.remove_rule(ws, Rule("billing", "read"), actor="t")
     assert not store.remove_rule(ws, Rule("billing", "read"), actor="t")
@@ -43,10 +42,9 @@ def test_tokens_lifecycle(store: PolicyStore, clock: ManualClock) -> None:
     )
     policy = lookup(store, created.token)
     assert policy is not None and policy.name == "ci deploy"
-    assert policy.blocks("billing", "read") and not policy.blocks("projects", "list")
-    assert not policy.is_expired(clock())
+    assert policy.rules == frozenset({Rule("billing", "*")})
+    assert policy.expires == clock() + 60  # decided by the gateway (tests/gateway)
     clock.advance(60)
-    assert policy.is_expired(clock())
     [info] = store.list_tokens(ws)
     assert (info.key_id, info.status(clock())) == (created.info.key_id, "expired")
     store.run(gateway.touch(store.ctx, {ws: {info.key_id: 123.0}}))
@@ -90,8 +88,6 @@ def test_origins(store: PolicyStore) -> None:
     store.set_origins(created.workspace_id, ["https://app.example.com/", ""], actor="t")
     policy = lookup(store, created.publishable_key)
     assert policy is not None and policy.origins == ("https://app.example.com",)
-    assert policy.allows_origin("https://app.example.com")
-    assert not policy.allows_origin("https://evil.example")
     with pytest.raises(KeystileError, match="origin"):
         store.set_origins(created.workspace_id, ["javascript:alert(1)"], actor="t")
 

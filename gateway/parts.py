@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
-from typing import Any, Self
+from collections.abc import Callable
+from typing import Any, Self, Unpack
 
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
 from gateway.cache import DecisionCache
-from gateway.config import GatewayConfig, Unmatched, WebSocketDenial
+from gateway.config import GatewayConfig, GatewayOptions
 from gateway.denial import Denier
 from gateway.exempt import split
 from gateway.invalidation import Invalidation
@@ -34,7 +34,7 @@ from policies.settings import Settings
 LOGGER_NAME = "keystile.gateway"
 
 
-class KeyGate:
+class GatewayParts:
     """The parts and life cycle of :class:`gateway.KeyGateMiddleware` (its base class)."""
 
     def __init__(
@@ -43,31 +43,14 @@ class KeyGate:
         *,
         settings: Settings | None = None,
         catalog: Catalog | None = None,
-        bearer_header: str | None = "authorization",
-        key_header: str | None = "x-api-key",
-        exempt_paths: Collection[str] = (),
-        exempt_catalogued: bool = False,
-        unmatched: Unmatched = "deny",
-        pass_preflight: bool = True,
-        websocket_denial: WebSocketDenial = "close",
-        cache_size: int = 10_000,
-        cache_ttl: float = 300.0,
-        negative_cache_size: int = 10_000,
-        negative_ttl: float = 5.0,
-        check_interval: float = 0.5,
-        stale_bound: float = 30.0,
-        retry_after: int = 2,
-        touch_interval: float = 5.0,
-        reconnect_min: float = 0.05,
-        reconnect_max: float = 2.0,
-        start_timeout: float = 2.0,
-        store_timeout: float = 0.5,
         registry: CollectorRegistry | None = None,
         logger: logging.Logger | None = None,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.monotonic,
+        **options: Unpack[GatewayOptions],
     ) -> None:
-        """Options: see :mod:`gateway.config`; every one is checked here (``ConfigError``).
+        """``options``: the fields of :class:`gateway.config.GatewayConfig` (names, defaults,
+        meanings); every one is checked here (``ConfigError``).
 
         ``settings``: Redis URL and secrets (default: :meth:`Settings.load`, the
         environment). ``registry``: where metrics go (default: prometheus-client's global
@@ -75,27 +58,7 @@ class KeyGate:
         time, for the cache (both injectable for tests).
         """
         self.app = app
-        self.config = config = GatewayConfig(
-            bearer_header=bearer_header,
-            key_header=key_header,
-            exempt_paths=exempt_paths,
-            exempt_catalogued=exempt_catalogued,
-            unmatched=unmatched,
-            pass_preflight=pass_preflight,
-            websocket_denial=websocket_denial,
-            cache_size=cache_size,
-            cache_ttl=cache_ttl,
-            negative_cache_size=negative_cache_size,
-            negative_ttl=negative_ttl,
-            check_interval=check_interval,
-            stale_bound=stale_bound,
-            retry_after=retry_after,
-            touch_interval=touch_interval,
-            reconnect_min=reconnect_min,
-            reconnect_max=reconnect_max,
-            start_timeout=start_timeout,
-            store_timeout=store_timeout,
-        )
+        self.config = config = GatewayConfig.from_options(options)
         settings = Settings.load() if settings is None else settings
         self.logger = logger or logging.getLogger(LOGGER_NAME)
         self._clock = clock
