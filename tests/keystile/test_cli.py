@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keystile.cli import main
+from keystile.redis_server import free_port
 from tests.support.catalog import DEMO_CATALOG
 
 
@@ -213,3 +214,28 @@ def policy_state(client: redis.Redis) -> dict[str, object]:
             else:
                 state[key] = client.get(key)
     return state
+
+
+def test_redis_unavailable_names_the_url_and_the_ways_out(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The trip: "Error: Redis is unavailable (ConnectionError)", which Redis and what now?"""
+    port = free_port()  # nothing listens there
+    url = f"redis://ops:hunter2@127.0.0.1:{port}/0?password=hunter3"
+    result = cli({**env, "KEYSTILE_REDIS_URL": url}, "workspace", "list")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1
+    assert f"at redis://ops:***@127.0.0.1:{port}/0?password=***" in line
+    assert "hunter2" not in line and "hunter3" not in line
+    assert "start Redis at that URL" in line and "--embedded" in line
+    # The second way out, taken as the message says: the same command with --embedded.
+    home = ["--embedded", "--data-dir", str(tmp_path / "home")]
+    embedded = subprocess.run(
+        [sys.executable, "-m", "keystile", *home, "workspace", "list"],
+        env={**os.environ, **env, "KEYSTILE_REDIS_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert embedded.returncode == 0, embedded.stderr
