@@ -9,6 +9,7 @@ host app (e.g. with werkzeug's ``DispatcherMiddleware``) or serve on its own.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -26,9 +27,14 @@ from policies.otp import OtpPolicy
 
 ENV_TARGET = "KEYSTILE_SERVE_APP"
 ENV_CATALOG = "KEYSTILE_SERVE_CATALOG"
+ENV_APP_DIR = "KEYSTILE_SERVE_APP_DIR"
 
 
-def load_target(target: str) -> Any:
+def load_target(target: str, app_dir: str | None = None) -> Any:
+    """Import ``module:attribute``, from ``app_dir`` first (uvicorn's ``--app-dir``: the
+    console script's own folder, not the current one, heads ``sys.path``)."""
+    if app_dir is not None and app_dir not in sys.path:
+        sys.path.insert(0, app_dir)
     try:
         return import_from_string(target)
     except (ImportFromStringError, ImportError) as exc:  # uvicorn lets a missing module through
@@ -56,9 +62,19 @@ def publish_catalog(settings: Settings, catalog: Catalog) -> str:
 def create_gateway_app() -> ASGIApp:
     """uvicorn factory (one call per worker): the target app behind the gateway."""
     settings = Settings.load()
-    app = load_target(os.environ[ENV_TARGET])
+    app = load_target(os.environ[ENV_TARGET], os.environ.get(ENV_APP_DIR) or None)
     catalog = resolve_catalog(app, os.environ.get(ENV_CATALOG) or None)
     return KeyGateMiddleware.from_settings(app, settings, catalog=catalog)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The variables :meth:`Settings.load` reads back as ``settings`` (for worker processes
+    of ``keystile --embedded serve``, which learn the data folder's Redis and secrets so)."""
+    return {
+        "KEYSTILE_REDIS_URL": settings.redis_url,
+        "KEYSTILE_MASTER_KEYS": ",".join(settings.master_keys),
+        "KEYSTILE_DIGEST_SECRET": settings.digest_secret,
+    }
 
 
 def harden_session_cookie(app: Flask, *, plain_http: bool = False) -> None:
