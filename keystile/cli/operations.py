@@ -11,6 +11,7 @@ import click
 from gateway.routing import Router
 from keystile.cli.base import main, store_of, when
 from policies import Catalog
+from policies.listing import MAX_PAGE, AuditQuery
 
 
 # -- catalog, audit, secrets --------------------------------------------------------------
@@ -46,12 +47,21 @@ def audit() -> None:
 
 @audit.command("tail")
 @click.argument("workspace_id")
-@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(1, MAX_PAGE))
+@click.option("--action", default="", help="Only this action (a final * matches its start).")
+@click.option("--actor", default="", help="Only this actor (a final * matches its start).")
+@click.option("--before", help="Entries older than this id (printed to page back).")
 @click.pass_context
-def audit_tail(ctx: click.Context, workspace_id: str, count: int) -> None:
-    for e in reversed(store_of(ctx).audit_tail(workspace_id, count)):
+def audit_tail(
+    ctx: click.Context, workspace_id: str, count: int, action: str, actor: str, before: str | None
+) -> None:
+    """The newest matching entries, oldest of them first; pages back with --before."""
+    page = store_of(ctx).audit_page(workspace_id, AuditQuery(action, actor, before, count))
+    for e in reversed(page.entries):
         detail = " ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
-        click.echo(f"{when(e.time)}  {e.actor:24} {e.action:24} {detail}")
+        click.echo(f"{e.entry_id}  {when(e.time)}  {e.actor:24} {e.action:24} {detail}")
+    if page.older is not None:
+        click.echo(f"(older entries: --before {page.older})", err=True)
 
 
 @main.group("secrets")
