@@ -1,0 +1,303 @@
+"""``AuthzService``: the gateway's decision for a request a reverse proxy asks about.
+
+nginx ``auth_request``, Caddy ``forward_auth``, Traefik ``ForwardAuth`` and Envoy
+``ext_authz`` (HTTP service) ask an outside service whether a request may pass. This ASGI
+app is that service, with no decision logic of its own:
+
+1. **trust**: the caller's address must be in ``trusted_proxies`` and/or it must send the
+   ``shared_secret`` (compared in constant time); anyone else gets 403
+   ``untrusted_caller`` and no key is ever looked at, so the service cannot be used to
+   probe keys from outside;
+2. **the original request**: the proxy's :mod:`dialect <gateway.dialects>` is read back
+   into an ASGI scope of the request the client made (method, decoded path, query, host,
+   and the client's own headers: ``Authorization``, ``X-Api-Key``, ``Origin``...). A
+   ``GET`` with ``Upgrade: websocket`` becomes a ``websocket`` scope, decided as the
+   WebSocket route it is;
+3. **the decision**: the real :class:`~gateway.KeyGateMiddleware` (same cache,
+   invalidation, catalog from the store, problems and metrics) in front of a tiny app that
+   answers ``200`` with the identity headers (``X-Keystile-Workspace``, ``-Key-Kind``,
+   ``-Key-Id``, ``-Action``; empty when no key was needed). A refusal is the middleware's
+   own answer, status, ``problem+json`` body, ``WWW-Authenticate`` and ``Retry-After``,
+   with the HTTP answer for WebSockets too (the proxy relays an HTTP answer).
+
+nginx drops the body of a refused ``auth_request`` and turns every status but 401/403
+into 500, so for the ``nginx`` dialect a refusal also carries its body in
+``X-Keystile-Problem``; the README's nginx config answers the client with it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Collection
+from typing import Any, Self
+
+from starlette.types import Message, Receive, Scope, Send
+
+from gateway.authz_config import AuthzConfig
+from gateway.config import GatewayConfig
+from gateway.dialects import Dialect, DialectName, Refusal
+from gateway.identity import SCOPE_NAMES
+from gateway.middleware import KeyGateMiddleware
+from gateway.problems import Problem, render
+from policies.settings import Settings
+
+UNTRUSTED_CALLER = Problem(
+    "untrusted_caller",
+    403,
+    "Untrusted caller",
+    "This service answers its configured proxies only.",
+    1008,
+)
+INVALID_CHECK = Problem("invalid_check_request", 400, "Invalid check request", "", 1008)
+PROBLEM_HEADER = b"x-keystile-problem"
+_PEER_MEMO = 1024
+_WS_EXTENSION = "websocket.http.response"
+
+
+class AuthzService:
+    """The ASGI app (see the module's docstring); options: :mod:`gateway.authz_config`,
+    and any :class:`~gateway.KeyGateMiddleware` option by keyword."""
+
+    def __init__(
+        self,
+        *,
+        dialect: DialectName,
+        trusted_proxies: Collection[str] = (),
+        shared_secret_header: str = "x-keystile-authz-secret",  # noqa: S107 - a header name
+        shared_secret: str | None = None,
+        method_header: str | None = None,
+        uri_header: str | None = None,
+        host_header: str | None = None,
+        path_prefix: str = "",
+        workspace_header: str = "x-keystile-workspace",
+        key_kind_header: str = "x-keystile-key-kind",
+        key_id_header: str = "x-keystile-key-id",
+        action_header: str = "x-keystile-action",
+        **gateway_options: Any,
+    ) -> None:
+        self.config = config = AuthzConfig(
+            dialect=dialect,
+            trusted_proxies=trusted_proxies,
+            shared_secret_header=shared_secret_header,
+            shared_secret=shared_secret,
+            method_header=method_header,
+            uri_header=uri_header,
+            host_header=host_header,
+            path_prefix=path_prefix,
+            workspace_header=workspace_header,
+            key_kind_header=key_kind_header,
+            key_id_header=key_id_header,
+            action_header=action_header,
+        )
+        self._networks = config.networks()
+        self._secret = None if config.shared_secret is None else config.shared_secret.encode()
+        self._secret_header = config.shared_secret_header.encode()
+        self.dialect = Dialect(
+            config.dialect,
+            method_header=config.method_header or "",
+            uri_header=config.uri_header or "",
+            host_header=config.host_header or "",
+            path_prefix=config.path_prefix,
+        )
+        # Neither the description of the check nor the secret is the original's header.
+        self._dropped = self.dialect.own_headers | {self._secret_header}
+        # A proxy relays an HTTP answer: WebSockets are refused with the HTTP problem too.
+        gateway_options["websocket_denial"] = "http"
+        self.gate = KeyGateMiddleware(_Identity(config), **gateway_options)
+        self.logger: logging.Logger = self.gate.logger
+        self._untrusted = render(UNTRUSTED_CALLER)
+        self._nginx = config.dialect == "nginx"
+        self._peers: dict[str, bool] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Self:
+        """``[authz]`` options, the ``[gateway]`` ones for the decision, then ``overrides``."""
+        settings = Settings.load() if settings is None else settings
+        authz = AuthzConfig.from_mapping(settings.section("authz", AuthzConfig))
+        gateway = GatewayConfig.from_mapping(settings.section("gateway", GatewayConfig))
+        return cls(settings=settings, **{**gateway, **authz, **overrides})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.gate(scope, receive, send)  # starts and stops the gateway's tasks
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})  # proxies ask over HTTP
+            return
+        if self._nginx:
+            send = _ProblemInHeader(send)
+        if not self._trusted(scope):
+            client = scope.get("client")
+            self.logger.info(
+                "authz: refused an untrusted caller %s",
+                None if client is None else client[0],
+                extra={"event": "authz.untrusted", "client": client and client[0]},
+            )
+            await self._untrusted.send_http(send)
+            return
+        try:
+            original = self.dialect.original(scope)
+        except Refusal as exc:
+            await render(INVALID_CHECK, detail=str(exc)).send_http(send)
+            return
+        dropped = self._dropped
+        host = original.host
+        headers = [
+            (name, value)
+            for name, value in scope["headers"]
+            if name not in dropped and not (host is not None and name == b"host")
+        ]
+        if host is not None:
+            headers.append((b"host", host))
+        inner: dict[str, Any] = {
+            "type": "http",
+            "asgi": scope.get("asgi", {"version": "3.0"}),
+            "http_version": scope.get("http_version", "1.1"),
+            "scheme": scope.get("scheme", "http"),
+            "method": original.method,
+            "path": original.path,
+            "raw_path": original.raw_path,
+            "query_string": original.query_string,
+            "root_path": "",
+            "headers": headers,
+            "client": scope.get("client"),
+            "server": scope.get("server"),
+            "state": dict(scope.get("state") or {}),
+        }
+        if original.method == "GET" and _websocket_upgrade(headers):
+            del inner["method"]
+            inner["type"] = "websocket"
+            inner["scheme"] = "wss" if inner["scheme"] == "https" else "ws"
+            inner["subprotocols"] = []
+            inner["extensions"] = {_WS_EXTENSION: {}}
+            await self.gate(inner, _handshake, _HttpAnswer(send))
+            return
+        await self.gate(inner, receive, send)
+
+    def _trusted(self, scope: Scope) -> bool:
+        secret = self._secret
+        if secret is not None:
+            sent = [v for n, v in scope["headers"] if n == self._secret_header]
+            # One value, equal in constant time (compare_digest on bytes of any length).
+            if len(sent) != 1 or not hmac.compare_digest(sent[0], secret):
+                return False
+        if not self._networks:
+            return True
+        client = scope.get("client")
+        if client is None:  # a Unix socket: no address to check
+            return False
+        peer = client[0]
+        known = self._peers.get(peer)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(peer)
+            except ValueError:
+                return False
+            known = any(address in network for network in self._networks)
+            if len(self._peers) >= _PEER_MEMO:
+                self._peers.clear()
+            self._peers[peer] = known
+        return known
+
+    async def start(self) -> None:
+        await self.gate.start()
+
+    async def stop(self) -> None:
+        await self.gate.stop()
+
+
+def _websocket_upgrade(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"upgrade" and b"websocket" in value.lower().replace(b" ", b"").split(b","):
+            return True
+    return False
+
+
+async def _handshake() -> Message:
+    return {"type": "websocket.connect"}  # what the refusal awaits before answering
+
+
+class _HttpAnswer:
+    """The ``send`` of a WebSocket check: its HTTP answer goes out as the check's answer."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "websocket.http.response.start":
+            await self.send({**message, "type": "http.response.start"})
+        elif kind == "websocket.http.response.body":
+            await self.send({**message, "type": "http.response.body"})
+        else:  # never sent by the gateway here; refuse rather than leave the proxy hanging
+            await self.send({"type": "http.response.start", "status": 403, "headers": []})
+            await self.send({"type": "http.response.body", "body": b""})
+
+
+class _ProblemInHeader:
+    """nginx keeps a refused check's headers only: the problem's body goes in one too."""
+
+    __slots__ = ("send", "start")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.start: Message | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            self.start = message  # held until its body is known (one message: Rendered)
+            return
+        start = self.start
+        if start is not None and message["type"] == "http.response.body":
+            self.start = None
+            headers = [*start["headers"], (PROBLEM_HEADER, message.get("body", b""))]
+            await self.send({**start, "headers": headers})
+        await self.send(message)
+
+
+class _Identity:
+    """The app behind the gateway: 200 and who the caller is (the gateway's scope state)."""
+
+    def __init__(self, config: AuthzConfig) -> None:
+        self.names = tuple(
+            name.encode()
+            for name in (
+                config.workspace_header,
+                config.key_kind_header,
+                config.key_id_header,
+                config.action_header,
+            )
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        state = scope["state"]
+        kind = state.get("key_kind")
+        values = (
+            state.get("workspace_id"),
+            None if kind is None else SCOPE_NAMES[kind],
+            state.get("key_id"),
+            state.get("action"),
+        )
+        headers = [(n, (v or "").encode()) for n, v in zip(self.names, values, strict=True)]
+        headers.append((b"content-length", b"0"))
+        websocket = scope["type"] == "websocket"
+        prefix = "websocket.http.response" if websocket else "http.response"
+        await send({"type": f"{prefix}.start", "status": 200, "headers": headers})
+        await send({"type": f"{prefix}.body", "body": b""})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
