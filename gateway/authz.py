@@ -54,6 +54,7 @@ INVALID_CHECK = Problem("invalid_check_request", 400, "Invalid check request", "
 PROBLEM_HEADER = b"x-keystile-problem"
 _PEER_MEMO = 1024
 _WS_EXTENSION = "websocket.http.response"
+_HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 
 class AuthzService:
@@ -123,8 +124,14 @@ class AuthzService:
         if scope["type"] == "lifespan":
             await self.gate(scope, receive, send)  # starts and stops the gateway's tasks
             return
-        if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 1008})  # proxies ask over HTTP
+        if scope["type"] == "websocket":
+            # A proxy that passed the client's upgrade on to the check (Caddy does): answer
+            # the handshake in HTTP, which it relays, rather than ever accepting it.
+            if _WS_EXTENSION not in (scope.get("extensions") or {}):
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            send = _WebSocketAnswer(send)
+        elif scope["type"] != "http":
             return
         if self._nginx:
             send = _ProblemInHeader(send)
@@ -155,7 +162,7 @@ class AuthzService:
             "type": "http",
             "asgi": scope.get("asgi", {"version": "3.0"}),
             "http_version": scope.get("http_version", "1.1"),
-            "scheme": scope.get("scheme", "http"),
+            "scheme": _HTTP_SCHEME.get(scope.get("scheme", "http"), "http"),
             "method": original.method,
             "path": original.path,
             "raw_path": original.raw_path,
@@ -236,6 +243,18 @@ class _HttpAnswer:
         else:  # never sent by the gateway here; refuse rather than leave the proxy hanging
             await self.send({"type": "http.response.start", "status": 403, "headers": []})
             await self.send({"type": "http.response.body", "body": b""})
+
+
+class _WebSocketAnswer:
+    """The ``send`` of a check that came as a WebSocket handshake: its answer in HTTP."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        await self.send({**message, "type": "websocket." + message["type"]})
 
 
 class _ProblemInHeader:

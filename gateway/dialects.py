@@ -111,7 +111,7 @@ class Dialect:
             raise Refusal(f"the check request's path is not under {prefix.decode()!r}")
         raw_path = raw[len(prefix) :]
         return Original(
-            _method(scope["method"].encode()),
+            _method(scope.get("method", "GET").encode()),  # a handshake has none: GET
             _path(raw_path),
             raw_path,
             scope.get("query_string", b""),

@@ -50,8 +50,9 @@ def make_service(settings: Settings, **options: Any) -> AuthzService:
 
 @contextlib.contextmanager
 def served_service(service: AuthzService) -> Iterator[str]:
-    """The service under a real uvicorn (in a thread); its ``host:port``."""
-    with served(service) as base:
+    """The service under a real uvicorn (in a thread), run as ``keystile authz`` runs it
+    (no ``X-Forwarded-For`` from uvicorn); its ``host:port``."""
+    with served(service, proxy_headers=False) as base:
         assert wait(service, service.gate.invalidation.wait_subscribed(10))
         yield base.removeprefix("http://")
 

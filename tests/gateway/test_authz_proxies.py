@@ -121,6 +121,18 @@ def test_decisions_through_the_proxy(
             "functionality": "read",
         }
         assert "upstream" not in blocked.text
+        # A WebSocket handshake is decided as the catalog's WebSocket route.
+        upgrade = {
+            "X-Api-Key": pk,
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        }
+        stream = client.get("/events", headers=upgrade)
+        assert fields(stream.text)["action"] == "events.stream"
+        plain = client.get("/events", headers={"X-Api-Key": pk})
+        assert problem(plain)["code"] == "route_not_in_catalog"
         # The path the upstream gets is the one decided: %0A reaches no route.
         newline = client.get("/billing%0A", headers={"X-Api-Key": pk})
         assert newline.status_code == 400
