@@ -159,6 +159,7 @@ def test_a_revoked_key_is_refused_within_the_invalidation_bound(
         assert client.get("/projects", headers={"X-Api-Key": new}).status_code == 200
 
 
+@pytest.mark.single_redis
 @pytest.mark.parametrize("proxy", PROXIES)
 def test_redis_down_is_a_503_with_retry_after_for_the_client(
     proxy: str, master_key: str, digest_secret: str, tmp_path: Path
