@@ -35,5 +35,7 @@ def authz(ctx: click.Context, host: str, port: int, workers: int) -> None:
         workers=workers,
         # The trust check reads the peer's own address: never one from X-Forwarded-For.
         proxy_headers=False,
+        # The proxy logs every request; the service logs each refusal (keystile.gateway).
+        access_log=False,
         log_level="info",
     )
