@@ -16,6 +16,7 @@ with a cached publishable key on a catalogued route whose workspace has a blackl
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import statistics
 import subprocess
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from prometheus_client import CollectorRegistry
 
 from bench.apps import PATH
@@ -124,9 +126,14 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
                 authz_port, seconds, "/_keystile", **{"X-Original-Method": "GET"},
                 **{"X-Original-URI": PATH},
             )  # fmt: skip
+            revoked = await revocation(env, key, ports["authz"], ports["cached"])
     finally:
         process.terminate()
         process.wait(10)
+    # nginx writes each cache entry's key, as text, into its file: the API key on disk.
+    secret = key["X-Api-Key"].encode()
+    cache_files = [f for f in (env.tmp / "auth-cache").rglob("*") if f.is_file()]
+    on_disk = sum(secret in f.read_bytes() for f in cache_files)
     with pinned(server_cpus and {min(server_cpus)}):
         in_process = await decisions_in_process(env, 20_000 if env.quick else 200_000)
 
@@ -145,6 +152,14 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
             + f"; p50 / p99 {p50:.2f} / {p99:.2f} ms; "
             + f"{sum(x.errors for x in runs[front])} errors"
         )
+    result.details.append(
+        f"{LABELS['cached']}: {on_disk} of {len(cache_files)} cache files hold the API key in "
+        "plain text (nginx writes the cache key into each file)"
+    )
+    result.row(
+        "revoked key refused after (b / c)",
+        f"{revoked['authz'] * 1e3:.0f} / {revoked['cached'] * 1e3:.0f} ms",
+    )
     result.row("authz over HTTP, 1 uvicorn worker: decisions/s", f"{direct.rps:,.0f}")
     result.row("authz in-process (no HTTP): decisions/s per core", f"{in_process:,.0f}")
     result.details.append(
@@ -155,6 +170,27 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
         f"{direct.errors} errors, p50 / p99 {direct.p50_ms:.2f} / {direct.p99_ms:.2f} ms"
     )
     return result
+
+
+async def revocation(
+    env: BenchEnv, key: dict[str, str], *fronts: int, limit: float = 10.0
+) -> dict[str, float]:
+    """Rotate the publishable key (just used, so cached everywhere); seconds until each
+    front refuses it (polled every 5 ms: the cache's expiry sends no event)."""
+    paths = {port: f"http://{HOST}:{port}{PATH}" for port in fronts}
+    async with httpx.AsyncClient() as client:
+        for url in paths.values():
+            (await client.get(url, headers=key)).raise_for_status()
+        started = time.perf_counter()
+        env.store.rotate_publishable_key(env.ws, actor="bench")
+        seen: dict[int, float] = {}
+        while len(seen) < len(fronts) and time.perf_counter() - started < limit:
+            for port, url in paths.items():
+                if port not in seen and (await client.get(url, headers=key)).status_code == 401:
+                    seen[port] = time.perf_counter() - started
+            await asyncio.sleep(0.005)
+    names = dict(zip(fronts, ("authz", "cached"), strict=True))
+    return {names[port]: seen.get(port, float("inf")) for port in fronts}
 
 
 def start_authz(env: BenchEnv, port: int, cpus: set[int] | None) -> subprocess.Popen[bytes]:
