@@ -38,6 +38,11 @@ def api_catalog() -> Catalog:
     return Catalog.from_dict(API_CATALOG)
 
 
+def mistyped(key: str) -> str:
+    """``key`` with its last character changed (to another one, whatever it was)."""
+    return key[:-1] + ("0" if key[-1] != "0" else "1")
+
+
 def make_service(settings: Settings, **options: Any) -> AuthzService:
     options = {
         "trusted_proxies": ["127.0.0.1/32"],

@@ -20,7 +20,7 @@ from keystile.redis_server import RedisServer
 from policies import PolicyStore, Rule, Settings
 from policies.connect import sync_client
 from policies.records import CreatedWorkspace
-from tests.gateway.authz_support import api_catalog, make_service, served_service, wait
+from tests.gateway.authz_support import api_catalog, make_service, mistyped, served_service, wait
 from tests.support import proxies
 
 PROXIES = [
@@ -104,7 +104,7 @@ def test_decisions_through_the_proxy(
         assert missing.headers["www-authenticate"] == "Bearer"
         assert problem(missing)["code"] == "missing_key"
 
-        invalid = client.get("/projects", headers={"Authorization": "Bearer " + pk[:-1] + "x"})
+        invalid = client.get("/projects", headers={"Authorization": "Bearer " + mistyped(pk)})
         assert invalid.status_code == 401
         assert invalid.headers["www-authenticate"] == 'Bearer error="invalid_token"'
         assert problem(invalid)["code"] == "invalid_key"
