@@ -12,7 +12,9 @@ app is that service, with no decision logic of its own:
    into an ASGI scope of the request the client made (method, decoded path, query, host,
    and the client's own headers: ``Authorization``, ``X-Api-Key``, ``Origin``...). A
    ``GET`` with ``Upgrade: websocket`` becomes a ``websocket`` scope, decided as the
-   WebSocket route it is;
+   WebSocket route it is. A path with an empty, ``.`` or ``..`` segment (decoded) is
+   refused with 400 ``ambiguous_path``: the API behind the proxy may merge or resolve them
+   and run another route than the one decided (an ASGI app's router does neither);
 3. **the decision**: the real :class:`~gateway.KeyGateMiddleware` (same cache,
    invalidation, catalog from the store, problems and metrics) in front of a tiny app that
    answers ``200`` with the identity headers (``X-Keystile-Workspace``, ``-Key-Kind``,
@@ -30,6 +32,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 from collections.abc import Collection
 from typing import Any, Self
 
@@ -51,6 +54,16 @@ UNTRUSTED_CALLER = Problem(
     1008,
 )
 INVALID_CHECK = Problem("invalid_check_request", 400, "Invalid check request", "", 1008)
+AMBIGUOUS_PATH = Problem(
+    "ambiguous_path",
+    400,
+    "Ambiguous path",
+    "The path holds an empty, '.' or '..' segment, which the API may resolve differently.",
+    1008,
+)
+# Decoded "//", "/./", "/../" (or a final "/." "/.."): a proxied API may merge or resolve
+# them (Starlette does not), and then run another route than the one decided.
+_AMBIGUOUS = re.compile(r"//|/\.\.?(?:/|$)")
 PROBLEM_HEADER = b"x-keystile-problem"
 _PEER_MEMO = 1024
 _WS_EXTENSION = "websocket.http.response"
@@ -109,6 +122,7 @@ class AuthzService:
         self.gate = KeyGateMiddleware(_Identity(config), **gateway_options)
         self.logger: logging.Logger = self.gate.logger
         self._untrusted = render(UNTRUSTED_CALLER)
+        self._ambiguous = render(AMBIGUOUS_PATH)
         self._nginx = config.dialect == "nginx"
         self._peers: dict[str, bool] = {}
 
@@ -148,6 +162,15 @@ class AuthzService:
             original = self.dialect.original(scope)
         except Refusal as exc:
             await render(INVALID_CHECK, detail=str(exc)).send_http(send)
+            return
+        if _AMBIGUOUS.search(original.path) is not None:
+            self.logger.info(
+                "authz: refused an ambiguous path %s %r",
+                original.method,
+                original.path[:200],
+                extra={"event": "authz.ambiguous_path", "path": original.path[:200]},
+            )
+            await self._ambiguous.send_http(send, head=original.method == "HEAD")
             return
         dropped = self._dropped
         host = original.host

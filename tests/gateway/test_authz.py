@@ -86,6 +86,16 @@ def test_traefik_forward_auth_contract(forwarded: httpx.Client, ws: CreatedWorks
     assert identity(decoded) == (ws.workspace_id, "publishable", "projects.delete")
     outside = forwarded.get("/", headers=traefik("GET", "/admin", **pk))
     assert json.loads(outside.content)["code"] == "route_not_in_catalog"
+    # Segments an API may merge or resolve into another route are refused, decoded or not.
+    for path in (
+        "/projects/../billing",
+        "/projects/%2e%2e/billing",
+        "//billing",
+        "/x%2F..%2Fbilling",
+    ):
+        ambiguous = forwarded.get("/", headers=traefik("GET", path, **sdk))
+        assert ambiguous.status_code == 400, path
+        assert json.loads(ambiguous.content)["code"] == "ambiguous_path"
     # The check's own method and path say nothing: the description does.
     same = forwarded.post("/anything", headers=traefik("POST", "/projects", **sdk))
     assert identity(same) == (ws.workspace_id, "sdk", "projects.create")

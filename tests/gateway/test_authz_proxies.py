@@ -133,6 +133,10 @@ def test_decisions_through_the_proxy(
         assert fields(stream.text)["action"] == "events.stream"
         plain = client.get("/events", headers={"X-Api-Key": pk})
         assert problem(plain)["code"] == "route_not_in_catalog"
+        # nginx passes the URI as sent: segments the API could resolve are refused.
+        dots = client.get("/projects/%2E%2E/billing", headers={"X-Api-Key": pk})
+        assert dots.status_code == 400
+        assert problem(dots)["code"] == "ambiguous_path"
         # The path the upstream gets is the one decided: %0A reaches no route.
         newline = client.get("/billing%0A", headers={"X-Api-Key": pk})
         assert newline.status_code == 400
