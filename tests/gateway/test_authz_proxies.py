@@ -200,3 +200,17 @@ def test_an_untrusted_service_caller_is_refused(
         answer = client.get("/projects", headers={"X-Api-Key": ws.publishable_key})
         assert answer.status_code == 403
         assert "upstream" not in answer.text
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_an_exempt_path_passes_without_a_key_and_without_any_identity(
+    proxy: str, settings: Settings, api_store: PolicyStore, tmp_path: Path
+) -> None:
+    service = make_service(settings, dialect=DIALECT[proxy], exempt_paths=["/health"])
+    spoofed = {"X-Keystile-Workspace": "ws_spoofed", "X-Keystile-Key-Kind": "sdk"}
+    with front(proxy, service, tmp_path) as base, httpx.Client(base_url=base) as client:
+        answer = client.get("/health", headers=spoofed)
+        assert answer.status_code == 200
+        # Empty identity headers: the upstream sees none of what the client claimed.
+        assert fields(answer.text) == {"workspace": "", "kind": "", "key_id": "", "action": ""}
+        assert client.get("/projects", headers=spoofed).status_code == 401
