@@ -23,18 +23,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
 import httpx
-from prometheus_client import CollectorRegistry
 
 from bench.apps import PATH
+from bench.authz_inprocess import decisions_in_process
 from bench.httpclient import HOST, wait_ready
 from bench.loadgen import LoadResult, run_python, run_wrk, wrk_path
 from bench.nginx import DOC_AUTHZ, DOC_UPSTREAM, run_nginx, snippet
 from bench.report import CaseResult
 from bench.setup import ROOT, BenchEnv, cpu_plan, pinned
-from gateway.authz import AuthzService
 from keystile.redis_server import free_port
 
 NAME = "8 authz behind nginx"
@@ -209,48 +207,3 @@ def start_authz(env: BenchEnv, port: int, cpus: set[int] | None) -> subprocess.P
 
 def tail(env: BenchEnv) -> str:
     return (env.tmp / "authz.log").read_text(errors="replace")[-500:]
-
-
-async def decisions_in_process(env: BenchEnv, count: int) -> float:
-    """The service's ASGI app called ``count`` times: allowed decisions per second."""
-    service = AuthzService(
-        dialect="nginx",
-        trusted_proxies=["127.0.0.1/32"],
-        settings=env.settings,
-        registry=CollectorRegistry(),
-    )
-    await service.start()
-    headers = [
-        (b"host", b"keystile"),
-        (b"x-original-method", b"GET"),
-        (b"x-original-uri", PATH.encode()),
-        (b"x-original-host", b"api.example"),
-        (b"x-api-key", env.publishable_key().encode()),
-    ]
-    template: dict[str, Any] = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": "/_keystile", "raw_path": b"/_keystile", "query_string": b"",
-        "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 9000),
-    }  # fmt: skip
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Any) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    try:
-        await service(dict(template), receive, send)  # the key's lookup: cached afterwards
-        statuses.clear()
-        started = time.perf_counter()
-        for _ in range(count):
-            await service(dict(template), receive, send)
-        elapsed = time.perf_counter() - started
-    finally:
-        await service.stop()
-    if set(statuses) != {200}:
-        raise RuntimeError(f"in-process decisions were not all allowed: {set(statuses)}")
-    return count / elapsed

@@ -24,7 +24,7 @@ app is that service, with no decision logic of its own:
 
 nginx drops the body of a refused ``auth_request`` and turns every status but 401/403
 into 500, so for the ``nginx`` dialect a refusal also carries its body in
-``X-Keystile-Problem``; the README's nginx config answers the client with it.
+``X-Keystile-Problem``; the nginx config of docs/proxies.md answers the client with it.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ import re
 from collections.abc import Collection
 from typing import Any, Self
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from gateway.authz_answers import HttpAnswer, Identity, ProblemInHeader, WebSocketAnswer, handshake
 from gateway.authz_config import AuthzConfig
 from gateway.config import GatewayConfig
 from gateway.dialects import Dialect, DialectName, Refusal
-from gateway.identity import SCOPE_NAMES
 from gateway.middleware import KeyGateMiddleware
 from gateway.problems import Problem, render
 from policies.settings import Settings
@@ -64,7 +64,6 @@ AMBIGUOUS_PATH = Problem(
 # Decoded "//", "/./", "/../" (or a final "/." "/.."): a proxied API may merge or resolve
 # them (Starlette does not), and then run another route than the one decided.
 _AMBIGUOUS = re.compile(r"//|/\.\.?(?:/|$)")
-PROBLEM_HEADER = b"x-keystile-problem"
 _PEER_MEMO = 1024
 _WS_EXTENSION = "websocket.http.response"
 _HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
@@ -119,7 +118,7 @@ class AuthzService:
         self._dropped = self.dialect.own_headers | {self._secret_header}
         # A proxy relays an HTTP answer: WebSockets are refused with the HTTP problem too.
         gateway_options["websocket_denial"] = "http"
-        self.gate = KeyGateMiddleware(_Identity(config), **gateway_options)
+        self.gate = KeyGateMiddleware(Identity(config), **gateway_options)
         self.logger: logging.Logger = self.gate.logger
         self._untrusted = render(UNTRUSTED_CALLER)
         self._ambiguous = render(AMBIGUOUS_PATH)
@@ -144,11 +143,11 @@ class AuthzService:
             if _WS_EXTENSION not in (scope.get("extensions") or {}):
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            send = _WebSocketAnswer(send)
+            send = WebSocketAnswer(send)
         elif scope["type"] != "http":
             return
         if self._nginx:
-            send = _ProblemInHeader(send)
+            send = ProblemInHeader(send)
         if not self._trusted(scope):
             client = scope.get("client")
             self.logger.info(
@@ -202,7 +201,7 @@ class AuthzService:
             inner["scheme"] = "wss" if inner["scheme"] == "https" else "ws"
             inner["subprotocols"] = []
             inner["extensions"] = {_WS_EXTENSION: {}}
-            await self.gate(inner, _handshake, _HttpAnswer(send))
+            await self.gate(inner, handshake, HttpAnswer(send))
             return
         await self.gate(inner, receive, send)
 
@@ -243,103 +242,3 @@ def _websocket_upgrade(headers: list[tuple[bytes, bytes]]) -> bool:
         if name == b"upgrade" and b"websocket" in value.lower().replace(b" ", b"").split(b","):
             return True
     return False
-
-
-async def _handshake() -> Message:
-    return {"type": "websocket.connect"}  # what the refusal awaits before answering
-
-
-class _HttpAnswer:
-    """The ``send`` of a WebSocket check: its HTTP answer goes out as the check's answer."""
-
-    __slots__ = ("send",)
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-
-    async def __call__(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "websocket.http.response.start":
-            await self.send({**message, "type": "http.response.start"})
-        elif kind == "websocket.http.response.body":
-            await self.send({**message, "type": "http.response.body"})
-        else:  # never sent by the gateway here; refuse rather than leave the proxy hanging
-            await self.send({"type": "http.response.start", "status": 403, "headers": []})
-            await self.send({"type": "http.response.body", "body": b""})
-
-
-class _WebSocketAnswer:
-    """The ``send`` of a check that came as a WebSocket handshake: its answer in HTTP."""
-
-    __slots__ = ("send",)
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-
-    async def __call__(self, message: Message) -> None:
-        await self.send({**message, "type": "websocket." + message["type"]})
-
-
-class _ProblemInHeader:
-    """nginx keeps a refused check's headers only: the problem's body goes in one too."""
-
-    __slots__ = ("send", "start")
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.start: Message | None = None
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start" and message["status"] >= 400:
-            self.start = message  # held until its body is known (one message: Rendered)
-            return
-        start = self.start
-        if start is not None and message["type"] == "http.response.body":
-            self.start = None
-            headers = [*start["headers"], (PROBLEM_HEADER, message.get("body", b""))]
-            await self.send({**start, "headers": headers})
-        await self.send(message)
-
-
-class _Identity:
-    """The app behind the gateway: 200 and who the caller is (the gateway's scope state)."""
-
-    def __init__(self, config: AuthzConfig) -> None:
-        self.names = tuple(
-            name.encode()
-            for name in (
-                config.workspace_header,
-                config.key_kind_header,
-                config.key_id_header,
-                config.action_header,
-            )
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        state = scope["state"]
-        kind = state.get("key_kind")
-        values = (
-            state.get("workspace_id"),
-            None if kind is None else SCOPE_NAMES[kind],
-            state.get("key_id"),
-            state.get("action"),
-        )
-        headers = [(n, (v or "").encode()) for n, v in zip(self.names, values, strict=True)]
-        headers.append((b"content-length", b"0"))
-        websocket = scope["type"] == "websocket"
-        prefix = "websocket.http.response" if websocket else "http.response"
-        await send({"type": f"{prefix}.start", "status": 200, "headers": headers})
-        await send({"type": f"{prefix}.body", "body": b""})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
