@@ -24,6 +24,7 @@ from gateway.authz import AuthzService
 from policies import ConfigError, PolicyStore, Rule, Settings
 from policies.records import CreatedWorkspace
 from tests.gateway.authz_support import api_catalog, make_service, mistyped, served_service, wait
+from tests.support import proxies
 from tests.support.served import served
 
 SECRET = "s3cr3t-" * 6
@@ -303,3 +304,21 @@ def test_bad_options_fail_at_construction(
                 **options,
             }
         )
+
+
+def test_the_traefik_and_envoy_configs_match_what_the_service_reads_and_answers() -> None:
+    """No Traefik or Envoy here: at least their documented configs must ask and pass on
+    what the contracts above exercise."""
+    traefik_config = proxies.snippet("yaml")
+    identity_headers = ("Workspace", "Key-Kind", "Key-Id", "Action")
+    for header in identity_headers:
+        assert f"- X-Keystile-{header}\n" in traefik_config
+    assert "trustForwardHeader: false" in traefik_config
+    envoy_config = proxies.DOCS.read_text().split("## Envoy", 1)[1]
+    assert "path_prefix: /ext_authz" in envoy_config
+    assert "failure_mode_allow: false" in envoy_config
+    for header in ("x-api-key", "origin", "referer", "upgrade"):
+        assert f"- exact: {header}\n" in envoy_config
+    assert "- prefix: x-keystile-\n" in envoy_config
+    for header in ("content-type", "cache-control", "retry-after"):  # WWW-Authenticate: always
+        assert f"- exact: {header}\n" in envoy_config

@@ -16,10 +16,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.nginx import DOC_AUTHZ, DOC_UPSTREAM, run_nginx, snippet, wait_listening
+from bench.nginx import DOC_AUTHZ, DOC_UPSTREAM, DOCS, run_nginx, snippet, wait_listening
 from keystile.redis_server import free_port
 
-__all__ = ["run_nginx", "snippet", "wait_listening"]
+__all__ = ["DOCS", "run_nginx", "snippet", "wait_listening"]
 
 IDENTITY = " ".join(
     f"{field}=$http_x_keystile_{header}"
