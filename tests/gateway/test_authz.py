@@ -320,5 +320,5 @@ def test_the_traefik_and_envoy_configs_match_what_the_service_reads_and_answers(
     for header in ("x-api-key", "origin", "referer", "upgrade"):
         assert f"- exact: {header}\n" in envoy_config
     assert "- prefix: x-keystile-\n" in envoy_config
-    for header in ("content-type", "cache-control", "retry-after"):  # WWW-Authenticate: always
+    for header in ("www-authenticate", "content-type", "cache-control", "retry-after"):
         assert f"- exact: {header}\n" in envoy_config
