@@ -1,5 +1,6 @@
 """Production serving: the gateway before an ASGI app under uvicorn, the admin as a Flask app.
 
+``keystile authz`` runs :func:`create_authz_app` the same way (the catalog: the store's).
 ``keystile serve module:app`` publishes the catalog (from ``--catalog FILE`` or the app's
 named routes) to the store, then runs uvicorn with :func:`create_gateway_app` as the factory
 of every worker. :func:`create_admin_app` is the admin's Flask app factory, to mount in the
@@ -21,6 +22,7 @@ from uvicorn.importer import ImportFromStringError, import_from_string
 
 from admin_plugin import KeystileAdmin, SmtpConfig, SmtpMailer
 from gateway import KeyGateMiddleware, catalog_from_app
+from gateway.authz import AuthzService
 from policies import Catalog, ConfigError, PolicyStore, Settings
 from policies.connect import sync_client
 from policies.otp import OtpPolicy
@@ -86,6 +88,12 @@ def harden_session_cookie(app: Flask, *, plain_http: bool = False) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not plain_http,
     )
+
+
+def create_authz_app() -> ASGIApp:
+    """uvicorn factory of ``keystile authz`` (one call per worker): the authz service, its
+    options from ``[authz]`` and ``[gateway]``, the catalog the store's."""
+    return AuthzService.from_settings(Settings.load())
 
 
 def create_admin_app(
