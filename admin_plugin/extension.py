@@ -20,6 +20,8 @@ from admin_plugin.mailer import Mailer
 from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.views import TokensView
 from admin_plugin.views.base import no_framing
+from admin_plugin.views.listing import check_page_size
+from admin_plugin.views.page import AUDIT_PER_PAGE, TOKENS_PER_PAGE
 from policies import PolicyStore
 from policies.errors import ConfigError, StoreUnavailable
 from policies.otp import DEFAULT_POLICY, OtpPolicy
@@ -53,6 +55,8 @@ class KeystileAdmin:
         static_url_path: str = "/keystile-admin/static",
         product: str = "Keystile",
         view_class: type[TokensView] = TokensView,
+        tokens_per_page: int = TOKENS_PER_PAGE,
+        audit_per_page: int = AUDIT_PER_PAGE,
     ) -> None:
         self.store = store
         self.current_admin = from_callable(current_admin)
@@ -61,6 +65,8 @@ class KeystileAdmin:
         self.url, self.login_url = url, login_url
         self.static_url_path = static_url_path
         self.view_class = view_class
+        self.tokens_per_page = check_page_size(tokens_per_page, "tokens_per_page")
+        self.audit_per_page = check_page_size(audit_per_page, "audit_per_page")
 
     def init_app(self, app: Flask, admin: Admin | None = None) -> TokensView:
         """Add the Tokens page to ``admin`` (a new Flask-Admin if None); returns the view."""
@@ -95,6 +101,8 @@ class KeystileAdmin:
             endpoint=self.endpoint,
             url=self.url,
             login_url=self.login_url,
+            tokens_per_page=self.tokens_per_page,
+            audit_per_page=self.audit_per_page,
         )
         admin.add_view(view)
         app.extensions[EXTENSION] = KeystileState(self.store, self.flow, view)

@@ -33,9 +33,9 @@ from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
 from gateway.usage import UsageRecorder, flush
 from policies.catalog import Catalog
-from policies.connect import async_client
+from policies.connect import async_client, unreachable
 from policies.crypto import Keyring
-from policies.errors import CatalogError, ConfigError, StoreUnavailable
+from policies.errors import CatalogError, ConfigError, StoreUnavailable, StoreUnreachable
 from policies.reader import PolicyReader
 from policies.settings import Settings
 
@@ -45,6 +45,7 @@ _STOP_SECONDS = 5.0
 # check only bounds the life of a stale router if a catalog message were lost on a live
 # connection. (A few KB of JSON to parse: not worth doing every check_interval.)
 _CATALOG_CHECK_SECONDS = 5.0
+EMBEDDED_HINT = "serve the app with `keystile --embedded serve MODULE:APP`, which runs one"
 
 
 def _stale() -> bool:
@@ -140,8 +141,15 @@ class Runtime(CatalogLoading):
             # Connects now and loads the lookup script: the first unknown key then costs
             # one round trip (EVALSHA), not a connection plus a miss plus EVAL.
             await reader.prepare()
+        except StoreUnreachable as exc:  # say which Redis, and what to do about it
+            message = unreachable(self.settings.redis_url, EMBEDDED_HINT, exc.reason)
+            self.logger.warning(
+                "%s. Meanwhile keys not cached get 503 store_unavailable.",
+                message,
+                extra={"event": "gateway.store_unreachable"},
+            )
         except StoreUnavailable:
-            pass
+            pass  # Redis answered with an error: logged by the listener, which retries
         except ConfigError:  # another digest secret: every key would be a 401, so stop here
             await self.stop()
             raise

@@ -8,14 +8,13 @@ key and rule survives a restart. Ctrl-C stops everything.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
 import hmac
 import ipaddress
-import os
 import socket
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,15 +32,18 @@ from werkzeug.wrappers import Response
 from admin_plugin import AdminIdentity, KeystileAdmin, SmtpConfig, SmtpMailer
 from gateway import KeyGateMiddleware, catalog_from_app
 from keystile import sample_api
+from keystile.banner import Place, banner, cli_command, try_lines
 from keystile.home import Home
 from keystile.mail_sink import start_mail_sink
 from keystile.serving import harden_session_cookie
 from policies import Catalog, KeystileError, PolicyStore, Settings
-from policies.connect import sync_client
+from policies.connect import sync_client, unreachable
+from policies.errors import StoreUnreachable
 
 DEMO_ADMIN_EMAIL = "admin@demo.keystile.test"
 DEMO_WORKSPACE = "Demo workspace"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+EMBEDDED_HINT = "run `keystile --embedded demo`, which ignores REDIS_URL and runs its own"
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - names to recognise, not to bind
 
 
@@ -174,39 +176,6 @@ class _DemoServer(uvicorn.Server):
             self.on_ready()
 
 
-def _banner(
-    home: Home,
-    options: DemoOptions,
-    store: PolicyStore,
-    ws: str,
-    created: bool,
-) -> str:
-    api = f"http://{options.host}:{options.api_port}"
-    admin = f"http://{options.host}:{options.admin_port}/admin/tokens/"
-    pk = store.publishable_key(ws)
-    # The CLI joins the demo's Redis through the data folder (or uses REDIS_URL as given).
-    program = os.path.relpath(sys.argv[0]) if sys.argv[0].endswith("keystile") else "keystile"
-    cli = program if options.redis_url else f"{program} --embedded --data-dir {home.path}"
-    return f"""
-Keystile demo {"(new workspace seeded)" if created else "(data kept from last run)"}
-  workspace API (behind the gateway): {api}
-  admin, Tokens page:                 {admin}   (signed in as {DEMO_ADMIN_EMAIL})
-  one-time passwords are printed here, by the local mail sink on port {options.smtp_port}
-  gateway metrics (Prometheus):       {api}/metrics
-
-  publishable key: {pk}
-
-Try it:
-  curl -i -H 'Authorization: Bearer {pk}' {api}/billing     # 200: allowed
-  curl -i {api}/billing                                      # 401: missing key
-  # block it: Tokens page > Publishable Key > Blacklist Action > billing / read, or
-  {cli} rules add {ws} billing read
-  curl -i -H 'Authorization: Bearer {pk}' {api}/billing     # 403: action blocked
-
-Ctrl-C stops the demo; keys and rules are kept in the data folder.
-"""
-
-
 def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = click.echo) -> None:
     if (warning := exposure_warning(options)) is not None:
         click.echo(warning, err=True)
@@ -225,7 +194,10 @@ def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = cli
         stack.callback(client.close)
         store = PolicyStore(client, settings.keyring())
         catalog = catalog_from_app(sample_api.app)
-        store.save_catalog(catalog)
+        try:
+            store.save_catalog(catalog)  # the first command: is anything there?
+        except StoreUnreachable as exc:
+            raise KeystileError(unreachable(url, EMBEDDED_HINT, exc.reason)) from None
         ws, created = seed(store)
 
         sink = start_mail_sink(options.host, options.smtp_port, echo)
@@ -243,7 +215,16 @@ def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = cli
         config = uvicorn.Config(
             api, host=options.host, port=options.api_port, log_level="warning", lifespan="on"
         )
-        banner = _banner(home, options, store, ws, created)
+        place = Place(
+            f"http://{options.host}:{options.api_port}",
+            f"http://{options.host}:{options.admin_port}/admin/tokens/",
+            options.smtp_port,
+            DEMO_ADMIN_EMAIL,
+            cli_command(str(home.path), options.redis_url is not None),
+            created,
+        )
+        lines = asyncio.run(try_lines(store, ws, place, sample_api.app, settings, catalog))
+        text = banner(store, ws, place, lines)
         # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: a clean stop.
         with contextlib.suppress(KeyboardInterrupt):
-            _DemoServer(config, on_ready=lambda: echo(banner)).run()
+            _DemoServer(config, on_ready=lambda: echo(text)).run()

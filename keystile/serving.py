@@ -1,5 +1,6 @@
 """Production serving: the gateway before an ASGI app under uvicorn, the admin as a Flask app.
 
+``keystile authz`` runs :func:`create_authz_app` the same way (the catalog: the store's).
 ``keystile serve module:app`` publishes the catalog (from ``--catalog FILE`` or the app's
 named routes) to the store, then runs uvicorn with :func:`create_gateway_app` as the factory
 of every worker. :func:`create_admin_app` is the admin's Flask app factory, to mount in the
@@ -9,6 +10,7 @@ host app (e.g. with werkzeug's ``DispatcherMiddleware``) or serve on its own.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -20,15 +22,21 @@ from uvicorn.importer import ImportFromStringError, import_from_string
 
 from admin_plugin import KeystileAdmin, SmtpConfig, SmtpMailer
 from gateway import KeyGateMiddleware, catalog_from_app
+from gateway.authz import AuthzService
 from policies import Catalog, ConfigError, PolicyStore, Settings
 from policies.connect import sync_client
 from policies.otp import OtpPolicy
 
 ENV_TARGET = "KEYSTILE_SERVE_APP"
 ENV_CATALOG = "KEYSTILE_SERVE_CATALOG"
+ENV_APP_DIR = "KEYSTILE_SERVE_APP_DIR"
 
 
-def load_target(target: str) -> Any:
+def load_target(target: str, app_dir: str | None = None) -> Any:
+    """Import ``module:attribute``, from ``app_dir`` first (uvicorn's ``--app-dir``: the
+    console script's own folder, not the current one, heads ``sys.path``)."""
+    if app_dir is not None and app_dir not in sys.path:
+        sys.path.insert(0, app_dir)
     try:
         return import_from_string(target)
     except (ImportFromStringError, ImportError) as exc:  # uvicorn lets a missing module through
@@ -56,9 +64,19 @@ def publish_catalog(settings: Settings, catalog: Catalog) -> str:
 def create_gateway_app() -> ASGIApp:
     """uvicorn factory (one call per worker): the target app behind the gateway."""
     settings = Settings.load()
-    app = load_target(os.environ[ENV_TARGET])
+    app = load_target(os.environ[ENV_TARGET], os.environ.get(ENV_APP_DIR) or None)
     catalog = resolve_catalog(app, os.environ.get(ENV_CATALOG) or None)
     return KeyGateMiddleware.from_settings(app, settings, catalog=catalog)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The variables :meth:`Settings.load` reads back as ``settings`` (for worker processes
+    of ``keystile --embedded serve``, which learn the data folder's Redis and secrets so)."""
+    return {
+        "KEYSTILE_REDIS_URL": settings.redis_url,
+        "KEYSTILE_MASTER_KEYS": ",".join(settings.master_keys),
+        "KEYSTILE_DIGEST_SECRET": settings.digest_secret,
+    }
 
 
 def harden_session_cookie(app: Flask, *, plain_http: bool = False) -> None:
@@ -70,6 +88,12 @@ def harden_session_cookie(app: Flask, *, plain_http: bool = False) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not plain_http,
     )
+
+
+def create_authz_app() -> ASGIApp:
+    """uvicorn factory of ``keystile authz`` (one call per worker): the authz service, its
+    options from ``[authz]`` and ``[gateway]``, the catalog the store's."""
+    return AuthzService.from_settings(Settings.load())
 
 
 def create_admin_app(

@@ -17,7 +17,7 @@ import redis
 import redis.asyncio
 from redis.exceptions import NoScriptError
 
-from policies.errors import StoreUnavailable
+from policies.errors import StoreUnavailable, StoreUnreachable
 from policies.lua import LuaScript
 
 
@@ -50,7 +50,7 @@ _UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError)
 def _unavailable(exc: Exception) -> StoreUnavailable:
     if isinstance(exc, redis.ResponseError):  # e.g. NOAUTH, WRONGTYPE, OOM: say which
         return StoreUnavailable(f"Redis refused the command: {str(exc).split(chr(10))[0]}")
-    return StoreUnavailable(f"Redis is unavailable ({type(exc).__name__})")
+    return StoreUnreachable(type(exc).__name__)
 
 
 def _script_args(call: Script) -> tuple[Any, ...]:

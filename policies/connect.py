@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import redis
 import redis.asyncio
@@ -69,6 +69,32 @@ def parse_url(url: str) -> Target:
         unquote(password) or None,
         path[0] if path else "",
         int(db),
+    )
+
+
+def masked(url: str) -> str:
+    """``url`` fit to show: its password (in the user part or a ``password=`` query
+    argument, both of which redis-py reads) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unparsable URL)"
+    credentials, at, hosts = parts.netloc.rpartition("@")
+    if at and ":" in credentials:
+        credentials = credentials.split(":", 1)[0] + ":***"
+    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
+    netloc = f"{credentials}@{hosts}" if at else hosts
+    shown = f"{parts.scheme}://{netloc}{parts.path}"  # urlunsplit drops unix:///'s "//"
+    return f"{shown}?{urlencode(query, safe='*')}" if query else shown
+
+
+def unreachable(url: str, embedded: str, reason: str = "") -> str:
+    """What to say when nothing answers at ``url``: which Redis (password masked) and the
+    two ways out; ``embedded`` says how to run a local one instead."""
+    why = f" ({reason})" if reason else ""
+    return (
+        f"Redis is unavailable at {masked(url)}{why}: start Redis at that URL (or set "
+        f"KEYSTILE_REDIS_URL to one that runs), or {embedded}"
     )
 
 

@@ -43,5 +43,14 @@ class StoreUnavailable(KeystileError):
     """Redis could not be reached or answered with an error."""
 
 
+class StoreUnreachable(StoreUnavailable):
+    """Nothing answered: the connection was refused or timed out (not a Redis error reply).
+    The faces that know the URL name it (:func:`policies.connect.unreachable`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Redis is unavailable ({reason})")
+        self.reason = reason
+
+
 class AlreadyExists(KeystileError):
     """What the caller asked to create exists already (decided in one atomic step)."""

@@ -19,7 +19,7 @@ from redis.asyncio.client import PubSub
 from policies.calls import Operation, T, load_scripts_async, run_async
 from policies.catalog import Catalog
 from policies.crypto import Keyring
-from policies.errors import StoreUnavailable
+from policies.errors import StoreUnreachable
 from policies.lua import LOOKUP
 from policies.operations import deployment, gateway, rules
 from policies.operations.base import Context
@@ -54,7 +54,7 @@ class PolicyReader:
             async with asyncio.timeout(self.timeout):
                 yield
         except TimeoutError:
-            raise StoreUnavailable(f"Redis did not answer within {self.timeout:g} s") from None
+            raise StoreUnreachable(f"no answer within {self.timeout:g} s") from None
 
     async def lookup(self, raw_key: str) -> KeyPolicy:
         """One round trip; raises InvalidKey (any failure) or StoreUnavailable."""

@@ -15,10 +15,12 @@ import redis
 from policies.calls import Operation, T, run
 from policies.catalog import Catalog
 from policies.crypto import Keyring
+from policies.listing import AuditPage, AuditQuery, Page, TokenQuery
 from policies.operations import (
     audit,
     backup,
     deployment,
+    listing,
     rules,
     secrets,
     tokens,
@@ -112,6 +114,9 @@ class PolicyStore:
     def list_tokens(self, ws: str) -> list[TokenInfo]:
         return self.run(tokens.list_tokens(self.ctx, ws))
 
+    def token_page(self, ws: str, query: TokenQuery) -> Page[TokenInfo]:
+        return self.run(listing.token_page(self.ctx, ws, query))
+
     def revoke_token(self, ws: str, key_id: str, *, actor: str) -> TokenInfo:
         return self.run(tokens.revoke_token(self.ctx, ws, key_id, actor=actor))
 
@@ -139,6 +144,9 @@ class PolicyStore:
 
     def audit_tail(self, ws: str, count: int = 20) -> list[AuditEntry]:
         return self.run(audit.tail(self.ctx, ws, count))
+
+    def audit_page(self, ws: str, query: AuditQuery) -> AuditPage:
+        return self.run(listing.audit_page(self.ctx, ws, query))
 
     def deployment_audit_tail(self, count: int = 20) -> list[AuditEntry]:
         """The deployment's own entries (catalog loads, rewraps), newest first."""

@@ -1,5 +1,6 @@
 """The Tokens view, split by tab: :mod:`.base` (shared), :mod:`.keys` (SDK and publishable
-keys, rules), :mod:`.tokens` (tokens and secrets), :mod:`.page` (the page, which joins them).
+keys, rules), :mod:`.tokens` (tokens and secrets), :mod:`.listing` (the long lists' pages
+and filters), :mod:`.page` (the page, which joins them).
 
 Routes, below the view's URL (``/admin/tokens/``); every one but the page takes ``?ws=``:
 
@@ -19,6 +20,9 @@ Routes, below the view's URL (``/admin/tokens/``); every one but the page takes 
 | POST   | ``api/secrets``                   | ``{name, value}`` add a secret                 |
 | POST   | ``api/secrets/reveal``            | ``{name, code}`` -> the value                  |
 | DELETE | ``api/secrets/<name>``            | delete a secret                                |
+
+The page and ``panel/tokens``, ``panel/audit`` also take the long lists' page and filters
+(``tq``, ``tstatus``, ``tpage``; ``aaction``, ``aactor``, ``abefore``: :mod:`.listing`).
 
 Actions that hand out a credential or a secret (SDK key reveal and roll, token creation,
 secret reveal) need a one-time password from ``api/otp`` for that action. Unsafe methods

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request, session
+from flask import Response, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from admin_plugin.identity import AdminIdentity
 from admin_plugin.problems import not_found
 from admin_plugin.views.base import route
 from admin_plugin.views.keys import GRACE_CHOICES, KeyRoutes, rule_label
+from admin_plugin.views.listing import ListState, check_page_size
 from admin_plugin.views.tokens import TokenRoutes
 from policies.errors import StoreUnavailable, UnknownWorkspace
 from policies.times import format_time
 
 PANELS = ("tokens", "secrets", "rules", "audit")
-AUDIT_ROWS = 25
+TOKENS_PER_PAGE = 50
+AUDIT_PER_PAGE = 25
 _SESSION_WS = "keystile.workspace"
 
 
@@ -34,6 +36,17 @@ class TokensView(KeyRoutes, TokenRoutes):
     """The Tokens page: Flask-Admin view with the Tokens, SDK Access Key and Publishable
     Key tabs. Build it through :class:`admin_plugin.KeystileAdmin`."""
 
+    def __init__(
+        self,
+        *,
+        tokens_per_page: int = TOKENS_PER_PAGE,
+        audit_per_page: int = AUDIT_PER_PAGE,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self.tokens_per_page = check_page_size(tokens_per_page, "tokens_per_page")
+        self.audit_per_page = check_page_size(audit_per_page, "audit_per_page")
+
     def _choices(self, admin: AdminIdentity) -> list[tuple[str, str]]:
         choices = []
         for ws in admin.workspaces:
@@ -43,15 +56,26 @@ class TokensView(KeyRoutes, TokenRoutes):
                 choices.append((ws, f"{ws} (missing)"))
         return choices
 
-    def panel_context(self, name: str, ws: str) -> dict[str, Any]:
+    def list_state(self, ws: str, *, strict: bool) -> ListState:
+        return ListState.parse(
+            url_for(".index"),
+            ws,
+            request.args,
+            tokens_per_page=self.tokens_per_page,
+            audit_per_page=self.audit_per_page,
+            strict=strict,
+        )
+
+    def panel_context(self, name: str, ws: str, state: ListState) -> dict[str, Any]:
         now = self.store.ctx.clock()
         if name == "tokens":
-            return {"tokens": self.store.list_tokens(ws), "now": now, "when": when}
+            page = self.store.token_page(ws, state.tokens)
+            return {"page": page, "now": now, "when": when, "state": state}
         if name == "secrets":
             return {"secrets": self.store.list_secrets(ws)}
         if name == "rules":
             return {"rules": self.store.list_rules(ws), "rule_label": rule_label}
-        return {"entries": self.store.audit_tail(ws, AUDIT_ROWS), "when": when}
+        return {"page": self.store.audit_page(ws, state.audit), "when": when, "state": state}
 
     @route("/")
     def index(self) -> ResponseReturnValue:
@@ -81,7 +105,10 @@ class TokensView(KeyRoutes, TokenRoutes):
                     publishable_key=self.store.publishable_key(ws),
                     grace_choices=GRACE_CHOICES,
                     otp_minutes=round(self.flow.policy.ttl_seconds / 60),
-                    panels={name: self.panel_context(name, ws) for name in PANELS},
+                    panels={
+                        name: self.panel_context(name, ws, self.list_state(ws, strict=False))
+                        for name in PANELS
+                    },
                 )
         except UnknownWorkspace:
             context.update(ws=None, error="That workspace does not exist in this key store.")
@@ -96,5 +123,5 @@ class TokensView(KeyRoutes, TokenRoutes):
         _, ws = self.api_workspace()
         if panel_name not in PANELS:
             raise not_found(f"There is no panel {panel_name!r}.")
-        context = self.panel_context(panel_name, ws)
+        context = self.panel_context(panel_name, ws, self.list_state(ws, strict=True))
         return self.fragment(f"keystile/panels/{panel_name}.html", p=context)

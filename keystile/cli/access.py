@@ -9,6 +9,7 @@ import click
 from keystile.cli.base import ACTOR, main, store_of, when
 from keystile.durations import parse_duration
 from policies import Rule
+from policies.listing import MAX_PAGE, TOKEN_STATUSES, TokenQuery
 
 
 # -- rules --------------------------------------------------------------------------------
@@ -89,14 +90,25 @@ def tokens_create(
 
 @tokens.command("list")
 @click.argument("workspace_id")
+@click.option("--status", type=click.Choice(TOKEN_STATUSES), help="Only tokens in this state.")
+@click.option("--name", default="", help="Only names containing this (or key ids starting so).")
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(1, MAX_PAGE), help="At most."
+)
 @click.pass_context
-def tokens_list(ctx: click.Context, workspace_id: str) -> None:
+def tokens_list(
+    ctx: click.Context, workspace_id: str, status: str | None, name: str, limit: int
+) -> None:
+    """Tokens, newest first (revoked and expired ones too, unless --status says)."""
     now = time.time()
-    for t in store_of(ctx).list_tokens(workspace_id):
+    page = store_of(ctx).token_page(workspace_id, TokenQuery(name, status, 0, limit))
+    for t in page.items:
         click.echo(
             f"{t.key_id}  {t.status(now):8} created {when(t.created)}  "
             f"expires {when(t.expires)}  last used {when(t.last_used)}  {t.name}"
         )
+    if page.total > len(page.items):
+        click.echo(f"({len(page.items)} of {page.total} shown: raise --limit)", err=True)
 
 
 @tokens.command("revoke")

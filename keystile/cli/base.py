@@ -13,10 +13,13 @@ import click
 
 from keystile.home import DEFAULT_HOME, Home
 from policies import KeystileError, PolicyStore, Settings
-from policies.connect import sync_client
+from policies.connect import sync_client, unreachable
+from policies.errors import StoreUnreachable
 from policies.times import format_time
 
 ACTOR = "cli"
+REDIS_URL = "redis_url"  # ctx.meta: the Redis this invocation talks to, for error messages
+EMBEDDED_HINT = "add --embedded (keystile --embedded …) to run one in the data folder"
 
 
 class KeystileGroup(click.Group):
@@ -25,6 +28,11 @@ class KeystileGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except StoreUnreachable as exc:
+            url = ctx.meta.get(REDIS_URL)
+            if url is None or ctx.params.get("embedded"):
+                raise click.ClickException(str(exc)) from None
+            raise click.ClickException(unreachable(url, EMBEDDED_HINT, exc.reason)) from None
         except KeystileError as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -45,6 +53,7 @@ def store_of(ctx: click.Context) -> PolicyStore:
             settings = home.settings(url)
         else:
             settings = Settings.load(config_file=params["config"])
+        root.meta[REDIS_URL] = settings.redis_url
         client = sync_client(settings.redis_url)
         root.call_on_close(client.close)
         store = PolicyStore(client, settings.keyring())

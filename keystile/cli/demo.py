@@ -51,18 +51,22 @@ def demo(
 ) -> None:
     """Serve a sample API behind the gateway and the admin's Tokens page.
 
-    Keys and rules persist in the data folder (--data-dir); REDIS_URL uses an external Redis.
+    Keys and rules persist in the data folder (--data-dir); REDIS_URL uses an external Redis
+    (`keystile --embedded demo` ignores it).
     Only the Host names it binds to are answered (--trusted-host adds one); a --host beyond
     loopback prints a warning.
     """
     from keystile.demo import DemoOptions, run_demo  # the serving stack loads only here
 
+    root = ctx.find_root()
+    # `keystile --embedded demo`: the data folder's own Redis, whatever REDIS_URL says.
+    external = os.environ.get("KEYSTILE_REDIS_URL") or os.environ.get("REDIS_URL")
     options = DemoOptions(
         host,
         api_port,
         admin_port,
         smtp_port,
-        os.environ.get("KEYSTILE_REDIS_URL") or os.environ.get("REDIS_URL"),
+        None if root.params["embedded"] else external,
         trusted_host,
     )
-    run_demo(Home(ctx.find_root().params["data_dir"]), options)
+    run_demo(Home(root.params["data_dir"]), options)

@@ -11,6 +11,7 @@ import click
 from gateway.routing import Router
 from keystile.cli.base import ACTOR, main, store_of, when
 from policies import Catalog
+from policies.listing import MAX_PAGE, AuditQuery
 
 
 # -- catalog, audit, secrets --------------------------------------------------------------
@@ -46,20 +47,29 @@ def audit() -> None:
 
 @audit.command("tail")
 @click.argument("workspace_id")
-@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(1, MAX_PAGE))
+@click.option("--action", default="", help="Only this action (a final * matches its start).")
+@click.option("--actor", default="", help="Only this actor (a final * matches its start).")
+@click.option("--before", help="Entries older than this id (printed to page back).")
 @click.pass_context
-def audit_tail(ctx: click.Context, workspace_id: str, count: int) -> None:
-    """A workspace's entries, oldest first; WORKSPACE_ID 'deployment': catalog loads and
-    rewraps."""
+def audit_tail(
+    ctx: click.Context, workspace_id: str, count: int, action: str, actor: str, before: str | None
+) -> None:
+    """The newest matching entries, oldest of them first; pages back with --before.
+
+    WORKSPACE_ID 'deployment': the deployment's own entries (catalog loads, rewraps).
+    """
     store = store_of(ctx)
     if workspace_id == "deployment":
-        entries = store.deployment_audit_tail(count)
+        entries, older = store.deployment_audit_tail(count), None
     else:
-        entries = store.audit_tail(workspace_id, count)
+        page = store.audit_page(workspace_id, AuditQuery(action, actor, before, count))
+        entries, older = page.entries, page.older
     for e in reversed(entries):
-        # json.dumps: a value cannot pose as another field (``name=ci, key_id=tk_X``)
-        detail = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(e.detail.items()))
-        click.echo(f"{when(e.time)}  {e.actor:24} {e.action:24} {detail}")
+        detail = " ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
+        click.echo(f"{e.entry_id}  {when(e.time)}  {e.actor:24} {e.action:24} {detail}")
+    if older is not None:
+        click.echo(f"(older entries: --before {older})", err=True)
 
 
 @main.command("export")

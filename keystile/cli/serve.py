@@ -6,11 +6,19 @@ import os
 
 import click
 
-from keystile.cli.base import main
+from keystile.cli.base import REDIS_URL, main
+from keystile.home import Home
 
 
 @main.command("serve")
 @click.argument("target", metavar="MODULE:APP")
+@click.option(
+    "--app-dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to import MODULE from (as uvicorn's --app-dir).",
+)
 @click.option(
     "--catalog",
     "catalog_file",
@@ -22,20 +30,36 @@ from keystile.cli.base import main
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
 def serve(
-    ctx: click.Context, target: str, catalog_file: str | None, host: str, port: int, workers: int
+    ctx: click.Context,
+    target: str,
+    app_dir: str,
+    catalog_file: str | None,
+    host: str,
+    port: int,
+    workers: int,
 ) -> None:
-    """Serve MODULE:APP behind the gateway (settings from the environment / --config)."""
+    """Serve MODULE:APP behind the gateway (settings from the environment / --config;
+    with `keystile --embedded serve`, the data folder's own Redis and secrets)."""
     import uvicorn  # the serving stack loads only here
 
     from keystile import serving
     from policies import Settings
 
-    settings = Settings.load(config_file=ctx.find_root().params["config"])
-    catalog = serving.resolve_catalog(serving.load_target(target), catalog_file)
+    root = ctx.find_root()
+    if root.params["embedded"]:
+        home = Home(root.params["data_dir"])
+        settings = home.settings(root.with_resource(home.serve_redis()))
+        os.environ.update(serving.settings_environment(settings))  # for the workers too
+    else:
+        settings = Settings.load(config_file=root.params["config"])
+    root.meta[REDIS_URL] = settings.redis_url
+    app_dir = os.path.abspath(app_dir)
+    catalog = serving.resolve_catalog(serving.load_target(target, app_dir), catalog_file)
     fingerprint = serving.publish_catalog(settings, catalog)
     click.echo(f"catalog {fingerprint}: {', '.join(catalog.module_names())}")
     # Workers are fresh processes: they rebuild the app from these.
     os.environ[serving.ENV_TARGET] = target
+    os.environ[serving.ENV_APP_DIR] = app_dir
     os.environ[serving.ENV_CATALOG] = os.path.abspath(catalog_file) if catalog_file else ""
     if ctx.find_root().params["config"]:
         os.environ["KEYSTILE_CONFIG"] = os.path.abspath(ctx.find_root().params["config"])

@@ -34,21 +34,21 @@ def deployment_tail(ctx: Context, count: int = 20) -> Operation[list[AuditEntry]
 def _tail(stream: str, ws: str, count: int) -> Operation[list[AuditEntry]]:
     count = max(1, min(int(count), MAX_TAIL))
     rows = yield Command(("XREVRANGE", stream, "+", "-", "COUNT", count))
-    entries = []
-    for entry_id, raw in rows:
-        if isinstance(raw, dict):  # redis-py's XREVRANGE callback already paired them
-            fields = {schema.text(k): schema.text(v) for k, v in raw.items()}
-        else:
-            values = [schema.text(v) for v in raw]
-            fields = dict(zip(values[::2], values[1::2], strict=True))
-        entries.append(
-            AuditEntry(
-                entry_id=schema.text(entry_id),
-                time=stored_time(fields.get("ts", "0")),
-                actor=fields.get("actor", ""),
-                action=fields.get("action", ""),
-                workspace_id=fields.get("workspace", ws),
-                detail=json.loads(fields.get("detail", "{}")),
-            )
-        )
-    return entries
+    return [decode_entry(entry_id, raw, ws) for entry_id, raw in rows]
+
+
+def decode_entry(entry_id: Any, raw: Any, ws: str) -> AuditEntry:
+    """One stream entry of an XRANGE/XREVRANGE reply."""
+    if isinstance(raw, dict):  # redis-py's XREVRANGE callback already paired them
+        fields = {schema.text(k): schema.text(v) for k, v in raw.items()}
+    else:
+        values = [schema.text(v) for v in raw]
+        fields = dict(zip(values[::2], values[1::2], strict=True))
+    return AuditEntry(
+        entry_id=schema.text(entry_id),
+        time=stored_time(fields.get("ts", "0")),
+        actor=fields.get("actor", ""),
+        action=fields.get("action", ""),
+        workspace_id=fields.get("workspace", ws),
+        detail=json.loads(fields.get("detail", "{}")),
+    )

@@ -111,6 +111,7 @@ def make_host_app(
     otp: OtpPolicy | None = None,
     view_class: type[TokensView] = TokensView,
     login_url: str | None = None,
+    **options: Any,
 ) -> Flask:
     """What a host app writes: Flask, Flask-Admin, then Keystile's few lines."""
     app = Flask("host")
@@ -123,6 +124,7 @@ def make_host_app(
         otp=otp or OtpPolicy(),
         view_class=view_class,
         login_url=login_url,
+        **options,
     ).init_app(app, admin)
     return app
 

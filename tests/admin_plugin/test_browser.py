@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -32,11 +33,13 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
 
 from admin_plugin import AdminIdentity, OtpPolicy, SmtpMailer
+from bench.setup import create_tokens
 from gateway import KeyGateMiddleware
 from keystile import sample_api
 from keystile.redis_server import free_port
 from policies import Catalog, InvalidKey, KeyPolicy, Keyring, PolicyReader, PolicyStore, Settings
 from policies.connect import async_client
+from policies.listing import TokenQuery
 from policies.records import CreatedWorkspace
 from tests.admin_plugin.support import ALICE_EMAIL, Inbox, Who, make_host_app
 from tests.support.browser import chromium
@@ -47,6 +50,7 @@ COOLDOWN = 2  # seconds between sends, short so that the resend link can be exer
 STALENESS_BOUND = 1.0  # the gateway's documented worst case (check_interval 0.5 s + a trip)
 ALLOWED, CREATED = (200, None), (201, None)
 INVALID = (401, "invalid_key")
+DASH = "\u2013"  # the en dash of the lists' counts
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +114,15 @@ class Live:
 
 
 @pytest.fixture
+def page_sizes() -> dict[str, int]:
+    """The host's page sizes (``parametrize("page_sizes", [...])`` to change them)."""
+    return {}
+
+
+@pytest.fixture
 def live(
     request: pytest.FixtureRequest,
+    page_sizes: dict[str, int],
     redis_url: str,
     redis_client: redis.Redis,
     master_key: str,
@@ -127,7 +138,8 @@ def live(
     workspace = store.create_workspace("Acme Production", actor="test")
     alice = AdminIdentity("alice", ALICE_EMAIL, (workspace.workspace_id,), name="Alice")
     cooldown = getattr(request, "param", COOLDOWN)  # parametrize(..., indirect=True) to change
-    app = make_host_app(store, Who(alice), mailer, otp=OtpPolicy(cooldown_seconds=cooldown))
+    otp = OtpPolicy(cooldown_seconds=cooldown)
+    app = make_host_app(store, Who(alice), mailer, otp=otp, **page_sizes)
     server = make_server("127.0.0.1", free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -550,5 +562,104 @@ def test_a_page_on_another_origin_gets_a_blank_frame(
         assert victim_frame is not None
         assert victim_frame.url == "chrome-error://chromewebdata/"  # Chromium's refusal
         assert victim_frame.locator("#ks-app, #ks-tabs, button").count() == 0
+    finally:
+        context.close()
+
+
+SMALL_PAGES = {"tokens_per_page": 10, "audit_per_page": 10}
+
+
+@pytest.mark.parametrize("page_sizes", [SMALL_PAGES])
+def test_long_lists_page_and_filter_in_place(page: Page, live: Live, shots: Path) -> None:
+    """Issue 16: 23 tokens, ten a page; filters by status and name; a revoked token found;
+    the activity paged back; all under the page's strict CSP (the fixture checks)."""
+    ws = live.workspace.workspace_id
+    create_tokens(live.store, ws, 23)
+    (gone,) = live.store.token_page(ws, TokenQuery(text="bench-7")).items
+    live.store.revoke_token(ws, gone.key_id, actor="test")
+    page.goto(live.url + "/admin/tokens/")
+    rows = page.locator("#ks-tokens-table tbody tr")
+    count = page.locator("#ks-tokens-count")
+    expect(rows).to_have_count(10)
+    expect(count).to_have_text(f"1{DASH}10 of 23")
+    first = rows.first.get_attribute("data-key-id")
+
+    # Next: fetched in place (a panel request, no page load), and the URL follows.
+    with page.expect_response(lambda r: "/panel/tokens?" in r.url and "tpage=2" in r.url):
+        page.locator("#ks-tokens-pages").get_by_role("link", name="Next").click()
+    expect(count).to_have_text(f"11{DASH}20 of 23")
+    expect(page).to_have_url(re.compile(r"tpage=2"))
+    assert rows.first.get_attribute("data-key-id") != first
+    shot(page, shots / "17-tokens-pages.png")
+    page.go_back()  # Back: the first page again
+    expect(count).to_have_text(f"1{DASH}10 of 23")
+    page.go_forward()
+    expect(count).to_have_text(f"11{DASH}20 of 23")
+
+    # The revoked token, by status; then names, whose second page survives a revoke.
+    page.locator("#ks-tokens-status").select_option("revoked")
+    page.locator("#ks-tokens-filter").click()
+    expect(count).to_have_text(f"1{DASH}1 of 1 matching")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("bench-7")
+    expect(rows.first).to_contain_text("revoked")
+    expect(page).not_to_have_url(re.compile(r"tpage="))
+    page.locator("#ks-tokens-status").select_option("")
+    page.locator("#ks-tokens-q").fill("bench-1")
+    page.locator("#ks-tokens-q").press("Enter")
+    expect(count).to_have_text(f"1{DASH}10 of 11 matching")
+    page.locator("#ks-tokens-pages").get_by_role("link", name="Last").click()
+    expect(count).to_have_text(f"11{DASH}11 of 11 matching")
+    rows.first.get_by_role("button", name="Revoke").click()
+    page.locator("#ks-confirm-modal").get_by_role("button", name="Revoke token").click()
+    expect(rows.first).to_contain_text("revoked")  # refreshed on the same page and filter
+    expect(count).to_have_text(f"11{DASH}11 of 11 matching")
+    page.reload()  # the URL holds the lists' state
+    expect(count).to_have_text(f"11{DASH}11 of 11 matching")
+    expect(page.locator("#ks-tokens-q")).to_have_value("bench-1")
+
+    # The activity: 26 entries, ten a page, paged back to the first; then one action.
+    audit = page.locator("#ks-audit-table tbody tr")
+    expect(audit).to_have_count(10)
+    older = page.locator("#ks-audit-pages").get_by_role("link", name="Older")
+    older.click()
+    expect(audit.first).to_contain_text("token.created")
+    older.click()
+    expect(audit).to_have_count(6)
+    expect(audit.last).to_contain_text("workspace.created")
+    expect(older).to_have_count(0)
+    page.locator("#ks-audit-action").fill("token.revoked")
+    page.locator("#ks-audit-filter").click()
+    expect(audit).to_have_count(2)
+    expect(page.locator("#ks-audit-pages")).to_have_count(0)
+    shot(page, shots / "18-activity-filtered.png", full_page=True)
+
+
+@pytest.mark.parametrize("page_sizes", [SMALL_PAGES])
+def test_long_lists_without_javascript(browser: Browser, live: Live) -> None:
+    """Page links and filter forms are plain HTML: they work with scripts off."""
+    ws = live.workspace.workspace_id
+    create_tokens(live.store, ws, 23)
+    (gone,) = live.store.token_page(ws, TokenQuery(text="bench-7")).items
+    live.store.revoke_token(ws, gone.key_id, actor="test")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(live.url + "/admin/tokens/")
+        count = page.locator("#ks-tokens-count")
+        expect(count).to_have_text(f"1{DASH}10 of 23")
+        with page.expect_navigation():
+            page.locator("#ks-tokens-pages").get_by_role("link", name="Next").click()
+        expect(count).to_have_text(f"11{DASH}20 of 23")
+        page.locator("#ks-tokens-status").select_option("revoked")
+        with page.expect_navigation():
+            page.locator("#ks-tokens-filter").click()
+        expect(page.locator("#ks-tokens-table tbody tr")).to_have_count(1)
+        expect(page.locator("#ks-tokens-table")).to_contain_text("bench-7")
+        with page.expect_navigation():
+            page.locator("#ks-audit-pages").get_by_role("link", name="Older").click()
+        expect(page.locator("#ks-audit-table tbody tr")).to_have_count(10)
+        expect(count).to_have_text(f"1{DASH}1 of 1 matching")  # the tokens' filter is kept
     finally:
         context.close()

@@ -52,6 +52,9 @@ def make_gate(settings: Settings, registry: CollectorRegistry, clock: Any) -> Fa
             "registry": registry,
             "clock": clock,
             "exempt_paths": ["/health", "/docs/*"],
+            # A loaded 2-core CI machine can stall a healthy Redis round trip past the 0.5 s
+            # default; tests of slowness set their own (tests/gateway/test_slow_redis.py).
+            "store_timeout": 2.0,
             **options,
         }
         return KeyGateMiddleware(starlette_app() if app is None else app, **options)

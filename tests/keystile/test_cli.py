@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keystile.cli import main
+from keystile.redis_server import free_port
 from tests.support.catalog import DEMO_CATALOG
 
 
@@ -213,3 +214,64 @@ def policy_state(client: redis.Redis) -> dict[str, object]:
             else:
                 state[key] = client.get(key)
     return state
+
+
+def test_redis_unavailable_names_the_url_and_the_ways_out(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The trip: "Error: Redis is unavailable (ConnectionError)", which Redis and what now?"""
+    port = free_port()  # nothing listens there
+    url = f"redis://ops:hunter2@127.0.0.1:{port}/0?password=hunter3"
+    result = cli({**env, "KEYSTILE_REDIS_URL": url}, "workspace", "list")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1
+    assert f"at redis://ops:***@127.0.0.1:{port}/0?password=***" in line
+    assert "hunter2" not in line and "hunter3" not in line
+    assert "start Redis at that URL" in line and "--embedded" in line
+    # The second way out, taken as the message says: the same command with --embedded.
+    home = ["--embedded", "--data-dir", str(tmp_path / "home")]
+    embedded = subprocess.run(
+        [sys.executable, "-m", "keystile", *home, "workspace", "list"],
+        env={**os.environ, **env, "KEYSTILE_REDIS_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert embedded.returncode == 0, embedded.stderr
+
+
+def test_tokens_list_status_and_limit(env: dict[str, str], workspace: str) -> None:
+    ids = [ok(env, "tokens", "create", workspace, f"job-{n}").split()[1] for n in range(5)]
+    ok(env, "tokens", "revoke", workspace, ids[1])
+    revoked = ok(env, "tokens", "list", workspace, "--status", "revoked")
+    assert revoked.count("\n") == 1 and ids[1] in revoked and "job-1" in revoked
+    assert ids[1] not in ok(env, "tokens", "list", workspace, "--status", "active")
+    limited = cli(env, "tokens", "list", workspace, "--limit", "2")
+    assert limited.exit_code == 0
+    assert limited.stdout.count("\n") == 2 and "job-4" in limited.stdout  # newest first
+    assert "(2 of 5 shown: raise --limit)" in limited.stderr
+    assert ok(env, "tokens", "list", workspace, "--name", "JOB-3").count("\n") == 1
+    bad = cli(env, "tokens", "list", workspace, "--status", "deleted")
+    assert bad.exit_code == 2 and "deleted" in bad.output
+
+
+def test_audit_tail_filters_and_pages_back(env: dict[str, str], workspace: str) -> None:
+    for n in range(4):
+        ok(env, "rules", "add", workspace, "billing", "read")
+        ok(env, "rules", "remove", workspace, "billing", "read")
+        ok(env, "tokens", "create", workspace, f"job-{n}")
+    added = cli(env, "audit", "tail", workspace, "--action", "rule.added", "-n", "3")
+    lines = added.stdout.splitlines()
+    assert len(lines) == 3 and all("rule.added" in line for line in lines)
+    older = added.stderr.strip()
+    assert older.startswith("(older entries: --before ")
+    before = older.removeprefix("(older entries: --before ").rstrip(")")
+    assert before == lines[0].split()[0]  # the oldest shown
+    rest = cli(env, "audit", "tail", workspace, "--action", "rule.added", "--before", before)
+    assert len(rest.stdout.splitlines()) == 1 and rest.stderr == ""
+    family = ok(env, "audit", "tail", workspace, "--action", "rule.*", "--actor", "cli", "-n", "50")
+    assert len(family.splitlines()) == 8
+    assert ok(env, "audit", "tail", workspace, "--actor", "admin:*") == ""
+    bad = cli(env, "audit", "tail", workspace, "--before", "yesterday")
+    assert bad.exit_code == 1 and "audit entry id" in bad.output

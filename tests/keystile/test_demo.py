@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def demos() -> Iterator[list[Demo]]:
 def banner_values(text: str) -> tuple[str, str, str]:
     api = re.search(r"workspace API \(behind the gateway\): (\S+)", text)
     pk = re.search(r"publishable key: (pk_\S+)", text)
-    ws = re.search(r"rules add (ws_\S+) billing read", text)
+    ws = re.search(r"rules (?:add|remove) (ws_\S+) billing", text)
     assert api and pk and ws, text
     return api.group(1), pk.group(1), ws.group(1)
 
@@ -192,3 +193,105 @@ def test_unwritable_data_folder(demo_env: dict[str, str], tmp_path: Path) -> Non
     )
     assert result.returncode == 1
     assert "not writable" in result.stderr and "Traceback" not in result.stderr
+
+
+def run_banner(text: str, env: dict[str, str]) -> list[tuple[str, int]]:
+    """Run the banner's "Try it" lines in order, as a reader would paste them, and check that
+    each curl answers the status its comment states; returns (line, status) as seen."""
+    section = text.split("Try it:\n", 1)[1].split("\n\n", 1)[0]
+    seen: list[tuple[str, int]] = []
+    for line in (raw.strip() for raw in section.splitlines()):
+        if not line or line.startswith("#"):
+            continue
+        command, _, comment = line.partition("   # ")
+        words = shlex.split(command)
+        if words[0] != "curl":  # the CLI line: run it against the demo's data folder
+            assert words[:2] == ["keystile", "--embedded"], line
+            done = subprocess.run(
+                [sys.executable, "-m", *words],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            continue
+        stated = int(comment.split(":")[0])
+        headers = dict(
+            tuple(h.split(": ", 1))
+            for h in (words[i + 1] for i, w in enumerate(words) if w == "-H")
+        )
+        # A rule change reaches the gateway within its documented 1 s worst case.
+        status = status_within(words[-1], headers, stated, seconds=1.0)
+        seen.append((line, status))
+        assert status == stated, f"the banner says {comment!r}, the API answered {status}: {line}"
+    return seen
+
+
+def test_banner_tells_the_truth_on_first_start_and_restarts(
+    demo_env: dict[str, str], demos: list[Demo]
+) -> None:
+    """The trip: after a restart that kept a rule blocking billing.read, the banner still
+    printed "# 200: allowed" for /billing. Every stated outcome is now checked by running it."""
+    command = [sys.executable, "-m", "keystile", "demo"]
+    statuses = []
+    for run in range(3):
+        demo = Demo(command, demo_env)
+        demos.append(demo)
+        text = demo.wait_for("Ctrl-C stops the demo", timeout=120)
+        assert ("new workspace seeded" in text) == (run == 0)
+        statuses.append([status for _, status in run_banner(text, demo_env)])
+        assert demo.stop() == 0
+    # First start: allowed, then blocked by the rule it adds; the restart finds the rule and
+    # says so, then lifts it; the next restart is back to the first story.
+    assert statuses == [[200, 401, 403], [403, 401, 200], [200, 401, 403]]
+
+
+def test_banner_with_a_whole_module_rule_and_pinned_origins(
+    demo_env: dict[str, str], demos: list[Demo]
+) -> None:
+    """Rules the banner did not write itself (billing:* and billing:read together) and a
+    publishable key pinned to origins: still true."""
+    command = [sys.executable, "-m", "keystile", "demo"]
+    first = Demo(command, demo_env)
+    demos.append(first)
+    ws = banner_values(first.wait_for("Ctrl-C stops the demo", timeout=120))[2]
+    assert first.stop() == 0
+    cli = [sys.executable, "-m", "keystile", "--embedded", "--data-dir", demo_env["KEYSTILE_HOME"]]
+    for args in (
+        ["rules", "add", ws, "billing", "*"],
+        ["rules", "add", ws, "billing", "read"],
+        ["workspace", "origins", ws, "https://app.example"],
+    ):
+        done = subprocess.run([*cli, *args], env=demo_env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    second = Demo(command, demo_env)
+    demos.append(second)
+    text = second.wait_for("Ctrl-C stops the demo", timeout=120)
+    assert "billing:*, billing:read" in text and "Origin: https://app.example" in text
+    assert [status for _, status in run_banner(text, demo_env)] == [403, 401, 200]
+
+
+def test_demo_with_an_unreachable_redis_url(demo_env: dict[str, str]) -> None:
+    port = free_port()  # nothing listens there
+    env = {**demo_env, "REDIS_URL": f"redis://:hunter2@127.0.0.1:{port}/0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "keystile", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "hunter2" not in line
+    assert f"Redis is unavailable at redis://:***@127.0.0.1:{port}/0" in line
+    assert "start Redis at that URL" in line and "keystile --embedded demo" in line
+    # The way out it names: the demo's own Redis, whatever REDIS_URL says.
+    demo = Demo([sys.executable, "-m", "keystile", "--embedded", "demo"], env)
+    try:
+        assert "new workspace seeded" in demo.wait_for("Ctrl-C stops the demo", timeout=120)
+    finally:
+        assert demo.stop() == 0

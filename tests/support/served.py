@@ -18,10 +18,21 @@ from keystile.redis_server import free_port
 
 
 @contextlib.contextmanager
-def served(app: ASGIApp, *, start_timeout: float = 30.0) -> Iterator[str]:
-    """Serve ``app``; yields its base URL once the socket accepts connections."""
+def served(
+    app: ASGIApp, *, start_timeout: float = 30.0, proxy_headers: bool = True
+) -> Iterator[str]:
+    """Serve ``app``; yields its base URL once the socket accepts connections.
+
+    ``proxy_headers``: uvicorn's own option (off for the authz service, as ``keystile
+    authz`` runs it: the peer's address must not come from ``X-Forwarded-For``).
+    """
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=proxy_headers,
     )
     server = uvicorn.Server(config)
     ready = threading.Event()

@@ -72,15 +72,57 @@
     box.appendChild(alert);
   }
 
+  /* The long lists' page and filters live in the page's URL (admin_plugin/views/listing.py):
+   * their links and filter forms work without this script; with it, a panel is fetched in
+   * place and the URL follows, so Back, a reload and refresh() show the same page. */
+  function listQuery() {
+    var query = new URLSearchParams(location.search);
+    query.delete("ws");
+    return query;
+  }
+  function go(query) {
+    var full = new URLSearchParams();
+    full.set("ws", ws);
+    query.forEach(function (value, name) { full.set(name, value); });
+    history.pushState(null, "", location.pathname + "?" + full.toString() + location.hash);
+  }
+
   /* Re-render list panels from the server's templates (escaping stays server-side). */
   function refresh() {
     Array.prototype.forEach.call(arguments, function (name) {
-      fetch(url("panel/" + name), { credentials: "same-origin", cache: "no-store" })
+      fetch(url("panel/" + name + "?" + listQuery().toString()), { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
-          if (html !== null) { byId("ks-panel-" + name).innerHTML = html; }
+          if (html === null) { return; }
+          var focused = document.activeElement && document.activeElement.id;
+          var panel = byId("ks-panel-" + name);
+          panel.innerHTML = html;
+          var again = focused && byId(focused);
+          if (again && panel.contains(again)) { again.focus(); }
         }, function () { /* the next change refreshes it again */ });
     });
+  }
+  window.addEventListener("popstate", function () { refresh("tokens", "audit"); });
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-ks-filter]");
+    if (!form || !app.contains(form)) { return; }
+    event.preventDefault();
+    var name = form.getAttribute("data-ks-filter"), query = listQuery();
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.type === "hidden") { return; }
+      var value = field.value.trim();
+      if (value) { query.set(field.name, value); } else { query.delete(field.name); }
+    });
+    query.delete(name === "tokens" ? "tpage" : "abefore");  // new filters start at the top
+    go(query);
+    refresh(name);
+  });
+  function follow(link) {
+    var to = new URL(link.href, location.href);
+    var query = new URLSearchParams(to.search);
+    query.delete("ws");
+    go(query);
+    refresh(link.getAttribute("data-ks-panel-link"));
   }
 
   function copy(input, button) {
@@ -157,9 +199,14 @@
 
   // -- one listener for buttons, including those in re-rendered panels ----------------
   document.addEventListener("click", function (event) {
-    var target = event.target.closest("[data-ks-open],[data-ks-action],[data-ks-copy],[data-ks-copy-sibling],[data-ks-refresh]");
+    var target = event.target.closest("[data-ks-open],[data-ks-action],[data-ks-copy],[data-ks-copy-sibling],[data-ks-refresh],[data-ks-panel-link]");
     if (!target || !app.contains(target)) { return; }
-    if (target.hasAttribute("data-ks-open")) { K.openers[target.getAttribute("data-ks-open")](); }
+    if (target.hasAttribute("data-ks-panel-link")) {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) { return; }  // a new tab: the link itself
+      event.preventDefault();
+      follow(target);
+    }
+    else if (target.hasAttribute("data-ks-open")) { K.openers[target.getAttribute("data-ks-open")](); }
     else if (target.hasAttribute("data-ks-action")) { K.actions[target.getAttribute("data-ks-action")](target); }
     else if (target.hasAttribute("data-ks-copy")) { copy(document.querySelector(target.getAttribute("data-ks-copy")), target); }
     else if (target.hasAttribute("data-ks-copy-sibling")) { copy(target.closest(".input-group").querySelector("input"), target); }

@@ -1,0 +1,209 @@
+"""Case 8: a non-Python API behind nginx + ``auth_request`` + ``keystile authz``.
+
+One nginx (one worker) serves four things on free loopback ports: the upstream (fixed
+``200 ok``), the API through nginx alone, the API through the documented ``auth_request``
+config (``docs/proxies.md``) asking ``keystile authz`` (the real command: one uvicorn
+worker, dialect ``nginx``), and the same config with ``proxy_cache`` on the auth location
+(answers kept 1 s per key, method, host and URI). nginx and the authz service share the
+server cores, the load generator and Redis the others. Each round loads the three fronts
+for the same duration in a rotating order with the same client (wrk, else the Python one);
+numbers are medians over rounds, ratios medians of per-round ratios to nginx alone.
+
+Then the authz service's own capacity: its decisions per second loaded directly over HTTP
+(one worker, so one core), and in-process (the ASGI app called in a loop, no HTTP), both
+with a cached publishable key on a catalogued route whose workspace has a blacklist rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import httpx
+
+from bench.apps import PATH
+from bench.authz_inprocess import decisions_in_process
+from bench.httpclient import HOST, wait_ready
+from bench.loadgen import LoadResult, run_python, run_wrk, wrk_path
+from bench.nginx import DOC_AUTHZ, DOC_UPSTREAM, run_nginx, snippet
+from bench.report import CaseResult
+from bench.setup import ROOT, BenchEnv, cpu_plan, pinned
+from keystile.redis_server import free_port
+
+NAME = "8 authz behind nginx"
+CONNECTIONS = 32
+MAX_REQUESTS = 2_000_000
+# Everything the decision depends on: the key, the request, the origin, the upgrade.
+CACHE_KEY = "|".join(
+    "$" + name
+    for name in (
+        "http_authorization", "http_x_api_key", "request_method", "host", "request_uri",
+        "http_origin", "http_referer", "http_upgrade",
+    )
+)  # fmt: skip
+CACHE = f"""
+        proxy_cache keystile_auth;
+        proxy_cache_key "{CACHE_KEY}";
+        proxy_cache_valid 200 401 403 1s;
+        proxy_ignore_headers Cache-Control Expires;
+"""
+FRONTS = ("alone", "authz", "cached")
+LABELS = {
+    "alone": "a nginx alone",
+    "authz": "b nginx + auth_request + authz",
+    "cached": "c b + proxy_cache 1 s on the auth location",
+}
+
+Runner = Callable[..., LoadResult]
+
+
+def servers(ports: dict[str, int], authz: int, folder: str) -> str:
+    """The nginx config: upstream, alone, the docs' front, the docs' front with the cache."""
+    docs = snippet("nginx").replace(DOC_AUTHZ, f"{HOST}:{authz}")
+    docs = docs.replace(DOC_UPSTREAM, f"{HOST}:{ports['upstream']}")
+    front = docs.replace("listen 8000;", f"listen {HOST}:{ports['authz']};")
+    server = docs[docs.index("server {") :]  # the upstream blocks are declared once
+    cached = server.replace("listen 8000;", f"listen {HOST}:{ports['cached']};")
+    cached = cached.replace("location = /_keystile {", "location = /_keystile {" + CACHE)
+    return f"""
+    proxy_cache_path {folder}/auth-cache keys_zone=keystile_auth:10m levels=1:2 inactive=60s;
+    server {{
+        listen {HOST}:{ports["upstream"]};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+    server {{
+        listen {HOST}:{ports["alone"]};
+        location / {{
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://api;
+        }}
+    }}
+{front}
+{cached}
+"""
+
+
+async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "auto") -> CaseResult:
+    result = CaseResult(NAME)
+    if shutil.which("nginx") is None:
+        return result.row("skipped", "nginx is not installed (apt-get install nginx)")
+    server_cpus, load_cpus = cpu_plan()
+    use_wrk = loadgen == "wrk" or (loadgen == "auto" and wrk_path() is not None)
+    runner: Runner = run_wrk if use_wrk else run_python
+    key = {"X-Api-Key": env.publishable_key()}
+    ports = {name: free_port() for name in ("upstream", *FRONTS)}
+    authz_port = free_port()
+    process = start_authz(env, authz_port, server_cpus)
+    try:
+        if not await wait_ready(authz_port, "/", 30, expect=400):  # a check without headers
+            raise RuntimeError(f"keystile authz did not start: {tail(env)}")
+        nginx_servers = servers(ports, authz_port, str(env.tmp))
+        with run_nginx(env.tmp / "nginx", nginx_servers, list(ports.values()), cpus=server_cpus):
+
+            def load(port: int, duration: float, path: str = PATH, **extra: str) -> LoadResult:
+                return runner(
+                    port, path, {**key, **extra}, connections=CONNECTIONS, duration=duration,
+                    max_requests=MAX_REQUESTS, cpus=load_cpus,
+                )  # fmt: skip
+
+            runs: dict[str, list[LoadResult]] = {front: [] for front in FRONTS}
+            for front in FRONTS:  # warm-up: connections, the key cache, nginx's cache
+                warm = load(ports[front], 1.0)
+                if warm.errors:
+                    raise RuntimeError(f"{front}: {warm.errors} errors during warm-up")
+            for r in range(rounds):
+                for front in FRONTS[r % 3 :] + FRONTS[: r % 3]:
+                    runs[front].append(load(ports[front], seconds))
+            direct = load(
+                authz_port, seconds, "/_keystile", **{"X-Original-Method": "GET"},
+                **{"X-Original-URI": PATH},
+            )  # fmt: skip
+            revoked = await revocation(env, key, ports["authz"], ports["cached"])
+    finally:
+        process.terminate()
+        process.wait(10)
+    # nginx writes each cache entry's key, as text, into its file: the API key on disk.
+    secret = key["X-Api-Key"].encode()
+    cache_files = [f for f in (env.tmp / "auth-cache").rglob("*") if f.is_file()]
+    on_disk = sum(secret in f.read_bytes() for f in cache_files)
+    with pinned(server_cpus and {min(server_cpus)}):
+        in_process = await decisions_in_process(env, 20_000 if env.quick else 200_000)
+
+    def ratio(front: str) -> float:
+        pairs = zip(runs[front], runs["alone"], strict=True)
+        return statistics.median(x.rps / a.rps for x, a in pairs)
+
+    for front in FRONTS:
+        rps = statistics.median(x.rps for x in runs[front])
+        p50 = statistics.median(x.p50_ms for x in runs[front])
+        p99 = statistics.median(x.p99_ms for x in runs[front])
+        result.row(f"{LABELS[front]}: req/s", f"{rps:,.0f} (x{ratio(front):.3f})")
+        result.details.append(
+            f"{LABELS[front]}: req/s per round "
+            + ", ".join(f"{x.rps:,.0f}" for x in runs[front])
+            + f"; p50 / p99 {p50:.2f} / {p99:.2f} ms; "
+            + f"{sum(x.errors for x in runs[front])} errors"
+        )
+    result.details.append(
+        f"{LABELS['cached']}: {on_disk} of {len(cache_files)} cache files hold the API key in "
+        "plain text (nginx writes the cache key into each file)"
+    )
+    result.row(
+        "revoked key refused after (b / c)",
+        f"{revoked['authz'] * 1e3:.0f} / {revoked['cached'] * 1e3:.0f} ms",
+    )
+    result.row("authz over HTTP, 1 uvicorn worker: decisions/s", f"{direct.rps:,.0f}")
+    result.row("authz in-process (no HTTP): decisions/s per core", f"{in_process:,.0f}")
+    result.details.append(
+        f"load generator: {direct.tool}, 1 thread, {CONNECTIONS} connections, {rounds} rounds x "
+        f"{seconds:g} s per front (rotating order); nginx (1 worker) and keystile authz (1 "
+        f"worker) on cores {sorted(server_cpus or [])}, the load generator and Redis on "
+        f"{sorted(load_cpus or [])}; the direct load: {direct.requests:,} requests, "
+        f"{direct.errors} errors, p50 / p99 {direct.p50_ms:.2f} / {direct.p99_ms:.2f} ms"
+    )
+    return result
+
+
+async def revocation(
+    env: BenchEnv, key: dict[str, str], *fronts: int, limit: float = 10.0
+) -> dict[str, float]:
+    """Rotate the publishable key (just used, so cached everywhere); seconds until each
+    front refuses it (polled every 5 ms: the cache's expiry sends no event)."""
+    paths = {port: f"http://{HOST}:{port}{PATH}" for port in fronts}
+    async with httpx.AsyncClient() as client:
+        for url in paths.values():
+            (await client.get(url, headers=key)).raise_for_status()
+        started = time.perf_counter()
+        env.store.rotate_publishable_key(env.ws, actor="bench")
+        seen: dict[int, float] = {}
+        while len(seen) < len(fronts) and time.perf_counter() - started < limit:
+            for port, url in paths.items():
+                if port not in seen and (await client.get(url, headers=key)).status_code == 401:
+                    seen[port] = time.perf_counter() - started
+            await asyncio.sleep(0.005)
+    names = dict(zip(fronts, ("authz", "cached"), strict=True))
+    return {names[port]: seen.get(port, float("inf")) for port in fronts}
+
+
+def start_authz(env: BenchEnv, port: int, cpus: set[int] | None) -> subprocess.Popen[bytes]:
+    environ = env.environ(
+        KEYSTILE_AUTHZ_DIALECT="nginx", KEYSTILE_AUTHZ_TRUSTED_PROXIES="127.0.0.1/32"
+    )
+    argv = [sys.executable, "-m", "keystile", "authz", "--host", HOST, "--port", str(port)]
+    if cpus and shutil.which("taskset"):
+        argv = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *argv]
+    with (env.tmp / "authz.log").open("wb") as log:
+        return subprocess.Popen(  # our own argv, no shell
+            argv, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+def tail(env: BenchEnv) -> str:
+    return (env.tmp / "authz.log").read_text(errors="replace")[-500:]

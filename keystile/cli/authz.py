@@ -1,0 +1,41 @@
+"""``keystile authz``: the gateway's decision as a service for nginx, Caddy, Traefik, Envoy."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from keystile.cli.base import main
+
+
+@main.command("authz")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.pass_context
+def authz(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Answer a reverse proxy's auth checks (options: [authz] and [gateway], or
+    KEYSTILE_AUTHZ_* / KEYSTILE_GATEWAY_*; the catalog: `keystile catalog load FILE`)."""
+    import uvicorn  # the serving stack loads only here
+
+    from gateway.authz import AuthzService
+    from policies import Settings
+
+    config = ctx.find_root().params["config"]
+    # Built once here so that a bad option is one line and exit 1 before uvicorn starts.
+    AuthzService.from_settings(Settings.load(config_file=config))
+    if config:
+        os.environ["KEYSTILE_CONFIG"] = os.path.abspath(config)
+    uvicorn.run(
+        "keystile.serving:create_authz_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # The trust check reads the peer's own address: never one from X-Forwarded-For.
+        proxy_headers=False,
+        # The proxy logs every request; the service logs each refusal (keystile.gateway).
+        access_log=False,
+        log_level="info",
+    )

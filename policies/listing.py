@@ -1,0 +1,122 @@
+"""What a long list is asked for, and one page of the answer: tokens and the audit log.
+
+Pure values, checked at construction (a bad page size or status never reaches Redis); the
+operations that fill them are in :mod:`policies.operations.listing`.
+
+* Tokens: newest first; ``text`` matches a name (case-insensitive, anywhere in it) or a key
+  id (its start); ``status`` is ``active``, ``expired`` or ``revoked`` (None: all of them,
+  so a revoked token stays findable); ``offset``/``limit`` pick the page.
+* Audit: newest first, from just before the entry ``before`` (None: the newest); ``action``
+  and ``actor`` match exactly, or by their start when they end with ``*`` (``token.*``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from policies.errors import KeystileError
+from policies.records import AuditEntry, TokenInfo
+
+TOKEN_STATUSES = ("active", "expired", "revoked")
+MAX_PAGE = 1000
+MAX_TEXT = 200
+ENTRY_ID_RE = re.compile(r"\d{1,20}-\d{1,20}")
+T = TypeVar("T")
+
+
+def _limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise KeystileError(f"a page holds 1 to {MAX_PAGE} items")
+    return limit
+
+
+def _text(value: str, what: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
+        raise KeystileError(f"the {what} filter must be at most {MAX_TEXT} printable characters")
+    return value.strip()
+
+
+def _pattern(value: str, candidate: str) -> bool:
+    """Exact, or by its start with a final ``*``; an empty pattern matches everything."""
+    if not value:
+        return True
+    if value.endswith("*"):
+        return candidate.startswith(value[:-1])
+    return candidate == value
+
+
+@dataclass(frozen=True, slots=True)
+class TokenQuery:
+    text: str = ""
+    status: str | None = None
+    offset: int = 0
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", _text(self.text, "name"))
+        if self.status is not None and self.status not in TOKEN_STATUSES:
+            raise KeystileError(f"a token's status is one of {', '.join(TOKEN_STATUSES)}")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
+            raise KeystileError("the offset must be a whole number, 0 or more")
+        _limit(self.limit)
+
+    def matches(self, info: TokenInfo, now: float) -> bool:
+        if self.status is not None and info.status(now) != self.status:
+            return False
+        text = self.text
+        return not text or text.casefold() in info.name.casefold() or info.key_id.startswith(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """``items`` from ``offset`` of the ``total`` that matched."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def number(self) -> int:
+        return self.offset // self.limit + 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.limit))
+
+    @property
+    def first_shown(self) -> int:
+        return self.offset + 1 if self.items else 0
+
+    @property
+    def last_shown(self) -> int:
+        return self.offset + len(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    action: str = ""
+    actor: str = ""
+    before: str | None = None
+    limit: int = 25
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", _text(self.action, "action"))
+        object.__setattr__(self, "actor", _text(self.actor, "actor"))
+        if self.before is not None and ENTRY_ID_RE.fullmatch(self.before) is None:
+            raise KeystileError("'before' must be an audit entry id such as 1700000000000-0")
+        _limit(self.limit)
+
+    def matches(self, entry: AuditEntry) -> bool:
+        return _pattern(self.action, entry.action) and _pattern(self.actor, entry.actor)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """Up to ``limit`` entries, newest first; ``older``: the ``before`` of the next page
+    (None: nothing older matches)."""
+
+    entries: list[AuditEntry] = field(default_factory=list)
+    older: str | None = None

@@ -1,0 +1,96 @@
+"""``keystile authz`` behind a real nginx: the catalog from ``keystile catalog load``, the
+options from a config file and the environment, uvicorn as the command runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from keystile.cli import main
+from tests.gateway.authz_support import API_CATALOG
+from tests.support import proxies
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(redis_url: str, master_key: str, digest_secret: str) -> dict[str, str]:
+    return {
+        "KEYSTILE_REDIS_URL": redis_url,
+        "KEYSTILE_MASTER_KEYS": master_key,
+        "KEYSTILE_DIGEST_SECRET": digest_secret,
+    }
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("", "[authz] dialect is required"),
+        ('dialect = "nginx"', "needs trusted_proxies or shared_secret"),
+        ('dialect = "nginx"\ntrusted_proxies = ["::1/129"]', "trusted_proxies"),
+        ('dialect = "nginx"\ntrusted_proxy = ["::1/128"]', "unknown option(s) in [authz]"),
+    ],
+)
+def test_a_bad_authz_table_is_one_line_and_exit_1(
+    env: dict[str, str], tmp_path: Path, table: str, message: str
+) -> None:
+    config = tmp_path / "keystile.toml"
+    config.write_text(f"[authz]\n{table}\n")
+    result = CliRunner().invoke(main, ["--config", str(config), "authz"], env=env)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not proxies.available("nginx"), reason="no nginx")
+def test_keystile_authz_behind_nginx(env: dict[str, str], tmp_path: Path) -> None:
+    catalog = tmp_path / "api-catalog.json"
+    catalog.write_text(json.dumps(API_CATALOG))
+    runner = CliRunner()
+    assert runner.invoke(main, ["catalog", "load", str(catalog)], env=env).exit_code == 0
+    created = runner.invoke(main, ["workspace", "create", "Acme"], env=env)
+    workspace = created.output.split()[1]
+    shown = runner.invoke(main, ["keys", "show", workspace], env=env).output
+    pk = next(word for word in shown.split() if word.startswith("pk_"))
+    assert (
+        runner.invoke(main, ["rules", "add", workspace, "billing", "read"], env=env).exit_code == 0
+    )
+
+    config = tmp_path / "keystile.toml"
+    config.write_text('[authz]\ndialect = "nginx"\n\n[gateway]\nretry_after = 3\n')
+    authz, upstream, port = proxies.ports(3)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keystile", "--config", str(config), "authz", "--port", str(authz)],
+        cwd=ROOT,
+        env={**os.environ, **env, "KEYSTILE_AUTHZ_TRUSTED_PROXIES": "127.0.0.1/32"},
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "authz.log").open("wb"),
+    )
+    try:
+        proxies.wait_listening(authz, process, tmp_path / "authz.log")
+        servers = proxies.upstream_server(upstream) + proxies.nginx_front(
+            f"127.0.0.1:{authz}", upstream, port
+        )
+        with (
+            proxies.run_nginx(tmp_path / "nginx", servers, [upstream, port]),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}") as client,
+        ):
+            allowed = client.get("/projects", headers={"X-Api-Key": pk})
+            assert allowed.status_code == 200
+            assert f"workspace={workspace} kind=publishable" in allowed.text
+            assert allowed.text.rstrip().endswith("action=projects.list")
+            blocked = client.get("/billing", headers={"X-Api-Key": pk})
+            assert blocked.status_code == 403
+            assert json.loads(blocked.content)["code"] == "action_blocked"
+            assert client.get("/projects").status_code == 401
+    finally:
+        process.terminate()
+        process.wait(20)
