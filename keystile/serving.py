@@ -52,11 +52,12 @@ def resolve_catalog(app: Any, catalog_file: str | None) -> Catalog:
     return catalog
 
 
-def publish_catalog(settings: Settings, catalog: Catalog) -> str:
+def publish_catalog(settings: Settings, catalog: Catalog, *, force: bool = False) -> str:
     """Store the catalog so the admin offers what the gateway serves; its fingerprint."""
     client = sync_client(settings.redis_url)
     try:
-        return PolicyStore(client, settings.keyring()).save_catalog(catalog, actor="serve")
+        store = PolicyStore(client, settings.keyring())
+        return store.save_catalog(catalog, actor="serve", force=force)
     finally:
         client.close()
 

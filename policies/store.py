@@ -90,9 +90,10 @@ class PolicyStore:
     def list_rules(self, ws: str) -> list[Rule]:
         return self.run(rules.list_rules(self.ctx, ws))
 
-    def save_catalog(self, catalog: Catalog, *, actor: str = "system") -> str:
-        """Store the catalog (audited in the deployment's stream when it changes)."""
-        return self.run(rules.save_catalog(self.ctx, catalog, actor=actor))
+    def save_catalog(self, catalog: Catalog, *, actor: str = "system", force: bool = False) -> str:
+        """Store the catalog (audited in the deployment's stream when it changes); one that
+        disarms live rules, or an empty one, is refused unless ``force``."""
+        return self.run(rules.save_catalog(self.ctx, catalog, actor=actor, force=force))
 
     def load_catalog(self) -> Catalog | None:
         return self.run(rules.load_catalog(self.ctx))

@@ -22,12 +22,13 @@ def catalog() -> None:
 
 @catalog.command("load")
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Store it even if it disarms live rules (or is empty).")
 @click.pass_context
-def catalog_load(ctx: click.Context, path: Path) -> None:
+def catalog_load(ctx: click.Context, path: Path, force: bool) -> None:
     """Store the catalog from a .json or .toml FILE."""
     loaded = Catalog.load(path)
     Router(loaded)  # refuse what a gateway could not compile (e.g. an unknown convertor)
-    fingerprint = store_of(ctx).save_catalog(loaded, actor=ACTOR)
+    fingerprint = store_of(ctx).save_catalog(loaded, actor=ACTOR, force=force)
     click.echo(f"catalog {fingerprint}: {len(loaded.modules)} modules")
 
 

@@ -25,6 +25,11 @@ from keystile.home import Home
     type=click.Path(dir_okay=False),
     help="Catalog file (.json/.toml); default: the app's named routes.",
 )
+@click.option(
+    "--force-catalog",
+    is_flag=True,
+    help="Publish the catalog even if it disarms live rules (or is empty).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
@@ -34,6 +39,7 @@ def serve(
     target: str,
     app_dir: str,
     catalog_file: str | None,
+    force_catalog: bool,
     host: str,
     port: int,
     workers: int,
@@ -55,7 +61,7 @@ def serve(
     root.meta[REDIS_URL] = settings.redis_url
     app_dir = os.path.abspath(app_dir)
     catalog = serving.resolve_catalog(serving.load_target(target, app_dir), catalog_file)
-    fingerprint = serving.publish_catalog(settings, catalog)
+    fingerprint = serving.publish_catalog(settings, catalog, force=force_catalog)
     click.echo(f"catalog {fingerprint}: {', '.join(catalog.module_names())}")
     # Workers are fresh processes: they rebuild the app from these.
     os.environ[serving.ENV_TARGET] = target

@@ -23,16 +23,37 @@ def require_catalog(ctx: Context) -> Operation[Catalog]:
     return catalog
 
 
-def save_catalog(ctx: Context, catalog: Catalog, *, actor: str = "system") -> Operation[str]:
+_LISTED = 20  # disarmed rules named in a refusal; the rest are counted
+
+
+def save_catalog(
+    ctx: Context, catalog: Catalog, *, actor: str = "system", force: bool = False
+) -> Operation[str]:
     """Store the catalog and tell every gateway (``catalog <fingerprint>``); a change is
-    recorded in the deployment's audit stream, in the same step."""
+    recorded in the deployment's audit stream, in the same step.
+
+    A catalog that would disarm live rules (publishable-key rules or token rules naming a
+    module or functionality it no longer has), or an empty one, is refused unless ``force``:
+    such a rule would silently stop blocking anything.
+    """
+    disarmed = yield from disarmed_rules(ctx, catalog)
+    if not force and (disarmed or not catalog.modules):
+        listed = "; ".join(disarmed[:_LISTED])
+        more = f" and {len(disarmed) - _LISTED} more" if len(disarmed) > _LISTED else ""
+        what = f"it would disarm live rules: {listed}{more}" if disarmed else "it is empty"
+        raise CatalogError(f"catalog refused: {what} (force it to store it anyway)")
     fingerprint = catalog.fingerprint()
     raw = yield Command(("GET", schema.CATALOG))
     try:
         previous = None if raw is None else Catalog.from_json(schema.text(raw)).fingerprint()
     except CatalogError:  # a damaged catalog is being replaced: say so, do not stop
         previous = "unreadable"
-    detail = {"fingerprint": fingerprint, "previous": previous, "modules": len(catalog.modules)}
+    detail = {
+        "fingerprint": fingerprint,
+        "previous": previous,
+        "modules": len(catalog.modules),
+        "disarmed": len(disarmed),
+    }
     fields = schema.audit_fields(actor, "catalog.loaded", "-", ctx.clock(), detail)
     yield Script(
         CATALOG_SAVE,
@@ -40,6 +61,34 @@ def save_catalog(ctx: Context, catalog: Catalog, *, actor: str = "system") -> Op
         (catalog.to_json(), schema.EVENTS_CHANNEL, fingerprint, schema.AUDIT_MAXLEN, *fields),
     )
     return fingerprint
+
+
+def disarmed_rules(ctx: Context, catalog: Catalog) -> Operation[list[str]]:
+    """The live rules ``catalog`` does not know: ``"W: module:functionality"`` for the
+    publishable key's, ``"W token KID: ..."`` for an active token's. One pipeline."""
+    members = yield Command(("SMEMBERS", schema.WORKSPACES))
+    workspaces = sorted(schema.text(m) for m in members)
+    replies = yield Batch(
+        tuple(
+            Command((command, key(ws)))
+            for ws in workspaces
+            for command, key in (("SMEMBERS", schema.rules), ("HGETALL", schema.tokens))
+        )
+    )
+    found: list[str] = []
+    for index, ws in enumerate(workspaces):
+        rules_reply, tokens_reply = replies[2 * index], replies[2 * index + 1]
+        owned = [(ws, rule) for rule in sorted(decode_all(schema.text(r) for r in rules_reply))]
+        for raw in (tokens_reply or {}).values():
+            info, _ = schema.decode_token(raw)
+            if info.revoked is None:
+                owned += [(f"{ws} token {info.key_id}", rule) for rule in info.rules]
+        for owner, rule in owned:
+            try:
+                catalog.check_rule(rule)
+            except CatalogError:
+                found.append(f"{owner}: {rule.encode()}")
+    return found
 
 
 def add_rule(ctx: Context, ws: str, rule: Rule, *, actor: str) -> Operation[bool]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies import Catalog, CatalogError, RouteEntry, Rule
+from policies import Catalog, CatalogError, PolicyStore, RouteEntry, Rule
 from tests.support.catalog import DEMO_CATALOG
 
 
@@ -128,3 +128,34 @@ def test_the_short_form_keeps_the_order_written() -> None:
         ("http", "/users/{id}", "users.read"),
         ("websocket", "/users/{id}/live", "users.read"),
     ]
+
+
+def test_a_catalog_that_disarms_live_rules_is_refused_unless_forced(
+    store: PolicyStore, catalog: Catalog
+) -> None:
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    store.add_rule(ws, Rule("billing", "read"), actor="t")
+    token = store.create_token(ws, "ci", actor="t", rules=[Rule("members", "*")])
+    data = json.loads(catalog.to_json())
+    del data["modules"]["billing"], data["modules"]["members"]
+    data["routes"] = [
+        r
+        for r in data["routes"]
+        if not str(r.get("action", "")).startswith(("billing.", "members."))
+    ]
+    smaller = Catalog.from_dict(data)
+    with pytest.raises(CatalogError) as refused:
+        store.save_catalog(smaller)
+    message = str(refused.value)
+    assert f"{ws}: billing:read" in message
+    assert f"{ws} token {token.info.key_id}: members:*" in message
+    live = store.load_catalog()
+    assert live is not None and live.fingerprint() == catalog.fingerprint()  # untouched
+    store.revoke_token(ws, token.info.key_id, actor="t")  # a revoked token's rules are moot
+    store.remove_rule(ws, Rule("billing", "read"), actor="t")
+    with pytest.raises(CatalogError, match="it is empty"):
+        store.save_catalog(Catalog())
+    assert store.save_catalog(smaller) == smaller.fingerprint()
+    store.add_rule(ws, Rule("projects", "list"), actor="t")
+    assert store.save_catalog(Catalog(), force=True) == Catalog().fingerprint()
+    assert store.deployment_audit_tail(1)[0].detail["disarmed"] == 1

@@ -102,6 +102,7 @@ def test_catalog_loads_are_audited_in_the_deployment_stream(
         "fingerprint": smaller.fingerprint(),
         "previous": catalog.fingerprint(),
         "modules": 1,
+        "disarmed": 0,
     }
 
 
