@@ -4,7 +4,8 @@ Malformed keys (wrong length, not ASCII, bad checksum) are refused here without 
 cache or Redis. Well-formed keys that Redis did not know are remembered in the negative
 cache. Concurrent requests for the same uncached key share one lookup, which runs as its own
 task: a caller that disconnects does not cancel it for the others. Whatever Redis answers,
-the result is a decision: an entry, 401 ``invalid_key`` or 503 ``store_unavailable``.
+the result is a decision: an entry, 401 ``invalid_key``, 503 ``store_unavailable`` (an
+outage) or 500 ``internal_error`` (a defect, logged once with its traceback and counted).
 """
 
 from __future__ import annotations
@@ -72,14 +73,14 @@ class KeyResolver:
             return self.problems.invalid_key, workspace_id
         except StoreUnavailable:  # (counted by store_call)
             return self.problems.store_unavailable, workspace_id
-        except Exception:  # a record the store should never hold: a 503, never a 500
-            self.metrics.store_errors.labels("lookup").inc()
+        except Exception:  # a defect (a record or a script error), not an outage: a 500
+            self.metrics.internal_errors.labels("lookup").inc()
             self.logger.exception(
-                "unreadable key record in workspace %s",
+                "internal error looking up a key of workspace %s",
                 workspace_id,
-                extra={"event": "gateway.bad_record"},
+                extra={"event": "gateway.internal_error", "operation": "lookup"},
             )
-            return self.problems.store_unavailable, workspace_id
+            return self.problems.internal_error, workspace_id
         entry = CachedKey(cache_key, policy, started)
         self.cache.put(entry)
         return entry, workspace_id

@@ -72,6 +72,12 @@ class GatewayMetrics:
             ["operation"],
             registry=registry,
         )
+        self.internal_errors = Counter(
+            "keystile_gateway_internal_errors",
+            "Defects met while deciding (logged with their traceback), by operation.",
+            ["operation"],
+            registry=registry,
+        )
         self.invalidations = Counter(
             "keystile_gateway_invalidations",
             "Invalidations applied, by source.",

@@ -48,7 +48,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.entry import CachedKey, normalize_origin
 from gateway.parts import LOGGER_NAME, GatewayParts
 from gateway.problems import Rendered, blocked
-from gateway.routing import REDIRECT, Action
+from gateway.routing import REDIRECT, Action, Router
 from policies import keyformat
 from policies.errors import StoreUnavailable
 
@@ -156,14 +156,9 @@ class KeyGateMiddleware(GatewayParts):
 
         router = runtime.router
         if router is None:
-            try:
-                router = await runtime.ensure_router()
-            except StoreUnavailable:
-                router = None
+            router, refusal = await self._load_router()
             if router is None:
-                await self._denier.deny(
-                    scope, receive, send, self.problems.store_unavailable, method, path
-                )
+                await self._denier.deny(scope, receive, send, refusal, method, path)
                 return
         # The app's own router decides (gateway.routing); its answers for static paths are
         # precomputed, probed inline here: the common case costs two dict probes.
@@ -214,6 +209,20 @@ class KeyGateMiddleware(GatewayParts):
             self._decisions[entry.allowed] += 1
         await self.app(scope, receive, send)
 
+    async def _load_router(self) -> tuple[Router | None, Rendered]:
+        """The router, first loaded (None, and the refusal, when it cannot be had)."""
+        try:
+            return await self.runtime.ensure_router(), self.problems.store_unavailable
+        except StoreUnavailable:
+            return None, self.problems.store_unavailable
+        except Exception:  # a defect, not an outage: logged once, counted, a 500
+            self.metrics.internal_errors.labels("catalog").inc()
+            self.logger.exception(
+                "internal error loading the catalog",
+                extra={"event": "gateway.internal_error", "operation": "catalog"},
+            )
+            return None, self.problems.internal_error
+
     async def _preflight_passes(
         self, scope: Scope, headers: Any, path: str, root_path: str
     ) -> bool:
@@ -222,10 +231,7 @@ class KeyGateMiddleware(GatewayParts):
             return True  # the CORS middleware inside answers it: nothing else runs
         router = self.runtime.router
         if router is None:
-            try:
-                router = await self.runtime.ensure_router()
-            except StoreUnavailable:
-                return False
+            router, _ = await self._load_router()
             if router is None:
                 return False
         host = _host(headers) if router.by_host else None

@@ -10,6 +10,8 @@
 | ``route_not_in_catalog`` | 403  | 4006     | restricted key, route outside the catalog   |
 | ``store_unavailable``    | 503  | 1013     | Redis unreachable and the key not cached    |
 | ``invalid_path``         | 400  | 4007     | a control character in the path (any key)   |
+| ``internal_error``       | 500  | 1011     | a defect (e.g. a store error reply that is  |
+|                          |      |          | no outage): logged with its traceback       |
 
 ``code`` is the stable, machine-readable member; ``type`` is ``urn:keystile:problem:<code>``
 (an identifier, not a page). ``invalid_key`` is one answer, byte for byte, whatever made the
@@ -79,6 +81,13 @@ INVALID_PATH = Problem(
     "The request path holds a control character.",
     4007,
 )
+INTERNAL_ERROR = Problem(
+    "internal_error",
+    500,
+    "Internal error",
+    "The request could not be decided; the error was logged.",
+    1011,
+)
 PROBLEMS = {
     p.code: p
     for p in (
@@ -90,6 +99,7 @@ PROBLEMS = {
         ROUTE_NOT_IN_CATALOG,
         STORE_UNAVAILABLE,
         INVALID_PATH,
+        INTERNAL_ERROR,
     )
 }
 
@@ -194,6 +204,7 @@ class Problems:
         self.route_not_in_catalog = render(ROUTE_NOT_IN_CATALOG)
         self.store_unavailable = render(STORE_UNAVAILABLE, retry_after=retry_after)
         self.invalid_path = render(INVALID_PATH)
+        self.internal_error = render(INTERNAL_ERROR)
 
 
 def _title(header: str) -> str:
