@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 import redis.asyncio
@@ -25,7 +25,9 @@ from redis import exceptions
 from redis.exceptions import NoScriptError
 
 from policies.errors import StoreUnavailable, StoreUnreachable
-from policies.lua import LuaScript
+
+if TYPE_CHECKING:
+    from policies.scripting import LuaScript
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,232 +1,247 @@
 """The Lua text of the store's atomic steps, and nothing else.
 
-Every write script takes the same head so that one tail (``commit``) bumps the workspace's
-policy version, appends the audit entry and publishes the invalidation event inside the
-same atomic step as the change itself:
-
-    KEYS[1] = workspace meta hash, KEYS[2] = audit stream, KEYS[3..] = script's own
-    ARGV[1] = workspace id, ARGV[2] = event channel, ARGV[3] = audit MAXLEN,
-    ARGV[4] = n, ARGV[5 .. 4+n] = audit fields, ARGV[5+n ..] = script's own
-
-Replies are ``{status, version}``: status -1 unknown workspace, -2 a required field is
-missing, -3 a field that must be absent exists, 0 nothing changed, >0 changes committed.
-The event text ``"<workspace> <version>"`` is parsed by :mod:`policies.events`.
-All keys of one script share the workspace's hash tag, so this holds on Redis Cluster too.
+Each script names its keys and arguments (:class:`policies.scripting.LuaScript`: the body
+reads ``K.meta``, ``A.name``) and answers with :class:`policies.scripting.Reply` statuses
+(``R.EXISTS``). Every write script shares one head (:data:`HEAD_KEYS`, :data:`HEAD_ARGS`)
+so that one tail, ``commit()``, bumps the workspace's policy version, appends the audit
+entry and publishes the invalidation event inside the same atomic step as the change:
+replies are ``{status, version}``. The event text ``"<workspace> <version>"`` is parsed by
+:mod:`policies.events`. All keys of one script share the workspace's hash tag, so this holds
+on Redis Cluster too.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from policies.scripting import LuaScript
 
-
-@dataclass(frozen=True, slots=True)
-class LuaScript:
-    name: str
-    text: str
-    sha: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sha", hashlib.sha1(self.text.encode()).hexdigest())  # noqa: S324 - Redis names scripts by SHA-1
-
-
-_HEAD = """
-local s = 5 + tonumber(ARGV[4])
+HEAD_KEYS = ("meta", "audit")  # the workspace's meta hash, its audit stream
+HEAD_ARGS = ("ws", "channel", "maxlen", "audit")  # the audit fields: one list
+_COMMIT = """
 local function commit()
-  local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
-  local fields = {}
-  for i = 5, s - 1 do fields[#fields + 1] = ARGV[i] end
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'version', version, unpack(fields))
-  redis.call('PUBLISH', ARGV[2], ARGV[1] .. ' ' .. version)
+  local version = redis.call('HINCRBY', K.meta, 'version', 1)
+  redis.call('XADD', K.audit, 'MAXLEN', '~', A.maxlen, '*', 'version', version, unpack(A.audit))
+  redis.call('PUBLISH', A.channel, A.ws .. ' ' .. version)
   return version
 end
 """
 
-# KEYS[3] = credentials hash. Own ARGV: name, created, then for pk and sk: digest, record, enc.
-CREATE = LuaScript(
+
+def write_script(
+    name: str,
+    keys: tuple[str, ...],
+    args: tuple[str, ...],
+    body: str,
+    lists: frozenset[str] = frozenset(),
+) -> LuaScript:
+    """A write script: the common head's keys and arguments first, then its own."""
+    return LuaScript(name, _COMMIT + body, HEAD_KEYS + keys, HEAD_ARGS + args, lists | {"audit"})
+
+
+# A new workspace with both role keys (digest -> credential record, and the ciphertexts).
+CREATE = write_script(
     "create",
-    _HEAD
-    + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {-3, 0} end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[s], 'created', ARGV[s + 1],
-  'version', 0, 'pk_digest', ARGV[s + 2], 'pk_enc', ARGV[s + 4],
-  'sk_digest', ARGV[s + 5], 'sk_enc', ARGV[s + 7])
-redis.call('HSET', KEYS[3], ARGV[s + 2], ARGV[s + 3], ARGV[s + 5], ARGV[s + 6])
-return {1, commit()}
+    ("credentials",),
+    ("name", "created", "pk_digest", "pk_record", "pk_enc", "sk_digest", "sk_record", "sk_enc"),
+    """
+if redis.call('EXISTS', K.meta) == 1 then return {R.EXISTS, 0} end
+redis.call('HSET', K.meta, 'id', A.ws, 'name', A.name, 'created', A.created,
+  'version', 0, 'pk_digest', A.pk_digest, 'pk_enc', A.pk_enc,
+  'sk_digest', A.sk_digest, 'sk_enc', A.sk_enc)
+redis.call('HSET', K.credentials, A.pk_digest, A.pk_record, A.sk_digest, A.sk_record)
+return {R.OK, commit()}
 """,
 )
 
-# KEYS[3] = credentials hash. Own ARGV: role ('pk' or 'sk'), new digest, new record, new enc,
-# grace-until ('' = the old key dies now). One key of the role stays in grace at most.
-ROTATE = LuaScript(
+# A role's new key (role 'pk' or 'sk'); grace_until '' kills the old key now, else it lives
+# until then. One key of the role stays in grace at most.
+ROTATE = write_script(
     "rotate",
-    _HEAD
-    + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-local role = ARGV[s]
-local old = redis.call('HGET', KEYS[1], role .. '_digest')
-local prev = redis.call('HGET', KEYS[1], role .. '_prev_digest')
+    ("credentials",),
+    ("role", "digest", "record", "enc", "grace_until"),
+    """
+if redis.call('EXISTS', K.meta) == 0 then return {R.UNKNOWN_WORKSPACE, 0} end
+local old = redis.call('HGET', K.meta, A.role .. '_digest')
+local prev = redis.call('HGET', K.meta, A.role .. '_prev_digest')
 if prev then
-  redis.call('HDEL', KEYS[3], prev)
-  redis.call('HDEL', KEYS[1], role .. '_prev_digest')
+  redis.call('HDEL', K.credentials, prev)
+  redis.call('HDEL', K.meta, A.role .. '_prev_digest')
 end
 if old then
-  local raw = redis.call('HGET', KEYS[3], old)
-  if ARGV[s + 4] ~= '' and raw then
+  local raw = redis.call('HGET', K.credentials, old)
+  if A.grace_until ~= '' and raw then
     local record = cjson.decode(raw)
-    record['expires'] = tonumber(ARGV[s + 4])
-    redis.call('HSET', KEYS[3], old, cjson.encode(record))
-    redis.call('HSET', KEYS[1], role .. '_prev_digest', old)
+    record['expires'] = tonumber(A.grace_until)
+    redis.call('HSET', K.credentials, old, cjson.encode(record))
+    redis.call('HSET', K.meta, A.role .. '_prev_digest', old)
   else
-    redis.call('HDEL', KEYS[3], old)
+    redis.call('HDEL', K.credentials, old)
   end
 end
-redis.call('HSET', KEYS[3], ARGV[s + 1], ARGV[s + 2])
-redis.call('HSET', KEYS[1], role .. '_digest', ARGV[s + 1], role .. '_enc', ARGV[s + 3])
-return {1, commit()}
+redis.call('HSET', K.credentials, A.digest, A.record)
+redis.call('HSET', K.meta, A.role .. '_digest', A.digest, A.role .. '_enc', A.enc)
+return {R.OK, commit()}
 """,
 )
 
-# KEYS[3..] = targets. Own ARGV: n ops, then 4 per op: verb, index into KEYS, field, value.
-# Guards (NEED: field must exist, ABSENT: must not) all run before any write. Writes that
-# change nothing (an HSET of the value already there) do not count: no version, no entry.
-APPLY = LuaScript(
+# ops: [verb, index into K.targets, field, value] each. Guards (NEED: the field must exist,
+# ABSENT: must not) all run before any write. Writes that change nothing (an HSET of the
+# value already there) do not count: no version, no entry.
+APPLY = write_script(
     "apply",
-    _HEAD
-    + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-local n = tonumber(ARGV[s])
-for i = 0, n - 1 do
-  local o = s + 1 + i * 4
-  local verb, key = ARGV[o], KEYS[tonumber(ARGV[o + 1])]
-  if verb == 'NEED' and redis.call('HEXISTS', key, ARGV[o + 2]) == 0 then return {-2, 0} end
-  if verb == 'ABSENT' and redis.call('HEXISTS', key, ARGV[o + 2]) == 1 then return {-3, 0} end
+    ("*targets",),
+    ("ops",),
+    """
+if redis.call('EXISTS', K.meta) == 0 then return {R.UNKNOWN_WORKSPACE, 0} end
+for _, op in ipairs(A.ops) do
+  local verb, key = op[1], K.targets[op[2]]
+  if verb == 'NEED' and redis.call('HEXISTS', key, op[3]) == 0 then
+    return {R.FIELD_MISSING, 0}
+  end
+  if verb == 'ABSENT' and redis.call('HEXISTS', key, op[3]) == 1 then return {R.EXISTS, 0} end
 end
 local changed = 0
-for i = 0, n - 1 do
-  local o = s + 1 + i * 4
-  local verb, key = ARGV[o], KEYS[tonumber(ARGV[o + 1])]
+for _, op in ipairs(A.ops) do
+  local verb, key, member, value = op[1], K.targets[op[2]], op[3], op[4]
   if verb == 'HSET' then
-    if redis.call('HGET', key, ARGV[o + 2]) ~= ARGV[o + 3] then
-      redis.call('HSET', key, ARGV[o + 2], ARGV[o + 3])
+    if redis.call('HGET', key, member) ~= value then
+      redis.call('HSET', key, member, value)
       changed = changed + 1
     end
   elseif verb == 'HDEL' then
-    changed = changed + redis.call('HDEL', key, ARGV[o + 2])
+    changed = changed + redis.call('HDEL', key, member)
   elseif verb == 'SADD' then
-    changed = changed + redis.call('SADD', key, ARGV[o + 2])
+    changed = changed + redis.call('SADD', key, member)
   elseif verb == 'SREM' then
-    changed = changed + redis.call('SREM', key, ARGV[o + 2])
+    changed = changed + redis.call('SREM', key, member)
   end
 end
 if changed == 0 then
-  return {0, tonumber(redis.call('HGET', KEYS[1], 'version'))}
+  return {R.UNCHANGED, tonumber(redis.call('HGET', K.meta, 'version'))}
 end
 return {changed, commit()}
 """,
+    frozenset({"ops"}),
 )
 
-# The gateway's whole read: KEYS = meta, credentials, rules; ARGV[1] = digest.
-# Unknown key or workspace: nil, with no further work (a flood of junk stays cheap).
+# The gateway's whole read. Unknown key or workspace: nil, with no further work (a flood of
+# junk stays cheap).
 LOOKUP = LuaScript(
     "lookup",
     """
-local record = redis.call('HGET', KEYS[2], ARGV[1])
+local record = redis.call('HGET', K.credentials, A.digest)
 if not record then return false end
-local meta = redis.call('HMGET', KEYS[1], 'version', 'origins')
-return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', KEYS[3])}
+local meta = redis.call('HMGET', K.meta, 'version', 'origins')
+return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', K.rules)}
 """,
+    ("meta", "credentials", "rules"),
+    ("digest",),
 )
 
 # One-time-password challenges (policies.operations.otp). They are not policy changes: no
 # version bump, no event. Times are the store's clock (passed in), so an injected clock
 # decides expiry, cooldown and the hourly cap; Redis TTLs only sweep leftovers away.
 
-# KEYS = meta, challenge hash, sends zset (per admin), last-send hash (per admin).
-# ARGV = now, digest, expires, tries, cooldown, cap, window cutoff, ttl ms, send id,
-#        action binding, window ms.
-# Replies {1, 0} stored; {-1, 0} unknown workspace; {-2, wait} cooldown; {-3, wait} hourly cap.
+# Replies {OK, 0} stored; {UNKNOWN_WORKSPACE, 0}; {COOLDOWN, wait}; {HOURLY_CAP, wait}.
 OTP_ISSUE = LuaScript(
     "otp_issue",
     """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-local now = tonumber(ARGV[1])
-local last = redis.call('HGET', KEYS[4], ARGV[10])
+if redis.call('EXISTS', K.meta) == 0 then return {R.UNKNOWN_WORKSPACE, 0} end
+local now = tonumber(A.now)
+local last = redis.call('HGET', K.last_sends, A.binding)
 if last then
-  local wait = tonumber(last) + tonumber(ARGV[5]) - now
-  if wait > 0 then return {-2, math.ceil(wait)} end
+  local wait = tonumber(last) + tonumber(A.cooldown) - now
+  if wait > 0 then return {R.COOLDOWN, math.ceil(wait)} end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[7])
-if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6]) then
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  return {-3, math.ceil(tonumber(oldest[2]) - tonumber(ARGV[7]))}
+redis.call('ZREMRANGEBYSCORE', K.sends, '-inf', A.cutoff)
+if redis.call('ZCARD', K.sends) >= tonumber(A.cap) then
+  local oldest = redis.call('ZRANGE', K.sends, 0, 0, 'WITHSCORES')
+  return {R.HOURLY_CAP, math.ceil(tonumber(oldest[2]) - tonumber(A.cutoff))}
 end
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'digest', ARGV[2], 'expires', ARGV[3], 'tries', ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[8])
-redis.call('ZADD', KEYS[3], ARGV[1], ARGV[9])
-redis.call('PEXPIRE', KEYS[3], ARGV[11])
-redis.call('HSET', KEYS[4], ARGV[10], ARGV[1])
-redis.call('PEXPIRE', KEYS[4], ARGV[11])
-return {1, 0}
+redis.call('DEL', K.challenge)
+redis.call('HSET', K.challenge, 'digest', A.digest, 'expires', A.expires, 'tries', A.tries)
+redis.call('PEXPIRE', K.challenge, A.ttl_ms)
+redis.call('ZADD', K.sends, A.now, A.send_id)
+redis.call('PEXPIRE', K.sends, A.window_ms)
+redis.call('HSET', K.last_sends, A.binding, A.now)
+redis.call('PEXPIRE', K.last_sends, A.window_ms)
+return {R.OK, 0}
 """,
+    ("meta", "challenge", "sends", "last_sends"),
+    (
+        "now",
+        "digest",
+        "expires",
+        "tries",
+        "cooldown",
+        "cap",
+        "cutoff",
+        "ttl_ms",
+        "send_id",
+        "binding",
+        "window_ms",
+    ),
 )
 
-# KEYS = challenge hash, last-send hash. ARGV = presented digest, now, action binding.
-# Replies {1, 0} accepted (and consumed); {0, left} wrong; {-1, 0} no challenge;
-# {-2, 0} expired; {-3, 0} wrong on the last try: the challenge is void.
-# Both sides of the comparison are HMAC digests, which a guesser cannot steer byte by byte,
-# and Lua interns strings, so == compares two pointers: no timing signal either way.
+# Replies {OK, 0} accepted (and consumed); {WRONG, left}; {NO_CHALLENGE, 0}; {EXPIRED, 0};
+# {VOID, 0}: wrong on the last try, the challenge is gone. Both sides of the comparison are
+# HMAC digests, which a guesser cannot steer byte by byte, and Lua interns strings, so ==
+# compares two pointers: no timing signal either way.
 OTP_VERIFY = LuaScript(
     "otp_verify",
     """
-local c = redis.call('HMGET', KEYS[1], 'digest', 'expires', 'tries')
-if not c[1] then return {-1, 0} end
-if tonumber(ARGV[2]) >= tonumber(c[2]) then
-  redis.call('DEL', KEYS[1])
-  return {-2, 0}
+local c = redis.call('HMGET', K.challenge, 'digest', 'expires', 'tries')
+if not c[1] then return {R.NO_CHALLENGE, 0} end
+if tonumber(A.now) >= tonumber(c[2]) then
+  redis.call('DEL', K.challenge)
+  return {R.EXPIRED, 0}
 end
-if c[1] == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('HDEL', KEYS[2], ARGV[3])
-  return {1, 0}
+if c[1] == A.digest then
+  redis.call('DEL', K.challenge)
+  redis.call('HDEL', K.last_sends, A.binding)
+  return {R.OK, 0}
 end
-local left = redis.call('HINCRBY', KEYS[1], 'tries', -1)
+local left = redis.call('HINCRBY', K.challenge, 'tries', -1)
 if left <= 0 then
-  redis.call('DEL', KEYS[1])
-  return {-3, 0}
+  redis.call('DEL', K.challenge)
+  return {R.VOID, 0}
 end
-return {0, left}
+return {R.WRONG, left}
 """,
+    ("challenge", "last_sends"),
+    ("digest", "now", "binding"),
 )
 
-# Take back a challenge whose mail could not be sent, so it neither lingers nor counts.
-# KEYS = challenge hash, sends zset, last-send hash. ARGV = digest, send id, action binding,
-# the send's time. Only what this send wrote is removed (a newer send is left alone).
+# Take back a challenge whose mail could not be sent, so it neither lingers nor counts. Only
+# what this send wrote is removed (a newer send is left alone).
 OTP_CANCEL = LuaScript(
     "otp_cancel",
     """
-if redis.call('HGET', KEYS[1], 'digest') == ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('ZREM', KEYS[2], ARGV[2])
-if redis.call('HGET', KEYS[3], ARGV[3]) == ARGV[4] then redis.call('HDEL', KEYS[3], ARGV[3]) end
-return 1
+if redis.call('HGET', K.challenge, 'digest') == A.digest then redis.call('DEL', K.challenge) end
+redis.call('ZREM', K.sends, A.send_id)
+if redis.call('HGET', K.last_sends, A.binding) == A.sent_at then
+  redis.call('HDEL', K.last_sends, A.binding)
+end
+return R.OK
 """,
+    ("challenge", "sends", "last_sends"),
+    ("digest", "send_id", "binding", "sent_at"),
 )
 
 # The hourly cap per admin across all their workspaces (each workspace also counts its own
 # in OTP_ISSUE): its own key and slot, so it is a step of its own, taken before OTP_ISSUE.
-# KEYS = the admin's sends zset. ARGV = now, window cutoff, cap, send id, window ms.
-# Replies {1, 0} counted; {-3, wait} the cap is reached.
+# Replies {OK, 0} counted; {HOURLY_CAP, wait}.
 OTP_ADMIN_SEND = LuaScript(
     "otp_admin_send",
     """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {-3, math.ceil(tonumber(oldest[2]) - tonumber(ARGV[2]))}
+redis.call('ZREMRANGEBYSCORE', K.sends, '-inf', A.cutoff)
+if redis.call('ZCARD', K.sends) >= tonumber(A.cap) then
+  local oldest = redis.call('ZRANGE', K.sends, 0, 0, 'WITHSCORES')
+  return {R.HOURLY_CAP, math.ceil(tonumber(oldest[2]) - tonumber(A.cutoff))}
 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return {1, 0}
+redis.call('ZADD', K.sends, A.now, A.send_id)
+redis.call('PEXPIRE', K.sends, A.window_ms)
+return {R.OK, 0}
 """,
+    ("sends",),
+    ("now", "cutoff", "cap", "send_id", "window_ms"),
 )

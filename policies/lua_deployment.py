@@ -10,65 +10,75 @@ so each is atomic on Redis Cluster too.
 
 from __future__ import annotations
 
-from policies.lua import _HEAD, LuaScript  # the write scripts' common head (see there)
+from policies.lua import write_script
+from policies.scripting import LuaScript
 
-# A restore's last, atomic step (policies.operations.backup). KEYS[3..7] = the live
-# credentials, rules, tokens, last-used and secrets keys; KEYS[8..12] = their staged copies.
-# Own ARGV: the five staged sizes, then n and n meta field/value items. Each step is O(1) in
-# the backup's size (RENAME moves a key, UNLINK frees leftovers in the background), so a
-# large restore never blocks Redis. Replies -3: the workspace exists; -2: a staged section
-# is not the size it was written with (expired or touched): nothing is made live.
-RESTORE = LuaScript(
+SECTIONS = ("credentials", "rules", "tokens", "last_used", "secrets")
+
+# A restore's last, atomic step (policies.operations.backup): the live keys of SECTIONS and
+# their staged copies (staged_*), the staged sizes, and the meta hash's fields as one list
+# of field/value items. Each step is O(1) in the backup's size (RENAME moves a key, UNLINK
+# frees leftovers in the background), so a large restore never blocks Redis. Replies EXISTS:
+# the workspace exists; STAGED_MISMATCH: a staged section is not the size it was written
+# with (expired or touched): nothing is made live.
+RESTORE = write_script(
     "restore",
-    _HEAD
-    + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {-3, 0} end
-for i = 8, 12 do
-  local size = tonumber(ARGV[s + i - 8])
-  local found
-  if i == 9 then found = redis.call('SCARD', KEYS[i]) else found = redis.call('HLEN', KEYS[i]) end
-  if found ~= size then return {-2, 0} end
+    (*SECTIONS, *(f"staged_{n}" for n in SECTIONS)),
+    ("sizes", "meta_fields"),
+    """
+if redis.call('EXISTS', K.meta) == 1 then return {R.EXISTS, 0} end
+local sections = {'credentials', 'rules', 'tokens', 'last_used', 'secrets'}
+for i, name in ipairs(sections) do
+  local staged = K['staged_' .. name]
+  local count = 'HLEN'
+  if name == 'rules' then count = 'SCARD' end
+  local found = redis.call(count, staged)
+  if found ~= tonumber(A.sizes[i]) then return {R.STAGED_MISMATCH, 0} end
 end
-for i = 3, 7 do
-  redis.call('UNLINK', KEYS[i])
-  if redis.call('EXISTS', KEYS[i + 5]) == 1 then
-    redis.call('RENAME', KEYS[i + 5], KEYS[i])
-    redis.call('PERSIST', KEYS[i])
+for _, name in ipairs(sections) do
+  redis.call('UNLINK', K[name])
+  if redis.call('EXISTS', K['staged_' .. name]) == 1 then
+    redis.call('RENAME', K['staged_' .. name], K[name])
+    redis.call('PERSIST', K[name])
   end
 end
-local n = tonumber(ARGV[s + 5])
-redis.call('HSET', KEYS[1], unpack(ARGV, s + 6, s + 5 + n))
-redis.call('HSET', KEYS[1], 'version', 0)
-return {1, commit()}
+redis.call('HSET', K.meta, unpack(A.meta_fields))
+redis.call('HSET', K.meta, 'version', 0)
+return {R.OK, commit()}
 """,
+    frozenset({"sizes", "meta_fields"}),
 )
 
 
-# Store the catalog with its audit entry and event, in one step. KEYS = catalog, deployment
-# audit stream (same slot). ARGV = catalog JSON, channel, fingerprint, audit MAXLEN, then the
-# audit fields. Replies 1 changed (audited), 0 unchanged (no entry); the event goes out
-# either way, so a gateway that missed one catches up.
+# Store the catalog with its audit entry and event, in one step (the catalog and the
+# deployment's audit stream share a slot). Replies OK changed (audited), UNCHANGED (no
+# entry); the event goes out either way, so a gateway that missed one catches up.
 CATALOG_SAVE = LuaScript(
     "catalog_save",
     """
-local changed = 0
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 5))
-  changed = 1
+local changed = R.UNCHANGED
+if redis.call('GET', K.catalog) ~= A.catalog then
+  redis.call('SET', K.catalog, A.catalog)
+  redis.call('XADD', K.audit, 'MAXLEN', '~', A.maxlen, '*', unpack(A.audit))
+  changed = R.OK
 end
-redis.call('PUBLISH', ARGV[2], 'catalog ' .. ARGV[3])
+redis.call('PUBLISH', A.channel, 'catalog ' .. A.fingerprint)
 return changed
 """,
+    ("catalog", "audit"),
+    ("catalog", "channel", "fingerprint", "maxlen", "audit"),
+    frozenset({"audit"}),
 )
 
-# Rewrap one ciphertext: KEYS = the hash; ARGV = field, the ciphertext read, its rewrap.
-# Writes only if the value is still the one read (a concurrent change wins); 1 written.
+# Rewrap one ciphertext: written only if the value is still the one read (a concurrent
+# change wins). Replies OK written, UNCHANGED not.
 REWRAP = LuaScript(
     "rewrap",
     """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1
+if redis.call('HGET', K.hash, A.field) ~= A.read then return R.UNCHANGED end
+redis.call('HSET', K.hash, A.field, A.rewrapped)
+return R.OK
 """,
+    ("hash",),
+    ("field", "read", "rewrapped"),
 )

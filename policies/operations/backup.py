@@ -28,6 +28,7 @@ from policies.lua_deployment import RESTORE
 from policies.operations.base import Context, audit_call, require_workspace, write_call
 from policies.operations.rules import load_catalog, save_catalog
 from policies.records import Restored
+from policies.scripting import Reply
 
 CHUNK = 1000
 _SCAN = 1000
@@ -172,10 +173,11 @@ def import_workspace(
             ws,
             RESTORE,
             (*live_keys, *staged),
-            (*sizes, len(meta_items), *meta_items),
             actor=actor,
             action="workspace.restored",
             detail=detail,
+            sizes=sizes,
+            meta_fields=meta_items,
         )
     except StoreUnavailable:
         # Nothing is live; the staged part goes now (or, if Redis is gone, with its TTL).
@@ -184,9 +186,9 @@ def import_workspace(
     status = int(reply[0])
     if status < 0:
         yield Command(("UNLINK", *staged))
-    if status == -3:
+    if status == Reply.EXISTS:
         raise KeystileError(f"workspace {ws} already exists here; restore into an empty Redis")
-    if status == -2:
+    if status == Reply.STAGED_MISMATCH:
         raise KeystileError("the restore's staged data changed or expired; nothing restored")
     yield Command(("SADD", schema.WORKSPACES, ws))
     if apply_catalog and own is not None:

@@ -12,7 +12,8 @@ from policies.calls import Command, Script
 from policies.crypto import Keyring
 from policies.errors import KeystileError, NotFound, UnknownWorkspace
 from policies.keyformat import is_workspace_id
-from policies.lua import APPLY, LuaScript
+from policies.lua import APPLY
+from policies.scripting import LuaScript, Reply
 
 MAX_NAME = 100
 
@@ -43,18 +44,20 @@ def write_call(
     ws: str,
     script: LuaScript,
     own_keys: Sequence[str],
-    own_args: Sequence[Any],
     *,
     actor: str,
     action: str,
     detail: dict[str, Any],
+    **own_args: Any,
 ) -> Script:
     """A write script call with the common head (see :mod:`policies.lua`)."""
-    fields = schema.audit_fields(actor, action, ws, ctx.clock(), detail)
-    return Script(
-        script,
+    return script.call(
         (schema.meta(ws), schema.audit(ws), *own_keys),
-        (ws, schema.EVENTS_CHANNEL, schema.AUDIT_MAXLEN, len(fields), *fields, *own_args),
+        ws=ws,
+        channel=schema.EVENTS_CHANNEL,
+        maxlen=schema.AUDIT_MAXLEN,
+        audit=list(schema.audit_fields(actor, action, ws, ctx.clock(), detail)),
+        **own_args,
     )
 
 
@@ -66,20 +69,20 @@ def apply_call(
 ) -> Script:
     """An APPLY call: guards, then HSET/HDEL/SADD/SREM, committed as one step."""
     keys: list[str] = []
-    args: list[Any] = [len(ops)]
+    encoded: list[tuple[str, int, str, str]] = []
     for verb, key, member, value in ops:
         if key not in keys:
             keys.append(key)
-        args += [verb, keys.index(key) + 3, member, value]  # KEYS[1..2] are meta and audit
-    return write_call(ctx, ws, APPLY, keys, args, actor=actor, action=action, detail=detail)
+        encoded.append((verb, keys.index(key) + 1, member, value))  # Lua's K.targets[i]
+    return write_call(ctx, ws, APPLY, keys, actor=actor, action=action, detail=detail, ops=encoded)
 
 
 def checked(reply: Any, ws: str, *, missing: str = "not found") -> int:
     """The status of a write reply; unknown workspace or failed guard become errors."""
     status = int(reply[0])
-    if status == -1:
+    if status == Reply.UNKNOWN_WORKSPACE:
         raise UnknownWorkspace(ws)
-    if status == -2:
+    if status == Reply.FIELD_MISSING:
         raise NotFound(missing)
     return status
 

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from policies import schema
-from policies.calls import Command, Operation, Script
+from policies.calls import Command, Operation
 from policies.crypto import BOUND_PREFIX, role_context, secret_context
 from policies.errors import ConfigError, KeystileError
 from policies.lua_deployment import REWRAP
 from policies.operations.base import Context, audit_call
 from policies.operations.workspaces import role_key
+from policies.scripting import Reply
 
 Progress = Callable[[str, int, int], None]  # workspace, rewrapped, failed
 
@@ -132,7 +133,7 @@ def rewrap(
             except KeystileError:
                 failed += 1
                 continue
-            done += (yield Script(REWRAP, (key,), (field, enc, new))) == 1
+            done += (yield REWRAP.call((key,), field=field, read=enc, rewrapped=new)) == Reply.OK
         if done or failed:
             detail = {"rewrapped": done, "failed": failed}
             yield audit_call(ctx, ws, actor, "secrets.rewrapped", detail)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from policies import keyformat, schema
-from policies.calls import Batch, Command, Operation, Script
+from policies.calls import Batch, Command, Operation
 from policies.errors import InvalidKey
 from policies.lua import LOOKUP
 from policies.operations.base import Context
@@ -19,10 +19,9 @@ def lookup(ctx: Context, raw_key: str) -> Operation[KeyPolicy]:
     """
     parsed = keyformat.parse(raw_key)
     ws = parsed.workspace_id
-    reply = yield Script(
-        LOOKUP,
+    reply = yield LOOKUP.call(
         (schema.meta(ws), schema.credentials(ws), schema.rules(ws)),
-        (ctx.keyring.digest(raw_key),),
+        digest=ctx.keyring.digest(raw_key),
     )
     policy = schema.decode_lookup(ws, reply)
     if policy is None or policy.kind is not parsed.kind:

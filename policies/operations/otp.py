@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 
 from policies import otp, schema
-from policies.calls import Command, Operation, Script
+from policies.calls import Command, Operation
 from policies.errors import UnknownWorkspace
 from policies.lua import OTP_ADMIN_SEND, OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
 from policies.operations.base import Context, audit_call, require_workspace
@@ -34,12 +34,13 @@ from policies.otp import (
     RejectReason,
     ThrottleReason,
 )
+from policies.scripting import Reply
 
 _REJECTIONS = {
-    0: RejectReason.WRONG,
-    -1: RejectReason.MISSING,
-    -2: RejectReason.EXPIRED,
-    -3: RejectReason.VOID,
+    Reply.WRONG: RejectReason.WRONG,
+    Reply.NO_CHALLENGE: RejectReason.MISSING,
+    Reply.EXPIRED: RejectReason.EXPIRED,
+    Reply.VOID: RejectReason.VOID,
 }
 
 
@@ -66,38 +67,38 @@ def issue(
     challenge, sends, last = _keys(ws, admin_key, action_key)
     send_id, sent_at, expires = secrets.token_hex(8), repr(now), now + policy.ttl_seconds
     across = schema.otp_admin_sends(admin_key)
-    counted = yield Script(
-        OTP_ADMIN_SEND,
+    counted = yield OTP_ADMIN_SEND.call(
         (across,),
-        (sent_at, repr(now - HOUR), policy.max_sends_per_hour, send_id, HOUR * 1000),
+        now=sent_at,
+        cutoff=repr(now - HOUR),
+        cap=policy.max_sends_per_hour,
+        send_id=send_id,
+        window_ms=HOUR * 1000,
     )
-    if int(counted[0]) == -3:
+    if int(counted[0]) == Reply.HOURLY_CAP:
         raise OtpThrottled(ThrottleReason.HOURLY_CAP, int(counted[1]))
-    reply = yield Script(
-        OTP_ISSUE,
+    reply = yield OTP_ISSUE.call(
         (schema.meta(ws), challenge, sends, last),
-        (
-            sent_at,
-            digest,
-            repr(expires),
-            policy.max_attempts,
-            policy.cooldown_seconds,
-            policy.max_sends_per_hour,
-            repr(now - HOUR),
-            int(policy.ttl_seconds * 1000),
-            send_id,
-            action_key,
-            HOUR * 1000,
-        ),
+        now=sent_at,
+        digest=digest,
+        expires=repr(expires),
+        tries=policy.max_attempts,
+        cooldown=policy.cooldown_seconds,
+        cap=policy.max_sends_per_hour,
+        cutoff=repr(now - HOUR),
+        ttl_ms=int(policy.ttl_seconds * 1000),
+        send_id=send_id,
+        binding=action_key,
+        window_ms=HOUR * 1000,
     )
     status, wait = int(reply[0]), int(reply[1])
-    if status != 1:  # refused in the workspace: this send does not count across either
+    if status != Reply.OK:  # refused in the workspace: this send does not count across either
         yield Command(("ZREM", across, send_id))
-    if status == -1:
+    if status == Reply.UNKNOWN_WORKSPACE:
         raise UnknownWorkspace(ws)
-    if status == -2:
+    if status == Reply.COOLDOWN:
         raise OtpThrottled(ThrottleReason.COOLDOWN, wait)
-    if status == -3:
+    if status == Reply.HOURLY_CAP:
         raise OtpThrottled(ThrottleReason.HOURLY_CAP, wait)
     return IssuedOtp(
         workspace_id=ws,
@@ -128,19 +129,16 @@ def verify(
         otp.admin_binding(ctx.keyring, admin_id),
         otp.action_binding(ctx.keyring, admin_id, action),
     )
-    reply = yield Script(
-        OTP_VERIFY,
+    reply = yield OTP_VERIFY.call(
         (challenge, last),
-        (
-            otp.code_digest(ctx.keyring, ws, admin_id, action, code),
-            repr(ctx.clock()),
-            otp.action_binding(ctx.keyring, admin_id, action),
-        ),
+        digest=otp.code_digest(ctx.keyring, ws, admin_id, action, code),
+        now=repr(ctx.clock()),
+        binding=otp.action_binding(ctx.keyring, admin_id, action),
     )
     status, left = int(reply[0]), int(reply[1])
-    if status == 1:
+    if status == Reply.OK:
         return
-    reason = _REJECTIONS.get(status, RejectReason.MISSING)
+    reason = _REJECTIONS.get(Reply(status), RejectReason.MISSING)
     yield audit_call(
         ctx, ws, actor, "otp.failed", {"for": action, "reason": reason.value, "attempts_left": left}
     )
@@ -150,9 +148,11 @@ def verify(
 def cancel(ctx: Context, issued: IssuedOtp) -> Operation[None]:
     """Remove a challenge whose mail never left, so it is neither usable nor counted."""
     challenge, sends, last = _keys(issued.workspace_id, issued.admin_key, issued.action_key)
-    yield Script(
-        OTP_CANCEL,
+    yield OTP_CANCEL.call(
         (challenge, sends, last),
-        (issued.digest, issued.send_id, issued.action_key, issued.sent_at),
+        digest=issued.digest,
+        send_id=issued.send_id,
+        binding=issued.action_key,
+        sent_at=issued.sent_at,
     )
     yield Command(("ZREM", schema.otp_admin_sends(issued.admin_key), issued.send_id))

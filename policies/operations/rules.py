@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policies import schema
-from policies.calls import Batch, Command, Operation, Script
+from policies.calls import Batch, Command, Operation
 from policies.catalog import Catalog
 from policies.errors import CatalogError, UnknownWorkspace
 from policies.lua_deployment import CATALOG_SAVE
@@ -55,10 +55,13 @@ def save_catalog(
         "disarmed": len(disarmed),
     }
     fields = schema.audit_fields(actor, "catalog.loaded", "-", ctx.clock(), detail)
-    yield Script(
-        CATALOG_SAVE,
+    yield CATALOG_SAVE.call(
         (schema.CATALOG, schema.DEPLOYMENT_AUDIT),
-        (catalog.to_json(), schema.EVENTS_CHANNEL, fingerprint, schema.AUDIT_MAXLEN, *fields),
+        catalog=catalog.to_json(),
+        channel=schema.EVENTS_CHANNEL,
+        fingerprint=fingerprint,
+        maxlen=schema.AUDIT_MAXLEN,
+        audit=list(fields),
     )
     return fingerprint
 

@@ -9,6 +9,7 @@ from policies.calls import Batch, Command, Operation
 from policies.crypto import secret_context
 from policies.errors import AlreadyExists, KeystileError, NotFound, UnknownWorkspace
 from policies.operations.base import Context, apply_call, audit_call, checked, require_workspace
+from policies.scripting import Reply
 
 SECRET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 MAX_SECRET_BYTES = 64 * 1024
@@ -46,7 +47,7 @@ def put_secret(
     reply = yield apply_call(
         ctx, ws, [*guard, op], actor=actor, action="secret.set", detail={"name": name}
     )
-    if int(reply[0]) == -3:
+    if int(reply[0]) == Reply.EXISTS:
         raise AlreadyExists(f"a secret named {name!r} already exists")
     checked(reply, ws)
 

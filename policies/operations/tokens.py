@@ -13,6 +13,7 @@ from policies.operations.base import Context, apply_call, check_label, checked, 
 from policies.operations.rules import require_catalog
 from policies.records import CreatedToken, TokenInfo
 from policies.rules import Rule
+from policies.scripting import Reply
 from policies.times import check_expiry, is_time
 
 
@@ -91,7 +92,9 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
         action="token.revoked",
         detail={"key_id": key_id, "name": info.name},
     )
-    if int(reply[0]) == -2:  # revoked meanwhile by another caller, who wrote the entry
+    if (
+        int(reply[0]) == Reply.FIELD_MISSING
+    ):  # revoked meanwhile by another caller, who wrote the entry
         raw = yield Command(("HGET", schema.tokens(ws), key_id))
         return schema.decode_token(raw)[0]
     checked(reply, ws)

@@ -41,16 +41,22 @@ def create_workspace(ctx: Context, name: str, *, actor: str) -> Operation[Create
     ws, now = keyformat.new_workspace_id(), ctx.clock()
     pk, pk_digest, pk_record, pk_enc = _new_key(ctx, KeyKind.PUBLISHABLE, ws, now)
     sk, sk_digest, sk_record, sk_enc = _new_key(ctx, KeyKind.SDK, ws, now)
-    own = (name, now, pk_digest, pk_record, pk_enc, sk_digest, sk_record, sk_enc)
     reply = yield write_call(
         ctx,
         ws,
         CREATE,
         (schema.credentials(ws),),
-        own,
         actor=actor,
         action="workspace.created",
         detail={"name": name},
+        name=name,
+        created=now,
+        pk_digest=pk_digest,
+        pk_record=pk_record,
+        pk_enc=pk_enc,
+        sk_digest=sk_digest,
+        sk_record=sk_record,
+        sk_enc=sk_enc,
     )
     checked(reply, ws)
     yield Command(("SADD", schema.WORKSPACES, ws))
@@ -136,9 +142,19 @@ def _rotate(
     detail: dict[str, object] = {"key_id": ctx.keyring.key_id(digest)}
     if grace_until is not None:
         detail["old_key_valid_until"] = grace_until
-    own = (kind.value, digest, record, enc, "" if grace_until is None else repr(grace_until))
     reply = yield write_call(
-        ctx, ws, ROTATE, (schema.credentials(ws),), own, actor=actor, action=action, detail=detail
+        ctx,
+        ws,
+        ROTATE,
+        (schema.credentials(ws),),
+        actor=actor,
+        action=action,
+        detail=detail,
+        role=kind.value,
+        digest=digest,
+        record=record,
+        enc=enc,
+        grace_until="" if grace_until is None else repr(grace_until),
     )
     checked(reply, ws)
     return key
