@@ -17,14 +17,14 @@ from gateway.config import GatewayConfig
 from gateway.exempt import ExemptConflict, check
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
+from policies.async_store import AsyncPolicyStore
 from policies.catalog import Catalog
 from policies.errors import CatalogError, StoreUnavailable
-from policies.reader import PolicyReader
 
 
 class CatalogLoading:
     # Owned by Runtime; declared here for the type checker.
-    reader: PolicyReader | None
+    reader: AsyncPolicyStore | None
     router: Router | None
     catalog_fingerprint: str | None
     fixed_catalog: bool

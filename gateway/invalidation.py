@@ -38,9 +38,9 @@ from collections.abc import Awaitable, Callable
 
 from gateway.cache import DecisionCache
 from gateway.metrics import GatewayMetrics
+from policies.async_store import AsyncPolicyStore
 from policies.errors import StoreUnavailable
 from policies.events import parse_event
-from policies.reader import PolicyReader
 
 # How long one read of the subscription waits: it is also how often redis-py gets the
 # chance to send its health-check PING, which detects a silently dead connection.
@@ -75,7 +75,7 @@ class Invalidation:
         self._changed: asyncio.Event | None = None
 
     # -- the listener (a task for the middleware's lifetime) -----------------------------
-    async def listen(self, reader: PolicyReader) -> None:
+    async def listen(self, reader: AsyncPolicyStore) -> None:
         """Until :attr:`stopping` is set: subscribe, apply events, reconnect on failure.
 
         A flag as well as a cancellation: redis-py can swallow a cancellation that lands
@@ -181,7 +181,7 @@ class Invalidation:
         self._notify()
 
     # -- the version check (called every check_interval) ---------------------------------
-    async def check(self, reader: PolicyReader) -> bool:
+    async def check(self, reader: AsyncPolicyStore) -> bool:
         """Compare cached versions with the store's; False if Redis could not be asked."""
         self.checks_started += 1
         workspace_ids = self.cache.workspace_ids()

@@ -32,11 +32,11 @@ from gateway.invalidation import Invalidation
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
 from gateway.usage import UsageRecorder, flush
+from policies.async_store import AsyncPolicyStore
 from policies.catalog import Catalog
 from policies.connect import async_client, unreachable
 from policies.crypto import Keyring
 from policies.errors import CatalogError, ConfigError, StoreUnavailable, StoreUnreachable
-from policies.reader import PolicyReader
 from policies.settings import Settings
 
 _FLUSH_ON_STOP_SECONDS = 2.0
@@ -97,13 +97,13 @@ class Runtime(CatalogLoading):
         # _stale by stop() and by the ticker's end (asyncio.run and anyio cancel the tasks
         # of a loop they close), so the next request on a new loop starts afresh either way.
         self.stale: Callable[[], bool] = _stale
-        self.reader: PolicyReader | None = None
+        self.reader: AsyncPolicyStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._catalog_lock: asyncio.Lock | None = None
         self._catalog_due = False  # a reload failed: retry at the next check that succeeds
 
     # -- life cycle ----------------------------------------------------------------------
-    def ensure_started(self) -> PolicyReader:
+    def ensure_started(self) -> AsyncPolicyStore:
         """Start on the running loop unless already running there (cheap when it is)."""
         loop = asyncio.get_running_loop()
         if self.loop is loop and self.reader is not None:
@@ -112,7 +112,7 @@ class Runtime(CatalogLoading):
             self._abandon()
         self.loop = loop
         timeout = self.config.store_timeout
-        self.reader = reader = PolicyReader(
+        self.reader = reader = AsyncPolicyStore(
             # The socket timeouts bound each read; the reader's own bounds the whole call,
             # redis-py's reconnects and retries included.
             async_client(self.settings.redis_url, timeout=timeout),
@@ -263,7 +263,7 @@ class Runtime(CatalogLoading):
             except Exception:  # never let a bug stop the checks
                 self.logger.exception("gateway background check failed")
 
-    async def flush_usage(self, reader: PolicyReader | None = None) -> int:
+    async def flush_usage(self, reader: AsyncPolicyStore | None = None) -> int:
         """Write last-used times now; how many keys were written."""
         reader = reader or self.reader
         if reader is None:

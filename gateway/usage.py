@@ -5,7 +5,7 @@ metrics need anyway), and the flush compares that count with the one it saw last
 (``hits_flushed``); a request allowed after a lookup (the entry's first use) sets ``used``,
 which the flush takes back.
 Every ``touch_interval`` the gateway collects the keys used since the previous flush and
-writes them in one pipeline (:meth:`policies.PolicyReader.touch`), stamped with the flush
+writes them in one pipeline (:meth:`policies.AsyncPolicyStore.touch`), stamped with the flush
 time: last-used times are precise to ``touch_interval``. Entries evicted before a flush
 hand their mark over here, so evictions lose nothing. If Redis is away the marks wait for
 the next flush (bounded: one per key).
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from gateway.cache import DecisionCache
 from gateway.entry import CachedKey
 from gateway.metrics import GatewayMetrics
+from policies.async_store import AsyncPolicyStore
 from policies.errors import StoreUnavailable
-from policies.reader import PolicyReader
 
 
 class UsageRecorder:
@@ -59,7 +59,7 @@ class UsageRecorder:
 
 
 async def flush(
-    recorder: UsageRecorder, cache: DecisionCache, metrics: GatewayMetrics, reader: PolicyReader
+    recorder: UsageRecorder, cache: DecisionCache, metrics: GatewayMetrics, reader: AsyncPolicyStore
 ) -> int:
     """Write the last-used times collected since the previous flush; how many keys."""
     usage = recorder.collect(cache.entries())

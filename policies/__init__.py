@@ -3,9 +3,10 @@
 Imports neither Starlette nor Flask: see :mod:`policies.keyformat` (what a key looks like),
 :mod:`policies.crypto` (digests and encryption), :mod:`policies.rules`,
 :mod:`policies.catalog`, :mod:`policies.schema` (the Redis layout), :mod:`policies.store`
-(synchronous writer) and :mod:`policies.reader` (asynchronous reader).
+(synchronous writer) and :mod:`policies.async_store` (asynchronous reader).
 """
 
+from policies.async_store import AsyncPolicyStore
 from policies.catalog import Catalog, Functionality, Module
 from policies.catalog_routes import RouteEntry
 from policies.crypto import Keyring
@@ -19,7 +20,6 @@ from policies.errors import (
     UnknownWorkspace,
 )
 from policies.keyformat import KeyKind
-from policies.reader import PolicyReader
 from policies.records import KeyPolicy, TokenInfo, WorkspaceInfo
 from policies.rules import WILDCARD, Rule
 from policies.settings import Settings
@@ -27,6 +27,7 @@ from policies.store import PolicyStore
 
 __all__ = [
     "WILDCARD",
+    "AsyncPolicyStore",
     "Catalog",
     "CatalogError",
     "ConfigError",
@@ -48,3 +49,5 @@ __all__ = [
     "UnknownWorkspace",
     "WorkspaceInfo",
 ]
+
+PolicyReader = AsyncPolicyStore  # its former name (it writes too: last-used times)

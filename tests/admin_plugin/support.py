@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 
 from admin_plugin import AdminIdentity, KeystileAdmin, Mailer, OtpPolicy, TokensView
 from policies import InvalidKey, KeyPolicy, PolicyStore
-from policies.operations import gateway
+from policies.operations import lookup as store_lookup
 
 CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
@@ -38,7 +38,7 @@ def code_in(text: str) -> str:
 def gateway_lookup(store: PolicyStore, key: str) -> KeyPolicy | None:
     """What the gateway's one-round-trip lookup says of ``key`` (None: refused)."""
     try:
-        return store.run(gateway.lookup(store.ctx, key))
+        return store.run(store_lookup.lookup(store.ctx, key))
     except InvalidKey:
         return None
 

@@ -37,7 +37,15 @@ from bench.setup import create_tokens
 from gateway import KeyGateMiddleware
 from keystile import sample_api
 from keystile.redis_server import free_port
-from policies import Catalog, InvalidKey, KeyPolicy, Keyring, PolicyReader, PolicyStore, Settings
+from policies import (
+    AsyncPolicyStore,
+    Catalog,
+    InvalidKey,
+    KeyPolicy,
+    Keyring,
+    PolicyStore,
+    Settings,
+)
 from policies.connect import async_client
 from policies.listing import TokenQuery
 from policies.records import CreatedWorkspace
@@ -102,7 +110,7 @@ class Live:
         async def lookup() -> KeyPolicy | None:
             client = async_client(self.redis_url)
             try:
-                return await PolicyReader(client, self.keyring).lookup(key)
+                return await AsyncPolicyStore(client, self.keyring).lookup(key)
             except InvalidKey:
                 return None
             finally:

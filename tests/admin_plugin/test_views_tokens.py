@@ -10,7 +10,7 @@ from flask import Flask
 
 from admin_plugin import AdminIdentity
 from policies import PolicyStore, Rule
-from policies.operations import gateway
+from policies.operations import lookup as store_lookup
 from policies.records import CreatedWorkspace
 from tests.admin_plugin.support import Api, Inbox, Who, gateway_lookup
 from tests.support.clock import ManualClock
@@ -95,7 +95,7 @@ def test_token_list_columns_and_status(
     create(api, inbox, name="forever")
     # The gateway records last use; here through its own operation.
     usage = {workspace.workspace_id: {str(expiring["key_id"]): clock()}}
-    store.run(gateway.touch(store.ctx, usage))
+    store.run(store_lookup.touch(store.ctx, usage))
     clock.advance(2 * 86400)
     panel = api.get("panel/tokens").get_data(as_text=True)
     for header in ("Name", "Key ID", "Created", "Expires", "Last used", "Status"):

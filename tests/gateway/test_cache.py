@@ -13,7 +13,7 @@ from cachetools import TTLCache
 from gateway import KeyGateMiddleware
 from gateway.ttlcache import StoppableClock
 from keystile.redis_server import free_port
-from policies import Keyring, PolicyReader, PolicyStore
+from policies import AsyncPolicyStore, Keyring, PolicyStore
 from policies.connect import async_client
 from policies.keyformat import KeyKind, generate
 from policies.records import CreatedWorkspace
@@ -193,7 +193,7 @@ async def test_unconfirmed_entries_go_stale_once_checks_fail(
     before = commands.lookups()
     assert (await call(quiet, request(workspace.sdk_key))).status == 200
     assert commands.lookups() == before  # confirmed by the (healthy) checks: no clock
-    unreachable = PolicyReader(async_client(f"redis://127.0.0.1:{free_port()}/0"), keyring)
+    unreachable = AsyncPolicyStore(async_client(f"redis://127.0.0.1:{free_port()}/0"), keyring)
     assert not await quiet.invalidation.check(unreachable)  # a failed version check
     assert quiet.cache.degraded
     assert (await call(quiet, request(workspace.sdk_key))).status == 200  # looked up again

@@ -12,14 +12,14 @@ import redis
 from policies import InvalidKey, KeyKind, KeyPolicy, PolicyStore, schema
 from policies.backup import sign
 from policies.connect import sync_client
-from policies.operations import gateway
+from policies.operations import lookup as store_lookup
 from policies.records import CreatedWorkspace, TokenInfo
 
 
 def lookup(store: PolicyStore, key: str) -> KeyPolicy | None:
     """What the gateway would get for ``key`` (None: refused)."""
     try:
-        return store.run(gateway.lookup(store.ctx, key))
+        return store.run(store_lookup.lookup(store.ctx, key))
     except InvalidKey:
         return None
 

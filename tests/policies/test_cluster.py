@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from policies import Catalog, Keyring, PolicyReader, PolicyStore, Rule
+from policies import AsyncPolicyStore, Catalog, Keyring, PolicyStore, Rule
 from policies.connect import async_client, sync_client
 from tests.policies.helpers import lookup, rotate_concurrently
 from tests.support.cluster import LocalCluster
@@ -54,7 +54,7 @@ def test_concurrent_rotations_on_the_cluster(cluster_store: PolicyStore, cluster
 @pytest.mark.anyio
 async def test_async_reader_on_the_cluster(cluster_store: PolicyStore, cluster_url: str) -> None:
     created = cluster_store.create_workspace("Acme", actor="t")
-    reader = PolicyReader(async_client(cluster_url), cluster_store.ctx.keyring)
+    reader = AsyncPolicyStore(async_client(cluster_url), cluster_store.ctx.keyring)
     try:
         policy = await reader.lookup(created.sdk_key)
         assert policy.workspace_id == created.workspace_id

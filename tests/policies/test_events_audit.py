@@ -7,7 +7,7 @@ import redis
 
 from policies import PolicyStore, Rule, schema
 from policies.events import EVENTS_CHANNEL, Event, parse_event
-from policies.operations import gateway
+from policies.operations import lookup as store_lookup
 
 
 def publishers(client: redis.Redis) -> list[redis.Redis]:
@@ -89,7 +89,7 @@ def test_catalog_save_publishes(store: PolicyStore, redis_client: redis.Redis) -
 
 def test_lookup_is_one_round_trip(store: PolicyStore, redis_client: redis.Redis) -> None:
     created = store.create_workspace("Acme", actor="t")
-    operation = gateway.lookup(store.ctx, created.publishable_key)
+    operation = store_lookup.lookup(store.ctx, created.publishable_key)
     call = next(operation)  # the operation yields exactly one call, then finishes
     reply = store.client.execute_command(
         "EVAL",
@@ -104,14 +104,14 @@ def test_lookup_is_one_round_trip(store: PolicyStore, redis_client: redis.Redis)
     except StopIteration as done:
         assert done.value.workspace_id == created.workspace_id
     # And on the server: one command per lookup once the script is cached.
-    store.run(gateway.lookup(store.ctx, created.publishable_key))
+    store.run(store_lookup.lookup(store.ctx, created.publishable_key))
     # On a cluster, the statistics of the node holding the workspace.
     node: dict[str, Any] = {}
     if isinstance(redis_client, redis.RedisCluster):
         node["target_nodes"] = redis_client.get_node_from_key(schema.meta(created.workspace_id))
     redis_client.config_resetstat(**node)
     for _ in range(10):
-        store.run(gateway.lookup(store.ctx, created.publishable_key))
+        store.run(store_lookup.lookup(store.ctx, created.publishable_key))
     stats = redis_client.info("commandstats", **node)
     # commandstats also counts the commands run inside the script; those are not round trips.
     inside_script = {"cmdstat_hget", "cmdstat_hmget", "cmdstat_smembers"}

@@ -1,6 +1,6 @@
 import pytest
 
-from policies import KeyKind, PolicyReader, PolicyStore, UnknownWorkspace
+from policies import AsyncPolicyStore, KeyKind, PolicyStore, UnknownWorkspace
 from policies.connect import async_client
 from policies.keyformat import parse
 from tests.policies.helpers import lookup, rotate_concurrently
@@ -84,7 +84,7 @@ def test_reveal_is_audited_without_key_material(store: PolicyStore) -> None:
 @pytest.mark.anyio
 async def test_async_reader_sees_the_same_policy(store: PolicyStore, redis_url: str) -> None:
     created = store.create_workspace("Acme", actor="test")
-    reader = PolicyReader(async_client(redis_url), store.ctx.keyring)
+    reader = AsyncPolicyStore(async_client(redis_url), store.ctx.keyring)
     try:
         policy = await reader.lookup(created.publishable_key)
         assert policy == lookup(store, created.publishable_key)

@@ -5,7 +5,7 @@ import pytest
 from policies import CatalogError, KeystileError, NotFound, PolicyStore, Rule
 from policies.connect import sync_client
 from policies.errors import AlreadyExists
-from policies.operations import gateway
+from policies.operations import lookup as store_lookup
 from tests.policies.helpers import lookup
 from tests.support.clock import ManualClock
 
@@ -47,7 +47,7 @@ def test_tokens_lifecycle(store: PolicyStore, clock: ManualClock) -> None:
     clock.advance(60)
     [info] = store.list_tokens(ws)
     assert (info.key_id, info.status(clock())) == (created.info.key_id, "expired")
-    store.run(gateway.touch(store.ctx, {ws: {info.key_id: 123.0}}))
+    store.run(store_lookup.touch(store.ctx, {ws: {info.key_id: 123.0}}))
     assert store.list_tokens(ws)[0].last_used == 123.0
     revoked = store.revoke_token(ws, info.key_id, actor="t")
     assert revoked.status(clock()) == "revoked"

@@ -1,6 +1,8 @@
-"""The asynchronous reader: what the gateway asks of the store, over redis.asyncio.
+"""The asynchronous store: what the gateway asks of Redis (lookups, versions, the catalog)
+and writes (last-used times), over redis.asyncio.
 
-Same operations as :class:`policies.store.PolicyStore`, driven without blocking the loop.
+Same operations as :class:`policies.store.PolicyStore` (the synchronous driver), driven
+without blocking the loop.
 With a ``timeout``, every operation as a whole (connecting, redis-py's own retries, the
 reply) must finish within it or fail as :class:`StoreUnavailable`: a slow Redis then costs
 a caller at most that long, instead of requests piling up behind it.
@@ -21,13 +23,13 @@ from policies.catalog import Catalog
 from policies.crypto import Keyring
 from policies.errors import StoreUnreachable
 from policies.lua import LOOKUP
-from policies.operations import deployment, gateway, rules
+from policies.operations import deployment, lookup, rules
 from policies.operations.base import Context
 from policies.records import KeyPolicy
 from policies.subscription import EventSubscriber
 
 
-class PolicyReader:
+class AsyncPolicyStore:
     def __init__(
         self,
         client: redis.asyncio.Redis,
@@ -58,7 +60,7 @@ class PolicyReader:
 
     async def lookup(self, raw_key: str) -> KeyPolicy:
         """One round trip; raises InvalidKey (any failure) or StoreUnavailable."""
-        return await self.run(gateway.lookup(self.ctx, raw_key))
+        return await self.run(lookup.lookup(self.ctx, raw_key))
 
     async def prepare(self) -> None:
         """Load the lookup script now, so the first unknown key costs one round trip; and
@@ -69,10 +71,10 @@ class PolicyReader:
         await self.run(deployment.check_digest_secret(self.ctx, stamp=False))
 
     async def versions(self, workspace_ids: Iterable[str]) -> dict[str, int]:
-        return await self.run(gateway.versions(self.ctx, workspace_ids))
+        return await self.run(lookup.versions(self.ctx, workspace_ids))
 
     async def touch(self, usage: Mapping[str, Mapping[str, float]]) -> None:
-        await self.run(gateway.touch(self.ctx, usage))
+        await self.run(lookup.touch(self.ctx, usage))
 
     async def load_catalog(self) -> Catalog | None:
         return await self.run(rules.load_catalog(self.ctx))
