@@ -17,6 +17,7 @@ import sys
 
 from gateway.identity import SCOPE_NAMES, KeyUser, credentials
 from policies.keyformat import KeyKind
+from policies.origins import normalize_origin
 from policies.records import KeyPolicy
 from policies.rules import WILDCARD
 
@@ -83,15 +84,3 @@ class CachedKey:
         self.used = False  # allowed at its lookup, not yet flushed (see gateway.usage)
         self.hits = 0  # allowed requests served from the cache (see gateway.metrics)
         self.hits_flushed = 0  # hits already seen by the last-used flush (gateway.usage)
-
-
-def normalize_origin(origin: str) -> str:
-    """``scheme://host[:port]``, lowercased, default port and trailing slash dropped."""
-    scheme, sep, rest = origin.strip().partition("://")
-    if not sep:
-        return origin.strip().lower()
-    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2].lower()
-    scheme = scheme.lower()
-    if (scheme, host.rpartition(":")[2]) in (("https", "443"), ("http", "80")):
-        host = host.rpartition(":")[0]
-    return f"{scheme}://{host}"

@@ -45,10 +45,11 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from gateway.entry import CachedKey, normalize_origin
+from gateway.entry import CachedKey
 from gateway.parts import LOGGER_NAME, GatewayParts
 from gateway.problems import Rendered, blocked
 from gateway.routing import REDIRECT, Action, Router
+from gateway.scope_reading import caller_origin, has_header, host_header, route_path
 from policies import keyformat
 from policies.errors import StoreUnavailable
 
@@ -88,9 +89,9 @@ class KeyGateMiddleware(GatewayParts):
             await self._denier.deny(scope, receive, send, self.problems.invalid_path, method, path)
             return
         root_path = scope.get("root_path") or ""
-        route_path = _route_path(path, root_path) if root_path else path
-        if route_path in self._exempt or (
-            self._exempt_prefixes and route_path.startswith(self._exempt_prefixes)
+        relative = route_path(path, root_path) if root_path else path
+        if relative in self._exempt or (
+            self._exempt_prefixes and relative.startswith(self._exempt_prefixes)
         ):
             self._decisions["exempt", "none"] += 1
             await self.app(scope, receive, send)
@@ -125,7 +126,7 @@ class KeyGateMiddleware(GatewayParts):
             if (
                 self._pass_preflight
                 and method == "OPTIONS"
-                and _has(headers, _PREFLIGHT)
+                and has_header(headers, _PREFLIGHT)
                 and await self._preflight_passes(scope, headers, path, root_path)
             ):
                 self._decisions["exempt", "none"] += 1
@@ -163,7 +164,7 @@ class KeyGateMiddleware(GatewayParts):
         # The app's own router decides (gateway.routing); its answers for static paths are
         # precomputed, probed inline here: the common case costs two dict probes.
         if root_path or router.by_host:
-            host = _host(headers) if router.by_host else None
+            host = host_header(headers) if router.by_host else None
             action = router.resolve(method, path, root_path, host)
         else:
             action = router.static.get(method, _NO_ROUTES).get(path, _MISS)
@@ -175,7 +176,7 @@ class KeyGateMiddleware(GatewayParts):
             pass  # a catalogued route, a key without expiry, origins or rules: allowed
         elif entry.expires is not None and self._clock() >= entry.expires:
             problem = self.problems.expired_key
-        elif entry.origins is not None and _origin(headers) not in entry.origins:
+        elif entry.origins is not None and caller_origin(headers) not in entry.origins:
             problem = self.problems.origin_not_allowed
         elif action is None:
             if entry.restricted and self._deny_unmatched:
@@ -227,45 +228,13 @@ class KeyGateMiddleware(GatewayParts):
         self, scope: Scope, headers: Any, path: str, root_path: str
     ) -> bool:
         """Whether a key-less preflight may reach the app (see :mod:`gateway.preflight`)."""
-        if self._inner_cors is not None and _has(headers, b"origin"):
+        if self._inner_cors is not None and has_header(headers, b"origin"):
             return True  # the CORS middleware inside answers it: nothing else runs
         router = self.runtime.router
         if router is None:
             router, _ = await self._load_router()
             if router is None:
                 return False
-        host = _host(headers) if router.by_host else None
+        host = host_header(headers) if router.by_host else None
         action = router.resolve("OPTIONS", path, root_path, host)
         return action is None or action is REDIRECT
-
-
-def _route_path(path: str, root_path: str) -> str:
-    """The path relative to the app's mount point (as starlette.routing matches it)."""
-    if path == root_path:
-        return "/"
-    if path.startswith(root_path) and path[len(root_path)] == "/":
-        return path[len(root_path) :]
-    return path
-
-
-def _host(headers: Any) -> bytes | None:
-    for name, value in headers:
-        if name == b"host":
-            return bytes(value)
-    return None
-
-
-def _has(headers: Any, wanted: bytes) -> bool:
-    return any(name == wanted for name, _ in headers)
-
-
-def _origin(headers: Any) -> str | None:
-    """The caller's origin: ``Origin``, else the origin of ``Referer``; normalised."""
-    origin = referer = None
-    for name, value in headers:
-        if name == b"origin":
-            origin = value
-        elif name == b"referer":
-            referer = value
-    raw = origin if origin is not None else referer
-    return None if raw is None else normalize_origin(raw.decode("latin-1"))

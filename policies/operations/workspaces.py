@@ -21,6 +21,7 @@ from policies.operations.base import (
     require_workspace,
     write_call,
 )
+from policies.origins import normalize_origin
 from policies.records import CreatedWorkspace, WorkspaceInfo
 
 _INFO_FIELDS = ("id", "name", "created", "version", "origins")
@@ -183,7 +184,7 @@ def clean_origins(origins: Iterable[str]) -> list[str]:
     """Browser origins, checked and in canonical form (shared with restores)."""
     if isinstance(origins, str) or not all(isinstance(o, str) for o in origins):
         raise KeystileError("origins must be a list of strings")
-    cleaned = sorted({o.strip().rstrip("/") for o in origins if o.strip()})
+    cleaned = sorted({normalize_origin(o) for o in origins if o.strip()})
     for origin in cleaned:
         scheme, sep, host = origin.partition("://")
         if (

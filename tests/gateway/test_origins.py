@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from gateway import KeyGateMiddleware
-from gateway.entry import normalize_origin
 from policies import PolicyStore
+from policies.origins import normalize_origin
 from policies.records import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.support import bearer

@@ -88,6 +88,10 @@ def test_origins(store: PolicyStore) -> None:
     store.set_origins(created.workspace_id, ["https://app.example.com/", ""], actor="t")
     policy = lookup(store, created.publishable_key)
     assert policy is not None and policy.origins == ("https://app.example.com",)
+    # One canonical form, the gateway's own (policies.origins): case and default port go.
+    store.set_origins(created.workspace_id, ["HTTPS://App.Example.com:443/"], actor="t")
+    policy = lookup(store, created.publishable_key)
+    assert policy is not None and policy.origins == ("https://app.example.com",)
     with pytest.raises(KeystileError, match="origin"):
         store.set_origins(created.workspace_id, ["javascript:alert(1)"], actor="t")
 
