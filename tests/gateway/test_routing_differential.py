@@ -242,6 +242,7 @@ STATS = {"apps": 0, "refused_catalogs": 0, "requests": 0, "ran": 0, "refused": 0
 
 
 @pytest.mark.slow
+@pytest.mark.single_redis  # routing does not depend on the store's topology: once is enough
 @seed(20261201)
 @settings(
     max_examples=EXAMPLES,
