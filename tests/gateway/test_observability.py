@@ -93,7 +93,9 @@ async def test_one_log_line_per_denial_without_key_material(
     caplog.clear()
     with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
         assert (await call(gate, request(pk, "/billing"))).status == 403
-        assert (await call(gate, request(pk[:-2] + "zz"))).status == 401
+        assert (
+            await call(gate, request(pk[:-2] + ("zz" if pk[-2:] != "zz" else "yy")))
+        ).status == 401
         assert (await call(gate, request(None))).status == 401
     denials = [r for r in caplog.records if getattr(r, "event", None) == "gateway.denied"]
     assert [r.reason for r in denials] == [  # type: ignore[attr-defined]
