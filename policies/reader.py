@@ -21,7 +21,7 @@ from policies.catalog import Catalog
 from policies.crypto import Keyring
 from policies.errors import StoreUnreachable
 from policies.lua import LOOKUP
-from policies.operations import gateway, rules
+from policies.operations import gateway, rules, usage
 from policies.operations.base import Context
 from policies.records import KeyPolicy
 from policies.subscription import EventSubscriber
@@ -70,6 +70,14 @@ class PolicyReader:
 
     async def touch(self, usage: Mapping[str, Mapping[str, float]]) -> None:
         await self.run(gateway.touch(self.ctx, usage))
+
+    async def record(
+        self,
+        last_used: Mapping[str, Mapping[str, float]],
+        counts: Mapping[str, Mapping[str, int]],
+    ) -> None:
+        """Last-used times and usage counts, one pipeline (:mod:`policies.operations.usage`)."""
+        await self.run(usage.record(self.ctx, last_used, counts))
 
     async def load_catalog(self) -> Catalog | None:
         return await self.run(rules.load_catalog(self.ctx))

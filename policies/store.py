@@ -16,12 +16,13 @@ from policies.calls import Operation, T, run
 from policies.catalog import Catalog
 from policies.crypto import Keyring
 from policies.listing import AuditPage, AuditQuery, Page, TokenQuery
-from policies.operations import audit, backup, listing, rules, secrets, tokens, workspaces
+from policies.operations import audit, backup, listing, rules, secrets, tokens, usage, workspaces
 from policies.operations import otp as otp_ops
 from policies.operations.base import Context
 from policies.otp import DEFAULT_POLICY, IssuedOtp, OtpPolicy
 from policies.records import AuditEntry, CreatedToken, CreatedWorkspace, TokenInfo, WorkspaceInfo
 from policies.rules import Rule
+from policies.usage import Grain, Impact, Report, grain_for
 
 
 class PolicyStore:
@@ -130,6 +131,19 @@ class PolicyStore:
 
     def audit_page(self, ws: str, query: AuditQuery) -> AuditPage:
         return self.run(listing.audit_page(self.ctx, ws, query))
+
+    # -- usage (counted by the gateways, see policies.usage) ----------------------------
+    def usage(
+        self, ws: str, *, since: float, subject: str | None = None, grain: Grain | None = None
+    ) -> Report:
+        """``subject``'s counts (``publishable``, ``sdk``, a token's key id; None: the
+        workspace's) over the last ``since`` seconds, by ``grain`` (default: by span)."""
+        grain = grain_for(since) if grain is None else grain
+        return self.run(usage.report(self.ctx, ws, self.ctx.clock() - since, grain, subject))
+
+    def rule_impact(self, ws: str, rule: Rule, *, span: float) -> Impact:
+        """What ``rule`` would have refused over the last ``span`` seconds."""
+        return self.run(usage.rule_impact(self.ctx, ws, rule, span))
 
     # -- backups --------------------------------------------------------------------
     def export_workspace(self, ws: str) -> dict[str, Any]:
