@@ -205,13 +205,18 @@ class KeyGateMiddleware(GatewayParts):
         state["workspace_id"] = entry.workspace_id
         state["key_kind"] = entry.kind
         state["key_id"] = entry.key_id
-        state["action"] = None if action is None or action is REDIRECT else action.name
+        state["action"] = name = None if action is None or action is REDIRECT else action.name
         if hit:
             # A hit, an allowed decision (gateway.metrics) and a use (gateway.usage) at once.
             entry.hits += 1
         else:
             entry.used = True
             self._decisions[entry.allowed] += 1
+        if self._counting:  # usage counts (gateway.counting): one dict increment
+            if entry.by_origin:
+                entry.tally[name, _raw_origin(headers)] += 1
+            else:
+                entry.tally[name] += 1
         await self.app(scope, receive, send)
 
     async def _preflight_passes(
@@ -251,6 +256,17 @@ def _host(headers: Any) -> bytes | None:
 
 def _has(headers: Any, wanted: bytes) -> bool:
     return any(name == wanted for name, _ in headers)
+
+
+def _raw_origin(headers: Any) -> bytes | None:
+    """``Origin``, else ``Referer``, as sent (normalised at the flush, not per request)."""
+    referer = None
+    for name, value in headers:
+        if name == b"origin":
+            return bytes(value)
+        if name == b"referer":
+            referer = value
+    return None if referer is None else bytes(referer)
 
 
 def _origin(headers: Any) -> str | None:
