@@ -5,7 +5,7 @@ secrets from the environment; ``--embedded`` instead runs (or joins) a persisten
 data folder with generated secrets. Every failure is one clear line on stderr and exit 1.
 """
 
-from keystile.cli import access, demo, operations, serve, workspaces
+from keystile.cli import access, demo, operations, serve, usage, workspaces
 from keystile.cli.base import main
 
-__all__ = ["access", "demo", "main", "operations", "serve", "workspaces"]
+__all__ = ["access", "demo", "main", "operations", "serve", "usage", "workspaces"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -24,7 +25,9 @@ from tests.support.clock import ManualClock
 pytestmark = pytest.mark.anyio
 
 
-def request(key: str, path: str = "/projects", method: str = "GET", origin: str = "") -> dict:
+def request(
+    key: str, path: str = "/projects", method: str = "GET", origin: str = ""
+) -> dict[str, Any]:
     headers = [(b"authorization", f"Bearer {key}".encode())]
     if origin:
         headers.append((b"origin", origin.encode()))
@@ -159,3 +162,20 @@ async def test_redis_down_during_a_flush_loses_that_interval_and_blocks_no_reque
         report = own.usage(workspace.workspace_id, since=600, subject="sdk", grain=HOUR)
         assert report.total == 5  # 3 + 2: the 4 of the failed flush are the loss
         client.close()
+
+
+async def test_the_ticker_flushes_counts_on_its_own(
+    make_gate: Factory, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    gate = make_gate(check_interval=0.1, touch_interval=0.2, stale_bound=1.0)
+    await gate.start()
+    try:
+        for _ in range(3):
+            assert (await call(gate, request(workspace.sdk_key))).status == 200
+        ws = workspace.workspace_id
+        # The ticker re-tests this after each of its checks, flushes included.
+        assert await gate.invalidation.wait_until(
+            lambda: store.usage(ws, since=600, subject="sdk").total == 3, 10
+        )
+    finally:
+        await gate.stop()
