@@ -24,7 +24,6 @@ from policies.usage import (
     OTHER_ORIGIN,
     action_field,
     origin_field,
-    outcome_field,
 )
 
 Counts = dict[str, dict[str, int]]  # workspace -> field -> count
@@ -53,7 +52,6 @@ class UsageCounter:
             return
         subject = entry.subject
         fields = self._pending[entry.workspace_id]
-        fields[outcome_field(subject, code)] += 1
         fields[action_field(subject, action, code)] += 1
 
     def evicted(self, entry: CachedKey) -> None:
@@ -75,7 +73,7 @@ class UsageCounter:
     def drop(self, counts: Counts) -> None:
         """A flush failed: these counts are lost (bounded memory, at most one interval)."""
         self.lost += sum(
-            n for fields in counts.values() for name, n in fields.items() if name[0] == "o"
+            n for fields in counts.values() for name, n in fields.items() if name[0] == "a"
         )
 
     def _take(self, entry: CachedKey) -> None:
@@ -84,19 +82,15 @@ class UsageCounter:
         tally.clear()
         subject = entry.subject
         fields = self._pending[entry.workspace_id]
-        total = 0
         if entry.by_origin:
             seen = self._origins.setdefault((entry.workspace_id, subject), set())
             # The busiest first: they get the N names of the minute, the rest "other".
             for (action, raw), n in sorted(items, key=lambda kv: -kv[1]):
-                total += n
                 fields[action_field(subject, action, ALLOWED)] += n
                 fields[origin_field(subject, action, _bounded(raw, seen))] += n
         else:
             for action, n in items:
-                total += n
                 fields[action_field(subject, action, ALLOWED)] += n
-        fields[outcome_field(subject, ALLOWED)] += total
 
 
 def _bounded(raw: bytes | None, seen: set[str]) -> str:

@@ -56,6 +56,7 @@ __all__ = ["LOGGER_NAME", "KeyGateMiddleware"]
 
 _BEARER = b"bearer"
 _PREFLIGHT = b"access-control-request-method"
+_ORIGIN = b"origin"
 _blake2s = hashlib.blake2s
 _NO_ROUTES: dict[str, Action | None] = {}  # a method the catalog does not route
 _MISS = Action("", "(not resolved yet)")
@@ -106,6 +107,7 @@ class KeyGateMiddleware(GatewayParts):
         key_name = self._key_name
         token: bytes | None = None
         conflict = False
+        origin: bytes | None = None  # the Origin header, for the origin check and counts
         for name, value in headers:
             if name == bearer_name:
                 scheme, _, candidate = value.partition(b" ")
@@ -114,6 +116,9 @@ class KeyGateMiddleware(GatewayParts):
                 candidate = candidate.strip()
             elif name == key_name:
                 candidate = value.strip()
+            elif name == _ORIGIN:
+                origin = value
+                continue
             else:
                 continue
             if token is None:
@@ -180,7 +185,7 @@ class KeyGateMiddleware(GatewayParts):
             pass  # a catalogued route, a key without expiry, origins or rules: allowed
         elif entry.expires is not None and self._clock() >= entry.expires:
             problem = self.problems.expired_key
-        elif entry.origins is not None and _origin(headers) not in entry.origins:
+        elif entry.origins is not None and _origin(origin, headers) not in entry.origins:
             problem = self.problems.origin_not_allowed
         elif action is None:
             if entry.restricted and self._deny_unmatched:
@@ -213,8 +218,8 @@ class KeyGateMiddleware(GatewayParts):
             entry.used = True
             self._decisions[entry.allowed] += 1
         if self._counting:  # usage counts (gateway.counting): one dict increment
-            if entry.by_origin:
-                entry.tally[name, _raw_origin(headers)] += 1
+            if entry.by_origin:  # Origin, else Referer (normalised at the flush)
+                entry.tally[name, origin if origin is not None else _referer(headers)] += 1
             else:
                 entry.tally[name] += 1
         await self.app(scope, receive, send)
@@ -258,24 +263,14 @@ def _has(headers: Any, wanted: bytes) -> bool:
     return any(name == wanted for name, _ in headers)
 
 
-def _raw_origin(headers: Any) -> bytes | None:
-    """``Origin``, else ``Referer``, as sent (normalised at the flush, not per request)."""
-    referer = None
+def _referer(headers: Any) -> bytes | None:
     for name, value in headers:
-        if name == b"origin":
-            return bytes(value)
         if name == b"referer":
-            referer = value
-    return None if referer is None else bytes(referer)
+            return bytes(value)
+    return None
 
 
-def _origin(headers: Any) -> str | None:
+def _origin(origin: bytes | None, headers: Any) -> str | None:
     """The caller's origin: ``Origin``, else the origin of ``Referer``; normalised."""
-    origin = referer = None
-    for name, value in headers:
-        if name == b"origin":
-            origin = value
-        elif name == b"referer":
-            referer = value
-    raw = origin if origin is not None else referer
+    raw = origin if origin is not None else _referer(headers)
     return None if raw is None else normalize_origin(raw.decode("latin-1"))

@@ -270,4 +270,7 @@ class Runtime(CatalogLoading):
         reader = reader or self.reader
         if reader is None:
             return 0
-        return await flush(self.usage, self.counter, self.cache, self.metrics, reader)
+        # A flush may take longer than one lookup (10,000 active keys: see bench case 8),
+        # not longer than its interval.
+        timeout = max(self.config.store_timeout, self.config.touch_interval)
+        return await flush(self.usage, self.counter, self.cache, self.metrics, reader, timeout)

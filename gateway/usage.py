@@ -65,6 +65,7 @@ async def flush(
     cache: DecisionCache,
     metrics: GatewayMetrics,
     reader: PolicyReader,
+    timeout: float | None = None,
 ) -> int:
     """Write the last-used times and usage counts collected since the previous flush, in
     one pipeline; how many keys' last use was written."""
@@ -75,7 +76,7 @@ async def flush(
         return 0
     try:
         with metrics.store_call("touch"):
-            await reader.record(usage, counts)
+            await reader.record(usage, counts, timeout)
     except StoreUnavailable:
         recorder.restore(usage)
         counter.drop(counts)

@@ -75,9 +75,19 @@ class PolicyReader:
         self,
         last_used: Mapping[str, Mapping[str, float]],
         counts: Mapping[str, Mapping[str, int]],
+        timeout: float | None = None,
     ) -> None:
-        """Last-used times and usage counts, one pipeline (:mod:`policies.operations.usage`)."""
-        await self.run(usage.record(self.ctx, last_used, counts))
+        """Last-used times and usage counts, one pipeline (:mod:`policies.operations.usage`).
+
+        Bounded by ``timeout`` (default: the reader's), for a flush of many keys can take
+        longer than one lookup may."""
+        try:
+            async with asyncio.timeout(timeout or self.timeout):
+                await run_async(self.client, usage.record(self.ctx, last_used, counts))
+        except TimeoutError:
+            raise StoreUnreachable(
+                f"flush: no answer within {timeout or self.timeout:g} s"
+            ) from None
 
     async def load_catalog(self) -> Catalog | None:
         return await self.run(rules.load_catalog(self.ctx))

@@ -7,8 +7,8 @@ minute, an hour and a day, so no roll-up job is needed. A bucket is a Redis hash
 
 | field                         | counts                                                  |
 |-------------------------------|---------------------------------------------------------|
-| ``o|S|OUTCOME``               | decisions for subject S ending in OUTCOME               |
-| ``a|S|ACTION|OUTCOME``        | the same, by action (``-``: none, outside the catalog)  |
+| ``a|S|ACTION|OUTCOME``        | decisions for subject S on ACTION ending in OUTCOME     |
+|                               | (``-``: no action, e.g. outside the catalog)            |
 | ``g|S|ACTION|ORIGIN``         | allowed requests of the publishable key, by origin      |
 
 S, the subject: ``publishable``, ``sdk`` (the workspace's one key of each kind, whatever
@@ -73,10 +73,6 @@ def unescape(text: str) -> str:
     return text.replace("%7C", "|").replace("%25", "%")
 
 
-def outcome_field(subject: str, outcome: str) -> str:
-    return f"o|{subject}|{outcome}"
-
-
 def action_field(subject: str, action: str | None, outcome: str) -> str:
     return f"a|{subject}|{escape(action or NO_ACTION)}|{outcome}"
 
@@ -126,10 +122,10 @@ def summarize(
             parts = name.split("|")
             if subject is not None and parts[1] != subject:
                 continue
-            if parts[0] == "o" and len(parts) == 3:
-                series = report.outcomes.setdefault(parts[2], [0] * len(starts))
+            if parts[0] == "a" and len(parts) == 4:
+                # One field per (action, outcome): the outcome series are their sums.
+                series = report.outcomes.setdefault(parts[3], [0] * len(starts))
                 series[i] += count
-            elif parts[0] == "a" and len(parts) == 4:
                 by = report.actions.setdefault(unescape(parts[2]), {})
                 by[parts[3]] = by.get(parts[3], 0) + count
             elif parts[0] == "g" and len(parts) == 4:

@@ -16,6 +16,9 @@ from policies.usage import DAY, GRAINS, HOUR, Grain, Impact, Report, impact, sum
 
 Counts = Mapping[str, Mapping[str, int]]  # workspace -> field -> count
 MAX_BUCKETS = 2000  # one read: e.g. 30 days of hours, not 30 days of minutes
+# A flush's commands go in pipelines of this many: redis-py encodes a pipeline in one go,
+# and the gateway's event loop serves requests between two of them.
+CHUNK = 1000
 
 
 def count_commands(counts: Counts, now: float) -> list[Command]:
@@ -36,15 +39,16 @@ def count_commands(counts: Counts, now: float) -> list[Command]:
 def record(
     ctx: Context, last_used: Mapping[str, Mapping[str, float]], counts: Counts
 ) -> Operation[None]:
-    """One flush of a gateway: last-used times and usage counts, in one pipeline."""
+    """One flush of a gateway: last-used times and usage counts, one pipeline (in chunks
+    of ``CHUNK`` commands when it is large)."""
     commands = [
         Command(("HSET", schema.last_used(ws), *(x for kv in times.items() for x in kv)))
         for ws, times in last_used.items()
         if times
     ]
     commands += count_commands(counts, ctx.clock())
-    if commands:
-        yield Batch(tuple(commands))
+    for first in range(0, len(commands), CHUNK):
+        yield Batch(tuple(commands[first : first + CHUNK]))
 
 
 def buckets(

@@ -24,6 +24,7 @@ CASES = (
     "5 Redis at steady state",
     "6 memory",
     "7 garbage flood",
+    "8 usage counts",
 )
 
 WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:8000/projects
