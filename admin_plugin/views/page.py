@@ -19,6 +19,7 @@ from admin_plugin.views.base import route
 from admin_plugin.views.keys import GRACE_CHOICES, KeyRoutes, rule_label
 from admin_plugin.views.listing import ListState, check_page_size
 from admin_plugin.views.tokens import TokenRoutes
+from admin_plugin.views.usage import RANGES, UsageRoutes
 from policies.errors import StoreUnavailable, UnknownWorkspace
 
 PANELS = ("tokens", "secrets", "rules", "audit")
@@ -33,7 +34,7 @@ def when(timestamp: float | None, empty: str = "—") -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-class TokensView(KeyRoutes, TokenRoutes):
+class TokensView(KeyRoutes, TokenRoutes, UsageRoutes):
     """The Tokens page: Flask-Admin view with the Tokens, SDK Access Key and Publishable
     Key tabs. Build it through :class:`admin_plugin.KeystileAdmin`."""
 
@@ -105,6 +106,7 @@ class TokensView(KeyRoutes, TokenRoutes):
                     masked_sdk_key=self.store.masked_sdk_key(ws),
                     publishable_key=self.store.publishable_key(ws),
                     grace_choices=GRACE_CHOICES,
+                    usage_ranges=list(RANGES),
                     otp_minutes=round(self.flow.policy.ttl_seconds / 60),
                     panels={
                         name: self.panel_context(name, ws, self.list_state(ws, strict=False))
