@@ -141,6 +141,10 @@ class PolicyStore:
         grain = grain_for(since) if grain is None else grain
         return self.run(usage.report(self.ctx, ws, self.ctx.clock() - since, grain, subject))
 
+    def daily_totals(self, ws: str, subjects: list[str], days: int = 7) -> dict[str, list[int]]:
+        """Each key's requests per day over the last ``days`` days, oldest first."""
+        return self.run(usage.daily_totals(self.ctx, ws, subjects, days))
+
     def rule_impact(self, ws: str, rule: Rule, *, span: float) -> Impact:
         """What ``rule`` would have refused over the last ``span`` seconds."""
         return self.run(usage.rule_impact(self.ctx, ws, rule, span))

@@ -10,6 +10,7 @@ minute, an hour and a day, so no roll-up job is needed. A bucket is a Redis hash
 | ``a|S|ACTION|OUTCOME``        | decisions for subject S on ACTION ending in OUTCOME     |
 |                               | (``-``: no action, e.g. outside the catalog)            |
 | ``g|S|ACTION|ORIGIN``         | allowed requests of the publishable key, by origin      |
+| ``t|S``                       | every request of S (day buckets only: the sparklines)   |
 
 S, the subject: ``publishable``, ``sdk`` (the workspace's one key of each kind, whatever
 its rotations) or a token's key id; missing and invalid keys are not counted (anyone can
@@ -75,6 +76,20 @@ def unescape(text: str) -> str:
 
 def action_field(subject: str, action: str | None, outcome: str) -> str:
     return f"a|{subject}|{escape(action or NO_ACTION)}|{outcome}"
+
+
+def total_field(subject: str) -> str:
+    return f"t|{subject}"
+
+
+def subject_totals(fields: Mapping[str, int]) -> dict[str, int]:
+    """Requests per subject in a flush's fields (each request has one ``a|`` field)."""
+    totals: dict[str, int] = {}
+    for name, count in fields.items():
+        if name.startswith("a|"):
+            subject = name.split("|", 2)[1]
+            totals[subject] = totals.get(subject, 0) + count
+    return totals
 
 
 def origin_field(subject: str, action: str | None, origin: str) -> str:

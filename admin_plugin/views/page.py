@@ -72,7 +72,8 @@ class TokensView(KeyRoutes, TokenRoutes, UsageRoutes):
         now = self.store.ctx.clock()
         if name == "tokens":
             page = self.store.token_page(ws, state.tokens)
-            return {"page": page, "now": now, "when": when, "state": state}
+            spark = self.store.daily_totals(ws, [t.key_id for t in page.items])
+            return {"page": page, "now": now, "when": when, "state": state, "spark": spark}
         if name == "secrets":
             return {"secrets": self.store.list_secrets(ws)}
         if name == "rules":

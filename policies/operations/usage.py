@@ -12,7 +12,18 @@ from policies import schema
 from policies.calls import Batch, Command, Operation
 from policies.operations.base import Context, require_workspace
 from policies.rules import Rule
-from policies.usage import DAY, GRAINS, HOUR, Grain, Impact, Report, impact, summarize
+from policies.usage import (
+    DAY,
+    GRAINS,
+    HOUR,
+    Grain,
+    Impact,
+    Report,
+    impact,
+    subject_totals,
+    summarize,
+    total_field,
+)
 
 Counts = Mapping[str, Mapping[str, int]]  # workspace -> field -> count
 MAX_BUCKETS = 2000  # one read: e.g. 30 days of hours, not 30 days of minutes
@@ -32,6 +43,9 @@ def count_commands(counts: Counts, now: float) -> list[Command]:
             start = grain.start(now)
             key = schema.usage(ws, grain.code, start)
             commands += [Command(("HINCRBY", key, name, n)) for name, n in fields.items()]
+            if grain is DAY:  # each key's total of the day: one field for a sparkline
+                totals = subject_totals(fields).items()
+                commands += [Command(("HINCRBY", key, total_field(s), n)) for s, n in totals]
             commands.append(Command(("EXPIREAT", key, grain.expires(start))))
     return commands
 
@@ -65,6 +79,24 @@ def buckets(
     return {
         start: {schema.text(k): int(schema.text(v)) for k, v in _pairs(reply)}
         for start, reply in zip(starts, replies, strict=True)
+    }
+
+
+def daily_totals(
+    ctx: Context, ws: str, subjects: list[str], days: int = 7
+) -> Operation[dict[str, list[int]]]:
+    """Each subject's requests per day over the last ``days`` days (today last)."""
+    require_workspace(ws)
+    if not subjects:
+        return {}
+    starts = DAY.starts(ctx.clock() - (days - 1) * DAY.seconds, ctx.clock())
+    fields = [total_field(s) for s in subjects]
+    replies = yield Batch(
+        tuple(Command(("HMGET", schema.usage(ws, DAY.code, s), *fields)) for s in starts)
+    )
+    return {
+        subject: [int(schema.text(r[i])) if r[i] is not None else 0 for r in replies]
+        for i, subject in enumerate(subjects)
     }
 
 

@@ -122,7 +122,10 @@ def test_usage_charts_ranges_and_the_blacklist_impact(page: Page, live: Live, sh
     token_panel = page.locator("#ks-usage-token")
     expect(token_panel).to_have_attribute("data-ks-total", "2")
     assert drawn(token_panel)
-    shot(page, shots / "21-usage-token.png")
+    row = page.locator(f"tr[data-key-id='{token.info.key_id}']")
+    expect(row.locator("canvas")).to_have_attribute("data-ks-spark", "0,0,0,0,0,0,2")
+    assert drawn(row)  # its 7-day sparkline
+    shot(page, shots / "21-usage-token.png", full_page=True)
 
 
 def test_a_workspace_without_traffic_draws_empty_charts_without_errors(

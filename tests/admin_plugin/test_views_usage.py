@@ -58,3 +58,17 @@ def test_bad_input_is_a_problem_not_a_500(api: Api) -> None:
         response = get(api, path, **args)
         assert response.status_code == status, (path, args, response.get_data(as_text=True))
         assert response.mimetype == "application/problem+json"
+
+
+def test_each_token_row_carries_its_seven_days(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    ws = workspace.workspace_id
+    busy = store.create_token(ws, "busy", actor="test").info.key_id
+    idle = store.create_token(ws, "idle", actor="test").info.key_id
+    now = store.ctx.clock()
+    store.run(flushed(ws, {action_field(busy, "projects.list", "allowed"): 3}, now - 2 * 86400))
+    store.run(flushed(ws, {action_field(busy, "billing.read", "action_blocked"): 4}, now))
+    html = api.get("panel/tokens").get_data(as_text=True)
+    assert f'data-key-id="{busy}"' in html and 'data-ks-spark="0,0,0,0,3,0,4"' in html
+    assert f'data-key-id="{idle}"' in html and 'data-ks-spark="0,0,0,0,0,0,0"' in html

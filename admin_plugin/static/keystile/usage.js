@@ -118,6 +118,30 @@
     });
   }
 
+  // -- each token row's 7-day sparkline (rows come back when the panel is re-rendered) --
+  function sparklines() {
+    document.querySelectorAll("canvas[data-ks-spark]:not([data-ks-drawn])").forEach(function (canvas) {
+      var days = canvas.getAttribute("data-ks-spark").split(",").map(Number);
+      canvas.setAttribute("data-ks-drawn", "1");
+      new window.Chart(canvas, {
+        type: "line",
+        data: { labels: days.map(function (_, i) { return i; }), datasets: [{
+          data: days, borderColor: "#007bff", borderWidth: 1.5, pointRadius: 0, fill: false
+        }] },
+        options: {
+          responsive: false, animation: false, events: [],
+          plugins: { legend: { display: false }, tooltip: { enabled: false } },
+          scales: { x: { display: false }, y: { display: false, beginAtZero: true } }
+        }
+      });
+    });
+  }
+  var tokensPanel = K.byId("ks-panel-tokens");
+  if (window.Chart && tokensPanel) {
+    sparklines();
+    new MutationObserver(sparklines).observe(tokensPanel, { childList: true });
+  }
+
   // -- the Blacklist Action modal: the impact of the chosen rule ----------------------
   var blModule = K.byId("ks-bl-module"), blFunc = K.byId("ks-bl-functionality");
   var box = K.byId("ks-bl-impact"), list = K.byId("ks-bl-impact-list");
