@@ -17,7 +17,7 @@ from policies.crypto import Keyring
 from policies.errors import StoreUnavailable
 from policies.records import CreatedWorkspace
 from policies.rules import Rule
-from policies.usage import GRAINS, HOUR
+from policies.usage import GRAINS, HOUR, MAX_ORIGINS
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.support import Factory
 from tests.support.clock import ManualClock
@@ -127,6 +127,7 @@ async def test_stop_flushes_what_it_has(
     assert store.usage(workspace.workspace_id, since=600, subject="sdk").total == 3
 
 
+@pytest.mark.single_redis
 async def test_redis_down_during_a_flush_loses_that_interval_and_blocks_no_request(
     tmp_path: Path,
     master_key: str,
@@ -179,3 +180,26 @@ async def test_the_ticker_flushes_counts_on_its_own(
         )
     finally:
         await gate.stop()
+
+
+async def test_origins_are_bounded_per_minute_and_escaped(
+    gate: KeyGateMiddleware, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    pk = workspace.publishable_key
+    sent = {"https://busy.example": 3, "https://A|b%7C.example": 2}  # the busiest: named
+    sent |= {f"https://o{n}.example": 1 for n in range(MAX_ORIGINS + 5)}
+    for origin, count in sent.items():
+        for _ in range(count):
+            assert (await call(gate, request(pk, origin=origin))).status == 200
+    await gate.flush_usage()
+    origins = store.usage(workspace.workspace_id, since=600, subject="publishable").origins
+    assert len(origins) == MAX_ORIGINS + 1  # N names and "other"
+    assert origins["https://busy.example"] == 3
+    assert origins["https://a|b%7c.example"] == 2  # normalised, and its "|" kept apart
+    assert origins["other"] == len(sent) - MAX_ORIGINS
+    assert sum(origins.values()) == sum(sent.values())
+    # A second flush in the same minute names no new origin either.
+    assert (await call(gate, request(pk, origin="https://late.example"))).status == 200
+    await gate.flush_usage()
+    later = store.usage(workspace.workspace_id, since=600, subject="publishable").origins
+    assert "https://late.example" not in later and later["other"] == origins["other"] + 1
