@@ -105,16 +105,18 @@
     });
   };
 
-  if (window.Chart) {
-    var panels = [];
-    document.querySelectorAll("[data-ks-usage]").forEach(function (root) {
-      var panel = new Panel(root);
-      panels.push(panel);
-      panel.load();
+  /* Each tab's chart is asked for and drawn when its tab first shows: less work while the
+   * page loads, and a chart is never laid out in a hidden tab (no size there). */
+  function showTab(pane) {
+    pane.querySelectorAll("[data-ks-usage]").forEach(function (root) {
+      if (!root.ksPanel) { root.ksPanel = new Panel(root); root.ksPanel.load(); }
     });
-    // A chart made in a hidden tab has no size yet: draw it when its tab shows.
-    K.$("#ks-tabs a").on("shown.bs.tab", function () {
-      panels.forEach(function (panel) { if (panel.chart) { panel.chart.resize(); } });
+  }
+  if (window.Chart) {
+    var active = document.querySelector("#ks-app .tab-pane.active");
+    if (active) { showTab(active); }
+    K.$("#ks-tabs a").on("shown.bs.tab", function (event) {
+      showTab(document.querySelector(event.target.hash));
     });
   }
 
