@@ -85,7 +85,8 @@ async def run(
         during.commands.other == 0 and during.commands.lookups == 0,
     )
     result.details.append(
-        f"during the requests: {during.commands.describe()} (the ticker's version checks); "
+        f"during the requests: {during.commands.describe()} (only periodic version checks "
+        "may appear here); "
         f"their flush, one pipeline: {flushing.commands.describe()}"
     )
     per_key, flush_ms = await _many_keys(env, active_keys)
