@@ -54,6 +54,7 @@ class GatewayOptions(TypedDict, total=False):
     stale_bound: float
     retry_after: int
     touch_interval: float
+    usage_counts: bool
     reconnect_min: float
     reconnect_max: float
     start_timeout: float
@@ -78,7 +79,8 @@ class GatewayConfig:
     check_interval: float = 0.5  # version check period
     stale_bound: float = 30.0  # Redis away: cached keys serve this long
     retry_after: int = 2  # Retry-After of 503 answers
-    touch_interval: float = 5.0  # last-used flush period
+    touch_interval: float = 5.0  # last-used and usage counts flush period
+    usage_counts: bool = True  # count requests per key, action, outcome, origin
     reconnect_min: float = 0.05  # first backoff (the first retry is immediate)
     reconnect_max: float = 2.0  # longest reconnect delay
     start_timeout: float = 2.0  # start-up wait for the subscription
@@ -98,7 +100,7 @@ class GatewayConfig:
         object.__setattr__(self, "exempt_paths", _paths(self.exempt_paths))
         _choice(self.unmatched, "unmatched", ("deny", "allow"))
         _choice(self.websocket_denial, "websocket_denial", ("close", "http"))
-        for name in ("pass_preflight", "exempt_catalogued"):
+        for name in ("pass_preflight", "exempt_catalogued", "usage_counts"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")
         for name in ("cache_size", "negative_cache_size", "retry_after"):

@@ -12,6 +12,7 @@ import logging
 
 from starlette.types import Receive, Scope, Send
 
+from gateway.counting import UsageCounter
 from gateway.entry import CachedKey
 from gateway.metrics import GatewayMetrics
 from gateway.preflight import InnerCors
@@ -27,12 +28,14 @@ class Denier:
         self,
         logger: logging.Logger,
         metrics: GatewayMetrics,
+        counter: UsageCounter | None = None,
         *,
         http_denial: bool,
         cors: InnerCors | None = None,
     ) -> None:
         self.logger = logger
         self.decisions = metrics.decisions
+        self.counter = counter  # usage counts (None: off)
         self.http_denial = http_denial
         self.cors = cors  # a CORS middleware inside the gateway: refusals go through it
 
@@ -56,6 +59,8 @@ class Denier:
             workspace_id = entry.workspace_id
         key_id = None if entry is None else entry.key_id
         action_name = None if action is None else action.name or None
+        if self.counter is not None:
+            self.counter.refused(code, entry, action_name)
         self.logger.info(
             "denied %s: workspace=%s key_id=%s action=%s %s %r",
             code,

@@ -14,14 +14,18 @@ the workspace id string (interned). That, and no per-entry dict or timestamps be
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
+from typing import Any
 
 from gateway.identity import SCOPE_NAMES, KeyUser, credentials
 from policies.keyformat import KeyKind
 from policies.origins import normalize_origin
 from policies.records import KeyPolicy
 from policies.rules import WILDCARD
+from policies.usage import PUBLISHABLE, SDK
 
 _NO_RULES: frozenset[str] = frozenset()  # a fresh empty frozenset is 216 bytes; share one
+_SUBJECTS = {KeyKind.PUBLISHABLE: PUBLISHABLE, KeyKind.SDK: SDK}
 _ALLOWED = {kind: ("allowed", name) for kind, name in SCOPE_NAMES.items()}
 
 
@@ -33,6 +37,7 @@ class CachedKey:
         "auth",
         "blocked",
         "blocked_modules",
+        "by_origin",
         "cache_key",
         "conditional",
         "expires",
@@ -44,6 +49,8 @@ class CachedKey:
         "kind_name",
         "origins",
         "restricted",
+        "subject",
+        "tally",
         "used",
         "user",
         "version",
@@ -84,3 +91,8 @@ class CachedKey:
         self.used = False  # allowed at its lookup, not yet flushed (see gateway.usage)
         self.hits = 0  # allowed requests served from the cache (see gateway.metrics)
         self.hits_flushed = 0  # hits already seen by the last-used flush (gateway.usage)
+        # Usage counts (gateway.counting): allowed requests by action since the last flush,
+        # and for the publishable key by (action, raw origin); whose counts they are.
+        self.tally: defaultdict[Any, int] = defaultdict(int)
+        self.by_origin = kind is KeyKind.PUBLISHABLE
+        self.subject = _SUBJECTS.get(kind, policy.key_id)

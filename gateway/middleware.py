@@ -49,7 +49,7 @@ from gateway.entry import CachedKey
 from gateway.parts import LOGGER_NAME, GatewayParts
 from gateway.problems import Rendered, blocked
 from gateway.routing import REDIRECT, Action, Router
-from gateway.scope_reading import caller_origin, has_header, host_header, route_path
+from gateway.scope_reading import caller_origin, has_header, host_header, referer, route_path
 from policies import keyformat
 from policies.errors import StoreUnavailable
 
@@ -57,6 +57,7 @@ __all__ = ["LOGGER_NAME", "KeyGateMiddleware"]
 
 _BEARER = b"bearer"
 _PREFLIGHT = b"access-control-request-method"
+_ORIGIN = b"origin"
 _blake2s = hashlib.blake2s
 _NO_ROUTES: dict[str, Action | None] = {}  # a method the catalog does not route
 _MISS = Action("", "(not resolved yet)")
@@ -107,6 +108,7 @@ class KeyGateMiddleware(GatewayParts):
         key_name = self._key_name
         token: bytes | None = None
         conflict = False
+        origin: bytes | None = None  # the Origin header, for the origin check and counts
         for name, value in headers:
             if name == bearer_name:
                 scheme, _, candidate = value.partition(b" ")
@@ -115,6 +117,9 @@ class KeyGateMiddleware(GatewayParts):
                 candidate = candidate.strip()
             elif name == key_name:
                 candidate = value.strip()
+            elif name == _ORIGIN:
+                origin = value
+                continue
             else:
                 continue
             if token is None:
@@ -176,7 +181,7 @@ class KeyGateMiddleware(GatewayParts):
             pass  # a catalogued route, a key without expiry, origins or rules: allowed
         elif entry.expires is not None and self._clock() >= entry.expires:
             problem = self.problems.expired_key
-        elif entry.origins is not None and caller_origin(headers) not in entry.origins:
+        elif entry.origins is not None and caller_origin(origin, headers) not in entry.origins:
             problem = self.problems.origin_not_allowed
         elif action is None:
             if entry.restricted and self._deny_unmatched:
@@ -201,13 +206,18 @@ class KeyGateMiddleware(GatewayParts):
         state["workspace_id"] = entry.workspace_id
         state["key_kind"] = entry.kind
         state["key_id"] = entry.key_id
-        state["action"] = None if action is None or action is REDIRECT else action.name
+        state["action"] = name = None if action is None or action is REDIRECT else action.name
         if hit:
             # A hit, an allowed decision (gateway.metrics) and a use (gateway.usage) at once.
             entry.hits += 1
         else:
             entry.used = True
             self._decisions[entry.allowed] += 1
+        if self._counting:  # usage counts (gateway.counting): one dict increment
+            if entry.by_origin:  # Origin, else Referer (normalised at the flush)
+                entry.tally[name, origin if origin is not None else referer(headers)] += 1
+            else:
+                entry.tally[name] += 1
         await self.app(scope, receive, send)
 
     async def _load_router(self) -> tuple[Router | None, Rendered]:

@@ -69,6 +69,7 @@ class GatewayParts:
         self._exempt, self._exempt_prefixes = split(config.exempt_paths)
         self._deny_unmatched = config.unmatched == "deny"
         self._pass_preflight = config.pass_preflight
+        self._counting = config.usage_counts
         self.problems = Problems(
             bearer_header=config.bearer_header,
             key_header=config.key_header,
@@ -110,6 +111,7 @@ class GatewayParts:
         self._denier = Denier(
             self.logger,
             self.metrics,
+            self.runtime.counter if config.usage_counts else None,
             http_denial=config.websocket_denial == "http",
             cors=self._inner_cors,
         )

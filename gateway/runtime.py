@@ -5,7 +5,8 @@ the app has none; stopped by ``lifespan.shutdown`` (or :meth:`Runtime.stop`). Tw
 meanwhile: the invalidation listener, and a ticker that, on a fixed schedule of
 ``check_interval``, runs the version check; every 5 s it also reloads the store's catalog
 if it changed (its event and every re-subscription do so at once), and every
-``touch_interval`` it flushes last-used times.
+``touch_interval`` it flushes last-used times and usage counts (:mod:`gateway.counting`),
+as it does on stop.
 
 Start-up never fails because Redis is away: the gateway answers 503 until it returns. A
 Redis client belongs to one event loop, so a middleware that finds itself on a new loop
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.cache import DecisionCache
 from gateway.catalog_loading import CatalogLoading
 from gateway.config import GatewayConfig
+from gateway.counting import UsageCounter
 from gateway.entry import CachedKey
 from gateway.exempt import ExemptConflict
 from gateway.invalidation import Invalidation
@@ -80,6 +82,7 @@ class Runtime(CatalogLoading):
             raise ConfigError(f"catalog=: {exc}") from None
         self.catalog_fingerprint = catalog.fingerprint() if catalog is not None else None
         self.usage = UsageRecorder(clock)
+        self.counter = UsageCounter(clock)
         cache.on_evict = self._evicted
         self.invalidation = Invalidation(
             cache,
@@ -221,6 +224,7 @@ class Runtime(CatalogLoading):
 
     def _evicted(self, entry: CachedKey) -> None:
         self.usage.evicted(entry)
+        self.counter.evicted(entry)
         self.metrics.fold(entry)
 
     # -- background work -----------------------------------------------------------------
@@ -264,8 +268,12 @@ class Runtime(CatalogLoading):
                 self.logger.exception("gateway background check failed")
 
     async def flush_usage(self, reader: AsyncPolicyStore | None = None) -> int:
-        """Write last-used times now; how many keys were written."""
+        """Write last-used times and usage counts now (one pipeline); how many keys' last
+        use was written."""
         reader = reader or self.reader
         if reader is None:
             return 0
-        return await flush(self.usage, self.cache, self.metrics, reader)
+        # A flush may take longer than one lookup (10,000 active keys: see bench case 8),
+        # not longer than its interval.
+        timeout = max(self.config.store_timeout, self.config.touch_interval)
+        return await flush(self.usage, self.counter, self.cache, self.metrics, reader, timeout)

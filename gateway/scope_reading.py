@@ -29,13 +29,15 @@ def has_header(headers: Any, wanted: bytes) -> bool:
     return any(name == wanted for name, _ in headers)
 
 
-def caller_origin(headers: Any) -> str | None:
-    """The caller's origin: ``Origin``, else the origin of ``Referer``; normalised."""
-    origin = referer = None
+def referer(headers: Any) -> bytes | None:
     for name, value in headers:
-        if name == b"origin":
-            origin = value
-        elif name == b"referer":
-            referer = value
-    raw = origin if origin is not None else referer
+        if name == b"referer":
+            return bytes(value)
+    return None
+
+
+def caller_origin(origin: bytes | None, headers: Any) -> str | None:
+    """The caller's origin: ``Origin`` (found by the key's header scan), else the origin of
+    ``Referer``; normalised."""
+    raw = origin if origin is not None else referer(headers)
     return None if raw is None else normalize_origin(raw.decode("latin-1"))

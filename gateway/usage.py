@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from gateway.cache import DecisionCache
+from gateway.counting import UsageCounter
 from gateway.entry import CachedKey
 from gateway.metrics import GatewayMetrics
 from policies.async_store import AsyncPolicyStore
@@ -59,16 +60,25 @@ class UsageRecorder:
 
 
 async def flush(
-    recorder: UsageRecorder, cache: DecisionCache, metrics: GatewayMetrics, reader: AsyncPolicyStore
+    recorder: UsageRecorder,
+    counter: UsageCounter,
+    cache: DecisionCache,
+    metrics: GatewayMetrics,
+    reader: AsyncPolicyStore,
+    timeout: float | None = None,
 ) -> int:
-    """Write the last-used times collected since the previous flush; how many keys."""
-    usage = recorder.collect(cache.entries())
-    if not usage:
+    """Write the last-used times and usage counts collected since the previous flush, in
+    one pipeline; how many keys' last use was written."""
+    entries = cache.entries()
+    usage = recorder.collect(entries)
+    counts = counter.collect(entries)
+    if not usage and not counts:
         return 0
     try:
         with metrics.store_call("touch"):
-            await reader.touch(usage)
+            await reader.record(usage, counts, timeout)
     except StoreUnavailable:
         recorder.restore(usage)
+        counter.drop(counts)
         raise
     return sum(len(ids) for ids in usage.values())

@@ -99,6 +99,7 @@ async def ask_gateway(
         settings=settings,
         catalog=catalog,
         registry=CollectorRegistry(),  # the served gateway's metrics count real calls only
+        usage_counts=False,  # and so do the usage charts
         logger=logging.getLogger("keystile.demo.banner"),
     )
     await gate.start()

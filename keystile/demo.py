@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 
 from admin_plugin import AdminIdentity, KeystileAdmin, SmtpConfig, SmtpMailer
 from gateway import KeyGateMiddleware, catalog_from_app
-from keystile import sample_api
+from keystile import demo_traffic, sample_api
 from keystile.banner import Place, banner, cli_command, try_lines
 from keystile.home import Home
 from keystile.mail_sink import start_mail_sink
@@ -225,6 +225,13 @@ def run_demo(home: Home, options: DemoOptions, echo: Callable[[str], None] = cli
         )
         lines = asyncio.run(try_lines(store, ws, place, sample_api.app, settings, catalog))
         text = banner(store, ws, place, lines)
+        key = store.publishable_key(ws)
+        local = f"http://{'127.0.0.1' if options.host in WILDCARD_HOSTS else options.host}"
+
+        def ready() -> None:
+            echo(text)
+            demo_traffic.start(f"{local}:{options.api_port}", key)  # the charts' first data
+
         # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: a clean stop.
         with contextlib.suppress(KeyboardInterrupt):
-            _DemoServer(config, on_ready=lambda: echo(text)).run()
+            _DemoServer(config, on_ready=ready).run()

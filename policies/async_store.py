@@ -23,7 +23,7 @@ from policies.catalog import Catalog
 from policies.crypto import Keyring
 from policies.errors import StoreUnreachable
 from policies.lua import LOOKUP
-from policies.operations import deployment, lookup, rules
+from policies.operations import deployment, lookup, rules, usage
 from policies.operations.base import Context
 from policies.records import KeyPolicy
 from policies.subscription import EventSubscriber
@@ -75,6 +75,24 @@ class AsyncPolicyStore:
 
     async def touch(self, usage: Mapping[str, Mapping[str, float]]) -> None:
         await self.run(lookup.touch(self.ctx, usage))
+
+    async def record(
+        self,
+        last_used: Mapping[str, Mapping[str, float]],
+        counts: Mapping[str, Mapping[str, int]],
+        timeout: float | None = None,
+    ) -> None:
+        """Last-used times and usage counts, one pipeline (:mod:`policies.operations.usage`).
+
+        Bounded by ``timeout`` (default: the reader's), for a flush of many keys can take
+        longer than one lookup may."""
+        try:
+            async with asyncio.timeout(timeout or self.timeout):
+                await run_async(self.client, usage.record(self.ctx, last_used, counts))
+        except TimeoutError:
+            raise StoreUnreachable(
+                f"flush: no answer within {timeout or self.timeout:g} s"
+            ) from None
 
     async def load_catalog(self) -> Catalog | None:
         return await self.run(rules.load_catalog(self.ctx))

@@ -13,6 +13,9 @@
 | ``ks:{W}:tokens``         | hash   | token key id -> token metadata (JSON), incl. revoked   |
 | ``ks:{W}:lastused``       | hash   | key id -> unix time of last use (written lazily)       |
 | ``ks:{W}:secrets``        | hash   | secret name -> Fernet token                            |
+| ``ks:{W}:usage:G:T``      | hash   | usage counts of the bucket of grain G (``m``, ``h``,   |
+|                           |        | ``d``) starting at unix time T, with TTLs              |
+|                           |        | (:mod:`policies.usage`)                                |
 | ``ks:{W}:audit``          | stream | audit entries, capped                                  |
 | ``ks:{W}:otp:…``          | hash,  | one-time-password challenges (digest only), send log   |
 |                           | zset   | and cooldowns, all with TTLs (:mod:`.operations.otp`)  |
@@ -70,6 +73,11 @@ def last_used(ws: str) -> str:
 
 def secrets(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:secrets"
+
+
+def usage(ws: str, grain: str, start: int) -> str:
+    """A usage bucket: ``grain`` is ``m``, ``h`` or ``d``, ``start`` its unix time."""
+    return f"{PREFIX}:{{{ws}}}:usage:{grain}:{start}"
 
 
 def audit(ws: str) -> str:

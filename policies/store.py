@@ -24,6 +24,7 @@ from policies.operations import (
     rules,
     secrets,
     tokens,
+    usage,
     workspaces,
 )
 from policies.operations import otp as otp_ops
@@ -38,6 +39,7 @@ from policies.records import (
     WorkspaceInfo,
 )
 from policies.rules import Rule
+from policies.usage import Grain, Impact, Report, grain_for
 
 
 class PolicyStore:
@@ -152,6 +154,23 @@ class PolicyStore:
     def deployment_audit_tail(self, count: int = 20) -> list[AuditEntry]:
         """The deployment's own entries (catalog loads, rewraps), newest first."""
         return self.run(audit.deployment_tail(self.ctx, count))
+
+    # -- usage (counted by the gateways, see policies.usage) ----------------------------
+    def usage(
+        self, ws: str, *, since: float, subject: str | None = None, grain: Grain | None = None
+    ) -> Report:
+        """``subject``'s counts (``publishable``, ``sdk``, a token's key id; None: the
+        workspace's) over the last ``since`` seconds, by ``grain`` (default: by span)."""
+        grain = grain_for(since) if grain is None else grain
+        return self.run(usage.report(self.ctx, ws, self.ctx.clock() - since, grain, subject))
+
+    def daily_totals(self, ws: str, subjects: list[str], days: int = 7) -> dict[str, list[int]]:
+        """Each key's requests per day over the last ``days`` days, oldest first."""
+        return self.run(usage.daily_totals(self.ctx, ws, subjects, days))
+
+    def rule_impact(self, ws: str, rule: Rule, *, span: float) -> Impact:
+        """What ``rule`` would have refused over the last ``span`` seconds."""
+        return self.run(usage.rule_impact(self.ctx, ws, rule, span))
 
     # -- backups --------------------------------------------------------------------
     def export_workspace(self, ws: str, *, actor: str) -> dict[str, Any]:

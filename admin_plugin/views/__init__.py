@@ -1,6 +1,7 @@
 """The Tokens view, split by tab: :mod:`.base` (shared), :mod:`.keys` (SDK and publishable
-keys, rules), :mod:`.tokens` (tokens and secrets), :mod:`.listing` (the long lists' pages
-and filters), :mod:`.page` (the page, which joins them).
+keys, rules), :mod:`.tokens` (tokens and secrets), :mod:`.usage` (charts, a rule's
+impact), :mod:`.listing` (the long lists' pages and filters), :mod:`.page` (the page,
+which joins them).
 
 Routes, below the view's URL (``/admin/tokens/``); every one but the page takes ``?ws=``:
 
@@ -20,6 +21,8 @@ Routes, below the view's URL (``/admin/tokens/``); every one but the page takes 
 | POST   | ``api/secrets``                   | ``{name, value}`` add a secret                 |
 | POST   | ``api/secrets/reveal``            | ``{name, code}`` -> the value                  |
 | DELETE | ``api/secrets/<name>``            | delete a secret                                |
+| GET    | ``api/usage``                     | ``?key=&range=``: a key's counts, for charts   |
+| GET    | ``api/usage/impact``              | ``?module=&functionality=``: a rule's impact   |
 
 The page and ``panel/tokens``, ``panel/audit`` also take the long lists' page and filters
 (``tq``, ``tstatus``, ``tpage``; ``aaction``, ``aactor``, ``abefore``: :mod:`.listing`).

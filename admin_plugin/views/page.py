@@ -18,6 +18,7 @@ from admin_plugin.views.base import route
 from admin_plugin.views.keys import GRACE_CHOICES, KeyRoutes, rule_label
 from admin_plugin.views.listing import ListState, check_page_size
 from admin_plugin.views.tokens import TokenRoutes
+from admin_plugin.views.usage import RANGES, UsageRoutes
 from policies.errors import StoreUnavailable, UnknownWorkspace
 from policies.times import format_time
 
@@ -32,7 +33,7 @@ def when(timestamp: object, empty: str = "—") -> str:
     return format_time(timestamp, "%Y-%m-%d %H:%M UTC", empty)
 
 
-class TokensView(KeyRoutes, TokenRoutes):
+class TokensView(KeyRoutes, TokenRoutes, UsageRoutes):
     """The Tokens page: Flask-Admin view with the Tokens, SDK Access Key and Publishable
     Key tabs. Build it through :class:`admin_plugin.KeystileAdmin`."""
 
@@ -70,7 +71,8 @@ class TokensView(KeyRoutes, TokenRoutes):
         now = self.store.ctx.clock()
         if name == "tokens":
             page = self.store.token_page(ws, state.tokens)
-            return {"page": page, "now": now, "when": when, "state": state}
+            spark = self.store.daily_totals(ws, [t.key_id for t in page.items])
+            return {"page": page, "now": now, "when": when, "state": state, "spark": spark}
         if name == "secrets":
             return {"secrets": self.store.list_secrets(ws)}
         if name == "rules":
@@ -104,6 +106,7 @@ class TokensView(KeyRoutes, TokenRoutes):
                     masked_sdk_key=self.store.masked_sdk_key(ws),
                     publishable_key=self.store.publishable_key(ws),
                     grace_choices=GRACE_CHOICES,
+                    usage_ranges=list(RANGES),
                     otp_minutes=round(self.flow.policy.ttl_seconds / 60),
                     panels={
                         name: self.panel_context(name, ws, self.list_state(ws, strict=False))

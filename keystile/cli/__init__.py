@@ -5,7 +5,17 @@ secrets from the environment; ``--embedded`` instead runs (or joins) a persisten
 data folder with generated secrets. Every failure is one clear line on stderr and exit 1.
 """
 
-from keystile.cli import access, authz, demo, operations, secrets, serve, workspaces
+from keystile.cli import access, authz, demo, operations, secrets, serve, usage, workspaces
 from keystile.cli.base import main
 
-__all__ = ["access", "authz", "demo", "main", "operations", "secrets", "serve", "workspaces"]
+__all__ = [
+    "access",
+    "authz",
+    "demo",
+    "main",
+    "operations",
+    "secrets",
+    "serve",
+    "usage",
+    "workspaces",
+]

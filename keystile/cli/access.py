@@ -7,6 +7,7 @@ import time
 import click
 
 from keystile.cli.base import ACTOR, main, store_of, when
+from keystile.cli.usage import echo_impact, impacts
 from keystile.durations import parse_duration
 from policies import Rule
 from policies.listing import MAX_PAGE, TOKEN_STATUSES, TokenQuery
@@ -22,10 +23,20 @@ def rules() -> None:
 @click.argument("workspace_id")
 @click.argument("module")
 @click.argument("functionality")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Save nothing: show what the rule would have refused in the last 24h and 7d.",
+)
 @click.pass_context
-def rules_add(ctx: click.Context, workspace_id: str, module: str, functionality: str) -> None:
+def rules_add(
+    ctx: click.Context, workspace_id: str, module: str, functionality: str, dry_run: bool
+) -> None:
     """Block MODULE FUNCTIONALITY ('*' for the whole module)."""
     rule = Rule(module, functionality)
+    if dry_run:
+        echo_impact(rule, impacts(store_of(ctx), workspace_id, rule))
+        return
     added = store_of(ctx).add_rule(workspace_id, rule, actor=ACTOR)
     click.echo(f"blocked {rule}" if added else f"{rule} was already blocked")
 

@@ -41,9 +41,11 @@ UNSAFE: list[tuple[str, str, Any]] = [
     ("POST", "api/secrets/reveal", {"name": "A", "code": "123456"}),
     ("DELETE", "api/secrets/A", None),
 ]
-SAFE: list[tuple[str, str, Any]] = [("GET", "api/catalog", None)] + [
-    ("GET", f"panel/{name}", None) for name in ("tokens", "secrets", "rules", "audit")
-]
+SAFE: list[tuple[str, str, Any]] = [
+    ("GET", "api/catalog", None),
+    ("GET", "api/usage", None),
+    ("GET", "api/usage/impact", None),
+] + [("GET", f"panel/{name}", None) for name in ("tokens", "secrets", "rules", "audit")]
 
 
 def call(api: Api, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:

@@ -25,6 +25,7 @@ CASES = (
     "6 memory",
     "7 garbage flood",
     "8 authz behind nginx",
+    "9 usage counts",
 )
 
 WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:8000/projects

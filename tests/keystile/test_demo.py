@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -17,6 +18,7 @@ from queue import Empty, Queue
 import httpx
 import pytest
 
+from keystile import demo_traffic
 from keystile.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +116,14 @@ def test_readme_demo_end_to_end(demo_env: dict[str, str], demos: list[Demo]) -> 
     assert "new workspace seeded" in text
     api, pk, ws = banner_values(text)
     bearer = {"Authorization": f"Bearer {pk}"}
+    cli = [sys.executable, "-m", "keystile", "--embedded", "--data-dir", demo_env["KEYSTILE_HOME"]]
+
+    # The demo's first traffic, through its gateway, flushed and counted (keystile usage).
+    expected = {"allowed": demo_traffic.total() - 20, "route_not_in_catalog": 20}
+    deadline = time.monotonic() + 60
+    while (totals := usage_totals(cli, ws, demo_env)) != expected:
+        assert time.monotonic() < deadline, totals
+        time.sleep(0.5)
 
     assert httpx.get(f"{api}/billing", headers=bearer).status_code == 200
     missing = httpx.get(f"{api}/billing")
@@ -121,11 +131,12 @@ def test_readme_demo_end_to_end(demo_env: dict[str, str], demos: list[Demo]) -> 
     assert missing.headers["content-type"].startswith("application/problem+json")
     metrics = httpx.get(f"{api}/metrics", follow_redirects=True)  # exempt: no key
     assert metrics.status_code == 200
-    assert 'keystile_gateway_decisions_total{kind="publishable",outcome="allowed"} 1.0' in (
-        metrics.text
+    allowed = expected["allowed"] + 1  # the demo's traffic and the call above
+    assert (
+        f'keystile_gateway_decisions_total{{kind="publishable",outcome="allowed"}} {allowed}.0'
+        in metrics.text
     ), metrics.text
 
-    cli = [sys.executable, "-m", "keystile", "--embedded", "--data-dir", demo_env["KEYSTILE_HOME"]]
     added = subprocess.run(
         [*cli, "rules", "add", ws, "billing", "read"],
         env=demo_env,
@@ -145,6 +156,15 @@ def test_readme_demo_end_to_end(demo_env: dict[str, str], demos: list[Demo]) -> 
     assert banner_values(text)[1] == pk
     assert httpx.get(f"{api}/billing", headers=bearer).status_code == 403
     assert second.stop() == 0
+
+
+def usage_totals(cli: list[str], ws: str, env: dict[str, str]) -> dict[str, int]:
+    """The publishable key's counts of the last hour, as ``keystile usage --json`` says."""
+    args = [*cli, "usage", ws, "--key", "publishable", "--since", "1h", "--json"]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    totals: dict[str, int] = json.loads(done.stdout)["totals"]
+    return totals
 
 
 def test_clear_failures(demo_env: dict[str, str], demos: list[Demo]) -> None:

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from keystile.cli import main
 from policies import Keyring, schema
-from tests.conftest import DEMO_CATALOG
+from tests.support.catalog import DEMO_CATALOG
 
 
 def cli(env: dict[str, str], *args: str) -> Result:

@@ -10,8 +10,8 @@ import redis
 from policies import Catalog, Keyring, KeystileError, PolicyStore, Rule, schema
 from policies.backup import LEGACY_FORMAT, sign
 from policies.records import CreatedWorkspace
-from tests.conftest import DEMO_CATALOG
 from tests.policies.helpers import forget, lookup
+from tests.support.catalog import DEMO_CATALOG
 
 Doc = dict[str, Any]
 

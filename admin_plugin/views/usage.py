@@ -1,0 +1,60 @@
+"""Usage the gateways counted, for the page's charts and the Blacklist Action modal.
+
+Reads only (:meth:`policies.PolicyStore.usage`, :meth:`~policies.PolicyStore.rule_impact`);
+the page draws them with Chart.js (``static/vendor/chartjs``, ``static/keystile/usage.js``).
+"""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from admin_plugin.problems import bad_request, not_found
+from admin_plugin.views.base import KeystileView, route
+from policies.rules import Rule
+from policies.usage import PUBLISHABLE, SDK
+
+RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+IMPACT_SPANS = (("24h", 86400), ("7d", 7 * 86400))
+TOP = 8
+
+
+class UsageRoutes(KeystileView):
+    @route("/api/usage")
+    def usage(self) -> Response:
+        """``?key=publishable|sdk|TOKEN_ID&range=1h|24h|7d|30d``: a key's requests over
+        time by outcome, its top actions, refused actions and (publishable) origins."""
+        _, ws = self.api_workspace()
+        key = request.args.get("key", "")
+        span = RANGES.get(request.args.get("range", "24h"))
+        if span is None:
+            raise bad_request(f"range must be one of {', '.join(RANGES)}.")
+        if key not in (PUBLISHABLE, SDK) and not any(
+            t.key_id == key for t in self.store.list_tokens(ws)
+        ):
+            raise not_found("There is no such key in this workspace.")
+        report = self.store.usage(ws, since=span, subject=key)
+        return self.answer(
+            {
+                "key": key,
+                "grain_seconds": report.grain.seconds,
+                "starts": report.starts,
+                "outcomes": report.outcomes,
+                "total": report.total,
+                # Lists of [name, count], most first (a JSON object's order is not kept).
+                "top_actions": list(report.top_actions(TOP).items()),
+                "top_refused": list(report.top_refused(TOP).items()),
+                "top_origins": list(report.top_origins(TOP).items()),
+            }
+        )
+
+    @route("/api/usage/impact")
+    def impact(self) -> Response:
+        """``?module=&functionality=``: what that rule would have refused, 24 h and 7 d."""
+        _, ws = self.api_workspace()
+        rule = Rule(request.args.get("module", ""), request.args.get("functionality", ""))
+        spans = []
+        for label, span in IMPACT_SPANS:
+            found = self.store.rule_impact(ws, rule, span=span)
+            origins = list(found.origins.items())[:TOP]
+            spans.append({"label": label, "requests": found.requests, "origins": origins})
+        return self.answer({"rule": rule.encode(), "spans": spans})

@@ -1,0 +1,124 @@
+"""Usage counts in Redis: the gateway's flush (one pipeline) and the readers' ranges.
+
+Plain commands, no script: counts only ever add up (``HINCRBY``), so a pipeline needs no
+atomicity, and every key of a workspace is in its hash slot (cluster-safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from policies import schema
+from policies.calls import Batch, Command, Operation
+from policies.operations.base import Context, require_workspace
+from policies.rules import Rule
+from policies.usage import (
+    DAY,
+    GRAINS,
+    HOUR,
+    Grain,
+    Impact,
+    Report,
+    impact,
+    subject_totals,
+    summarize,
+    total_field,
+)
+
+Counts = Mapping[str, Mapping[str, int]]  # workspace -> field -> count
+MAX_BUCKETS = 2000  # one read: e.g. 30 days of hours, not 30 days of minutes
+# A flush's commands go in pipelines of this many: redis-py encodes a pipeline in one go,
+# and the gateway's event loop serves requests between two of them.
+CHUNK = 1000
+
+
+def count_commands(counts: Counts, now: float) -> list[Command]:
+    """``HINCRBY`` every field into the minute, hour and day buckets of ``now``, each with
+    its expiry: no roll-up job, and a bucket outlives its last write by its retention."""
+    commands: list[Command] = []
+    for ws, fields in counts.items():
+        if not fields:
+            continue
+        for grain in GRAINS:
+            start = grain.start(now)
+            key = schema.usage(ws, grain.code, start)
+            commands += [Command(("HINCRBY", key, name, n)) for name, n in fields.items()]
+            if grain is DAY:  # each key's total of the day: one field for a sparkline
+                totals = subject_totals(fields).items()
+                commands += [Command(("HINCRBY", key, total_field(s), n)) for s, n in totals]
+            commands.append(Command(("EXPIREAT", key, grain.expires(start))))
+    return commands
+
+
+def record(
+    ctx: Context, last_used: Mapping[str, Mapping[str, float]], counts: Counts
+) -> Operation[None]:
+    """One flush of a gateway: last-used times and usage counts, one pipeline (in chunks
+    of ``CHUNK`` commands when it is large)."""
+    commands = [
+        Command(("HSET", schema.last_used(ws), *(x for kv in times.items() for x in kv)))
+        for ws, times in last_used.items()
+        if times
+    ]
+    commands += count_commands(counts, ctx.clock())
+    for first in range(0, len(commands), CHUNK):
+        yield Batch(tuple(commands[first : first + CHUNK]))
+
+
+def buckets(
+    ctx: Context, ws: str, grain: Grain, since: float, until: float | None = None
+) -> Operation[dict[int, dict[str, int]]]:
+    """The raw buckets of ``grain`` from ``since`` to ``until`` (default: now), start ->
+    field -> count; a bucket without counts is there, empty."""
+    require_workspace(ws)
+    until = ctx.clock() if until is None else until
+    starts = grain.starts(since, until)[-MAX_BUCKETS:]
+    replies = yield Batch(
+        tuple(Command(("HGETALL", schema.usage(ws, grain.code, s))) for s in starts)
+    )
+    return {
+        start: {schema.text(k): int(schema.text(v)) for k, v in _pairs(reply)}
+        for start, reply in zip(starts, replies, strict=True)
+    }
+
+
+def daily_totals(
+    ctx: Context, ws: str, subjects: list[str], days: int = 7
+) -> Operation[dict[str, list[int]]]:
+    """Each subject's requests per day over the last ``days`` days (today last)."""
+    require_workspace(ws)
+    if not subjects:
+        return {}
+    starts = DAY.starts(ctx.clock() - (days - 1) * DAY.seconds, ctx.clock())
+    fields = [total_field(s) for s in subjects]
+    replies = yield Batch(
+        tuple(Command(("HMGET", schema.usage(ws, DAY.code, s), *fields)) for s in starts)
+    )
+    return {
+        subject: [int(schema.text(r[i])) if r[i] is not None else 0 for r in replies]
+        for i, subject in enumerate(subjects)
+    }
+
+
+def report(
+    ctx: Context, ws: str, since: float, grain: Grain, subject: str | None = None
+) -> Operation[Report]:
+    """A subject's counts (None: the whole workspace's) from ``since`` to now."""
+    raw = yield from buckets(ctx, ws, grain, since)
+    return summarize(grain, raw, subject)
+
+
+def rule_impact(ctx: Context, ws: str, rule: Rule, span: float) -> Operation[Impact]:
+    """What ``rule`` would have refused over the last ``span`` seconds (hour buckets up to
+    8 days, day buckets beyond)."""
+    since = ctx.clock() - span
+    grain = HOUR if span <= 8 * 86400 else DAY
+    raw = yield from buckets(ctx, ws, grain, since)
+    return impact(rule, since, raw.values())
+
+
+def _pairs(reply: object) -> list[tuple[object, object]]:
+    if isinstance(reply, dict):
+        return list(reply.items())
+    values = list(reply) if isinstance(reply, list | tuple) else []
+    return list(zip(values[::2], values[1::2], strict=True))
