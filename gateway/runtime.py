@@ -5,7 +5,8 @@ the app has none; stopped by ``lifespan.shutdown`` (or :meth:`Runtime.stop`). Tw
 meanwhile: the invalidation listener, and a ticker that, on a fixed schedule of
 ``check_interval``, runs the version check; every 5 s it also reloads the store's catalog
 if it changed (its event and every re-subscription do so at once), and every
-``touch_interval`` it flushes last-used times and usage counts (:mod:`gateway.counting`),
+``touch_interval`` it flushes last-used times and usage counts (:mod:`gateway.ticking`,
+:mod:`gateway.counting`),
 as it does on stop.
 
 Start-up never fails because Redis is away: the gateway answers 503 until it returns. A
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +33,7 @@ from gateway.exempt import ExemptConflict
 from gateway.invalidation import Invalidation
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
+from gateway.ticking import Ticking
 from gateway.usage import UsageRecorder, flush
 from policies.async_store import AsyncPolicyStore
 from policies.catalog import Catalog
@@ -43,10 +44,6 @@ from policies.settings import Settings
 
 _FLUSH_ON_STOP_SECONDS = 2.0
 _STOP_SECONDS = 5.0
-# The store's catalog is reloaded on its event and on every (re)subscription; this periodic
-# check only bounds the life of a stale router if a catalog message were lost on a live
-# connection. (A few KB of JSON to parse: not worth doing every check_interval.)
-_CATALOG_CHECK_SECONDS = 5.0
 EMBEDDED_HINT = "serve the app with `keystile --embedded serve MODULE:APP`, which runs one"
 
 
@@ -54,7 +51,7 @@ def _stale() -> bool:
     return True
 
 
-class Runtime(CatalogLoading):
+class Runtime(CatalogLoading, Ticking):
     def __init__(
         self,
         *,
@@ -235,45 +232,13 @@ class Runtime(CatalogLoading):
             if self.loop is loop:  # not a newer start's: see stale
                 self.stale = _stale
 
-    async def _tick(self) -> None:
-        config = self.config
-        # A fixed schedule, not a sleep after each check: the check's own duration must
-        # not stretch the period the staleness bound is made of.
-        next_check = time.monotonic() + config.check_interval
-        next_flush = time.monotonic() + config.touch_interval
-        next_catalog = time.monotonic() + _CATALOG_CHECK_SECONDS
-        while not self.invalidation.must_stop():
-            await asyncio.sleep(max(0.0, next_check - time.monotonic()))
-            next_check += config.check_interval
-            if next_check < time.monotonic():  # fell behind (a slow Redis): skip, no burst
-                next_check = time.monotonic() + config.check_interval
-            reader = self.reader
-            if reader is None or self.invalidation.must_stop():
-                return
-            try:
-                reached = await self.invalidation.check(reader)
-                due = self.router is None or self._catalog_due
-                if reached and (due or time.monotonic() >= next_catalog):
-                    next_catalog = time.monotonic() + _CATALOG_CHECK_SECONDS
-                    await self.reload_catalog()  # a no-op for a catalog given in code
-                    self._catalog_due = False
-                if time.monotonic() >= next_flush:
-                    next_flush = time.monotonic() + config.touch_interval
-                    await self.flush_usage(reader)
-            except asyncio.CancelledError:
-                raise
-            except StoreUnavailable:
-                pass  # counted and logged where it happened; try again next tick
-            except Exception:  # never let a bug stop the checks
-                self.logger.exception("gateway background check failed")
-
     async def flush_usage(self, reader: AsyncPolicyStore | None = None) -> int:
         """Write last-used times and usage counts now (one pipeline); how many keys' last
         use was written."""
         reader = reader or self.reader
         if reader is None:
             return 0
-        # A flush may take longer than one lookup (10,000 active keys: see bench case 8),
+        # A flush may take longer than one lookup (10,000 active keys: see bench case 9),
         # not longer than its interval.
         timeout = max(self.config.store_timeout, self.config.touch_interval)
         return await flush(self.usage, self.counter, self.cache, self.metrics, reader, timeout)

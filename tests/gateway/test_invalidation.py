@@ -216,7 +216,7 @@ async def test_lost_catalog_message_is_caught_by_the_periodic_reload(
     redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("gateway.runtime._CATALOG_CHECK_SECONDS", 0.2)
+    monkeypatch.setattr("gateway.ticking.CATALOG_CHECK_SECONDS", 0.2)
     gate = make_gate(check_interval=0.1, stale_bound=1.0)
     await gate.start()
     data = with_uncatalogued_open(app_catalog)
