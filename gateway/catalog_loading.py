@@ -43,6 +43,21 @@ class CatalogLoading:
             check(self.config.exempt_paths, catalog, router)
         return router
 
+    async def load_router(self) -> tuple[Router | None, bool]:
+        """For a request: the router, or None and whether a defect (not an outage) is why.
+        A defect is logged once with its traceback and counted."""
+        try:
+            return await self.ensure_router(), False
+        except StoreUnavailable:
+            return None, False
+        except Exception:
+            self.metrics.internal_errors.labels("catalog").inc()
+            self.logger.exception(
+                "internal error loading the catalog",
+                extra={"event": "gateway.internal_error", "operation": "catalog"},
+            )
+            return None, True
+
     async def ensure_router(self) -> Router | None:
         """The router, loading the store's catalog first if there is none yet."""
         if self.router is None and self._catalog_lock is not None:

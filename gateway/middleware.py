@@ -48,16 +48,16 @@ from starlette.types import Receive, Scope, Send
 from gateway.entry import CachedKey
 from gateway.parts import LOGGER_NAME, GatewayParts
 from gateway.problems import Rendered, blocked
-from gateway.routing import REDIRECT, Action, Router
-from gateway.scope_reading import caller_origin, has_header, host_header, referer, route_path
+from gateway.routing import REDIRECT, Action
+from gateway.scope_reading import caller_origin, has_header, host_header, route_path
 from policies import keyformat
-from policies.errors import StoreUnavailable
 
 __all__ = ["LOGGER_NAME", "KeyGateMiddleware"]
 
 _BEARER = b"bearer"
 _PREFLIGHT = b"access-control-request-method"
 _ORIGIN = b"origin"
+_REFERER = b"referer"
 _blake2s = hashlib.blake2s
 _NO_ROUTES: dict[str, Action | None] = {}  # a method the catalog does not route
 _MISS = Action("", "(not resolved yet)")
@@ -108,7 +108,10 @@ class KeyGateMiddleware(GatewayParts):
         key_name = self._key_name
         token: bytes | None = None
         conflict = False
-        origin: bytes | None = None  # the Origin header, for the origin check and counts
+        # Where the call comes from (Origin, else Referer), for the origin check and counts:
+        # read by the same loop, so a request without either costs no second scan.
+        origin: bytes | None = None
+        referer: bytes | None = None
         for name, value in headers:
             if name == bearer_name:
                 scheme, _, candidate = value.partition(b" ")
@@ -119,6 +122,9 @@ class KeyGateMiddleware(GatewayParts):
                 candidate = value.strip()
             elif name == _ORIGIN:
                 origin = value
+                continue
+            elif name == _REFERER:
+                referer = value
                 continue
             else:
                 continue
@@ -132,7 +138,7 @@ class KeyGateMiddleware(GatewayParts):
                 self._pass_preflight
                 and method == "OPTIONS"
                 and has_header(headers, _PREFLIGHT)
-                and await self._preflight_passes(scope, headers, path, root_path)
+                and await self._preflight_passes(headers, path, root_path, origin is not None)
             ):
                 self._decisions["exempt", "none"] += 1
                 await self.app(scope, receive, send)
@@ -162,8 +168,11 @@ class KeyGateMiddleware(GatewayParts):
 
         router = runtime.router
         if router is None:
-            router, refusal = await self._load_router()
+            router, defect = await runtime.load_router()
             if router is None:
+                refusal = (
+                    self.problems.internal_error if defect else self.problems.store_unavailable
+                )
                 await self._denier.deny(scope, receive, send, refusal, method, path)
                 return
         # The app's own router decides (gateway.routing); its answers for static paths are
@@ -181,7 +190,7 @@ class KeyGateMiddleware(GatewayParts):
             pass  # a catalogued route, a key without expiry, origins or rules: allowed
         elif entry.expires is not None and self._clock() >= entry.expires:
             problem = self.problems.expired_key
-        elif entry.origins is not None and caller_origin(origin, headers) not in entry.origins:
+        elif entry.origins is not None and caller_origin(origin, referer) not in entry.origins:
             problem = self.problems.origin_not_allowed
         elif action is None:
             if entry.restricted and self._deny_unmatched:
@@ -215,34 +224,20 @@ class KeyGateMiddleware(GatewayParts):
             self._decisions[entry.allowed] += 1
         if self._counting:  # usage counts (gateway.counting): one dict increment
             if entry.by_origin:  # Origin, else Referer (normalised at the flush)
-                entry.tally[name, origin if origin is not None else referer(headers)] += 1
+                entry.tally[name, origin if origin is not None else referer] += 1
             else:
                 entry.tally[name] += 1
         await self.app(scope, receive, send)
 
-    async def _load_router(self) -> tuple[Router | None, Rendered]:
-        """The router, first loaded (None, and the refusal, when it cannot be had)."""
-        try:
-            return await self.runtime.ensure_router(), self.problems.store_unavailable
-        except StoreUnavailable:
-            return None, self.problems.store_unavailable
-        except Exception:  # a defect, not an outage: logged once, counted, a 500
-            self.metrics.internal_errors.labels("catalog").inc()
-            self.logger.exception(
-                "internal error loading the catalog",
-                extra={"event": "gateway.internal_error", "operation": "catalog"},
-            )
-            return None, self.problems.internal_error
-
     async def _preflight_passes(
-        self, scope: Scope, headers: Any, path: str, root_path: str
+        self, headers: Any, path: str, root_path: str, has_origin: bool
     ) -> bool:
         """Whether a key-less preflight may reach the app (see :mod:`gateway.preflight`)."""
-        if self._inner_cors is not None and has_header(headers, b"origin"):
+        if self._inner_cors is not None and has_origin:
             return True  # the CORS middleware inside answers it: nothing else runs
         router = self.runtime.router
         if router is None:
-            router, _ = await self._load_router()
+            router, _ = await self.runtime.load_router()
             if router is None:
                 return False
         host = host_header(headers) if router.by_host else None

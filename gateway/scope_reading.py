@@ -29,15 +29,8 @@ def has_header(headers: Any, wanted: bytes) -> bool:
     return any(name == wanted for name, _ in headers)
 
 
-def referer(headers: Any) -> bytes | None:
-    for name, value in headers:
-        if name == b"referer":
-            return bytes(value)
-    return None
-
-
-def caller_origin(origin: bytes | None, headers: Any) -> str | None:
-    """The caller's origin: ``Origin`` (found by the key's header scan), else the origin of
-    ``Referer``; normalised."""
-    raw = origin if origin is not None else referer(headers)
+def caller_origin(origin: bytes | None, referer: bytes | None) -> str | None:
+    """The caller's origin, normalised: ``Origin``, else the origin of ``Referer`` (both
+    found by the key's header scan)."""
+    raw = origin if origin is not None else referer
     return None if raw is None else normalize_origin(raw.decode("latin-1"))
