@@ -20,15 +20,6 @@ from tests.support import proxies
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def env(redis_url: str, master_key: str, digest_secret: str) -> dict[str, str]:
-    return {
-        "KEYSTILE_REDIS_URL": redis_url,
-        "KEYSTILE_MASTER_KEYS": master_key,
-        "KEYSTILE_DIGEST_SECRET": digest_secret,
-    }
-
-
 @pytest.mark.parametrize(
     ("table", "message"),
     [

@@ -10,32 +10,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keystile.cli import main
 from keystile.redis_server import free_port
+from tests.keystile.support import cli, ok
 from tests.support.catalog import DEMO_CATALOG
-
-
-@pytest.fixture
-def env(redis_url: str, master_key: str, digest_secret: str) -> dict[str, str]:
-    return {
-        "KEYSTILE_REDIS_URL": redis_url,
-        "KEYSTILE_MASTER_KEYS": master_key,
-        "KEYSTILE_DIGEST_SECRET": digest_secret,
-    }
-
-
-def cli(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=env)
-
-
-def ok(env: dict[str, str], *args: str) -> str:
-    result = cli(env, *args)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture

@@ -8,30 +8,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from click.testing import CliRunner, Result
 
-from keystile.cli import main
 from policies import Keyring, schema
+from tests.keystile.support import cli, ok
 from tests.support.catalog import DEMO_CATALOG
-
-
-def cli(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=env)
-
-
-def ok(env: dict[str, str], *args: str) -> str:
-    result = cli(env, *args)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-@pytest.fixture
-def env(redis_url: str, master_key: str, digest_secret: str) -> dict[str, str]:
-    return {
-        "KEYSTILE_REDIS_URL": redis_url,
-        "KEYSTILE_MASTER_KEYS": master_key,
-        "KEYSTILE_DIGEST_SECRET": digest_secret,
-    }
 
 
 @pytest.fixture

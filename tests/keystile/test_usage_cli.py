@@ -7,29 +7,15 @@ import json
 import httpx
 import pytest
 import redis
-from click.testing import CliRunner, Result
 from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware, catalog_from_app
-from keystile.cli import main
 from policies import PolicyStore, Rule, Settings
 from policies.crypto import Keyring
 from tests.gateway.apps import starlette_app
+from tests.keystile.support import cli
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def env(redis_url: str, master_key: str, digest_secret: str) -> dict[str, str]:
-    return {
-        "KEYSTILE_REDIS_URL": redis_url,
-        "KEYSTILE_MASTER_KEYS": master_key,
-        "KEYSTILE_DIGEST_SECRET": digest_secret,
-    }
-
-
-def cli(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=env)
 
 
 async def traffic(settings: Settings, key: str, token: str) -> None:
