@@ -9,9 +9,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware, catalog_from_app
-from policies import Catalog, PolicyStore, Settings
+from policies import Catalog, PolicyStore, Rule, Settings
 from policies.records import CreatedWorkspace
 from tests.gateway.apps import starlette_app
+from tests.gateway.authz_support import api_catalog
 from tests.gateway.support import Factory
 
 
@@ -70,3 +71,17 @@ async def gate(make_gate: Factory, store: PolicyStore) -> AsyncIterator[KeyGateM
     assert await middleware.invalidation.wait_subscribed(10)
     yield middleware
     await middleware.stop()
+
+
+# -- keystile authz: a non-Python API's catalog (tests/gateway/authz_support.py) ------------
+@pytest.fixture
+def api_store(store: PolicyStore) -> PolicyStore:
+    store.save_catalog(api_catalog())
+    return store
+
+
+@pytest.fixture
+def ws(api_store: PolicyStore) -> CreatedWorkspace:
+    workspace = api_store.create_workspace("Acme", actor="test")
+    api_store.add_rule(workspace.workspace_id, Rule("billing", "read"), actor="test")
+    return workspace

@@ -23,24 +23,11 @@ from gateway import KeyGateMiddleware
 from gateway.authz import AuthzService
 from policies import ConfigError, PolicyStore, Rule, Settings
 from policies.records import CreatedWorkspace
-from tests.gateway.authz_support import api_catalog, make_service, mistyped, served_service, wait
+from tests.gateway.authz_support import make_service, mistyped, served_service, wait
 from tests.support import proxies
 from tests.support.served import served
 
 SECRET = "s3cr3t-" * 6
-
-
-@pytest.fixture
-def api_store(store: PolicyStore) -> PolicyStore:
-    store.save_catalog(api_catalog())
-    return store
-
-
-@pytest.fixture
-def ws(api_store: PolicyStore) -> CreatedWorkspace:
-    workspace = api_store.create_workspace("Acme", actor="test")
-    api_store.add_rule(workspace.workspace_id, Rule("billing", "read"), actor="test")
-    return workspace
 
 
 @pytest.fixture

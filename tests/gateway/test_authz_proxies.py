@@ -17,7 +17,7 @@ import pytest
 
 from gateway.authz import AuthzService
 from keystile.redis_server import RedisServer
-from policies import PolicyStore, Rule, Settings
+from policies import PolicyStore, Settings
 from policies.connect import sync_client
 from policies.records import CreatedWorkspace
 from tests.gateway.authz_support import api_catalog, make_service, mistyped, served_service, wait
@@ -51,19 +51,6 @@ def front(proxy: str, service: AuthzService, folder: Path) -> Iterator[str]:
             proxies.run_caddy(folder / "caddy", authz, upstream, port),
         ):
             yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def api_store(store: PolicyStore) -> PolicyStore:
-    store.save_catalog(api_catalog())
-    return store
-
-
-@pytest.fixture
-def ws(api_store: PolicyStore) -> CreatedWorkspace:
-    workspace = api_store.create_workspace("Acme", actor="test")
-    api_store.add_rule(workspace.workspace_id, Rule("billing", "read"), actor="test")
-    return workspace
 
 
 def fields(text: str) -> dict[str, str]:
