@@ -55,6 +55,7 @@ class GatewayOptions(TypedDict, total=False):
     retry_after: int
     touch_interval: float
     usage_counts: bool
+    limit_sync_interval: float
     reconnect_min: float
     reconnect_max: float
     start_timeout: float
@@ -81,6 +82,7 @@ class GatewayConfig:
     retry_after: int = 2  # Retry-After of 503 answers
     touch_interval: float = 5.0  # last-used and usage counts flush period
     usage_counts: bool = True  # count requests per key, action, outcome, origin
+    limit_sync_interval: float = 0.2  # rate-limit counters' sync with Redis, per process
     reconnect_min: float = 0.05  # first backoff (the first retry is immediate)
     reconnect_max: float = 2.0  # longest reconnect delay
     start_timeout: float = 2.0  # start-up wait for the subscription
@@ -111,6 +113,7 @@ class GatewayConfig:
             "check_interval",
             "stale_bound",
             "touch_interval",
+            "limit_sync_interval",
             "reconnect_min",
             "reconnect_max",
             "start_timeout",

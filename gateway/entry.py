@@ -18,6 +18,7 @@ from collections import defaultdict
 from typing import Any
 
 from gateway.identity import SCOPE_NAMES, KeyUser, credentials
+from gateway.limiting import LimitPlan
 from policies.keyformat import KeyKind
 from policies.origins import normalize_origin
 from policies.records import KeyPolicy
@@ -47,6 +48,7 @@ class CachedKey:
         "key_id",
         "kind",
         "kind_name",
+        "limits",
         "origins",
         "restricted",
         "subject",
@@ -96,3 +98,6 @@ class CachedKey:
         self.tally: defaultdict[Any, int] = defaultdict(int)
         self.by_origin = kind is KeyKind.PUBLISHABLE
         self.subject = _SUBJECTS.get(kind, policy.key_id)
+        # Its owner's rate-limit counters (gateway.limiting), set by the resolver: None for
+        # a key without limits, which then pays one attribute test.
+        self.limits: LimitPlan | None = None

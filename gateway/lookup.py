@@ -19,7 +19,7 @@ from gateway.entry import CachedKey
 from gateway.metrics import GatewayMetrics
 from gateway.problems import Problems, Rendered
 from gateway.runtime import Runtime
-from policies import keyformat
+from policies import keyformat, limits
 from policies.errors import InvalidKey, StoreUnavailable
 
 Found = tuple[CachedKey | Rendered, str | None]  # the entry or the refusal; the workspace
@@ -82,5 +82,8 @@ class KeyResolver:
             )
             return self.problems.internal_error, workspace_id
         entry = CachedKey(cache_key, policy, started)
+        if policy.limits:
+            owner = limits.owner(policy.kind, policy.key_id)
+            entry.limits = self.runtime.limiter.plan(policy.workspace_id, owner, policy.limits)
         self.cache.put(entry)
         return entry, workspace_id

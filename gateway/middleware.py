@@ -23,7 +23,10 @@ any other non-HTTP scope passes through untouched. For each request, in order:
    router will run (:mod:`gateway.routing`; a slash redirect runs none): blocked ->
    403 ``action_blocked`` naming it; outside the catalog -> ``unmatched``: ``"deny"`` (the
    default) refuses publishable keys and tokens with 403 ``route_not_in_catalog``,
-   ``"allow"`` lets any valid key through. SDK keys have full access, catalogued or not.
+   ``"allow"`` lets any valid key through. SDK keys have full access, catalogued or not;
+5. the key's rate limits, if it has any (:mod:`gateway.limiting`, in process): over one,
+   429 ``rate_limited`` with ``Retry-After``; every answer to a limited key carries
+   ``RateLimit-Policy`` and ``RateLimit`` (:mod:`gateway.ratelimit_fields`).
 
 Allowed requests reach the app with ``scope["user"]``/``scope["auth"]`` (see
 :mod:`gateway.identity`) and ``workspace_id``, ``key_kind``, ``key_id``, ``action`` in
@@ -48,6 +51,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.entry import CachedKey
 from gateway.parts import LOGGER_NAME, GatewayParts
 from gateway.problems import Rendered, blocked
+from gateway.ratelimit_fields import limit_field, rate_limited, with_fields
 from gateway.routing import REDIRECT, Action
 from gateway.scope_reading import caller_origin, has_header, host_header, route_path
 from policies import keyformat
@@ -205,6 +209,24 @@ class KeyGateMiddleware(GatewayParts):
             )
             return
 
+        name = None if action is None or action is REDIRECT else action.name
+        limits = entry.limits
+        if limits is not None:  # rate limits (gateway.limiting): no Redis call here
+            counters = limits.by_action.get(name, limits.for_key)
+            if counters:
+                now = self._clock()
+                refused_by = self._limiter.admit(counters, now)
+                fields = limits.policies.get(name, limits.key_policy)
+                if refused_by is not None:
+                    if hit:
+                        self._cache_counts["hit"] += 1
+                    problem = rate_limited(refused_by, counters, fields, now)
+                    await self._denier.deny(
+                        scope, receive, send, problem, method, path, entry=entry, action=action
+                    )
+                    return
+                send = with_fields(send, fields, limit_field(counters, now), scope_type)
+
         scope["user"] = entry.user
         scope["auth"] = entry.auth
         # The ASGI spec gives each request its own shallow copy of the lifespan state.
@@ -215,7 +237,7 @@ class KeyGateMiddleware(GatewayParts):
         state["workspace_id"] = entry.workspace_id
         state["key_kind"] = entry.kind
         state["key_id"] = entry.key_id
-        state["action"] = name = None if action is None or action is REDIRECT else action.name
+        state["action"] = name
         if hit:
             # A hit, an allowed decision (gateway.metrics) and a use (gateway.usage) at once.
             entry.hits += 1

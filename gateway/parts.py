@@ -107,6 +107,7 @@ class GatewayParts:
             logger=self.logger,
             timer=timer,
         )
+        self._limiter = self.runtime.limiter
         self._inner_cors = InnerCors.find(app)
         self._denier = Denier(
             self.logger,

@@ -12,6 +12,9 @@
 | ``invalid_path``         | 400  | 4007     | a control character in the path (any key)   |
 | ``internal_error``       | 500  | 1011     | a defect (e.g. a store error reply that is  |
 |                          |      |          | no outage): logged with its traceback       |
+| ``rate_limited``         | 429  | 4029     | the key's (or action's) rate limit is       |
+|                          |      |          | reached: ``Retry-After``, ``RateLimit``     |
+|                          |      |          | fields (:mod:`gateway.ratelimit_fields`)    |
 
 ``code`` is the stable, machine-readable member; ``type`` is ``urn:keystile:problem:<code>``
 (an identifier, not a page). ``invalid_key`` is one answer, byte for byte, whatever made the
@@ -88,6 +91,7 @@ INTERNAL_ERROR = Problem(
     "The request could not be decided; the error was logged.",
     1011,
 )
+RATE_LIMITED = Problem("rate_limited", 429, "Rate limit reached", "", 4029)
 PROBLEMS = {
     p.code: p
     for p in (
@@ -100,6 +104,7 @@ PROBLEMS = {
         STORE_UNAVAILABLE,
         INVALID_PATH,
         INTERNAL_ERROR,
+        RATE_LIMITED,
     )
 }
 

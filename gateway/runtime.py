@@ -31,6 +31,8 @@ from gateway.counting import UsageCounter
 from gateway.entry import CachedKey
 from gateway.exempt import ExemptConflict
 from gateway.invalidation import Invalidation
+from gateway.limit_sync import LimitSync
+from gateway.limiting import Limiter
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Router
 from gateway.ticking import Ticking
@@ -80,6 +82,16 @@ class Runtime(CatalogLoading, Ticking):
         self.catalog_fingerprint = catalog.fingerprint() if catalog is not None else None
         self.usage = UsageRecorder(clock)
         self.counter = UsageCounter(clock)
+        # Rate limits (gateway.limiting): a stale view asks for a sync after 3 intervals.
+        self.limiter = Limiter(clock, stale_after=3 * config.limit_sync_interval)
+        self.limit_sync = LimitSync(
+            self.limiter,
+            metrics,
+            logger,
+            interval=config.limit_sync_interval,
+            keep_seconds=config.cache_ttl,
+            timeout=config.store_timeout,
+        )
         cache.on_evict = self._evicted
         self.invalidation = Invalidation(
             cache,
@@ -125,6 +137,7 @@ class Runtime(CatalogLoading, Ticking):
         self._tasks = [
             loop.create_task(self.invalidation.listen(reader), name="keystile-gateway-listener"),
             loop.create_task(self._ticking(loop), name="keystile-gateway-ticker"),
+            loop.create_task(self.limit_sync.run(reader), name="keystile-gateway-limits"),
         ]
         self.stale = loop.is_closed
         return reader
@@ -185,6 +198,7 @@ class Runtime(CatalogLoading, Ticking):
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(_FLUSH_ON_STOP_SECONDS):
                     await self.flush_usage(reader)
+                    await self.limit_sync.sync(reader)  # this process's last counts
             with contextlib.suppress(Exception):
                 await reader.client.aclose()
         self.loop = None

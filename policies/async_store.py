@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 import redis.asyncio
 from redis.asyncio.client import PubSub
 
+from policies import rate_counters
 from policies.calls import Operation, T, load_scripts_async, run_async
 from policies.catalog import Catalog
 from policies.crypto import Keyring
@@ -25,6 +26,7 @@ from policies.errors import StoreUnreachable
 from policies.lua import LOOKUP
 from policies.operations import deployment, lookup, rules, usage
 from policies.operations.base import Context
+from policies.rate_counters import SYNC, Tally, Totals
 from policies.records import KeyPolicy
 from policies.subscription import EventSubscriber
 
@@ -67,7 +69,7 @@ class AsyncPolicyStore:
         raise ConfigError if the digest secret is not the one the store was set up with
         (read only: the gateway never stamps the check value)."""
         async with self._deadline():
-            await load_scripts_async(self.client, (LOOKUP,))
+            await load_scripts_async(self.client, (LOOKUP, SYNC))
         await self.run(deployment.check_digest_secret(self.ctx, stamp=False))
 
     async def versions(self, workspace_ids: Iterable[str]) -> dict[str, int]:
@@ -93,6 +95,19 @@ class AsyncPolicyStore:
             raise StoreUnreachable(
                 f"flush: no answer within {timeout or self.timeout:g} s"
             ) from None
+
+    async def sync_limits(
+        self, tallies: list[Tally], *, process: str, stale: float, timeout: float | None = None
+    ) -> list[Totals]:
+        """Add rate-limit counts and read the totals back (:mod:`policies.rate_counters`)."""
+        try:
+            async with asyncio.timeout(timeout or self.timeout):
+                operation = rate_counters.sync(
+                    tallies, now=self.ctx.clock(), process=process, stale=stale
+                )
+                return await run_async(self.client, operation)
+        except TimeoutError:
+            raise StoreUnreachable("limits: no answer in time") from None
 
     async def load_catalog(self) -> Catalog | None:
         return await self.run(rules.load_catalog(self.ctx))

@@ -84,8 +84,8 @@ return {R.OK, commit()}
 )
 
 # ops: [verb, index into K.targets, field, value] each. Guards (NEED: the field must exist,
-# ABSENT: must not) all run before any write. Writes that change nothing (an HSET of the
-# value already there) do not count: no version, no entry.
+# ABSENT: must not, SAME: must hold value, '' for absent) all run before any write. Writes
+# that change nothing (an HSET of the value already there) do not count: no version, no entry.
 APPLY = write_script(
     "apply",
     ("*targets",),
@@ -98,6 +98,9 @@ for _, op in ipairs(A.ops) do
     return {R.FIELD_MISSING, 0}
   end
   if verb == 'ABSENT' and redis.call('HEXISTS', key, op[3]) == 1 then return {R.EXISTS, 0} end
+  if verb == 'SAME' and (redis.call('HGET', key, op[3]) or '') ~= op[4] then
+    return {R.CONFLICT, 0}
+  end
 end
 local changed = 0
 for _, op in ipairs(A.ops) do
@@ -124,17 +127,18 @@ return {changed, commit()}
 )
 
 # The gateway's whole read. Unknown key or workspace: nil, with no further work (a flood of
-# junk stays cheap).
+# junk stays cheap). A.owner: whose rate limits the key obeys (policies.limits.owner).
 LOOKUP = LuaScript(
     "lookup",
     """
 local record = redis.call('HGET', K.credentials, A.digest)
 if not record then return false end
 local meta = redis.call('HMGET', K.meta, 'version', 'origins')
-return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', K.rules)}
+return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', K.rules),
+  redis.call('HGET', K.limits, A.owner) or ''}
 """,
-    ("meta", "credentials", "rules"),
-    ("digest",),
+    ("meta", "credentials", "rules", "limits"),
+    ("digest", "owner"),
 )
 
 # One-time-password challenges (policies.operations.otp). They are not policy changes: no

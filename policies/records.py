@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policies.keyformat import KeyKind
+from policies.limits import Limits
 from policies.rules import Rule
 
 
@@ -28,6 +29,7 @@ class KeyPolicy:
     rules: frozenset[Rule] = frozenset()
     origins: tuple[str, ...] = ()
     name: str | None = None
+    limits: Limits | None = None  # the owner's rate limits (policies.limits), if any
 
 
 @dataclass(frozen=True, slots=True)

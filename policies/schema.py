@@ -13,6 +13,11 @@
 | ``ks:{W}:tokens``         | hash   | token key id -> token metadata (JSON), incl. revoked   |
 | ``ks:{W}:lastused``       | hash   | key id -> unix time of last use (written lazily)       |
 | ``ks:{W}:secrets``        | hash   | secret name -> Fernet token                            |
+| ``ks:{W}:limits``         | hash   | owner (``pk``, ``sk``, ``tk:<kid>``) -> rate limits,   |
+|                           |        | JSON (:mod:`policies.limits`)                          |
+| ``ks:{W}:rl:…``           | string,| shared rate-limit counters per owner, scope, window    |
+|                           | hash   | and bucket, and the gateways counting each owner, all  |
+|                           |        | with TTLs (:mod:`policies.rate_counters`)              |
 | ``ks:{W}:usage:G:T``      | hash   | usage counts of the bucket of grain G (``m``, ``h``,   |
 |                           |        | ``d``) starting at unix time T, with TTLs              |
 |                           |        | (:mod:`policies.usage`)                                |
@@ -33,6 +38,7 @@ import json
 from typing import Any
 
 from policies.keyformat import KeyKind
+from policies.limits import LimitError, Limits
 from policies.records import KeyPolicy, TokenInfo
 from policies.rules import Rule, decode_all
 from policies.times import stored_time
@@ -73,6 +79,10 @@ def last_used(ws: str) -> str:
 
 def secrets(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:secrets"
+
+
+def limits(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:limits"
 
 
 def usage(ws: str, grain: str, start: int) -> str:
@@ -140,7 +150,7 @@ def decode_lookup(workspace_id: str, reply: Any) -> KeyPolicy | None:
     """Turn the LOOKUP script's reply into a :class:`KeyPolicy` (None: no such key)."""
     if not reply:
         return None
-    raw_record, version, origins, members = reply
+    raw_record, version, origins, members, raw_limits = reply
     record = json.loads(text(raw_record))
     kind = KeyKind(record["kind"])
     if kind is KeyKind.TOKEN:
@@ -158,7 +168,17 @@ def decode_lookup(workspace_id: str, reply: Any) -> KeyPolicy | None:
         rules=rule_set,
         origins=tuple(json.loads(origins_text)) if origins_text else (),
         name=record.get("name"),
+        limits=_limits(raw_limits),
     )
+
+
+def _limits(raw: Any) -> Limits | None:
+    if not raw:
+        return None
+    try:
+        return Limits.decode(text(raw)) or None
+    except LimitError:  # written by hand past the checks: better unlimited than unusable
+        return None
 
 
 # -- token metadata (ks:{W}:tokens) ----------------------------------------------------

@@ -37,6 +37,7 @@ class Reply(IntEnum):
     EXPIRED = -8
     VOID = -9  # a wrong code on the last try: the challenge is gone
     WRONG = -10  # a wrong code (second item: tries left)
+    CONFLICT = -11  # a SAME guard failed: the value changed since it was read
 
 
 _REPLIES = "local R = {" + ", ".join(f"{r.name} = {int(r)}" for r in Reply) + "}\n"

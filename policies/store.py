@@ -15,6 +15,8 @@ import redis
 from policies.calls import Operation, T, run
 from policies.catalog import Catalog
 from policies.crypto import Keyring
+from policies.limits import KEY_SCOPE, Limits, Window
+from policies.limits import windows as limit_windows
 from policies.listing import AuditPage, AuditQuery, Page, TokenQuery
 from policies.operations import (
     audit,
@@ -27,6 +29,7 @@ from policies.operations import (
     usage,
     workspaces,
 )
+from policies.operations import limits as limit_ops
 from policies.operations import otp as otp_ops
 from policies.operations.base import Context
 from policies.otp import DEFAULT_POLICY, IssuedOtp, OtpPolicy
@@ -109,9 +112,12 @@ class PolicyStore:
         actor: str,
         expires: float | None = None,
         rules: Iterable[Rule] = (),
+        limits: Limits | None = None,
     ) -> CreatedToken:
         return self.run(
-            tokens.create_token(self.ctx, ws, name, actor=actor, expires=expires, rules=rules)
+            tokens.create_token(
+                self.ctx, ws, name, actor=actor, expires=expires, rules=rules, limits=limits
+            )
         )
 
     def list_tokens(self, ws: str) -> list[TokenInfo]:
@@ -122,6 +128,31 @@ class PolicyStore:
 
     def revoke_token(self, ws: str, key_id: str, *, actor: str) -> TokenInfo:
         return self.run(tokens.revoke_token(self.ctx, ws, key_id, actor=actor))
+
+    # -- rate limits (owner: "pk", "sk" or "tk:<key id>", see policies.limits) ------------
+    def limits(self, ws: str, owner: str) -> Limits:
+        return self.run(limit_ops.get_limits(self.ctx, ws, owner))
+
+    def list_limits(self, ws: str) -> dict[str, Limits]:
+        return self.run(limit_ops.list_limits(self.ctx, ws))
+
+    def set_limits(
+        self,
+        ws: str,
+        owner: str,
+        windows: Iterable[str | Window],
+        *,
+        scope: str = KEY_SCOPE,
+        actor: str,
+    ) -> Limits:
+        """Replace the windows of one scope (the whole key, or an action)."""
+        checked = limit_windows(windows)
+        return self.run(
+            limit_ops.set_limits(self.ctx, ws, owner, checked, scope=scope, actor=actor)
+        )
+
+    def remove_limits(self, ws: str, owner: str, *, scope: str = KEY_SCOPE, actor: str) -> Limits:
+        return self.run(limit_ops.set_limits(self.ctx, ws, owner, None, scope=scope, actor=actor))
 
     # -- secrets --------------------------------------------------------------------
     def put_secret(

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from policies import keyformat, schema
 from policies.calls import Batch, Command, Operation
 from policies.errors import InvalidKey
+from policies.keyformat import KeyKind
+from policies.limits import owner
 from policies.lua import LOOKUP
 from policies.operations.base import Context
 from policies.records import KeyPolicy
@@ -19,9 +21,12 @@ def lookup(ctx: Context, raw_key: str) -> Operation[KeyPolicy]:
     """
     parsed = keyformat.parse(raw_key)
     ws = parsed.workspace_id
+    digest = ctx.keyring.digest(raw_key)
+    kid = ctx.keyring.key_id(digest) if parsed.kind is KeyKind.TOKEN else ""
     reply = yield LOOKUP.call(
-        (schema.meta(ws), schema.credentials(ws), schema.rules(ws)),
-        digest=ctx.keyring.digest(raw_key),
+        (schema.meta(ws), schema.credentials(ws), schema.rules(ws), schema.limits(ws)),
+        digest=digest,
+        owner=owner(parsed.kind, kid),
     )
     policy = schema.decode_lookup(ws, reply)
     if policy is None or policy.kind is not parsed.kind:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
 from policies import keyformat, schema
 from policies.calls import Batch, Command, Operation
 from policies.errors import NotFound, UnknownWorkspace
 from policies.keyformat import KeyKind
+from policies.limits import Limits, owner
 from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
+from policies.operations.limits import check_scope
 from policies.operations.rules import require_catalog
 from policies.records import CreatedToken, TokenInfo
 from policies.rules import Rule
@@ -25,12 +28,16 @@ def create_token(
     actor: str,
     expires: float | None = None,
     rules: Iterable[Rule] = (),
+    limits: Limits | None = None,
 ) -> Operation[CreatedToken]:
+    """A new token; its ``limits`` (if any) are stored with it, in the same step."""
     require_workspace(ws)
     name = check_label(name, "token name")
     now = ctx.clock()
     expires = check_expiry(expires, now)
     rule_list = tuple(sorted(set(rules)))
+    for scope in limits.as_dict() if limits else ():
+        yield from check_scope(ctx, scope)
     if rule_list:
         catalog = yield from require_catalog(ctx)
         for rule in rule_list:
@@ -46,9 +53,11 @@ def create_token(
         ("HSET", schema.credentials(ws), digest, record),
         ("HSET", schema.tokens(ws), kid, schema.token_metadata(info, digest)),
     ]
-    reply = yield apply_call(
-        ctx, ws, ops, actor=actor, action="token.created", detail={"key_id": kid, "name": name}
-    )
+    detail: dict[str, Any] = {"key_id": kid, "name": name}
+    if limits:
+        ops.append(("HSET", schema.limits(ws), owner(KeyKind.TOKEN, kid), limits.encode()))
+        detail["limits"] = limits.describe()
+    reply = yield apply_call(ctx, ws, ops, actor=actor, action="token.created", detail=detail)
     checked(reply, ws)
     return CreatedToken(token, info)
 
@@ -83,6 +92,7 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
         ("NEED", schema.credentials(ws), digest, ""),
         ("HDEL", schema.credentials(ws), digest, ""),
         ("HSET", schema.tokens(ws), key_id, schema.token_metadata(revoked, digest)),
+        ("HDEL", schema.limits(ws), owner(KeyKind.TOKEN, key_id), ""),  # its limits go too
     ]
     reply = yield apply_call(
         ctx,

@@ -20,7 +20,7 @@ from policies.scripting import LuaScript, Reply
 
 WS = "ws_AAAAAAAAAAAA"
 META, AUDIT, CREDS = f"ks:{{{WS}}}:meta", f"ks:{{{WS}}}:audit", f"ks:{{{WS}}}:keys"
-RULES = f"ks:{{{WS}}}:rules"
+RULES, LIMITS = f"ks:{{{WS}}}:rules", f"ks:{{{WS}}}:limits"
 HEAD = {"ws": WS, "channel": "ks:events", "maxlen": 100, "audit": ["actor", "t", "action", "x"]}
 
 
@@ -82,6 +82,8 @@ def test_apply_guards_changes_and_no_ops(redis_client: redis.Redis) -> None:
     create(redis_client)
     assert status(apply(("NEED", 2, "nope", ""), ("SADD", 1, "a:b", ""))) is Reply.FIELD_MISSING
     assert status(apply(("ABSENT", 2, "pkd", ""), ("SADD", 1, "a:b", ""))) is Reply.EXISTS
+    assert status(apply(("SAME", 2, "pkd", "other"), ("SADD", 1, "a:b", ""))) is Reply.CONFLICT
+    assert status(apply(("SAME", 2, "nope", "x"), ("SADD", 1, "a:b", ""))) is Reply.CONFLICT
     assert redis_client.scard(RULES) == 0  # a failed guard wrote nothing
     assert int(apply(("SADD", 1, "a:b", ""), ("HSET", 2, "f", "v"))[0]) == 2
     assert status(apply(("SADD", 1, "a:b", ""), ("HSET", 2, "f", "v"))) is Reply.UNCHANGED
@@ -89,13 +91,15 @@ def test_apply_guards_changes_and_no_ops(redis_client: redis.Redis) -> None:
 
 
 def test_lookup(redis_client: redis.Redis) -> None:
-    lookup = LOOKUP.call((META, CREDS, RULES), digest="pkd")
+    lookup = LOOKUP.call((META, CREDS, RULES, LIMITS), digest="pkd", owner="pk")
     assert call(redis_client, lookup) is None
     create(redis_client)
     redis_client.sadd(RULES, "billing:read")
-    record, version, origins, rules = call(redis_client, lookup)
+    record, version, origins, rules, limits = call(redis_client, lookup)
     assert json.loads(record)["kid"] == "p1" and version == "1" and origins == ""
-    assert rules == ["billing:read"]
+    assert rules == ["billing:read"] and limits == ""
+    redis_client.hset(LIMITS, mapping={"pk": '{"*":["3/min"]}', "sk": '{"*":["9/s"]}'})
+    assert call(redis_client, lookup)[4] == '{"*":["3/min"]}'  # the owner's, no other
 
 
 OTP_KEYS = (META, f"ks:{{{WS}}}:otp:c", f"ks:{{{WS}}}:otp:s", f"ks:{{{WS}}}:otp:l")
@@ -186,10 +190,10 @@ def test_catalog_save_and_rewrap(redis_client: redis.Redis) -> None:
 
 def test_calls_name_every_argument() -> None:
     with pytest.raises(TypeError, match="missing"):
-        LOOKUP.call(("a", "b", "c"))
+        LOOKUP.call(("a", "b", "c", "d"), digest="d")
     with pytest.raises(TypeError, match="unknown"):
-        LOOKUP.call(("a", "b", "c"), digest="d", extra=1)
+        LOOKUP.call(("a", "b", "c", "d"), digest="d", owner="pk", extra=1)
     with pytest.raises(TypeError, match="keys"):
-        LOOKUP.call(("a",), digest="d")
+        LOOKUP.call(("a",), digest="d", owner="pk")
     with pytest.raises(ValueError, match="last key"):
         LuaScript("bad", "return 1", ("*rest", "k"))
