@@ -7,9 +7,12 @@ sync (:mod:`gateway.limit_sync`), plus what this process admitted since (``pendi
 
 1. the sliding estimate ``previous * (1 - elapsed/window) + current + mine + 1`` stays
    within the quota (the weighted previous window of Cloudflare and Unkey), and
-2. this process stays within its share of what is left: the ``N`` processes counting the
-   owner (from the last sync) split ``floor(quota - estimate)`` among themselves, the
-   remainder to the lowest ranks, so together they cannot pass the quota between syncs.
+2. this process stays within its lease: what the store granted it at its last sync, its
+   even share of what is left but never more than the other live processes' leases leave
+   (:data:`policies.rate_counters.SYNC`), so together they cannot pass the quota between
+   syncs, however these interleave. Without a fresh lease (a counter just seen, Redis
+   away) the process splits what its own view says is left by the process count and rank
+   it last knew.
 
 No Redis command on the request path: a counter seen for the first time, one whose view
 is older than a few sync intervals and a process whose share ran out while the quota has
@@ -26,6 +29,8 @@ from policies.limits import KEY_SCOPE, Limits
 from policies.rate_counters import Tally, Totals
 
 CounterKey = tuple[str, str, str, int]  # workspace, owner, scope, window seconds
+# Weights are floats: 3 * (1 - 1/3) must count as 2, not 2.0000000000000004.
+_EPSILON = 1e-9
 
 
 class WindowCounter:
@@ -33,6 +38,7 @@ class WindowCounter:
         "bucket",
         "current",
         "key",
+        "lease",
         "name",
         "pending",
         "pending_previous",
@@ -42,6 +48,7 @@ class WindowCounter:
         "rank",
         "seconds",
         "sending",
+        "spent",
         "synced",
         "used",
     )
@@ -59,6 +66,8 @@ class WindowCounter:
         self.sending = 0  # taken by a sync under way
         self.processes = 1
         self.rank = 0
+        self.lease = 0  # what this process may admit until its next sync (from the store)
+        self.spent = 0  # admitted since the lease was granted
         self.synced = -math.inf  # clock time of the last successful sync
         self.used = -math.inf
 
@@ -76,25 +85,30 @@ class WindowCounter:
         bucket = int(now // self.seconds)
         if bucket != self.bucket:
             self.roll(bucket)
-        weight = 1.0 - (now / self.seconds - bucket)
+        # now - start is exact; now / seconds is not, at 1.8e9 (off by 4e-9).
+        weight = 1.0 - (now - bucket * self.seconds) / self.seconds
         return self.previous * weight + self.current + self.pending + self.sending
 
-    def room(self, now: float) -> int:
+    def room(self, now: float, fresh_for: float) -> int:
         """0: admit; 1: the quota is reached; 2: this process's share of it is."""
         mine = self.pending + self.sending
         shared = self.estimate(now) - mine
-        if shared + mine + 1 > self.quota:
+        if shared + mine + 1 > self.quota + _EPSILON:
             return 1
+        if now - self.synced <= fresh_for:  # a lease from a recent sync: the exact split
+            return 0 if self.spent < self.lease else 2
+        # No fresh lease (a counter just seen, or Redis away): split what this process's
+        # view says is left, by the process count and rank it last knew.
         processes = self.processes
         if processes > 1:
-            left = int(self.quota - shared)
+            left = int(self.quota - shared + _EPSILON)
             share = left // processes + (1 if self.rank < left % processes else 0)
             if mine + 1 > share:
                 return 2
         return 0
 
     def remaining(self, now: float) -> int:
-        return max(0, math.floor(self.quota - self.estimate(now)))
+        return max(0, math.floor(self.quota - self.estimate(now) + _EPSILON))
 
     def reset_in(self, now: float) -> int:
         """Seconds until the current bucket ends (RateLimit's ``t`` while there is room)."""
@@ -104,7 +118,7 @@ class WindowCounter:
         """Seconds until one more request fits, if nothing else is admitted meanwhile."""
         quota, w = self.quota, self.seconds
         current = self.current + self.pending + self.sending
-        into = now / w - self.bucket  # fraction of the bucket gone
+        into = (now - self.bucket * w) / w  # fraction of the bucket gone
         if current <= quota - 1:
             if self.previous <= 0:
                 return 1
@@ -120,7 +134,7 @@ class WindowCounter:
         self.pending = 0
         ws, owner, scope, seconds = self.key
         add_previous, self.pending_previous = self.pending_previous, 0
-        return Tally(ws, owner, scope, seconds, self.bucket, self.sending, add_previous)
+        return Tally(ws, owner, scope, seconds, self.bucket, self.quota, self.sending, add_previous)
 
     def synced_with(self, tally: Tally, totals: Totals, now: float) -> None:
         self.sending = 0
@@ -130,6 +144,10 @@ class WindowCounter:
             self.previous = totals.current  # rolled over meanwhile: the ended bucket's total
         self.processes = max(1, totals.processes)
         self.rank = totals.rank
+        self.lease = totals.lease
+        # What was admitted during the round trip came out of the old lease; count it
+        # against the new one too (which did not know of it): never more, at worst less.
+        self.spent = self.pending + self.pending_previous
         self.synced = now
 
     def unsynced(self, tally: Tally) -> None:
@@ -181,7 +199,10 @@ class Limiter:
         if found is None:
             self.counters[key] = found = WindowCounter(key, quota)
             self.ask()
-        found.quota = quota  # a changed limit applies to the counts so far
+        if found.quota != quota:  # a changed limit applies to the counts so far
+            found.quota = quota
+            found.synced = -math.inf  # its lease was granted under the old limit
+            self.ask()
         found.used = max(found.used, self.clock())  # held by a new entry: keep it a while
         return found
 
@@ -192,14 +213,16 @@ class Limiter:
 
     def admit(self, counters: tuple[WindowCounter, ...], now: float) -> WindowCounter | None:
         """Count the request in every counter, or return the first that refuses it."""
+        fresh_for = self.stale_after
         for counter in counters:
-            verdict = counter.room(now)
+            verdict = counter.room(now, fresh_for)
             if verdict:
                 if verdict == 2 or now - counter.synced > self.stale_after:
                     self.ask()  # the split, or the view, may be out of date
                 return counter
         for counter in counters:
             counter.pending += 1
+            counter.spent += 1
             counter.used = now
             if now - counter.synced > self.stale_after:
                 self.ask()

@@ -7,7 +7,8 @@ bucket of the window (``ks:{W}:rl:<owner>:<scope>:<seconds>:<bucket>``, a string
 windows) takes the process's new counts (``INCRBY``) and answers the totals of the current
 and previous buckets; per owner a hash of the processes counting it
 (``ks:{W}:rl:<owner>:procs``, process -> last sync) answers how many are live and this
-process's rank among them, which is how the processes split what is left of a limit.
+process's rank among them; per counter a hash of leases (``...:<seconds>:leases``, process
+-> what it may still admit) is how the processes split what is left of a limit.
 """
 
 from __future__ import annotations
@@ -30,10 +31,18 @@ def presence(ws: str, owner: str) -> str:
     return f"{schema.PREFIX}:{{{ws}}}:rl:{owner}:procs"
 
 
-# entries: [current key, previous key, add to current, add to previous, TTL ms, presence key]
-# (key indexes into K.keys). Replies, per entry: {current total, previous total, live
-# processes, this process's rank among them (0-based)}. A previous bucket's counts arrive
-# when a process's bucket rolled over before it could sync them.
+def leases(ws: str, owner: str, scope: str, seconds: int) -> str:
+    return f"{schema.PREFIX}:{{{ws}}}:rl:{owner}:{scope}:{seconds}:leases"
+
+
+# entries: [current key, previous key, presence key, leases key (indexes into K.keys), add to
+# current, add to previous, TTL ms, quota, window seconds, bucket]. A previous bucket's
+# counts arrive when a process's bucket rolled over before it could sync them.
+# Replies, per entry: {current total, previous total, live processes, this process's rank,
+# its lease}. The lease is what this process may admit until its next sync: its even share
+# of what the sliding window has left (the remainder to the lowest ranks), but never more
+# than is left once every other live process's lease is set aside, so the counts plus all
+# leases never pass the quota, however the syncs interleave.
 SYNC = LuaScript(
     "rate_sync",
     """
@@ -41,43 +50,60 @@ local now, stale = tonumber(A.now), tonumber(A.stale)
 local seen = {}
 local out = {}
 for i, e in ipairs(A.entries) do
-  local cur_key, prev_key = K.keys[e[1]], K.keys[e[2]]
+  local cur_key, prev_key, leases_key = K.keys[e[1]], K.keys[e[2]], K.keys[e[4]]
   local cur, prev
-  if e[3] > 0 then
-    cur = redis.call('INCRBY', cur_key, e[3])
-    redis.call('PEXPIRE', cur_key, e[5])
+  if e[5] > 0 then
+    cur = redis.call('INCRBY', cur_key, e[5])
+    redis.call('PEXPIRE', cur_key, e[7])
   else
     cur = tonumber(redis.call('GET', cur_key) or '0')
   end
-  if e[4] > 0 then
-    prev = redis.call('INCRBY', prev_key, e[4])
-    if redis.call('PTTL', prev_key) < 0 then redis.call('PEXPIRE', prev_key, e[5]) end
+  if e[6] > 0 then
+    prev = redis.call('INCRBY', prev_key, e[6])
+    if redis.call('PTTL', prev_key) < 0 then redis.call('PEXPIRE', prev_key, e[7]) end
   else
     prev = tonumber(redis.call('GET', prev_key) or '0')
   end
-  local p = seen[e[6]]
+  local p = seen[e[3]]
   if not p then
-    local key = K.keys[e[6]]
+    local key = K.keys[e[3]]
     redis.call('HSET', key, A.proc, A.now)
     redis.call('PEXPIRE', key, math.ceil(stale * 2000))
     local flat = redis.call('HGETALL', key)
-    local live = {}
+    local live, names = {}, {}
     for j = 1, #flat, 2 do
       if tonumber(flat[j + 1]) >= now - stale then
-        live[#live + 1] = flat[j]
+        names[#names + 1] = flat[j]
+        live[flat[j]] = true
       else
         redis.call('HDEL', key, flat[j])
       end
     end
-    table.sort(live)
+    table.sort(names)
     local rank = 0
-    for j, name in ipairs(live) do
+    for j, name in ipairs(names) do
       if name == A.proc then rank = j - 1 end
     end
-    p = {#live, rank}
-    seen[e[6]] = p
+    p = {#names, rank, live}
+    seen[e[3]] = p
   end
-  out[i] = {cur, prev, p[1], p[2]}
+  local others = 0
+  local flat = redis.call('HGETALL', leases_key)
+  for j = 1, #flat, 2 do
+    if flat[j] ~= A.proc then
+      if p[3][flat[j]] then others = others + tonumber(flat[j + 1])
+      else redis.call('HDEL', leases_key, flat[j]) end
+    end
+  end
+  local weight = 1 - (now - e[10] * e[9]) / e[9]
+  if weight < 0 then weight = 0 end
+  local unused = math.floor(e[8] - prev * weight - cur + 1e-9)
+  local lease = math.floor(unused / p[1])
+  if p[2] < unused % p[1] then lease = lease + 1 end
+  lease = math.max(0, math.min(lease, unused - others))
+  redis.call('HSET', leases_key, A.proc, lease)
+  redis.call('PEXPIRE', leases_key, e[7])
+  out[i] = {cur, prev, p[1], p[2], lease}
 end
 return out
 """,
@@ -96,6 +122,7 @@ class Tally:
     scope: str
     seconds: int
     bucket: int
+    quota: int
     add: int = 0
     add_previous: int = 0
 
@@ -108,6 +135,7 @@ class Totals:
     previous: int
     processes: int
     rank: int
+    lease: int
 
 
 def sync(
@@ -131,10 +159,14 @@ def sync(
                 [
                     at(counter(ws, t.owner, t.scope, t.seconds, t.bucket)),
                     at(counter(ws, t.owner, t.scope, t.seconds, t.bucket - 1)),
+                    at(presence(ws, t.owner)),
+                    at(leases(ws, t.owner, t.scope, t.seconds)),
                     t.add,
                     t.add_previous,
                     (2 * t.seconds + 1) * 1000,
-                    at(presence(ws, t.owner)),
+                    t.quota,
+                    t.seconds,
+                    t.bucket,
                 ]
             )
         calls.append(
@@ -150,6 +182,6 @@ def sync(
         )
     totals: list[Totals | None] = [None] * len(tallies)
     for indexes, reply in zip(by_ws.values(), replies, strict=True):
-        for index, (current, previous, processes, rank) in zip(indexes, reply, strict=True):
-            totals[index] = Totals(int(current), int(previous), int(processes), int(rank))
+        for index, values in zip(indexes, reply, strict=True):
+            totals[index] = Totals(*(int(v) for v in values))
     return [t for t in totals if t is not None]
