@@ -39,6 +39,9 @@ class WindowCounter:
         "current",
         "key",
         "lease",
+        "lease_bucket",
+        "lease_into",
+        "lease_previous",
         "name",
         "pending",
         "pending_previous",
@@ -68,6 +71,11 @@ class WindowCounter:
         self.rank = 0
         self.lease = 0  # what this process may admit until its next sync (from the store)
         self.spent = 0  # admitted since the lease was granted
+        # The previous bucket's total and how far into the bucket the lease was granted:
+        # what the previous bucket's weight frees after that grows the lease (below).
+        self.lease_previous = 0
+        self.lease_into = 0.0
+        self.lease_bucket = -1
         self.synced = -math.inf  # clock time of the last successful sync
         self.used = -math.inf
 
@@ -96,7 +104,16 @@ class WindowCounter:
         if shared + mine + 1 > self.quota + _EPSILON:
             return 1
         if now - self.synced <= fresh_for:  # a lease from a recent sync: the exact split
-            return 0 if self.spent < self.lease else 2
+            # Plus this process's share of what the previous bucket's decaying weight has
+            # freed since (every process takes 1/N of it, so together no more than freed;
+            # after a roll-over our view of the ended bucket is a lower bound of it).
+            into = (now - self.bucket * self.seconds) / self.seconds
+            if self.bucket == self.lease_bucket:
+                freed = self.lease_previous * (into - self.lease_into)
+            else:
+                freed = self.previous * into
+            allowed = self.lease + freed / self.processes
+            return 0 if self.spent + 1 <= allowed + _EPSILON else 2
         # No fresh lease (a counter just seen, or Redis away): split what this process's
         # view says is left, by the process count and rank it last knew.
         processes = self.processes
@@ -145,6 +162,9 @@ class WindowCounter:
         self.processes = max(1, totals.processes)
         self.rank = totals.rank
         self.lease = totals.lease
+        self.lease_previous = self.previous  # the bucket before ours, as just synced
+        self.lease_into = (now - self.bucket * self.seconds) / self.seconds
+        self.lease_bucket = self.bucket
         # What was admitted during the round trip came out of the old lease; count it
         # against the new one too (which did not know of it): never more, at worst less.
         self.spent = self.pending + self.pending_previous

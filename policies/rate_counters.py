@@ -4,8 +4,8 @@ Gateways count in process (:mod:`gateway.limiting`) and sync here every
 ``limit_sync_interval``: one pipeline per process, one :data:`SYNC` call per workspace
 (its keys share the workspace's hash slot). Per (owner, scope, window) a counter per fixed
 bucket of the window (``ks:{W}:rl:<owner>:<scope>:<seconds>:<bucket>``, a string, TTL two
-windows) takes the process's new counts (``INCRBY``) and answers the totals of the current
-and previous buckets; per owner a hash of the processes counting it
+windows and a minute) takes the process's new counts (``INCRBY``) and answers the totals of
+the current and previous buckets; per owner a hash of the processes counting it
 (``ks:{W}:rl:<owner>:procs``, process -> last sync) answers how many are live and this
 process's rank among them; per counter a hash of leases (``...:<seconds>:leases``, process
 -> what it may still admit) is how the processes split what is left of a limit.
@@ -163,7 +163,7 @@ def sync(
                     at(leases(ws, t.owner, t.scope, t.seconds)),
                     t.add,
                     t.add_previous,
-                    (2 * t.seconds + 1) * 1000,
+                    (2 * t.seconds + 60) * 1000,  # a minute to spare: inspectable
                     t.quota,
                     t.seconds,
                     t.bucket,
