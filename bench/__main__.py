@@ -31,6 +31,7 @@ from bench import (
     inprocess,
     memory,
     propagation,
+    rate_limits,
     redis_load,
     usage_counts,
 )
@@ -70,13 +71,16 @@ class Sizes:
     authz_seconds: float
     usage_requests: int
     usage_keys: int
+    limit_seconds: float
 
 
 FULL = Sizes(
     60, 500, 16, 1.0, 10, 100, 100, 10, None, 1000, 10_000, 2.0, 100_000, 10, 10_000, 5, 2.0,
-    10_000, 10_000,
+    10_000, 10_000, 60.0,
 )  # fmt: skip
-QUICK = Sizes(3, 200, 1, 1.0, 1, 5, 3, 2, 0.25, 20, 1000, 0.3, 2000, 2, 300, 1, 1.0, 1000, 500)
+QUICK = Sizes(
+    3, 200, 1, 1.0, 1, 5, 3, 2, 0.25, 20, 1000, 0.3, 2000, 2, 300, 1, 1.0, 1000, 500, 31.0
+)  # fmt: skip
 
 
 def bounded(coro: Coroutine[Any, Any, CaseResult], seconds: float) -> CaseResult:
@@ -151,9 +155,15 @@ def cases(
         with pinned(servers):
             return bounded(run, 120)
 
+    def case10(env: BenchEnv) -> CaseResult:
+        run = rate_limits.run(
+            env, seconds=sizes.limit_seconds, rounds=sizes.rounds, per_round=sizes.per_round
+        )
+        return bounded(run, sizes.limit_seconds + 120)
+
     return {
         "1": case1, "2": case2, "3": case3, "4": case4, "5": case5, "6": case6, "7": case7,
-        "8": case8, "9": case9,
+        "8": case8, "9": case9, "10": case10,
     }  # fmt: skip
 
 
@@ -161,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny counts: the CI smoke run")
     parser.add_argument("--output", type=Path, help="write the results file (bench/RESULTS.md)")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9", help="comma-separated case numbers")
+    parser.add_argument(
+        "--only", default="1,2,3,4,5,6,7,8,9,10", help="comma-separated case numbers"
+    )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--check-interval", type=float, help="case 3's gateway check_interval")
     parser.add_argument(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from gateway.ratelimit_fields import policy_field
+from gateway.ratelimit_fields import item_template, policy_field
 from policies.limits import KEY_SCOPE, Limits
 from policies.rate_counters import Tally, Totals
 
@@ -37,11 +37,14 @@ class WindowCounter:
     __slots__ = (
         "bucket",
         "current",
+        "fast_limit",
+        "fast_until",
         "key",
         "lease",
         "lease_bucket",
         "lease_into",
         "lease_previous",
+        "left",
         "name",
         "pending",
         "pending_previous",
@@ -52,7 +55,9 @@ class WindowCounter:
         "seconds",
         "sending",
         "spent",
+        "spent_then",
         "synced",
+        "template",
         "used",
     )
 
@@ -78,6 +83,13 @@ class WindowCounter:
         self.lease_bucket = -1
         self.synced = -math.inf  # clock time of the last successful sync
         self.used = -math.inf
+        # The last full decision (decide()): what was left then and what had been spent;
+        # until fast_until, fast_limit admissions pass on two comparisons.
+        self.left = 0.0
+        self.spent_then = 0
+        self.fast_limit = 0
+        self.fast_until = -math.inf
+        self.template = item_template(self.name)
 
     def roll(self, bucket: int) -> None:
         if bucket == self.bucket + 1:  # what we know of the bucket that ended
@@ -87,6 +99,7 @@ class WindowCounter:
             self.previous = self.pending_previous = self.pending = 0
         self.current = 0
         self.bucket = bucket
+        self.fast_until = -math.inf
 
     def estimate(self, now: float) -> float:
         """The sliding-window count now: shared view plus this process's unsynced counts."""
@@ -98,31 +111,59 @@ class WindowCounter:
         return self.previous * weight + self.current + self.pending + self.sending
 
     def room(self, now: float, fresh_for: float) -> int:
-        """0: admit; 1: the quota is reached; 2: this process's share of it is."""
+        """0: admit; 1: the quota is reached; 2: this process's share of it is.
+
+        The hit path of a limited key: while the last full decision's margin lasts (until
+        the next sync, roll-over or ``fast_limit`` admissions) two comparisons decide.
+        Stale margins only err low: the weight of the previous bucket only decays.
+        """
+        if now < self.fast_until and self.spent < self.fast_limit:
+            return 0
+        return self.decide(now, fresh_for)
+
+    def decide(self, now: float, fresh_for: float) -> int:
+        seconds = self.seconds
+        bucket = int(now // seconds)
+        if bucket != self.bucket:
+            self.roll(bucket)
+        # now - start is exact; now / seconds is not, at 1.8e9 (off by 4e-9).
+        into = (now - bucket * seconds) / seconds
         mine = self.pending + self.sending
-        shared = self.estimate(now) - mine
-        if shared + mine + 1 > self.quota + _EPSILON:
+        shared = self.previous * (1.0 - into) + self.current
+        self.left = left = self.quota - shared - mine  # before this request
+        self.spent_then = spent = self.spent
+        if left < 1.0 - _EPSILON:
             return 1
         if now - self.synced <= fresh_for:  # a lease from a recent sync: the exact split
             # Plus this process's share of what the previous bucket's decaying weight has
             # freed since (every process takes 1/N of it, so together no more than freed;
             # after a roll-over our view of the ended bucket is a lower bound of it).
-            into = (now - self.bucket * self.seconds) / self.seconds
-            if self.bucket == self.lease_bucket:
+            if bucket == self.lease_bucket:
                 freed = self.lease_previous * (into - self.lease_into)
             else:
                 freed = self.previous * into
-            allowed = self.lease + freed / self.processes
-            return 0 if self.spent + 1 <= allowed + _EPSILON else 2
+            allowed = int(self.lease + freed / self.processes + _EPSILON)
+            if spent >= allowed:
+                return 2
+            self.fast_limit = min(allowed, spent + int(left + _EPSILON))
+            self.fast_until = min(self.synced + fresh_for, (bucket + 1) * seconds)
+            return 0
         # No fresh lease (a counter just seen, or Redis away): split what this process's
         # view says is left, by the process count and rank it last knew.
         processes = self.processes
         if processes > 1:
-            left = int(self.quota - shared + _EPSILON)
-            share = left // processes + (1 if self.rank < left % processes else 0)
+            whole = int(self.quota - shared + _EPSILON)
+            share = whole // processes + (1 if self.rank < whole % processes else 0)
             if mine + 1 > share:
                 return 2
         return 0
+
+    def field(self, now: float) -> bytes:
+        """This counter's ``RateLimit`` item after an admission: what is left is counted
+        down from the last full decision (:meth:`decide`), so it errs low, never high."""
+        left = self.left - (self.spent - self.spent_then)
+        remaining = int(left + _EPSILON) if left > 0 else 0
+        return self.template % (remaining, math.ceil((self.bucket + 1) * self.seconds - now))
 
     def remaining(self, now: float) -> int:
         return max(0, math.floor(self.quota - self.estimate(now) + _EPSILON))
@@ -155,6 +196,7 @@ class WindowCounter:
 
     def synced_with(self, tally: Tally, totals: Totals, now: float) -> None:
         self.sending = 0
+        self.fast_until = -math.inf  # a new view: decide afresh
         if tally.bucket == self.bucket:
             self.current, self.previous = totals.current, totals.previous
         elif tally.bucket == self.bucket - 1:
@@ -221,7 +263,7 @@ class Limiter:
             self.ask()
         if found.quota != quota:  # a changed limit applies to the counts so far
             found.quota = quota
-            found.synced = -math.inf  # its lease was granted under the old limit
+            found.synced = found.fast_until = -math.inf  # granted under the old limit
             self.ask()
         found.used = max(found.used, self.clock())  # held by a new entry: keep it a while
         return found
@@ -233,18 +275,25 @@ class Limiter:
 
     def admit(self, counters: tuple[WindowCounter, ...], now: float) -> WindowCounter | None:
         """Count the request in every counter, or return the first that refuses it."""
+        if len(counters) == 1:  # the common case, and its fast lane (see room), inline
+            counter = counters[0]
+            if now < counter.fast_until and counter.spent < counter.fast_limit:
+                counter.pending += 1
+                counter.spent += 1
+                counter.used = now
+                return None
         fresh_for = self.stale_after
         for counter in counters:
             verdict = counter.room(now, fresh_for)
             if verdict:
-                if verdict == 2 or now - counter.synced > self.stale_after:
+                if verdict == 2 or now - counter.synced > fresh_for:
                     self.ask()  # the split, or the view, may be out of date
                 return counter
         for counter in counters:
             counter.pending += 1
             counter.spent += 1
             counter.used = now
-            if now - counter.synced > self.stale_after:
+            if now - counter.synced > fresh_for:
                 self.ask()
         return None
 

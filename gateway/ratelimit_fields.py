@@ -5,13 +5,12 @@ serialised by ``http-sf``: ``RateLimit-Policy: "key-60s";q=100;w=60`` (one item 
 that applies: ``key-<seconds>s`` for the key's, ``<action>-<seconds>s`` for an action's),
 ``RateLimit: "key-60s";r=42;t=17`` (``r``: what is left; ``t``: seconds until the window's
 current bucket ends, or until one more request fits when nothing is left). A policy field is
-computed once per cache entry and action; a ``RateLimit`` item once per (name, r, t), memoised,
-for serialising costs microseconds and a request has fewer to spend.
+computed once per cache entry and action; a ``RateLimit`` item from a template serialised once
+per counter (:func:`item_template`).
 """
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 import http_sf
@@ -31,18 +30,32 @@ def policy_field(counters: tuple[WindowCounter, ...]) -> bytes:
     return http_sf.ser(items).encode("ascii")  # type: ignore[arg-type]
 
 
-@functools.lru_cache(maxsize=65_536)
-def _item(name: str, remaining: int, reset: int) -> str:
-    return http_sf.ser([(name, {"r": remaining, "t": reset})])  # type: ignore[list-item]
+_R, _T = 111_111_111_111, 222_222_222_222  # placeholders no real value can collide with
+
+
+def item_template(name: str) -> bytes:
+    """A ``RateLimit`` item serialised by ``http-sf`` once, with placeholder integers made
+    ``%d``: a request then only formats its two integers (plain digits in Structured
+    Fields) into their places, for serialising costs 6 us and a hit has fewer to spend."""
+    text = http_sf.ser([(name, {"r": _R, "t": _T})]).replace("%", "%%")  # type: ignore[list-item]
+    return text.replace(str(_R), "%d").replace(str(_T), "%d").encode("ascii")
 
 
 def limit_field(counters: tuple[WindowCounter, ...], now: float) -> bytes:
+    """The ``RateLimit`` field of an admitted request (each counter's ``room`` ran)."""
+    if len(counters) == 1:
+        return counters[0].field(now)
+    return b", ".join([c.field(now) for c in counters])
+
+
+def refused_field(counters: tuple[WindowCounter, ...], now: float) -> bytes:
+    """The ``RateLimit`` field of a 429: recomputed for every counter (rare, exact)."""
     items = []
     for counter in counters:
         left = counter.remaining(now)
         reset = counter.reset_in(now) if left else counter.retry_in(now)
-        items.append(_item(counter.name, left, reset))
-    return ", ".join(items).encode("ascii")
+        items.append(counter.template % (left, reset))
+    return b", ".join(items)
 
 
 def rate_limited(
@@ -66,7 +79,7 @@ def rate_limited(
         *base.headers,
         (b"retry-after", str(wait).encode()),
         (POLICY, policy),
-        (LIMIT, limit_field(counters, now)),
+        (LIMIT, refused_field(counters, now)),
     )
     return Rendered(base.problem, headers, base.body)
 
