@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import redis
 
-from policies import schema
+from policies import PolicyStore, Settings, schema
+from policies.limits import Limits
 from tests.keystile.support import cli, ok
+from tests.policies.helpers import lookup
 from tests.support.catalog import DEMO_CATALOG
 
 
@@ -77,7 +79,9 @@ def test_set_list_and_remove_for_each_kind_of_key(
     assert all(" cli " in line for line in tail.splitlines())
 
 
-def test_list_shows_every_key_whole_and_per_action(env: dict[str, str], workspace: str) -> None:
+def test_list_shows_every_key_whole_and_per_action(
+    env: dict[str, str], workspace: str, redis_client: redis.Redis
+) -> None:
     ws = workspace
     ok(env, "limits", "set", ws, "--key", "publishable", "100/min", "10000/day")
     ok(env, "limits", "set", ws, "--key", "publishable", "--action", "projects.create", "10/min")
@@ -94,7 +98,8 @@ def test_list_shows_every_key_whole_and_per_action(env: dict[str, str], workspac
         f"{free} deploy - none",  # tokens newest first
         f"{limited} ci whole key 5/s",
     ]
-    assert gone not in "\n".join(lines)  # revoked: no key, and its limits went with it
+    assert gone not in "\n".join(lines)
+    assert f"tk:{gone}" not in redis_client.hkeys(schema.limits(ws))  # revoking dropped them
 
 
 def test_list_json(env: dict[str, str], workspace: str) -> None:
@@ -195,3 +200,31 @@ def test_missing_limits_or_key_are_usage_errors(env: dict[str, str], workspace: 
     for args in (["--key", "sdk"], ["1/s"]):
         result = cli(env, "limits", "set", workspace, *args)
         assert result.exit_code == 2 and "Missing" in result.output
+
+
+def test_role_limits_survive_rotation_and_rolling(
+    env: dict[str, str], workspace: str, redis_client: redis.Redis
+) -> None:
+    """What the gateway's lookup gets for the new keys, not what the CLI printed."""
+    ok(env, "limits", "set", workspace, "--key", "publishable", "100/min")
+    ok(env, "limits", "set", workspace, "--key", "sdk", "--action", "billing.read", "5/s")
+    new_pk = ok(env, "keys", "rotate", workspace).strip()
+    ok(env, "keys", "roll-sdk", workspace)
+    store = PolicyStore(redis_client, Settings.load(env).keyring())
+    policy = lookup(store, new_pk)
+    assert policy is not None and policy.limits == Limits.of({"*": ["100/min"]})
+    policy = lookup(store, store.reveal_sdk_key(workspace, actor="test"))
+    assert policy is not None and policy.limits == Limits.of({"billing.read": ["5/s"]})
+
+
+def test_export_and_import_carry_the_limits(
+    env: dict[str, str], workspace: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    ok(env, "limits", "set", workspace, "--key", "publishable", "100/min", "10000/day")
+    ok(env, "limits", "set", workspace, "--key", "pk", "--action", "projects.create", "10/min")
+    token(env, workspace, "ci", "5/s")
+    before = ok(env, "limits", "list", workspace, "--json")
+    ok(env, "export", workspace, str(tmp_path / "acme.json"))
+    redis_client.flushall()  # an empty Redis, as after losing the server
+    ok(env, "import", str(tmp_path / "acme.json"), "--apply-catalog")
+    assert ok(env, "limits", "list", workspace, "--json") == before
