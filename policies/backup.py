@@ -25,7 +25,10 @@ from policies.operations.base import Context
 
 FORMAT = "keystile-backup/2"
 LEGACY_FORMAT = "keystile-backup/1"  # no MAC: accepted only unverified
-SECTIONS = ("keys", "tokens", "lastused", "secrets")
+SECTIONS = ("keys", "tokens", "lastused", "secrets", "limits")
+# Sections added after format 2 was first written: a backup without one restores without it
+# (an older Keystile restoring a newer backup ignores them, as it ignores any unknown field).
+ADDED_SECTIONS = frozenset({"limits"})
 
 
 def canonical(document: dict[str, Any]) -> bytes:
@@ -49,6 +52,7 @@ class Restoration:
     tokens: dict[str, str]
     last_used: dict[str, str]
     secrets: dict[str, str]
+    limits: dict[str, str]
     catalog: Catalog | None
     verified: bool
 
@@ -100,7 +104,11 @@ def check(
     if not isinstance(ws, str) or not is_workspace_id(ws):
         raise fail("it has no valid workspace_id")
     verified = _authenticate(ctx.keyring, document, unverified)
-    parts = {name: sections.strings(document, name) for name in ("meta", *SECTIONS)}
+    parts = {
+        name: sections.strings(document, name)
+        for name in ("meta", *SECTIONS)
+        if name in document or name not in ADDED_SECTIONS
+    }
     own = Catalog.from_dict(document["catalog"]) if document.get("catalog") else None
     if apply_catalog and own is None:
         raise fail("it holds no catalog to apply")
@@ -112,6 +120,7 @@ def check(
     credentials = sections.credentials(ctx, parts["keys"], meta, infos)
     last_used = sections.last_used(ctx, parts["lastused"])
     sections.secrets(ctx, ws, parts["secrets"])
+    limits = sections.limits(parts.get("limits", {}), tokens, catalog)
     return Restoration(
         ws,
         meta,
@@ -120,6 +129,7 @@ def check(
         {kid: schema.token_metadata(info, digest) for kid, (info, digest) in tokens.items()},
         last_used,
         dict(parts["secrets"]),
+        limits,
         own,
         verified,
     )

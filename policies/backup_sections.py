@@ -14,6 +14,7 @@ from policies.catalog import Catalog
 from policies.crypto import secret_context
 from policies.errors import KeystileError
 from policies.keyformat import KeyKind
+from policies.limits import KEY_SCOPE, LimitError, Limits
 from policies.operations.base import Context, check_label
 from policies.operations.secrets import SECRET_NAME_RE
 from policies.operations.workspaces import clean_origins, role_key
@@ -79,7 +80,7 @@ def rules(texts: Any, catalog: Catalog | None, what: str) -> tuple[Rule, ...]:
 def record(raw: str, what: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting overflows the parser's stack
         data = None
     if not isinstance(data, dict):
         raise fail(f"{what} is not a JSON object")
@@ -189,3 +190,37 @@ def secrets(ctx: Context, ws: str, raw: dict[str, str]) -> None:
             ctx.keyring.decrypt(enc, secret_context(ws, name))
         except KeystileError as exc:
             raise fail(f"secret {name}: {exc}") from None
+
+
+def limits(
+    raw: dict[str, str], tokens: dict[str, tuple[TokenInfo, str]], catalog: Catalog | None
+) -> dict[str, str]:
+    """Limits of the owners the live operations give them to (the role keys, and tokens of
+    this backup that are not revoked), re-encoded canonically, their actions checked
+    against the catalog as rules are."""
+    out = {}
+    for owner, text in raw.items():
+        token = tokens.get(owner[3:]) if owner.startswith("tk:") else None
+        if owner not in ("pk", "sk") and (token is None or token[0].revoked is not None):
+            raise fail(
+                f"limits for {owner[:40]!r}, which is neither pk, sk nor tk:<key id> of a "
+                "token in the backup that is not revoked"
+            )
+        try:
+            found = Limits.decode(text)
+        except LimitError as exc:
+            raise fail(f"the limits of {owner}: {exc}") from None
+        if not found:
+            raise fail(f"the limits of {owner} are empty")
+        for scope in found.as_dict():
+            if scope == KEY_SCOPE:
+                continue
+            if catalog is None:
+                raise fail("limits on actions need a catalog: load one, or pass --apply-catalog")
+            module, _, functionality = scope.partition(".")
+            try:
+                catalog.check_rule(Rule(module, functionality))
+            except KeystileError as exc:
+                raise fail(f"the limits of {owner} on {scope}: {exc}") from None
+        out[owner] = found.encode()
+    return out

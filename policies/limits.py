@@ -140,7 +140,7 @@ class Limits:
     def decode(cls, text: str) -> Limits:
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting overflows the parser's stack
             raise LimitError("stored limits are not JSON") from None
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise LimitError("stored limits must map scopes to lists of limits")

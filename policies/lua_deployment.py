@@ -13,7 +13,9 @@ from __future__ import annotations
 from policies.lua import write_script
 from policies.scripting import LuaScript
 
-SECTIONS = ("credentials", "rules", "tokens", "last_used", "secrets")
+SECTIONS = ("credentials", "rules", "tokens", "last_used", "secrets", "limits")
+# The restore's Lua loops over the same list, made from SECTIONS so the two cannot drift apart.
+_LUA_SECTIONS = "{" + ", ".join(f"'{name}'" for name in SECTIONS) + "}"
 
 # A restore's last, atomic step (policies.operations.backup): the live keys of SECTIONS and
 # their staged copies (staged_*), the staged sizes, and the meta hash's fields as one list
@@ -27,7 +29,9 @@ RESTORE = write_script(
     ("sizes", "meta_fields"),
     """
 if redis.call('EXISTS', K.meta) == 1 then return {R.EXISTS, 0} end
-local sections = {'credentials', 'rules', 'tokens', 'last_used', 'secrets'}
+local sections = """
+    + _LUA_SECTIONS
+    + """
 for i, name in ipairs(sections) do
   local staged = K['staged_' .. name]
   local count = 'HLEN'

@@ -7,9 +7,11 @@ import time
 import click
 
 from keystile.cli.base import ACTOR, main, store_of, when
+from keystile.cli.limits import scope_rows
 from keystile.cli.usage import echo_impact, impacts
 from keystile.durations import parse_duration
 from policies import Rule
+from policies.limits import KEY_SCOPE, Limits
 from policies.listing import MAX_PAGE, TOKEN_STATUSES, TokenQuery
 
 
@@ -78,6 +80,13 @@ def tokens() -> None:
     metavar="MODULE:FUNCTIONALITY",
     help="A rule for this token (repeatable).",
 )
+@click.option(
+    "--limit",
+    "limit_texts",
+    multiple=True,
+    metavar="COUNT/WINDOW",
+    help="A rate limit on the whole token, e.g. 100/min (repeatable: 100/min --limit 10000/day).",
+)
 @click.pass_context
 def tokens_create(
     ctx: click.Context,
@@ -85,18 +94,24 @@ def tokens_create(
     name: str,
     expires_in: str | None,
     blocks: tuple[str, ...],
+    limit_texts: tuple[str, ...],
 ) -> None:
     # An empty --expires-in is a mistake, not "never": parse_duration refuses it.
     expires = time.time() + parse_duration(expires_in) if expires_in is not None else None
+    # Checked before anything is stored; the token and its limits are then one write.
+    token_limits = Limits.of({KEY_SCOPE: limit_texts}) if limit_texts else None
     created = store_of(ctx).create_token(
         workspace_id,
         name,
         actor=ACTOR,
         expires=expires,
         rules=[Rule.decode(b) for b in blocks],
+        limits=token_limits,
     )
     click.echo(f"token {created.info.key_id} ({created.info.name}), shown once:")
     click.echo(created.token)
+    if token_limits:
+        click.echo(f"limited to {scope_rows(token_limits)[0][1]}")
 
 
 @tokens.command("list")

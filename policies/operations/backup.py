@@ -67,6 +67,7 @@ def export_workspace(ctx: Context, ws: str, *, actor: str) -> Operation[dict[str
             "tokens": (yield from _scan_hash(schema.tokens(ws))),
             "lastused": (yield from _scan_hash(schema.last_used(ws))),
             "secrets": (yield from _scan_hash(schema.secrets(ws))),
+            "limits": (yield from _scan_hash(schema.limits(ws))),
         }
         members = yield from _scan_set(schema.rules(ws))
         version = yield Command(("HGET", schema.meta(ws), "version"))
@@ -146,16 +147,25 @@ def import_workspace(
             f"({live_print})" + ("; applied" if apply_catalog else "; left as it is")
         )
     run = secrets.token_hex(8)
-    parts = ("keys", "rules", "tokens", "lastused", "secrets")
+    # In the order of RESTORE's sections (policies.lua_deployment.SECTIONS).
+    parts = ("keys", "rules", "tokens", "lastused", "secrets", "limits")
     live_keys = (
         schema.credentials(ws),
         schema.rules(ws),
         schema.tokens(ws),
         schema.last_used(ws),
         schema.secrets(ws),
+        schema.limits(ws),
     )
     staged = tuple(schema.staging(ws, run, part) for part in parts)
-    hashes = (checked.credentials, None, checked.tokens, checked.last_used, checked.secrets)
+    hashes = (
+        checked.credentials,
+        None,
+        checked.tokens,
+        checked.last_used,
+        checked.secrets,
+        checked.limits,
+    )
     sizes = [len(m) if m is not None else len(checked.rules) for m in hashes]
     meta_items = [x for kv in checked.meta.items() for x in kv]
     detail = {

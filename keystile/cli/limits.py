@@ -1,0 +1,140 @@
+"""``keystile limits``: how many requests each key may make, as a whole and per action.
+
+Limits belong to an owner (:mod:`policies.limits`): the publishable key, the SDK key or one
+token, so they outlive rotation and rolling. ``set`` replaces the windows of one scope (the
+whole key, or one ``--action``), ``remove`` drops them, ``list`` shows every key's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from keystile.cli.base import ACTOR, main, store_of
+from policies import PolicyStore
+from policies.limits import KEY_SCOPE, Limits, Window, owner_for
+
+NO_LIMITS = "none"
+
+
+key_option = click.option(
+    "--key",
+    required=True,
+    metavar="publishable|sdk|TOKEN_ID",
+    help="Whose limits: the publishable key, the SDK access key or a token (its key id).",
+)
+action_option = click.option(
+    "--action",
+    metavar="MODULE.FUNCTIONALITY",
+    help="One action of the key (default: the whole key, every action counted).",
+)
+
+
+@main.group()
+def limits() -> None:
+    """Rate limits: requests per window, for a whole key or per action."""
+
+
+@limits.command("set")
+@click.argument("workspace_id")
+@click.argument("windows", nargs=-1, required=True, metavar="COUNT/WINDOW...")
+@key_option
+@action_option
+@click.pass_context
+def limits_set(
+    ctx: click.Context, workspace_id: str, windows: tuple[str, ...], key: str, action: str | None
+) -> None:
+    """Replace the limits of the key (or of its --action) with COUNT/WINDOW...
+
+    e.g. 100/min 10000/day; windows in s, min, h or day, with a count if needed (1000/10s).
+    """
+    store = store_of(ctx)
+    owner = _owner(store, workspace_id, key)
+    scope = KEY_SCOPE if action is None else action
+    now = store.set_limits(workspace_id, owner, windows, scope=scope, actor=ACTOR)
+    _echo_now(owner, now)
+
+
+@limits.command("remove")
+@click.argument("workspace_id")
+@key_option
+@action_option
+@click.pass_context
+def limits_remove(ctx: click.Context, workspace_id: str, key: str, action: str | None) -> None:
+    """Lift the limits of the key as a whole (or of its --action)."""
+    store = store_of(ctx)
+    owner = _owner(store, workspace_id, key)
+    scope = KEY_SCOPE if action is None else action
+    _echo_now(owner, store.remove_limits(workspace_id, owner, scope=scope, actor=ACTOR))
+
+
+@limits.command("list")
+@click.argument("workspace_id")
+@click.option("--json", "as_json", is_flag=True, help="Every key's limits, as one JSON document.")
+@click.pass_context
+def limits_list(ctx: click.Context, workspace_id: str, as_json: bool) -> None:
+    """Every key's limits: the publishable key, the SDK key and each token not revoked."""
+    store = store_of(ctx)
+    found = store.list_limits(workspace_id)
+    keys: list[tuple[str, str | None, Limits]] = [
+        ("publishable", None, found.pop("pk", Limits())),
+        ("sdk", None, found.pop("sk", Limits())),
+    ]
+    for token in store.list_tokens(workspace_id):
+        if token.revoked is None:
+            keys.append((token.key_id, token.name, found.pop(f"tk:{token.key_id}", Limits())))
+    # A token's limits go with it when it is revoked; anything else left is shown, not hidden.
+    keys += [(owner.removeprefix("tk:"), None, rest) for owner, rest in found.items()]
+    if as_json:
+        document = {
+            "workspace": workspace_id,
+            "keys": [{"key": k, "name": name, **_as_json(lim)} for k, name, lim in keys],
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    rows = [["key", "name", "scope", "limits"]]
+    for k, name, lim in keys:
+        rows += [[k, name or "", scope, text] for scope, text in scope_rows(lim)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def scope_rows(found: Limits) -> list[tuple[str, str]]:
+    """(scope, its windows) per scope, the whole key first; one ``none`` row when unlimited."""
+    if not found:
+        return [("-", NO_LIMITS)]
+    # Scopes are sorted, and "*" (the whole key) sorts before every action.
+    return [
+        ("whole key" if scope == KEY_SCOPE else scope, ", ".join(str(w) for w in windows))
+        for scope, windows in found.scopes
+    ]
+
+
+def _owner(store: PolicyStore, ws: str, key: str) -> str:
+    store.workspace(ws)  # an unknown workspace says so, whatever --key names
+    return owner_for(key)
+
+
+def _echo_now(owner: str, now: Limits) -> None:
+    what = {"pk": "the publishable key", "sk": "the SDK key"}.get(owner, f"token {owner[3:]}")
+    if not now:
+        click.echo(f"{what} now has no limits")
+        return
+    click.echo(f"{what} is now limited to:")
+    for scope, text in scope_rows(now):
+        click.echo(f"  {scope}: {text}")
+
+
+def _windows(found: tuple[Window, ...]) -> list[dict[str, Any]]:
+    return [{"limit": str(w), "quota": w.quota, "seconds": w.seconds} for w in found]
+
+
+def _as_json(found: Limits) -> dict[str, Any]:
+    scopes = found.as_dict()
+    return {
+        "whole_key": _windows(scopes.pop(KEY_SCOPE, ())),
+        "actions": {action: _windows(ws) for action, ws in sorted(scopes.items())},
+    }
