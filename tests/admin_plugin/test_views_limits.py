@@ -55,7 +55,8 @@ def test_add_edit_remove_a_role_keys_limits(
     assert described(store, ws, owner) == "projects.create: 10/min"
     assert store.audit_tail(ws, 1)[0].action == "limits.removed"
     again = api.delete(f"api/limits/{key}/*")
-    assert again.status_code == 404 and "has no limit on the whole key" in again.get_json()["detail"]
+    assert again.status_code == 404
+    assert "has no limit on the whole key" in again.get_json()["detail"]
     assert api.delete(f"api/limits/{key}/projects.create").status_code == 200
     assert store.list_limits(ws) == {}
     assert "No rate limits" in api.get(f"panel/{owner}-limits").get_data(as_text=True)
@@ -187,7 +188,12 @@ def test_a_token_created_with_limits(
     [("abc", "is not COUNT/WINDOW"), ("0/min", "count must be 1-"), ("5/fortnight", "COUNT")],
 )
 def test_a_token_forms_bad_limits_are_explained_before_a_code(
-    api: Api, store: PolicyStore, workspace: CreatedWorkspace, inbox: Inbox, limits: str, message: str
+    api: Api,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    inbox: Inbox,
+    limits: str,
+    message: str,
 ) -> None:
     response = api.post("api/tokens", {"name": "ci", "limits": limits})
     assert response.status_code == 400 and message in response.get_json()["detail"]

@@ -19,7 +19,10 @@
   function panelOf(key) {
     return key === "publishable" ? "pk-limits" : key === "sdk" ? "sk-limits" : "tokens";
   }
-  function scopeLabel(value) { return value === "*" ? "the whole key" : value; }
+  function scopeLabel(value, key) {
+    if (value !== "*") { return value; }
+    return key === "publishable" || key === "sdk" ? "the whole key" : "the whole token";
+  }
 
   function fillFunctionalities() {
     func.textContent = "";
@@ -60,8 +63,8 @@
     setError(error, "");
     byId("ks-limit-title").textContent = (fixed ? "Edit" : "Add") + " a rate limit";
     byId("ks-limit-for").textContent = fixed
-      ? "For the " + what + ", on " + scopeLabel(fixed) + "."
-      : "For the " + what + ": the whole key, or one action.";
+      ? "For the " + what + ", on " + scopeLabel(fixed, key) + "."
+      : "For the " + what + ": as a whole, or on one action.";
     module.textContent = "";
     scope.value = "*";
     if (fixed && fixed !== "*") {
@@ -91,7 +94,7 @@
       save.disabled = false;
       if (!res.ok) { setError(error, K.problemText(res)); return; }
       $("#ks-limit-modal").modal("hide");
-      flash("success", "Rate limit saved for the " + what + " on " + scopeLabel(res.data.scope) +
+      flash("success", "Rate limit saved for the " + what + " on " + scopeLabel(res.data.scope, key) +
         ": " + res.data.limits.join(", ") + ". It applies from now on.");
       refresh(panelOf(key), "audit");
     });
@@ -109,11 +112,11 @@
     var key = button.getAttribute("data-key"), chosen = button.getAttribute("data-scope");
     var what = button.getAttribute("data-what");
     K.confirm("Remove this rate limit?", "The " + what + " will no longer be limited on " +
-      scopeLabel(chosen) + ", from now on.", "Remove limit", function () {
+      scopeLabel(chosen, key) + ", from now on.", "Remove limit", function () {
       return call("DELETE", "api/limits/" + encodeURIComponent(key) + "/" + encodeURIComponent(chosen))
         .then(function (res) {
           if (res.ok) {
-            flash("success", "Rate limit removed: the " + what + " on " + scopeLabel(chosen) + ".");
+            flash("success", "Rate limit removed: the " + what + " on " + scopeLabel(chosen, key) + ".");
             refresh(panelOf(key), "audit");
           }
           return res;
