@@ -54,7 +54,7 @@ def test_publishable_key_rate_limit_add_edit_remove(page: Page, live: Live, shot
     )
     assert live.store.list_limits(ws) == {}
     modal.locator("#ks-limit-windows").fill("2/min, 1000/day")
-    shot(page, shots / "20-rate-limit-modal.png")
+    shot(page, shots / "22-rate-limit-modal.png")
     modal.get_by_role("button", name="Save").click()
     expect(modal).to_be_hidden()
     rows = page.locator("#ks-publishable-limits-table tbody tr")
@@ -77,7 +77,7 @@ def test_publishable_key_rate_limit_add_edit_remove(page: Page, live: Live, shot
     expect(modal).to_be_hidden()
     expect(rows).to_have_count(2)
     expect(rows.nth(1)).to_contain_text("projects.create")
-    shot(page, shots / "21-rate-limits.png")
+    shot(page, shots / "23-rate-limits.png")
 
     # Edit the whole key's: the form comes prefilled, its scope fixed.
     page.get_by_role("button", name="Edit the publishable key's limit on Whole key").click()
@@ -133,7 +133,7 @@ def test_token_rate_limits_from_the_form_and_in_the_list(
     expect(modal).to_be_hidden()
     expect(row.locator(".ks-token-limit")).to_have_text("limit: 50/min")
     assert live.store.limits(ws, f"tk:{kid}").describe() == "key: 50/min"
-    shot(page, shots / "22-token-limits.png")
+    shot(page, shots / "24-token-limits.png")
 
     row.get_by_role("button", name="Remove the limit on the whole token of export").click()
     expect(page.locator("#ks-confirm-text")).to_contain_text("on the whole token")
