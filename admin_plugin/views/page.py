@@ -16,13 +16,20 @@ from admin_plugin.identity import AdminIdentity
 from admin_plugin.problems import not_found
 from admin_plugin.views.base import route
 from admin_plugin.views.keys import GRACE_CHOICES, KeyRoutes, rule_label
+from admin_plugin.views.limits import LimitRoutes, rows
 from admin_plugin.views.listing import ListState, check_page_size
 from admin_plugin.views.tokens import TokenRoutes
 from admin_plugin.views.usage import RANGES, UsageRoutes
 from policies.errors import StoreUnavailable, UnknownWorkspace
 from policies.times import format_time
 
-PANELS = ("tokens", "secrets", "rules", "audit")
+PANELS = ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits")
+# The two role keys' limits share one template; the panel's name says whose they are.
+_TEMPLATES = {"pk-limits": "limits", "sk-limits": "limits"}
+_LIMITED = {
+    "pk-limits": ("pk", "publishable", "publishable key"),
+    "sk-limits": ("sk", "sdk", "SDK key"),
+}
 TOKENS_PER_PAGE = 50
 AUDIT_PER_PAGE = 25
 _SESSION_WS = "keystile.workspace"
@@ -33,7 +40,7 @@ def when(timestamp: object, empty: str = "—") -> str:
     return format_time(timestamp, "%Y-%m-%d %H:%M UTC", empty)
 
 
-class TokensView(KeyRoutes, TokenRoutes, UsageRoutes):
+class TokensView(KeyRoutes, TokenRoutes, UsageRoutes, LimitRoutes):
     """The Tokens page: Flask-Admin view with the Tokens, SDK Access Key and Publishable
     Key tabs. Build it through :class:`admin_plugin.KeystileAdmin`."""
 
@@ -72,11 +79,26 @@ class TokensView(KeyRoutes, TokenRoutes, UsageRoutes):
         if name == "tokens":
             page = self.store.token_page(ws, state.tokens)
             spark = self.store.daily_totals(ws, [t.key_id for t in page.items])
-            return {"page": page, "now": now, "when": when, "state": state, "spark": spark}
+            limits = {
+                owner[3:]: rows(found)
+                for owner, found in self.store.list_limits(ws).items()
+                if owner.startswith("tk:")
+            }
+            return {
+                "page": page,
+                "now": now,
+                "when": when,
+                "state": state,
+                "spark": spark,
+                "limits": limits,
+            }
         if name == "secrets":
             return {"secrets": self.store.list_secrets(ws)}
         if name == "rules":
             return {"rules": self.store.list_rules(ws), "rule_label": rule_label}
+        if name in _LIMITED:
+            owner, key, what = _LIMITED[name]
+            return {"rows": rows(self.store.limits(ws, owner)), "key": key, "what": what}
         return {"page": self.store.audit_page(ws, state.audit), "when": when, "state": state}
 
     @route("/")
@@ -127,4 +149,5 @@ class TokensView(KeyRoutes, TokenRoutes, UsageRoutes):
         if panel_name not in PANELS:
             raise not_found(f"There is no panel {panel_name!r}.")
         context = self.panel_context(panel_name, ws, self.list_state(ws, strict=True))
-        return self.fragment(f"keystile/panels/{panel_name}.html", p=context)
+        template = _TEMPLATES.get(panel_name, panel_name)
+        return self.fragment(f"keystile/panels/{template}.html", p=context)

@@ -11,7 +11,9 @@ from flask import Response
 from admin_plugin.otp_flow import TOKEN_CREATE, secret_reveal
 from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
+from admin_plugin.views.limits import token_limits
 from policies.errors import AlreadyExists, CatalogError
+from policies.limits import KEY_SCOPE
 from policies.operations.base import check_label
 from policies.operations.secrets import SECRET_NAME_RE
 from policies.rules import Rule
@@ -67,7 +69,7 @@ class TokenRoutes(KeystileView):
     # -- workspace tokens -------------------------------------------------------------
     @route("/api/tokens", "POST")
     def create_token(self) -> Response:
-        """``{name, expires…, rules, code}``: the code from ``api/otp`` (``token.create``).
+        """``{name, expires…, rules, limits, code}``: the code from ``api/otp`` (``token.create``).
         Without ``code`` the form is only checked: 400 if it is wrong, else 403
         ``otp_required``, so the page asks for a code only for a form that will work."""
         admin, ws = self.api_workspace()
@@ -81,6 +83,7 @@ class TokenRoutes(KeystileView):
                 raise CatalogError("there is no catalog to check the rules against")
             for rule in rules:
                 catalog.check_rule(rule)
+        limits = token_limits(body.get("limits"))  # "100/min, 10000/day": the whole token's
         if body.get("code") in (None, ""):
             raise Problem(
                 403,
@@ -90,7 +93,9 @@ class TokenRoutes(KeystileView):
                 action=TOKEN_CREATE,
             )
         self.flow.verify(admin, ws, TOKEN_CREATE, body.get("code"))
-        created = self.store.create_token(ws, name, actor=admin.actor, expires=expires, rules=rules)
+        created = self.store.create_token(
+            ws, name, actor=admin.actor, expires=expires, rules=rules, limits=limits
+        )
         info = created.info
         return self.answer(
             {
@@ -99,6 +104,7 @@ class TokenRoutes(KeystileView):
                 "name": info.name,
                 "expires": info.expires,
                 "rules": [r.encode() for r in info.rules],
+                "limits": [str(w) for w in limits.as_dict()[KEY_SCOPE]] if limits else [],
             },
             201,
         )

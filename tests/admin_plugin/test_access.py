@@ -40,12 +40,17 @@ UNSAFE: list[tuple[str, str, Any]] = [
     ("POST", "api/secrets", {"name": "A", "value": "b"}),
     ("POST", "api/secrets/reveal", {"name": "A", "code": "123456"}),
     ("DELETE", "api/secrets/A", None),
+    ("POST", "api/limits", {"key": "publishable", "scope": "*", "limits": "100/min"}),
+    ("DELETE", "api/limits/publishable/*", None),
 ]
 SAFE: list[tuple[str, str, Any]] = [
     ("GET", "api/catalog", None),
     ("GET", "api/usage", None),
     ("GET", "api/usage/impact", None),
-] + [("GET", f"panel/{name}", None) for name in ("tokens", "secrets", "rules", "audit")]
+] + [
+    ("GET", f"panel/{name}", None)
+    for name in ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits")
+]
 
 
 def call(api: Api, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
@@ -91,6 +96,7 @@ def test_every_unsafe_route_needs_the_csrf_token(
     assert inbox.is_empty()
     assert store.publishable_key(workspace.workspace_id) == workspace.publishable_key
     assert store.list_tokens(workspace.workspace_id) == []
+    assert store.list_limits(workspace.workspace_id) == {}
 
 
 def test_csrf_token_from_another_session_is_refused(app: Flask, api: Api) -> None:

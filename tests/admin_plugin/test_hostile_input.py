@@ -17,7 +17,8 @@ from tests.admin_plugin.support import Api
 PROBLEM = "application/problem+json"
 ROUTES = {
     "api/rules": ("module", "functionality"),
-    "api/tokens": ("name", "expires_in_days", "expires_at", "rules"),
+    "api/tokens": ("name", "expires_in_days", "expires_at", "rules", "limits"),
+    "api/limits": ("key", "scope", "limits"),
     "api/secrets": ("name", "value"),
     "api/otp": ("action", "name"),
     "api/sdk-key/reveal": ("code",),
@@ -26,7 +27,7 @@ ROUTES = {
 }
 # What a rejected request may still change: the audit (failed codes are logged on purpose)
 # and the one-time-password bookkeeping (a wrong code costs an attempt).
-POLICY_KEYS = ("meta", "keys", "rules", "tokens", "secrets")
+POLICY_KEYS = ("meta", "keys", "rules", "tokens", "secrets", "limits")
 
 scalars = (
     st.none()

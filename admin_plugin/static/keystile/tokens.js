@@ -50,6 +50,7 @@
     if (tokenCreated) { return; }
     var body = {
       name: byId("ks-token-name").value,
+      limits: byId("ks-token-limits").value,
       rules: Array.prototype.map.call(tokenRules.selectedOptions, function (o) { return o.value; })
     };
     if (expiry.value === "date") { body.expires_at = expiryDate.value; }
