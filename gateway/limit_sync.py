@@ -3,9 +3,8 @@
 The loop sends each active counter's new counts and reads back the shared totals and how
 many processes count the same owner (:func:`policies.rate_counters.sync`, one ``SYNC``
 per workspace in one pipeline). It wakes early when the request path asks
-(:meth:`gateway.limiting.Limiter.ask`: a new counter, a stale view, a used-up share), never
-sooner than a quarter interval after the previous sync, so a flood of refusals cannot turn
-into a flood of syncs. A counter is active while it has counts to send or was used within
+(:meth:`gateway.limiting.Limiter.ask`: a new counter, a stale view), never sooner than a
+quarter interval after the previous sync. A counter is active while it has counts to send or was used within
 :data:`ACTIVE_SECONDS`; one unused for two windows and the cache's TTL is forgotten (no
 cache entry can still hold it: entries are looked up again within the TTL).
 

@@ -14,9 +14,11 @@ sync (:mod:`gateway.limit_sync`), plus what this process admitted since (``pendi
    away) the process splits what its own view says is left by the process count and rank
    it last knew.
 
-No Redis command on the request path: a counter seen for the first time, one whose view
-is older than a few sync intervals and a process whose share ran out while the quota has
-room ask the sync loop for an early sync instead. Only admitted requests count.
+No Redis command on the request path: a counter seen for the first time, or one whose view
+is older than a few sync intervals, asks the sync loop for an early sync instead. A process
+whose lease ran out waits for the next periodic sync (its lease meanwhile grows with what
+the previous window's decaying weight frees), so the syncs stay periodic however hard a key
+is pushed. Only admitted requests count.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ _EPSILON = 1e-9
 class WindowCounter:
     __slots__ = (
         "bucket",
+        "bucket_end",
         "current",
         "fast_limit",
         "fast_until",
@@ -44,7 +47,7 @@ class WindowCounter:
         "lease_bucket",
         "lease_into",
         "lease_previous",
-        "left",
+        "left_base",
         "name",
         "pending",
         "pending_previous",
@@ -55,7 +58,6 @@ class WindowCounter:
         "seconds",
         "sending",
         "spent",
-        "spent_then",
         "synced",
         "template",
         "used",
@@ -83,10 +85,10 @@ class WindowCounter:
         self.lease_bucket = -1
         self.synced = -math.inf  # clock time of the last successful sync
         self.used = -math.inf
-        # The last full decision (decide()): what was left then and what had been spent;
+        # The last full decision (decide()): what was left then plus what had been spent;
         # until fast_until, fast_limit admissions pass on two comparisons.
-        self.left = 0.0
-        self.spent_then = 0
+        self.left_base = 0.0
+        self.bucket_end = 0.0
         self.fast_limit = 0
         self.fast_until = -math.inf
         self.template = item_template(self.name)
@@ -99,6 +101,7 @@ class WindowCounter:
             self.previous = self.pending_previous = self.pending = 0
         self.current = 0
         self.bucket = bucket
+        self.bucket_end = float((bucket + 1) * self.seconds)
         self.fast_until = -math.inf
 
     def estimate(self, now: float) -> float:
@@ -130,8 +133,9 @@ class WindowCounter:
         into = (now - bucket * seconds) / seconds
         mine = self.pending + self.sending
         shared = self.previous * (1.0 - into) + self.current
-        self.left = left = self.quota - shared - mine  # before this request
-        self.spent_then = spent = self.spent
+        left = self.quota - shared - mine  # before this request
+        spent = self.spent
+        self.left_base = left + spent  # field() counts down from here
         if left < 1.0 - _EPSILON:
             return 1
         if now - self.synced <= fresh_for:  # a lease from a recent sync: the exact split
@@ -161,9 +165,11 @@ class WindowCounter:
     def field(self, now: float) -> bytes:
         """This counter's ``RateLimit`` item after an admission: what is left is counted
         down from the last full decision (:meth:`decide`), so it errs low, never high."""
-        left = self.left - (self.spent - self.spent_then)
-        remaining = int(left + _EPSILON) if left > 0 else 0
-        return self.template % (remaining, math.ceil((self.bucket + 1) * self.seconds - now))
+        left = self.left_base - self.spent
+        return self.template % (
+            int(left + _EPSILON) if left > 0 else 0,
+            -int((now - self.bucket_end) // 1),  # ceil(seconds to the bucket's end)
+        )
 
     def remaining(self, now: float) -> int:
         return max(0, math.floor(self.quota - self.estimate(now) + _EPSILON))
@@ -286,8 +292,8 @@ class Limiter:
         for counter in counters:
             verdict = counter.room(now, fresh_for)
             if verdict:
-                if verdict == 2 or now - counter.synced > fresh_for:
-                    self.ask()  # the split, or the view, may be out of date
+                if now - counter.synced > fresh_for:
+                    self.ask()  # the view is out of date
                 return counter
         for counter in counters:
             counter.pending += 1

@@ -11,6 +11,7 @@ per counter (:func:`item_template`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import http_sf
@@ -85,12 +86,15 @@ def rate_limited(
 
 
 def with_fields(send: Send, policy: bytes, limit: bytes, scope_type: str) -> Send:
-    """``send``, adding both fields to the response's start (or the WebSocket's accept)."""
+    """``send``, adding both fields to the response's start (or the WebSocket's accept).
+
+    A plain function handing back ``send``'s own awaitable: no coroutine of its own per
+    message (half the wrapper's cost on a hit)."""
     start = "http.response.start" if scope_type == "http" else "websocket.accept"
 
-    async def sending(message: Message) -> None:
+    def sending(message: Message) -> Awaitable[None]:
         if message["type"] == start:
             message["headers"] = [*message.get("headers", ()), (POLICY, policy), (LIMIT, limit)]
-        await send(message)
+        return send(message)
 
     return sending
