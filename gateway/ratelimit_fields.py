@@ -85,15 +85,20 @@ def rate_limited(
     return Rendered(base.problem, headers, base.body)
 
 
+_HTTP_START = frozenset({"http.response.start"})
+_WEBSOCKET_STARTS = frozenset({"websocket.accept", "websocket.http.response.start"})
+
+
 def with_fields(send: Send, policy: bytes, limit: bytes, scope_type: str) -> Send:
     """``send``, adding both fields to the response's start (or the WebSocket's accept).
 
     A plain function handing back ``send``'s own awaitable: no coroutine of its own per
     message (half the wrapper's cost on a hit)."""
-    start = "http.response.start" if scope_type == "http" else "websocket.accept"
+    # A WebSocket's accept, or its HTTP answer (keystile authz decides a handshake so).
+    starts = _HTTP_START if scope_type == "http" else _WEBSOCKET_STARTS
 
     def sending(message: Message) -> Awaitable[None]:
-        if message["type"] == start:
+        if message["type"] in starts:
             message["headers"] = [*message.get("headers", ()), (POLICY, policy), (LIMIT, limit)]
         return send(message)
 

@@ -131,6 +131,31 @@ def test_decisions_through_the_proxy(
 
 
 @pytest.mark.parametrize("proxy", PROXIES)
+def test_rate_limits_reach_the_client_through_the_proxy(
+    proxy: str, settings: Settings, api_store: PolicyStore, ws: CreatedWorkspace, tmp_path: Path
+) -> None:
+    api_store.set_limits(ws.workspace_id, "pk", ["2/min"], actor="test")
+    service = make_service(settings, dialect=DIALECT[proxy])
+    headers = {"X-Api-Key": ws.publishable_key}
+    with front(proxy, service, tmp_path) as base, httpx.Client(base_url=base) as client:
+        allowed = [client.get("/projects", headers=headers) for _ in range(2)]
+        assert [a.status_code for a in allowed] == [200, 200]
+        assert allowed[0].text.startswith("upstream GET /projects")
+        if proxy == "nginx":  # Caddy's forward_auth cannot hand them on (docs/proxies.md)
+            assert allowed[0].headers["ratelimit-policy"] == '"key-60s";q=2;w=60'
+            assert allowed[1].headers["ratelimit"].startswith('"key-60s";r=0;t=')
+        refused = client.get("/projects", headers=headers)
+        assert refused.status_code == 429, refused.text
+        assert problem(refused)["code"] == "rate_limited"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["ratelimit-policy"] == '"key-60s";q=2;w=60'
+        assert "upstream" not in refused.text
+        # A key without limits gets neither field.
+        sdk = client.get("/projects", headers={"Authorization": f"Bearer {ws.sdk_key}"})
+        assert sdk.status_code == 200 and "ratelimit" not in sdk.headers
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
 def test_a_revoked_key_is_refused_within_the_invalidation_bound(
     proxy: str, settings: Settings, api_store: PolicyStore, ws: CreatedWorkspace, tmp_path: Path
 ) -> None:
