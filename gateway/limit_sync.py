@@ -4,9 +4,9 @@ The loop sends each active counter's new counts and reads back the shared totals
 many processes count the same owner (:func:`policies.rate_counters.sync`, one ``SYNC``
 per workspace in one pipeline). It wakes early when the request path asks
 (:meth:`gateway.limiting.Limiter.ask`: a new counter, a stale view), never sooner than a
-quarter interval after the previous sync. A counter is active while it has counts to send or was used within
-:data:`ACTIVE_SECONDS`; one unused for two windows and the cache's TTL is forgotten (no
-cache entry can still hold it: entries are looked up again within the TTL).
+quarter interval after the previous sync. A counter is active while it has counts to send
+or was used within :data:`ACTIVE_SECONDS`; one unused for two windows and the cache's TTL
+is forgotten (no cache entry can still hold it: entries are looked up again within the TTL).
 
 Redis away: the counts stay (the next sync sends them, to the bucket they belong to if it
 is still current or previous) and every process goes on deciding from its last view, its
@@ -22,8 +22,9 @@ import secrets
 import socket
 import time
 
-from gateway.limiting import Limiter, WindowCounter
+from gateway.limiting import Limiter
 from gateway.metrics import GatewayMetrics
+from gateway.window_counter import WindowCounter
 from policies.async_store import AsyncPolicyStore
 from policies.errors import StoreUnavailable
 from policies.rate_counters import Tally

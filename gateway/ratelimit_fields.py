@@ -20,7 +20,7 @@ from starlette.types import Message, Send
 from gateway.problems import RATE_LIMITED, Rendered, render
 
 if TYPE_CHECKING:
-    from gateway.limiting import WindowCounter
+    from gateway.window_counter import WindowCounter
 
 POLICY = b"ratelimit-policy"
 LIMIT = b"ratelimit"

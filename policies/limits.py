@@ -36,7 +36,8 @@ _UNITS = {
     "day": 86_400,
 }
 _CANONICAL = ((86_400, "day"), (3600, "h"), (60, "min"), (1, "s"))
-_WINDOW_RE = re.compile(r"\s*(\d{1,10})\s*/\s*(\d{0,7})\s*([a-z]+?)s?\s*")
+# [0-9], not \d: \d also matches other scripts' digits ("\uff15/min" would pass).
+_WINDOW_RE = re.compile(r"\s*([0-9]{1,10})\s*/\s*([0-9]{0,7})\s*([a-z]+?)s?\s*")
 _ACTION_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\.[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import http_sf
 import pytest
+from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware
 from policies import PolicyStore
@@ -52,7 +53,11 @@ async def settled(gate: KeyGateMiddleware, store: PolicyStore, ws: str) -> None:
 
 
 async def test_window_arithmetic_fields_and_retry_after(
-    gate: KeyGateMiddleware, store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
+    gate: KeyGateMiddleware,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    clock: ManualClock,
+    registry: CollectorRegistry,
 ) -> None:
     ws, key = workspace.workspace_id, workspace.publishable_key
     clock.now = 1_800_000_000.0  # a minute's start (divisible by 60)
@@ -79,6 +84,10 @@ async def test_window_arithmetic_fields_and_retry_after(
     assert (await get(gate, key)).status == 429
     clock.advance(120)  # two windows on: nothing counts any more
     assert [(await get(gate, key)).status for _ in range(4)] == [200, 200, 200, 429]
+    refusals = registry.get_sample_value(
+        "keystile_gateway_decisions_total", {"outcome": "rate_limited", "kind": "publishable"}
+    )
+    assert refusals == 4
 
 
 async def test_every_window_binds(
