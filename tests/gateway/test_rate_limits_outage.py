@@ -19,7 +19,7 @@ from tests.gateway.apps import starlette_app
 from tests.gateway.asgi import call, http_scope
 from tests.support.clock import ManualClock
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]
 
 
 @pytest.fixture
