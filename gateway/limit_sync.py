@@ -51,13 +51,11 @@ class LimitSync:
         self.timeout = timeout
         # Unique per process and start, so a restarted process is not taken for its past self.
         self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.syncs = 0
-        self.failures = 0
-        self._event: asyncio.Event | None = None
 
-    async def run(self, reader: AsyncPolicyStore, stopping: asyncio.Event | None = None) -> None:
-        """Sync until cancelled (failures are counted, logged once per outage, retried)."""
-        self._event = event = asyncio.Event()
+    async def run(self, reader: AsyncPolicyStore) -> None:
+        """Sync until cancelled (failures are counted by the metrics' ``store_call``,
+        logged once per outage, retried)."""
+        event = asyncio.Event()
         self.limiter.wake = event.set
         if self.limiter.wanted:
             event.set()
@@ -121,10 +119,8 @@ class LimitSync:
         except BaseException:
             for counter, tally in batch:
                 counter.unsynced(tally)
-            self.failures += 1
             raise
         now = limiter.clock()
         for (counter, tally), total in zip(batch, totals, strict=True):
             counter.synced_with(tally, total, now)
-        self.syncs += 1
         return len(batch)

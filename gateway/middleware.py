@@ -201,6 +201,18 @@ class KeyGateMiddleware(GatewayParts):
                 problem = self.problems.route_not_in_catalog
         elif action.name in entry.blocked or action.module in entry.blocked_modules:
             problem = blocked(action.module, action.functionality)
+        name = None if action is None or action is REDIRECT else action.name
+        limits = entry.limits
+        if problem is None and limits is not None:  # rate limits (gateway.limiting), in process
+            counters = limits.by_action.get(name, limits.for_key)
+            if counters:
+                now = self._clock()
+                refused_by = self._limiter.admit(counters, now)
+                fields = limits.policies.get(name, limits.key_policy)
+                if refused_by is not None:
+                    problem = rate_limited(refused_by, counters, fields, now)
+                else:
+                    send = with_fields(send, fields, limit_field(counters, now), scope_type)
         if problem is not None:
             if hit:
                 self._cache_counts["hit"] += 1
@@ -208,24 +220,6 @@ class KeyGateMiddleware(GatewayParts):
                 scope, receive, send, problem, method, path, entry=entry, action=action
             )
             return
-
-        name = None if action is None or action is REDIRECT else action.name
-        limits = entry.limits
-        if limits is not None:  # rate limits (gateway.limiting): no Redis call here
-            counters = limits.by_action.get(name, limits.for_key)
-            if counters:
-                now = self._clock()
-                refused_by = self._limiter.admit(counters, now)
-                fields = limits.policies.get(name, limits.key_policy)
-                if refused_by is not None:
-                    if hit:
-                        self._cache_counts["hit"] += 1
-                    problem = rate_limited(refused_by, counters, fields, now)
-                    await self._denier.deny(
-                        scope, receive, send, problem, method, path, entry=entry, action=action
-                    )
-                    return
-                send = with_fields(send, fields, limit_field(counters, now), scope_type)
 
         scope["user"] = entry.user
         scope["auth"] = entry.auth

@@ -11,7 +11,7 @@ from typing import Any
 
 from policies import schema
 from policies.catalog import Catalog
-from policies.crypto import secret_context
+from policies.crypto import KEY_ID_RE, secret_context
 from policies.errors import KeystileError
 from policies.keyformat import KeyKind
 from policies.limits import KEY_SCOPE, LimitError, Limits
@@ -27,7 +27,6 @@ MAX_TEXT = 200_000
 _DIGEST_RE = re.compile(r"[0-9a-f]{64}")
 _META = {"id", "name", "created", "origins", "version", "pk_digest", "pk_enc", "sk_digest"}
 _META |= {"sk_enc", "pk_prev_digest", "sk_prev_digest"}
-_KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
 
 
 def fail(why: str) -> KeystileError:
@@ -174,7 +173,7 @@ def tokens(raw: dict[str, str], catalog: Catalog | None) -> dict[str, tuple[Toke
 def last_used(ctx: Context, raw: dict[str, str]) -> dict[str, str]:
     out = {}
     for kid, value in raw.items():
-        if not _KEY_ID_RE.fullmatch(kid):
+        if not KEY_ID_RE.fullmatch(kid):
             raise fail("a last-used entry does not name a key id")
         out[kid] = repr(time_of(value, "a last-used time"))
     return out

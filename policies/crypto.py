@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from policies.errors import ConfigError, KeystileError
 
 MIN_DIGEST_SECRET_BYTES = 32
 KEY_ID_CHARS = 12
+KEY_ID_RE = re.compile(f"[0-9a-f]{{{KEY_ID_CHARS}}}")  # what key_id() makes
 BOUND_PREFIX = "ks2:"
 _SEPARATOR = b"\x00"
 

@@ -15,8 +15,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from policies.crypto import KEY_ID_RE
 from policies.errors import KeystileError
 from policies.keyformat import KeyKind
+from policies.rules import NAME_RE
 
 KEY_SCOPE = "*"  # the scope of limits on the key as a whole
 MAX_QUOTA = 1_000_000_000
@@ -38,7 +40,6 @@ _UNITS = {
 _CANONICAL = ((86_400, "day"), (3600, "h"), (60, "min"), (1, "s"))
 # [0-9], not \d: \d also matches other scripts' digits ("\uff15/min" would pass).
 _WINDOW_RE = re.compile(r"\s*([0-9]{1,10})\s*/\s*([0-9]{0,7})\s*([a-z]+?)s?\s*")
-_ACTION_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\.[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 class LimitError(KeystileError):
@@ -93,7 +94,8 @@ def windows(texts: Iterable[str | Window]) -> tuple[Window, ...]:
 
 
 def check_action(action: str) -> str:
-    if not isinstance(action, str) or _ACTION_RE.fullmatch(action) is None:
+    module, dot, functionality = action.partition(".") if isinstance(action, str) else ("", "", "")
+    if not dot or NAME_RE.fullmatch(module) is None or NAME_RE.fullmatch(functionality) is None:
         raise LimitError(f"action {str(action)[:80]!r} is not module.functionality")
     return action
 
@@ -164,6 +166,6 @@ def owner_for(target: str) -> str:
     named = {"publishable": "pk", "pk": "pk", "sdk": "sk", "sk": "sk"}.get(target)
     if named is not None:
         return named
-    if isinstance(target, str) and re.fullmatch(r"[0-9a-f]{12}", target):
+    if isinstance(target, str) and KEY_ID_RE.fullmatch(target):
         return f"tk:{target}"
     raise LimitError(f"--key must be publishable, sdk or a token's key id, not {target[:40]!r}")

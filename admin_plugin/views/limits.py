@@ -10,7 +10,6 @@ the gateways at once), never a partial one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +17,10 @@ from flask import Response
 
 from admin_plugin.problems import bad_request
 from admin_plugin.views.base import KeystileView, route
+from policies.crypto import KEY_ID_RE
 from policies.limits import KEY_SCOPE, Limits, Window, windows
 
 MAX_LIMITS_TEXT = 200  # four windows fit many times over; longer is a paste gone wrong
-_KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
 _ROLES = {"publishable": "pk", "sdk": "sk"}
 
 
@@ -56,7 +55,7 @@ def owner_of(key: str) -> str:
     message for the page rather than for ``--key``)."""
     if key in _ROLES:
         return _ROLES[key]
-    if _KEY_ID_RE.fullmatch(key):
+    if KEY_ID_RE.fullmatch(key):
         return f"tk:{key}"
     raise bad_request("Say which key: publishable, sdk or a token's 12-character key id.")
 

@@ -87,7 +87,10 @@ def set_limits(
 ) -> Operation[Limits]:
     """Replace ``scope``'s windows of ``owner`` (``None``: remove them); the limits now."""
     require_workspace(ws)
-    scope = yield from check_scope(ctx, scope) if windows is not None else _same(scope)
+    if windows is not None:
+        scope = yield from check_scope(ctx, scope)
+    elif scope != KEY_SCOPE:
+        check_action(scope)  # a scope being removed need not be in today's catalog
     guard = yield from _owner_guard(ctx, ws, owner)
     for _ in range(_ATTEMPTS):
         raw, exists = yield from _read(ws, owner)
@@ -123,14 +126,6 @@ def _read(ws: str, owner: str) -> Operation[tuple[str, int]]:
         (Command(("HGET", schema.limits(ws), owner)), Command(("EXISTS", schema.meta(ws))))
     )
     return ("" if raw is None else schema.text(raw)), int(exists)
-
-
-def _same(scope: str) -> Operation[str]:
-    """A scope being removed need not be in today's catalog (it may have left it)."""
-    if scope != KEY_SCOPE:
-        check_action(scope)
-    return scope
-    yield  # a generator, like the operations it stands in for
 
 
 def _scope_name(scope: str) -> str:
