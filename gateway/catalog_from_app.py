@@ -7,7 +7,11 @@ catalog's route table is the app's routing, entry for entry and in the app's ord
 one opaque app when it mounts something else) and ``Host``. A route whose name has no dot
 (``"health"``, or a FastAPI route named after its function) stays in the table without an
 action, so it keeps the paths it matches: they are outside the catalog, as in the app. Custom
-path convertors the app registered are named so the store accepts them.
+path convertors the app registered are named so the store accepts them. FastAPI's
+``include_router`` (which, from 0.16x, keeps ``_IncludedRouter`` branches in ``app.routes``
+and dispatches them itself, first full match in order as Starlette does) is flattened into
+the effective routes FastAPI matches, prefixes applied; its low-priority ``frontend`` routes,
+which match after everything else, are refused.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ def catalog_from_app(app: Any) -> Catalog:
         if router is None:
             raise CatalogError(f"{app!r} has no Starlette router to derive a catalog from")
         routes, redirect = router.routes, router.redirect_slashes
+        if getattr(router, "_low_priority_routes", None):
+            raise CatalogError(_FRONTEND)
     custom = frozenset(CONVERTOR_TYPES) - BUILTIN_CONVERTORS
     return Catalog.from_routes(
         entries(routes), redirect_slashes=redirect, convertors=_used(routes, custom)
@@ -62,8 +68,11 @@ def router_of(app: Any) -> StarletteRouter | None:
 
 def entries(routes: Iterable[BaseRoute]) -> Iterator[RouteEntry]:
     """The route table entries of ``routes``, in their order."""
-    for route in routes:
-        if isinstance(route, Route):
+    for route in _flat(routes):
+        if _is_fastapi_route_context(route):  # an APIRoute under include_router's prefixes
+            methods = tuple(sorted(route.methods)) if route.methods else None
+            yield RouteEntry("http", route.path, _action(route.name), methods)
+        elif isinstance(route, Route):
             methods = None if route.methods is None else tuple(sorted(route.methods))
             yield RouteEntry("http", route.path, _action(route.name), methods)
         elif isinstance(route, WebSocketRoute):
@@ -84,6 +93,35 @@ def entries(routes: Iterable[BaseRoute]) -> Iterator[RouteEntry]:
             )
 
 
+def _flat(routes: Iterable[Any]) -> Iterator[Any]:
+    """``routes`` with each FastAPI ``_IncludedRouter`` replaced by the routes it matches, in
+    the order FastAPI tries them (recursively: nested includes carry their joined prefixes)."""
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if candidates is None or not hasattr(route, "original_router"):
+            yield route
+            continue
+        if getattr(route.original_router, "_low_priority_routes", None):
+            raise CatalogError(_FRONTEND)
+        for candidate in candidates():
+            if hasattr(candidate, "effective_candidates"):
+                yield from _flat([candidate])
+            elif getattr(candidate, "starlette_route", None) is not None:
+                yield candidate.starlette_route
+            else:
+                yield candidate
+
+
+def _is_fastapi_route_context(route: Any) -> bool:
+    return hasattr(route, "original_route") and isinstance(getattr(route, "path", None), str)
+
+
+_FRONTEND = (
+    "the app serves FastAPI frontend routes, which match after every other route: the gateway "
+    "cannot derive their actions from the app; declare the catalog in a file"
+)
+
+
 def _action(name: str | None) -> str | None:
     return name if name and "." in name else None
 
@@ -93,7 +131,7 @@ def _used(routes: Iterable[BaseRoute], custom: frozenset[str]) -> frozenset[str]
     if not custom:
         return frozenset()
     found: set[str] = set()
-    for route in routes:
+    for route in _flat(routes):
         for convertor in getattr(route, "param_convertors", {}).values():
             found.update(n for n in custom if CONVERTOR_TYPES[n] is convertor)
         if isinstance(route, Mount | Host):

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from gateway.problems import PROBLEMS
 from policies.errors import StoreUnavailable
@@ -136,7 +137,7 @@ class GatewayMetrics:
         return decisions, cache, size
 
 
-class _HotCollector:
+class _HotCollector(Collector):
     """Exposes the plain-integer counters at scrape time."""
 
     def __init__(self, metrics: GatewayMetrics) -> None:

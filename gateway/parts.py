@@ -119,11 +119,12 @@ class GatewayParts:
 
     @classmethod
     def from_settings(
-        cls, app: ASGIApp, /, settings: Settings | None = None, **overrides: Any
+        cls, app: ASGIApp, settings: Settings | None = None, **overrides: Any
     ) -> Self:
         """Options from the ``[gateway]`` table of the config file, then ``overrides``.
 
-        Usable as a Starlette middleware factory: ``Middleware(KeyGateMiddleware.from_settings)``.
+        Usable as a Starlette middleware factory: ``Middleware(KeyGateMiddleware.from_settings)``
+        (``app`` by keyword too: Starlette before 0.4x passes it so).
         """
         settings = Settings.load() if settings is None else settings
         options = GatewayConfig.from_mapping(settings.section("gateway", GatewayConfig))

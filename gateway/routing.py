@@ -125,7 +125,8 @@ class Router:
             action = self._actions.setdefault(entry.action, Action(module, functionality))
         endpoint = _Endpoint(action)
         if entry.kind == "http":
-            return Route(entry.path, endpoint, methods=entry.methods)
+            methods = None if entry.methods is None else list(entry.methods)
+            return Route(entry.path, endpoint, methods=methods)
         if entry.kind == "websocket":
             return WebSocketRoute(entry.path, endpoint)
         app: Any = endpoint

@@ -9,9 +9,9 @@ revealed for it, so the audit log stays as it was.
 
 from __future__ import annotations
 
+import http.client
 import threading
-
-import httpx
+import urllib.parse
 
 ORIGINS = ("https://app.demo.example", "https://shop.demo.example")
 # (method, path, origin or None, requests): 300 in all, 20 of them refused.
@@ -26,19 +26,25 @@ PLAN = (
 
 
 def send(api: str, key: str) -> int:
-    """Send :data:`PLAN` to ``api``; how many requests were answered."""
+    """Send :data:`PLAN` to ``api``; how many requests were answered (stdlib HTTP only: the
+    demo installs no client library)."""
+    url = urllib.parse.urlsplit(api)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=5)
     answered = 0
-    with httpx.Client(base_url=api, timeout=5) as http:
+    try:
         for method, path, origin, count in PLAN:
             headers = {"Authorization": f"Bearer {key}"}
             if origin is not None:
                 headers["Origin"] = origin
             for _ in range(count):
                 try:
-                    http.request(method, path, headers=headers)
-                except httpx.HTTPError:
+                    conn.request(method, path, headers=headers)
+                    conn.getresponse().read()
+                except (OSError, http.client.HTTPException):
                     return answered  # the demo is stopping: nothing to report
                 answered += 1
+    finally:
+        conn.close()
     return answered
 
 

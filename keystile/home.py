@@ -104,7 +104,8 @@ class Home:
     def _running_url(self) -> str:
         try:
             url = self.url_file.read_text().strip()
-            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+            client = redis.Redis.from_url(url, socket_connect_timeout=2)
+            client.ping()  # type: ignore[attr-defined,unused-ignore]  # redis-py 5.0 stubs
         except (OSError, redis.RedisError):
             raise StoreUnavailable(
                 f"another keystile process holds {self.path} but its Redis does not answer"

@@ -31,5 +31,5 @@ class PrintingHandler:
 
 def start_mail_sink(host: str, port: int, echo: Callable[[str], None]) -> Controller:
     controller = Controller(PrintingHandler(echo), hostname=host, port=port)
-    controller.start()
+    controller.start()  # type: ignore[no-untyped-call,unused-ignore]  # aiosmtpd < 1.4.3
     return controller

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import itertools
 
-from prometheus_client import make_asgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 _ids = itertools.count(1)
 
@@ -53,6 +53,10 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
 routes = [
     Route("/projects", list_projects, methods=["GET"], name="projects.list"),
     Route("/projects", create_project, methods=["POST"], name="projects.create"),
@@ -62,7 +66,8 @@ routes = [
     Route("/billing", read_billing, methods=["GET"], name="billing.read"),
     Route("/health", health, methods=["GET"], name="health"),
     # The gateway's Prometheus metrics (the default, global registry); exempt in the demo.
-    Mount("/metrics", make_asgi_app()),
+    # A Route, not a Mount: served at /metrics as the banner prints it, no redirect.
+    Route("/metrics", metrics, methods=["GET"], name="metrics"),
 ]
 
 app = Starlette(routes=routes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -23,6 +23,7 @@ from uvicorn.importer import ImportFromStringError, import_from_string
 from admin_plugin import KeystileAdmin, SmtpConfig, SmtpMailer
 from gateway import KeyGateMiddleware, catalog_from_app
 from gateway.authz import AuthzService
+from gateway.config import GatewayConfig
 from policies import Catalog, ConfigError, PolicyStore, Settings
 from policies.connect import sync_client
 from policies.otp import OtpPolicy
@@ -30,6 +31,7 @@ from policies.otp import OtpPolicy
 ENV_TARGET = "KEYSTILE_SERVE_APP"
 ENV_CATALOG = "KEYSTILE_SERVE_CATALOG"
 ENV_APP_DIR = "KEYSTILE_SERVE_APP_DIR"
+ENV_EXEMPT = "KEYSTILE_SERVE_EXEMPT"  # serve --exempt paths, one a line
 
 
 def load_target(target: str, app_dir: str | None = None) -> Any:
@@ -59,7 +61,14 @@ def publish_catalog(settings: Settings, catalog: Catalog, *, force: bool = False
         store = PolicyStore(client, settings.keyring())
         return store.save_catalog(catalog, actor="serve", force=force)
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call,unused-ignore]  # redis-py < 5.1
+
+
+def exempt_paths(settings: Settings, added: Iterable[str]) -> tuple[str, ...]:
+    """The ``[gateway]`` table's exempt paths and ``added`` (``serve --exempt``), checked."""
+    options = GatewayConfig.from_mapping(settings.section("gateway", GatewayConfig))
+    configured = tuple(options.get("exempt_paths", ()))
+    return tuple(GatewayConfig(exempt_paths=(*configured, *added)).exempt_paths)
 
 
 def create_gateway_app() -> ASGIApp:
@@ -67,7 +76,10 @@ def create_gateway_app() -> ASGIApp:
     settings = Settings.load()
     app = load_target(os.environ[ENV_TARGET], os.environ.get(ENV_APP_DIR) or None)
     catalog = resolve_catalog(app, os.environ.get(ENV_CATALOG) or None)
-    return KeyGateMiddleware.from_settings(app, settings, catalog=catalog)
+    added = os.environ.get(ENV_EXEMPT, "").splitlines()
+    return KeyGateMiddleware.from_settings(
+        app, settings, catalog=catalog, exempt_paths=exempt_paths(settings, added)
+    )
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

@@ -30,6 +30,36 @@ from policies.rate_counters import SYNC, Tally, Totals
 from policies.records import KeyPolicy
 from policies.subscription import EventSubscriber
 
+LATE_LOOP = 0.05  # a timer this late (s) means the event loop, not Redis, was slow
+
+
+def timed_out(what: str, limit: float, late: float) -> StoreUnreachable:
+    """Why a store call timed out: the loop's lateness at the deadline tells a process too
+    busy to read Redis's answer (CPU-bound, e.g. under a saturating load) from a slow Redis."""
+    said = f"{what}no answer within {limit:g} s"
+    if late >= max(LATE_LOOP, limit / 5):
+        return StoreUnreachable(
+            f"{said}; its event loop ran {late:.2f} s late, so Redis may be healthy",
+            headline="this process is saturated (CPU)",
+        )
+    return StoreUnreachable(f"{said}; the event loop was on time: Redis or the network is slow")
+
+
+@contextlib.asynccontextmanager
+async def deadline(limit: float | None, what: str = "") -> AsyncIterator[None]:
+    """Fail as StoreUnreachable past ``limit`` seconds (None: no limit), saying whether this
+    process's event loop was late at the deadline (a saturated process) or Redis was."""
+    if limit is None:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    at = loop.time() + limit
+    try:
+        async with asyncio.timeout_at(at):
+            yield
+    except TimeoutError:
+        raise timed_out(what, limit, loop.time() - at) from None
+
 
 class AsyncPolicyStore:
     def __init__(
@@ -49,16 +79,10 @@ class AsyncPolicyStore:
         async with self._deadline():
             return await run_async(self.client, operation)
 
-    @contextlib.asynccontextmanager
-    async def _deadline(self) -> AsyncIterator[None]:
-        if self.timeout is None:
-            yield
-            return
-        try:
-            async with asyncio.timeout(self.timeout):
-                yield
-        except TimeoutError:
-            raise StoreUnreachable(f"no answer within {self.timeout:g} s") from None
+    def _deadline(
+        self, timeout: float | None = None, what: str = ""
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        return deadline(timeout or self.timeout, what)
 
     async def lookup(self, raw_key: str) -> KeyPolicy:
         """One round trip; raises InvalidKey (any failure) or StoreUnavailable."""
@@ -88,26 +112,18 @@ class AsyncPolicyStore:
 
         Bounded by ``timeout`` (default: the reader's), for a flush of many keys can take
         longer than one lookup may."""
-        try:
-            async with asyncio.timeout(timeout or self.timeout):
-                await run_async(self.client, usage.record(self.ctx, last_used, counts))
-        except TimeoutError:
-            raise StoreUnreachable(
-                f"flush: no answer within {timeout or self.timeout:g} s"
-            ) from None
+        async with self._deadline(timeout, "flush: "):
+            await run_async(self.client, usage.record(self.ctx, last_used, counts))
 
     async def sync_limits(
         self, tallies: list[Tally], *, process: str, stale: float, timeout: float | None = None
     ) -> list[Totals]:
         """Add rate-limit counts and read the totals back (:mod:`policies.rate_counters`)."""
-        try:
-            async with asyncio.timeout(timeout or self.timeout):
-                operation = rate_counters.sync(
-                    tallies, now=self.ctx.clock(), process=process, stale=stale
-                )
-                return await run_async(self.client, operation)
-        except TimeoutError:
-            raise StoreUnreachable("limits: no answer in time") from None
+        async with self._deadline(timeout, "limits: "):
+            operation = rate_counters.sync(
+                tallies, now=self.ctx.clock(), process=process, stale=stale
+            )
+            return await run_async(self.client, operation)
 
     async def load_catalog(self) -> Catalog | None:
         return await self.run(rules.load_catalog(self.ctx))

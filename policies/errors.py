@@ -47,8 +47,8 @@ class StoreUnreachable(StoreUnavailable):
     """Nothing answered: the connection was refused or timed out (not a Redis error reply).
     The faces that know the URL name it (:func:`policies.connect.unreachable`)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"Redis is unavailable ({reason})")
+    def __init__(self, reason: str, *, headline: str = "Redis is unavailable") -> None:
+        super().__init__(f"{headline} ({reason})")
         self.reason = reason
 
 

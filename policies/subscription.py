@@ -68,7 +68,7 @@ class EventSubscriber:
             yield pubsub
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
             if owner is not None:
                 with contextlib.suppress(Exception):
                     await owner.aclose()
@@ -91,6 +91,6 @@ class EventSubscriber:
             health_check_interval=HEALTH_CHECK_SECONDS,
             # No retries against the same node: a dead node must fail this attempt at once,
             # so that the next one goes to another node.
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 0),  # type: ignore[no-untyped-call,unused-ignore]
             **options,
         )

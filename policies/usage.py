@@ -28,7 +28,15 @@ from policies.rules import WILDCARD, Rule
 ALLOWED = "allowed"
 PUBLISHABLE = "publishable"
 SDK = "sdk"
-NO_ACTION = "-"
+NO_ACTION = "-"  # stored for a request that matched no catalogued route
+NO_ACTION_LABEL = "(outside the catalog)"  # how reports name it
+
+
+def action_name(action: str) -> str:
+    """An action as reports show it (:data:`NO_ACTION` named)."""
+    return NO_ACTION_LABEL if action == NO_ACTION else action
+
+
 OTHER_ORIGIN = "other"
 NO_ORIGIN = "none"
 MAX_ORIGINS = 20  # distinct origins per key per minute per process; the rest are "other"

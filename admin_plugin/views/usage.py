@@ -11,7 +11,7 @@ from flask import Response, request
 from admin_plugin.problems import bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
 from policies.rules import Rule
-from policies.usage import PUBLISHABLE, SDK
+from policies.usage import PUBLISHABLE, SDK, action_name
 
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 IMPACT_SPANS = (("24h", 86400), ("7d", 7 * 86400))
@@ -41,8 +41,8 @@ class UsageRoutes(KeystileView):
                 "outcomes": report.outcomes,
                 "total": report.total,
                 # Lists of [name, count], most first (a JSON object's order is not kept).
-                "top_actions": list(report.top_actions(TOP).items()),
-                "top_refused": list(report.top_refused(TOP).items()),
+                "top_actions": _named(report.top_actions(TOP)),
+                "top_refused": _named(report.top_refused(TOP)),
                 "top_origins": list(report.top_origins(TOP).items()),
             }
         )
@@ -58,3 +58,7 @@ class UsageRoutes(KeystileView):
             origins = list(found.origins.items())[:TOP]
             spans.append({"label": label, "requests": found.requests, "origins": origins})
         return self.answer({"rule": rule.encode(), "spans": spans})
+
+
+def _named(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return [(action_name(action), n) for action, n in counts.items()]

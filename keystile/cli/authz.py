@@ -6,7 +6,8 @@ import os
 
 import click
 
-from keystile.cli.base import main
+from keystile.cli.base import REDIS_URL, main, with_home_hint
+from keystile.home import Home
 
 
 @main.command("authz")
@@ -16,15 +17,25 @@ from keystile.cli.base import main
 @click.pass_context
 def authz(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Answer a reverse proxy's auth checks (options: [authz] and [gateway], or
-    KEYSTILE_AUTHZ_* / KEYSTILE_GATEWAY_*; the catalog: `keystile catalog load FILE`)."""
+    KEYSTILE_AUTHZ_* / KEYSTILE_GATEWAY_*; the catalog: `keystile catalog load FILE`).
+    With `keystile --embedded authz`, the data folder's own Redis and secrets."""
     import uvicorn  # the serving stack loads only here
 
     from gateway.authz import AuthzService
+    from keystile import serving
     from policies import Settings
 
-    config = ctx.find_root().params["config"]
+    root = ctx.find_root()
+    config = root.params["config"]
+    if root.params["embedded"]:
+        home = Home(root.params["data_dir"])
+        embedded = home.settings(root.with_resource(home.serve_redis()))
+        os.environ.update(serving.settings_environment(embedded))  # for the workers too
+    # [authz] and [gateway] from the file
+    settings = with_home_hint(lambda: Settings.load(config_file=config), root.params)
+    root.meta[REDIS_URL] = settings.redis_url
     # Built once here so that a bad option is one line and exit 1 before uvicorn starts.
-    AuthzService.from_settings(Settings.load(config_file=config))
+    AuthzService.from_settings(settings)
     if config:
         os.environ["KEYSTILE_CONFIG"] = os.path.abspath(config)
     uvicorn.run(

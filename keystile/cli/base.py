@@ -7,14 +7,15 @@ data folder with generated secrets. Every failure is one clear line on stderr an
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from keystile.home import DEFAULT_HOME, Home
 from policies import KeystileError, PolicyStore, Settings
 from policies.connect import sync_client, unreachable
-from policies.errors import StoreUnreachable
+from policies.errors import ConfigError, StoreUnreachable
 from policies.times import format_time
 
 ACTOR = "cli"
@@ -42,6 +43,31 @@ def when(ts: object) -> str:
     return format_time(ts)
 
 
+def home_hint(params: dict[str, Any]) -> str:
+    """How to use a data folder instead of configured secrets (the demo's, if it is here)."""
+    home = Home(params["data_dir"])
+    if home.secrets_file.exists():
+        return (
+            f"{home.path} holds a Keystile data folder (the demo's?): to use its Redis and "
+            f"secrets, add --embedded (keystile --embedded --data-dir {home.path} …)"
+        )
+    return "or use a data folder's own Redis and secrets: keystile --embedded [--data-dir DIR] …"
+
+
+T = TypeVar("T")
+
+
+def with_home_hint(build: Callable[[], T], params: dict[str, Any]) -> T:
+    """``build()``; a configuration error (no master key...) also names the data folder way
+    out, unless this invocation already uses one."""
+    try:
+        return build()
+    except ConfigError as exc:
+        if params.get("embedded"):
+            raise
+        raise ConfigError(f"{exc}\n{home_hint(params)}") from None
+
+
 def store_of(ctx: click.Context) -> PolicyStore:
     """The store for this invocation, opened on first use (``--help`` needs no Redis)."""
     root = ctx.find_root()
@@ -52,7 +78,7 @@ def store_of(ctx: click.Context) -> PolicyStore:
             url = root.with_resource(home.serve_redis())
             settings = home.settings(url)
         else:
-            settings = Settings.load(config_file=params["config"])
+            settings = with_home_hint(lambda: Settings.load(config_file=params["config"]), params)
         root.meta[REDIS_URL] = settings.redis_url
         client = sync_client(settings.redis_url)
         root.call_on_close(client.close)

@@ -34,6 +34,13 @@ from keystile.home import Home
     envvar="KEYSTILE_DEMO_SMTP_PORT",
 )
 @click.option(
+    "--data-dir",
+    "data_dir",
+    type=click.Path(),
+    default=None,
+    help="Data folder (also accepted before the command: keystile --data-dir DIR demo).",
+)
+@click.option(
     "--trusted-host",
     "trusted_host",
     multiple=True,
@@ -48,6 +55,7 @@ def demo(
     admin_port: int,
     smtp_port: int,
     trusted_host: tuple[str, ...],
+    data_dir: str | None,
 ) -> None:
     """Serve a sample API behind the gateway and the admin's Tokens page.
 
@@ -69,4 +77,4 @@ def demo(
         None if root.params["embedded"] else external,
         trusted_host,
     )
-    run_demo(Home(root.params["data_dir"]), options)
+    run_demo(Home(data_dir or root.params["data_dir"]), options)

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from keystile.cli.base import REDIS_URL, main
+from keystile.cli.base import REDIS_URL, main, with_home_hint
 from keystile.home import Home
 
 
@@ -30,6 +30,14 @@ from keystile.home import Home
     is_flag=True,
     help="Publish the catalog even if it disarms live rules (or is empty).",
 )
+@click.option(
+    "--exempt",
+    "exempt",
+    multiple=True,
+    metavar="PATH",
+    help="A path that needs no key (repeat; a final '*' covers the segments below), "
+    "e.g. --exempt /health --exempt '/docs*' --exempt /openapi.json.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
@@ -40,6 +48,7 @@ def serve(
     app_dir: str,
     catalog_file: str | None,
     force_catalog: bool,
+    exempt: tuple[str, ...],
     host: str,
     port: int,
     workers: int,
@@ -57,16 +66,24 @@ def serve(
         settings = home.settings(root.with_resource(home.serve_redis()))
         os.environ.update(serving.settings_environment(settings))  # for the workers too
     else:
-        settings = Settings.load(config_file=root.params["config"])
+        settings = with_home_hint(
+            lambda: Settings.load(config_file=root.params["config"]), root.params
+        )
     root.meta[REDIS_URL] = settings.redis_url
+    exempt_paths = serving.exempt_paths(settings, exempt)  # a bad path: one line, exit 1
     app_dir = os.path.abspath(app_dir)
     catalog = serving.resolve_catalog(serving.load_target(target, app_dir), catalog_file)
     fingerprint = serving.publish_catalog(settings, catalog, force=force_catalog)
     click.echo(f"catalog {fingerprint}: {', '.join(catalog.module_names())}")
+    if exempt_paths:
+        click.echo(f"no key needed for: {', '.join(exempt_paths)}")
+    else:
+        click.echo("every path needs a key (open one, e.g. /health or /docs, with --exempt PATH)")
     # Workers are fresh processes: they rebuild the app from these.
     os.environ[serving.ENV_TARGET] = target
     os.environ[serving.ENV_APP_DIR] = app_dir
     os.environ[serving.ENV_CATALOG] = os.path.abspath(catalog_file) if catalog_file else ""
+    os.environ[serving.ENV_EXEMPT] = "\n".join(exempt)
     if ctx.find_root().params["config"]:
         os.environ["KEYSTILE_CONFIG"] = os.path.abspath(ctx.find_root().params["config"])
     uvicorn.run(

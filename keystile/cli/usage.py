@@ -11,7 +11,7 @@ from keystile.cli.base import main, store_of, when
 from keystile.durations import parse_duration
 from policies import PolicyStore, Rule
 from policies.errors import KeystileError, NotFound
-from policies.usage import ALLOWED, PUBLISHABLE, SDK, Impact, Report
+from policies.usage import ALLOWED, PUBLISHABLE, SDK, Impact, Report, action_name
 
 MAX_SPAN = 400 * 86400  # the day buckets' retention
 IMPACT_SPANS = (("24h", 86400.0), ("7d", 7 * 86400.0))
@@ -61,7 +61,7 @@ def usage(
         rows = []
         for action, n in report.top_actions(n=1000).items():
             allowed = report.actions[action].get(ALLOWED, 0)
-            rows.append([action, str(n), str(allowed), str(n - allowed)])
+            rows.append([action_name(action), str(n), str(allowed), str(n - allowed)])
         _table(["action", "requests", "allowed", "refused"], rows)
     else:
         _table(["origin", "requests"], [[o, str(n)] for o, n in report.top_origins(1000).items()])

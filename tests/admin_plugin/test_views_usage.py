@@ -72,3 +72,18 @@ def test_each_token_row_carries_its_seven_days(
     html = api.get("panel/tokens").get_data(as_text=True)
     assert f'data-key-id="{busy}"' in html and 'data-ks-spark="0,0,0,0,3,0,4"' in html
     assert f'data-key-id="{idle}"' in html and 'data-ks-spark="0,0,0,0,0,0,0"' in html
+
+
+def test_requests_outside_the_catalog_are_named(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """The gateway counts them with no action (stored as "-"): the panel names them."""
+    ws = workspace.workspace_id
+    fields = {
+        action_field("publishable", None, "route_not_in_catalog"): 3,
+        action_field("publishable", "billing.read", "allowed"): 1,
+    }
+    store.run(flushed(ws, fields, store.ctx.clock()))
+    answer = get(api, "api/usage", key="publishable", range="1h").get_json()
+    assert answer["top_actions"] == [["(outside the catalog)", 3], ["billing.read", 1]]
+    assert answer["top_refused"] == [["(outside the catalog)", 3]]

@@ -110,11 +110,22 @@ async def lifespan(app: ASGIApp) -> AsyncIterator[dict[str, Any]]:
     state: dict[str, Any] = {}
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": state}
     task = asyncio.ensure_future(app(scope, incoming.get, replies.put))
+
+    async def reply() -> Message:
+        """The app's next lifespan message; its error if it dies first (never a hang)."""
+        getter = asyncio.ensure_future(replies.get())
+        await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not getter.done():
+            getter.cancel()
+            task.result()  # the app's own error
+            raise AssertionError("the app's lifespan ended without answering")
+        return getter.result()
+
     await incoming.put({"type": "lifespan.startup"})
-    assert (await replies.get())["type"] == "lifespan.startup.complete"
+    assert (await reply())["type"] == "lifespan.startup.complete"
     try:
         yield state
     finally:
         await incoming.put({"type": "lifespan.shutdown"})
-        assert (await replies.get())["type"] == "lifespan.shutdown.complete"
+        assert (await reply())["type"] == "lifespan.shutdown.complete"
         await task

@@ -85,3 +85,70 @@ def test_keystile_authz_behind_nginx(env: dict[str, str], tmp_path: Path) -> Non
     finally:
         process.terminate()
         process.wait(20)
+
+
+@pytest.mark.slow
+def test_keystile_embedded_authz_uses_the_data_folder(tmp_path: Path) -> None:
+    """``keystile --embedded authz`` runs on the data folder's own Redis and secrets, like
+    ``serve``: no REDIS_URL, no master key in the environment."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTILE_", "REDIS_URL"))}
+    embedded = [sys.executable, "-m", "keystile", "--embedded", "--data-dir", str(home)]
+    catalog = tmp_path / "api-catalog.json"
+    catalog.write_text(json.dumps(API_CATALOG))
+
+    def run(*args: str) -> str:
+        done = subprocess.run([*embedded, *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run("catalog", "load", str(catalog))
+    workspace = run("workspace", "create", "Acme").split()[1]
+    pk = next(w for w in run("keys", "show", workspace).split() if w.startswith("pk_"))
+    run("rules", "add", workspace, "billing", "read")
+    (port,) = proxies.ports(1)
+    log = tmp_path / "authz.log"
+    process = subprocess.Popen(
+        [*embedded, "authz", "--port", str(port)],
+        cwd=ROOT,
+        env={
+            **env,
+            "KEYSTILE_AUTHZ_DIALECT": "nginx",
+            "KEYSTILE_AUTHZ_TRUSTED_PROXIES": "127.0.0.1/32",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    try:
+        proxies.wait_listening(port, process, log)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+
+            def check(uri: str) -> httpx.Response:
+                headers = {"X-Original-Method": "GET", "X-Original-URI": uri, "X-Api-Key": pk}
+                return client.get("/", headers=headers)
+
+            allowed = check("/projects")
+            assert allowed.status_code == 200, allowed.text
+            assert allowed.headers["x-keystile-action"] == "projects.list"
+            assert json.loads(check("/billing").content)["code"] == "action_blocked"
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_no_master_key_names_the_data_folder_way_out(tmp_path: Path) -> None:
+    """Run where a demo keeps its data, without --embedded: the error says how to use it."""
+    home = tmp_path / ".keystile"
+    home.mkdir()
+    (home / "secrets.toml").write_text("# the demo's\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTILE_", "REDIS_URL"))}
+    result = CliRunner().invoke(main, ["--data-dir", str(home), "workspace", "list"], env=env)
+    assert result.exit_code == 1
+    assert "no master key" in result.output
+    assert f"add --embedded (keystile --embedded --data-dir {home}" in result.output
+    elsewhere = CliRunner().invoke(
+        main, ["--data-dir", str(tmp_path / "none"), "workspace", "list"], env=env
+    )
+    assert elsewhere.exit_code == 1
+    assert "keystile --embedded [--data-dir DIR]" in elsewhere.output
+    assert "Traceback" not in result.output + elsewhere.output

@@ -35,12 +35,12 @@ def readme_demo_command() -> str:
 class Demo:
     """A running demo process, its output read line by line on a thread."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path = ROOT) -> None:
         self.lines: Queue[str] = Queue()
         self.output: list[str] = []
         self.process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -129,7 +129,7 @@ def test_readme_demo_end_to_end(demo_env: dict[str, str], demos: list[Demo]) -> 
     missing = httpx.get(f"{api}/billing")
     assert missing.status_code == 401
     assert missing.headers["content-type"].startswith("application/problem+json")
-    metrics = httpx.get(f"{api}/metrics", follow_redirects=True)  # exempt: no key
+    metrics = httpx.get(f"{api}/metrics")  # exempt: no key, served where the banner says
     assert metrics.status_code == 200
     allowed = expected["allowed"] + 1  # the demo's traffic and the call above
     assert (
@@ -315,3 +315,19 @@ def test_demo_with_an_unreachable_redis_url(demo_env: dict[str, str]) -> None:
         assert "new workspace seeded" in demo.wait_for("Ctrl-C stops the demo", timeout=120)
     finally:
         assert demo.stop() == 0
+
+
+def test_data_dir_is_accepted_after_demo_too(demo_env: dict[str, str], tmp_path: Path) -> None:
+    """``keystile demo --data-dir DIR`` is the same as ``keystile --data-dir DIR demo``."""
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a file where the folder should go: not writable as one
+    for args in (["demo", "--data-dir", str(blocked)], ["--data-dir", str(blocked), "demo"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "keystile", *args],
+            env=demo_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1, done.stderr
+        assert f"data folder {blocked} is not writable" in done.stderr, done.stderr

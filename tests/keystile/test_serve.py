@@ -232,3 +232,34 @@ def test_serve_app_dir_and_embedded(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_serve_exempt_opens_paths_and_says_so(tmp_path: Path) -> None:
+    """``--exempt PATH`` (repeatable) opens paths with no key, over every worker; the start
+    says which paths are open, or how to open one; a bad path is one line and exit 1."""
+    (tmp_path / "myapp.py").write_text(MYAPP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTILE_", "REDIS_URL"))}
+    home = ["--embedded", "--data-dir", str(tmp_path / "home")]
+    script = str(Path(sys.executable).parent / "keystile")
+    bad = subprocess.run(
+        [script, *home, "serve", "myapp:app", "--exempt", "health"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "must start with '/'" in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr
+    port = free_port()
+    args = [*home, "serve", "myapp:app", "--port", str(port), "--workers", "2"]
+    process = serve_console([*args, "--exempt", "/health", "--exempt", "/docs*"], tmp_path, env)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/health", process)
+        assert httpx.get(f"http://127.0.0.1:{port}/items").status_code == 401
+        for _ in range(4):  # either worker
+            assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert "no key needed for: /health, /docs*" in output, output
