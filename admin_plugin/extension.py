@@ -24,7 +24,7 @@ from admin_plugin.views.listing import check_page_size
 from admin_plugin.views.page import AUDIT_PER_PAGE, TOKENS_PER_PAGE
 from policies import PolicyStore
 from policies.errors import ConfigError, StoreUnavailable
-from policies.otp import DEFAULT_POLICY, OtpPolicy
+from policies.otp.codes import DEFAULT_POLICY, OtpPolicy
 
 EXTENSION = "keystile"
 MIN_SECRET_KEY = 32

@@ -5,7 +5,7 @@ the admin (what to do), plus extension members the page uses (``attempts_left``,
 ``retry_after``). :func:`from_exception` maps Keystile's exceptions; anything unexpected
 becomes a plain 500 problem, logged on the server with its traceback.
 
-The ``type`` namespace and the ``code`` spelling are the gateway's (``gateway.problems``):
+The ``type`` namespace and the ``code`` spelling are the gateway's (``gateway.refusals.problems``):
 ``type`` is ``urn:keystile:problem:<code>``, ``code`` is snake_case and always present, so a
 client handles both faces with one switch on ``code``.
 """
@@ -29,11 +29,11 @@ from policies.errors import (
     StoreUnavailable,
     UnknownWorkspace,
 )
-from policies.otp import OtpRejected, OtpThrottled
+from policies.otp.codes import OtpRejected, OtpThrottled
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
-TYPE_PREFIX = "urn:keystile:problem:"  # the gateway's namespace (gateway/problems.py)
+TYPE_PREFIX = "urn:keystile:problem:"  # the gateway's namespace (gateway/refusals/problems.py)
 CODE_RE = re.compile(r"[a-z]+(_[a-z]+)*")
 
 

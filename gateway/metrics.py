@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from gateway.problems import PROBLEMS
+from gateway.refusals.problems import PROBLEMS
 from policies.errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from gateway.cache import DecisionCache
-    from gateway.entry import CachedKey
+    from gateway.keys.cache import DecisionCache
+    from gateway.keys.cached_key import CachedKey
 
 OUTCOMES = ("allowed", "exempt", *PROBLEMS)
 KINDS = ("sdk", "publishable", "token", "none")

@@ -11,7 +11,7 @@ any other non-HTTP scope passes through untouched. For each request, in order:
 0. a path holding an ASCII control character -> 400 ``invalid_path``, whatever the key;
 1. exempt path (exact, or whole segments below a final ``*``) -> the app, no key needed; a
    CORS preflight (``OPTIONS`` with ``Access-Control-Request-Method`` and no key) too, when
-   no catalogued endpoint can run for it (:mod:`gateway.preflight`), unless
+   no catalogued endpoint can run for it (:mod:`gateway.refusals.preflight`), unless
    ``pass_preflight=False``;
 2. the key, from ``Authorization: Bearer <key>`` or ``X-API-Key`` (names configurable; a
    non-Bearer ``Authorization`` is left to the app). None -> 401 ``missing_key``; two
@@ -20,24 +20,24 @@ any other non-HTTP scope passes through untouched. For each request, in order:
    revoked, 503 ``store_unavailable`` when Redis is away and the key is not cached);
 4. expiry (401 ``expired_key``), the publishable key's allowed origins (``Origin``, else
    ``Referer``: 403 ``origin_not_allowed``), then the action of the route the app's own
-   router will run (:mod:`gateway.routing`; a slash redirect runs none): blocked ->
+   router will run (:mod:`gateway.routing.router`; a slash redirect runs none): blocked ->
    403 ``action_blocked`` naming it; outside the catalog -> ``unmatched``: ``"deny"`` (the
    default) refuses publishable keys and tokens with 403 ``route_not_in_catalog``,
    ``"allow"`` lets any valid key through. SDK keys have full access, catalogued or not;
-5. the key's rate limits, if it has any (:mod:`gateway.limiting`, in process): over one,
+5. the key's rate limits, if it has any (:mod:`gateway.limits.limiter`, in process): over one,
    429 ``rate_limited`` with ``Retry-After``; every answer to a limited key carries
-   ``RateLimit-Policy`` and ``RateLimit`` (:mod:`gateway.ratelimit_fields`).
+   ``RateLimit-Policy`` and ``RateLimit`` (:mod:`gateway.limits.ratelimit_fields`).
 
 Allowed requests reach the app with ``scope["user"]``/``scope["auth"]`` (see
-:mod:`gateway.identity`) and ``workspace_id``, ``key_kind``, ``key_id``, ``action`` in
-``scope["state"]``. Refusals are RFC 9457 problems (see :mod:`gateway.problems`); a
+:mod:`gateway.keys.identity`) and ``workspace_id``, ``key_kind``, ``key_id``, ``action`` in
+``scope["state"]``. Refusals are RFC 9457 problems (see :mod:`gateway.refusals.problems`); a
 WebSocket is refused before it is accepted. Each refusal logs one line on the
 ``keystile.gateway`` logger with reason, workspace and key id; the key itself never
 appears in a log, a metric or an answer.
 
 The catalog is ``catalog=`` if given, else the store's, reloaded whenever it changes. Options,
 the parts they build and the life cycle (``start``/``stop``, ``from_settings``): see
-:mod:`gateway.parts`.
+:mod:`gateway.assembly`.
 """
 
 from __future__ import annotations
@@ -48,13 +48,13 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from gateway.entry import CachedKey
-from gateway.parts import LOGGER_NAME, GatewayParts
-from gateway.problems import Rendered, blocked
-from gateway.ratelimit_fields import limit_field, rate_limited, with_fields
-from gateway.routing import REDIRECT, Action
-from gateway.scope_reading import caller_origin, has_header, host_header, route_path
-from policies import keyformat
+from gateway.asgi_scope import caller_origin, has_header, host_header, route_path
+from gateway.assembly import LOGGER_NAME, GatewayParts
+from gateway.keys.cached_key import CachedKey
+from gateway.limits.ratelimit_fields import limit_field, rate_limited, with_fields
+from gateway.refusals.problems import Rendered, blocked
+from gateway.routing.router import REDIRECT, Action
+from policies.keys import keyformat
 
 __all__ = ["LOGGER_NAME", "KeyGateMiddleware"]
 
@@ -71,7 +71,7 @@ _KEY_LENGTH = keyformat.KEY_LENGTH
 
 
 class KeyGateMiddleware(GatewayParts):
-    """The ASGI app: options, parts and life cycle in :class:`gateway.parts.GatewayParts`."""
+    """The ASGI app: options, parts and life cycle in :class:`gateway.assembly.GatewayParts`."""
 
     # -- the request path ----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,7 +156,7 @@ class KeyGateMiddleware(GatewayParts):
         cache_key = _blake2s(token).digest()
         cache = self.cache
         # DecisionCache.get, inlined: the TTLCache probe is the whole cost of a hit (the
-        # stale bound is tested only once a version check failed, see gateway.cache).
+        # stale bound is tested only once a version check failed, see gateway.keys.cache).
         # Indexing, not .get(): TTLCache.get costs three times as much.
         try:
             entry = self._positive[cache_key]
@@ -179,7 +179,7 @@ class KeyGateMiddleware(GatewayParts):
                 )
                 await self._denier.deny(scope, receive, send, refusal, method, path)
                 return
-        # The app's own router decides (gateway.routing); its answers for static paths are
+        # The app's own router decides (gateway.routing.router); its answers for static paths are
         # precomputed, probed inline here: the common case costs two dict probes.
         if root_path or router.by_host:
             host = host_header(headers) if router.by_host else None
@@ -203,7 +203,9 @@ class KeyGateMiddleware(GatewayParts):
             problem = blocked(action.module, action.functionality)
         name = None if action is None or action is REDIRECT else action.name
         limits = entry.limits
-        if problem is None and limits is not None:  # rate limits (gateway.limiting), in process
+        if (
+            problem is None and limits is not None
+        ):  # rate limits (gateway.limits.limiter), in process
             counters = limits.by_action.get(name, limits.for_key)
             if counters:
                 now = self._clock()
@@ -233,12 +235,12 @@ class KeyGateMiddleware(GatewayParts):
         state["key_id"] = entry.key_id
         state["action"] = name
         if hit:
-            # A hit, an allowed decision (gateway.metrics) and a use (gateway.usage) at once.
+            # A hit, an allowed decision (gateway.metrics) and a use (usage.last_used) at once.
             entry.hits += 1
         else:
             entry.used = True
             self._decisions[entry.allowed] += 1
-        if self._counting:  # usage counts (gateway.counting): one dict increment
+        if self._counting:  # usage counts (gateway.usage.request_counts): one dict increment
             if entry.by_origin:  # Origin, else Referer (normalised at the flush)
                 entry.tally[name, origin if origin is not None else referer] += 1
             else:
@@ -248,7 +250,7 @@ class KeyGateMiddleware(GatewayParts):
     async def _preflight_passes(
         self, headers: Any, path: str, root_path: str, has_origin: bool
     ) -> bool:
-        """Whether a key-less preflight may reach the app (see :mod:`gateway.preflight`)."""
+        """Whether a key-less preflight may reach the app (:mod:`gateway.refusals.preflight`)."""
         if self._inner_cors is not None and has_origin:
             return True  # the CORS middleware inside answers it: nothing else runs
         router = self.runtime.router

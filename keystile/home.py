@@ -27,8 +27,8 @@ from typing import IO
 import redis
 
 from keystile.redis_server import RedisServer
-from policies.crypto import Keyring
 from policies.errors import ConfigError, StoreUnavailable
+from policies.keys.crypto import Keyring
 from policies.settings import Settings
 
 DEFAULT_HOME = ".keystile"

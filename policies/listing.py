@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from policies.errors import KeystileError
-from policies.records import AuditEntry, TokenInfo
+from policies.storage.values import AuditEntry, TokenInfo
 
 TOKEN_STATUSES = ("active", "expired", "revoked")
 MAX_PAGE = 1000

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policies.crypto import Keyring
 from policies.environment import overlay
 from policies.errors import ConfigError
+from policies.keys.crypto import Keyring
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 

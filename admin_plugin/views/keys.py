@@ -10,10 +10,10 @@ from flask import Response
 from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, TOKEN_CREATE, secret_reveal
 from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
-from policies import keyformat
+from policies.catalog.rules import WILDCARD, Rule
+from policies.keys import keyformat
 from policies.operations.secrets import SECRET_NAME_RE
 from policies.operations.workspaces import MAX_GRACE_SECONDS
-from policies.rules import WILDCARD, Rule
 
 GRACE_CHOICES = (
     (0, "No grace: the old key stops now"),

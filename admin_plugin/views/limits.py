@@ -1,4 +1,5 @@
-"""Rate limits of the publishable key, the SDK key and each token (:mod:`policies.limits`).
+"""Rate limits of the publishable key, the SDK key and each token
+(:mod:`policies.limits.rate_limits`).
 
 One pair of routes serves all three: ``{key}`` names the owner the way the page does
 (``publishable``, ``sdk`` or a token's key id) and ``{scope}`` is ``*`` (the whole key) or
@@ -17,8 +18,8 @@ from flask import Response
 
 from admin_plugin.problems import bad_request
 from admin_plugin.views.base import KeystileView, route
-from policies.crypto import KEY_ID_RE
-from policies.limits import KEY_SCOPE, Limits, Window, windows
+from policies.keys.crypto import KEY_ID_RE
+from policies.limits.rate_limits import KEY_SCOPE, Limits, Window, windows
 
 MAX_LIMITS_TEXT = 200  # four windows fit many times over; longer is a paste gone wrong
 _ROLES = {"publishable": "pk", "sdk": "sk"}

@@ -12,11 +12,11 @@ from admin_plugin.otp_flow import TOKEN_CREATE, secret_reveal
 from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
 from admin_plugin.views.limits import token_limits
+from policies.catalog.rules import Rule
 from policies.errors import AlreadyExists, CatalogError
-from policies.limits import KEY_SCOPE
+from policies.limits.rate_limits import KEY_SCOPE
 from policies.operations.base import check_label
 from policies.operations.secrets import SECRET_NAME_RE
-from policies.rules import Rule
 from policies.times import MAX_LIFETIME_DAYS, check_expiry
 
 DAY = 86400

@@ -10,8 +10,8 @@ from flask import Response, request
 
 from admin_plugin.problems import bad_request, not_found
 from admin_plugin.views.base import KeystileView, route
-from policies.rules import Rule
-from policies.usage import PUBLISHABLE, SDK
+from policies.catalog.rules import Rule
+from policies.usage.request_counts import PUBLISHABLE, SDK
 
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 IMPACT_SPANS = (("24h", 86400), ("7d", 7 * 86400))

@@ -19,7 +19,7 @@ def authz(ctx: click.Context, host: str, port: int, workers: int) -> None:
     KEYSTILE_AUTHZ_* / KEYSTILE_GATEWAY_*; the catalog: `keystile catalog load FILE`)."""
     import uvicorn  # the serving stack loads only here
 
-    from gateway.authz import AuthzService
+    from gateway.authz.service import AuthzService
     from policies import Settings
 
     config = ctx.find_root().params["config"]

@@ -1,4 +1,5 @@
-"""Rate limits of a workspace's publishable key, SDK key and tokens (:mod:`policies.limits`).
+"""Rate limits of a workspace's publishable key, SDK key and tokens
+(:mod:`policies.limits.rate_limits`).
 
 One hash per workspace (``ks:{W}:limits``), one field per owner holding all its scopes. A
 change reads the owner's limits, edits one scope and writes them back guarded by ``SAME``
@@ -12,14 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies import schema
-from policies.calls import Batch, Command, Operation
+from policies.catalog.rules import Rule
 from policies.errors import KeystileError, NotFound, UnknownWorkspace
-from policies.limits import KEY_SCOPE, LimitError, Limits, Window, check_action
+from policies.limits.rate_limits import KEY_SCOPE, LimitError, Limits, Window, check_action
 from policies.operations.base import Context, Op, apply_call, checked, require_workspace
 from policies.operations.rules import require_catalog
-from policies.rules import Rule
-from policies.scripting import Reply
+from policies.storage import schema
+from policies.storage.driver import Batch, Command, Operation
+from policies.storage.scripting import Reply
 
 _ATTEMPTS = 5  # reads and guarded writes before giving up on a very busy owner
 

@@ -15,7 +15,7 @@ import pytest
 
 from admin_plugin import AdminIdentity
 from policies import PolicyStore
-from policies.otp import DEFAULT_POLICY
+from policies.otp.codes import DEFAULT_POLICY
 from tests.admin_plugin.support import Api, Inbox, Who
 from tests.support.clock import ManualClock
 

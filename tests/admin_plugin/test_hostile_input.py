@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from policies import PolicyStore
 from policies.errors import KeystileError
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.admin_plugin.support import Api
 
 PROBLEM = "application/problem+json"

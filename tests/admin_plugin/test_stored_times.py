@@ -10,8 +10,9 @@ import redis
 from flask import Flask
 
 from admin_plugin import SmtpMailer
-from policies import ConfigError, Keyring, PolicyStore, schema
-from policies.records import CreatedWorkspace
+from policies import ConfigError, Keyring, PolicyStore
+from policies.storage import schema
+from policies.storage.values import CreatedWorkspace
 from tests.admin_plugin.support import Api, Inbox, Who, make_host_app
 
 

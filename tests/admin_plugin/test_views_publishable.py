@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 
 from policies import PolicyStore, Rule
-from policies.records import CreatedWorkspace
-from policies.schema import CATALOG
+from policies.storage.schema import CATALOG
+from policies.storage.values import CreatedWorkspace
 from tests.admin_plugin.support import Api, gateway_lookup
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 from admin_plugin import AdminIdentity
 from policies import PolicyStore, Rule
 from policies.operations import lookup as store_lookup
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.admin_plugin.support import Api, Inbox, Who, gateway_lookup
 from tests.support.clock import ManualClock
 

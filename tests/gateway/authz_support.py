@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from gateway.authz import AuthzService
+from gateway.authz.service import AuthzService
 from policies import Catalog, Settings
 from tests.support.served import served
 

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import Catalog, PolicyStore, Rule, Settings
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.apps import starlette_app
 from tests.gateway.authz_support import api_catalog
 from tests.gateway.support import Factory

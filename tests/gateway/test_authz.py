@@ -20,9 +20,9 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from gateway import KeyGateMiddleware
-from gateway.authz import AuthzService
+from gateway.authz.service import AuthzService
 from policies import ConfigError, PolicyStore, Rule, Settings
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.authz_support import make_service, mistyped, served_service, wait
 from tests.support import proxies
 from tests.support.served import served

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.authz import AuthzService
+from gateway.authz.service import AuthzService
 from keystile.redis_server import RedisServer
 from policies import PolicyStore, Settings
-from policies.connect import sync_client
-from policies.records import CreatedWorkspace
+from policies.storage.connections import sync_client
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.authz_support import api_catalog, make_service, mistyped, served_service, wait
 from tests.support import proxies
 

@@ -11,12 +11,12 @@ import redis
 from cachetools import TTLCache
 
 from gateway import KeyGateMiddleware
-from gateway.ttlcache import StoppableClock
+from gateway.keys.ttlcache import StoppableClock
 from keystile.redis_server import free_port
 from policies import AsyncPolicyStore, Keyring, PolicyStore
-from policies.connect import async_client
-from policies.keyformat import KeyKind, generate
-from policies.records import CreatedWorkspace
+from policies.keys.keyformat import KeyKind, generate
+from policies.storage.connections import async_client
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.support import Factory
 from tests.support.clock import ManualClock

@@ -19,8 +19,9 @@ import pytest
 import redis
 
 from gateway import KeyGateMiddleware
-from policies import InvalidKey, PolicyStore, Rule, schema
-from policies.records import CreatedWorkspace
+from policies import InvalidKey, PolicyStore, Rule
+from policies.storage import schema
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
 
 pytestmark = pytest.mark.anyio

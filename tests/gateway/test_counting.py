@@ -11,13 +11,14 @@ import redis
 
 from gateway import KeyGateMiddleware
 from keystile.redis_server import RedisServer
-from policies import PolicyStore, Settings, schema
-from policies.connect import sync_client
-from policies.crypto import Keyring
+from policies import PolicyStore, Settings
+from policies.catalog.rules import Rule
 from policies.errors import StoreUnavailable
-from policies.records import CreatedWorkspace
-from policies.rules import Rule
-from policies.usage import GRAINS, HOUR, MAX_ORIGINS
+from policies.keys.crypto import Keyring
+from policies.storage import schema
+from policies.storage.connections import sync_client
+from policies.storage.values import CreatedWorkspace
+from policies.usage.request_counts import GRAINS, HOUR, MAX_ORIGINS
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.support import Factory
 from tests.support.clock import ManualClock

@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from policies import PolicyStore, Rule
-from policies.crypto import Keyring
+from policies.keys.crypto import Keyring
 from tests.gateway.uvicorn_gateways import run_gateways
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from policies import ConfigError, PolicyStore, Settings
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.support import Factory
 
 

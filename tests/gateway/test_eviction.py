@@ -10,12 +10,12 @@ import pytest
 from cachetools import Cache
 from prometheus_client import CollectorRegistry
 
-from gateway.cache import DecisionCache
-from gateway.entry import CachedKey
+from gateway.keys.cache import DecisionCache
+from gateway.keys.cached_key import CachedKey
 from gateway.metrics import GatewayMetrics
 from policies import Rule
-from policies.keyformat import KeyKind
-from policies.records import KeyPolicy
+from policies.keys.keyformat import KeyKind
+from policies.storage.values import KeyPolicy
 from tests.support.clock import ManualClock
 
 TTL = 300.0

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import PolicyStore, Rule, Settings
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.apps import fastapi_app
 from tests.gateway.asgi import lifespan
 from tests.gateway.support import bearer

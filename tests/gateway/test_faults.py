@@ -22,7 +22,7 @@ import pytest
 
 from keystile.redis_server import RedisServer
 from policies import Catalog, PolicyStore, Rule, Settings
-from policies.connect import sync_client
+from policies.storage.connections import sync_client
 from tests.gateway.uvicorn_gateways import run_gateways
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from gateway import PROBLEMS, KeyGateMiddleware
 from policies import PolicyStore, Rule
-from policies.keyformat import KeyKind, generate
-from policies.records import CreatedWorkspace
+from policies.keys.keyformat import KeyKind, generate
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope, websocket, websocket_scope
 from tests.gateway.support import Factory
 

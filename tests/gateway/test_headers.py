@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway import KeyGateMiddleware
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
 
 

@@ -11,7 +11,7 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from policies import PolicyStore
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.support import Factory, bearer
 
 pytestmark = pytest.mark.anyio

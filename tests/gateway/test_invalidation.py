@@ -10,11 +10,12 @@ import pytest
 import redis
 
 from gateway import KeyGateMiddleware
-from gateway.cache import DecisionCache
-from gateway.entry import CachedKey
-from policies import Catalog, PolicyStore, Rule, schema
-from policies.keyformat import KeyKind
-from policies.records import CreatedWorkspace, KeyPolicy
+from gateway.keys.cache import DecisionCache
+from gateway.keys.cached_key import CachedKey
+from policies import Catalog, PolicyStore, Rule
+from policies.keys.keyformat import KeyKind
+from policies.storage import schema
+from policies.storage.values import CreatedWorkspace, KeyPolicy
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.support import Factory, kill_pubsub
 
@@ -216,7 +217,7 @@ async def test_lost_catalog_message_is_caught_by_the_periodic_reload(
     redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("gateway.ticking.CATALOG_CHECK_SECONDS", 0.2)
+    monkeypatch.setattr("gateway.runtime.scheduler.CATALOG_CHECK_SECONDS", 0.2)
     gate = make_gate(check_interval=0.1, stale_bound=1.0)
     await gate.start()
     data = with_uncatalogued_open(app_catalog)

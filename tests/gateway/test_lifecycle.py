@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 
 from gateway import KeyGateMiddleware
 from policies import PolicyStore, Rule, Settings
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.apps import demo_routes, starlette_app
 from tests.gateway.apps import lifespan as app_lifespan
 from tests.gateway.asgi import call, http_scope, lifespan

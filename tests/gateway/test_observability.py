@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway import LOGGER_NAME, KeyGateMiddleware
 from policies import PolicyStore, Rule
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.support import Factory
 

@@ -8,7 +8,7 @@ import pytest
 from gateway import KeyGateMiddleware
 from policies import PolicyStore
 from policies.origins import normalize_origin
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.support import bearer
 

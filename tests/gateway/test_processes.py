@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from policies import PolicyStore
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.uvicorn_gateways import run_gateways
 
 # The websockets client logs handshake headers (the key!) at DEBUG: not ours to log.

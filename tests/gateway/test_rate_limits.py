@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware
 from policies import PolicyStore
-from policies.limits import Limits
-from policies.records import CreatedWorkspace
+from policies.limits.rate_limits import Limits
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.asgi import Answer, call, http_scope, websocket, websocket_scope
 from tests.gateway.support import Factory
 from tests.support.clock import ManualClock

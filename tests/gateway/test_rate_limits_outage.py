@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry
 from gateway import KeyGateMiddleware
 from keystile.redis_server import RedisServer
 from policies import Catalog, PolicyStore, Settings
-from policies.connect import sync_client
 from policies.errors import StoreUnavailable
-from policies.rate_counters import counter
+from policies.limits.counters import counter
+from policies.storage.connections import sync_client
 from tests.gateway.apps import starlette_app
 from tests.gateway.asgi import call, http_scope
 from tests.support.clock import ManualClock

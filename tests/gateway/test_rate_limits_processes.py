@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from policies import PolicyStore
-from policies.rate_counters import counter
-from policies.records import CreatedWorkspace
+from policies.limits.counters import counter
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.uvicorn_gateways import run_gateways
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 from gateway import KeyGateMiddleware
 from keystile.redis_server import free_port
 from policies import PolicyStore, Rule, Settings
-from policies.lua import LOOKUP
-from policies.records import CreatedWorkspace
+from policies.storage.lua import LOOKUP
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.apps import starlette_app
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.support import Factory, kill_pubsub

@@ -13,7 +13,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
 
 from gateway import Action, Router, catalog_from_app
-from gateway.routing import REDIRECT
+from gateway.routing.router import REDIRECT
 from policies import Catalog, CatalogError, RouteEntry
 
 

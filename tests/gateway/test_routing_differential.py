@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import CatalogError, Settings
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 
 # 5,000 in CI; the "long" profile (tests/conftest.py) raises the default to 100,000, and
 # KEYSTILE_DIFF_EXAMPLES sets any count (a quick local run).

@@ -22,7 +22,7 @@ from admin_plugin import AdminIdentity, SmtpConfig, SmtpMailer
 from gateway import KeyGateMiddleware
 from keystile.redis_server import free_port
 from policies import Catalog, PolicyStore, Settings
-from policies.connect import sync_client
+from policies.storage.connections import sync_client
 from tests.admin_plugin.support import Api, Who, make_host_app
 from tests.gateway.apps import starlette_app
 from tests.gateway.asgi import call, http_scope

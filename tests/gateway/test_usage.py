@@ -6,11 +6,12 @@ import pytest
 import redis
 
 from gateway import KeyGateMiddleware
-from gateway.entry import CachedKey
-from gateway.usage import UsageRecorder
-from policies import PolicyStore, schema
-from policies.keyformat import KeyKind
-from policies.records import CreatedWorkspace, KeyPolicy
+from gateway.keys.cached_key import CachedKey
+from gateway.usage.last_used import UsageRecorder
+from policies import PolicyStore
+from policies.keys.keyformat import KeyKind
+from policies.storage import schema
+from policies.storage.values import CreatedWorkspace, KeyPolicy
 from tests.gateway.asgi import call, http_scope
 from tests.gateway.support import Factory
 from tests.support.clock import ManualClock

@@ -10,7 +10,7 @@ import pytest
 
 from gateway import KeyGateMiddleware
 from policies import PolicyStore, Rule
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.gateway.asgi import websocket, websocket_scope
 from tests.gateway.support import Factory
 from tests.support.clock import ManualClock

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from policies import Keyring, schema
+from policies import Keyring
+from policies.storage import schema
 from tests.keystile.support import cli, ok
 from tests.support.catalog import DEMO_CATALOG
 

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import PolicyStore, Rule, Settings
-from policies.crypto import Keyring
+from policies.keys.crypto import Keyring
 from tests.gateway.apps import starlette_app
 from tests.keystile.support import cli
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import redis
 
-from policies import InvalidKey, KeyKind, KeyPolicy, PolicyStore, schema
-from policies.backup import sign
-from policies.connect import sync_client
+from policies import InvalidKey, KeyKind, KeyPolicy, PolicyStore
+from policies.backup.document import sign
 from policies.operations import lookup as store_lookup
-from policies.records import CreatedWorkspace, TokenInfo
+from policies.storage import schema
+from policies.storage.connections import sync_client
+from policies.storage.values import CreatedWorkspace, TokenInfo
 
 
 def lookup(store: PolicyStore, key: str) -> KeyPolicy | None:

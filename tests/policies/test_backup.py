@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import redis
 
-from policies import Catalog, Keyring, KeystileError, PolicyStore, Rule, schema
-from policies.backup import LEGACY_FORMAT, sign
-from policies.records import CreatedWorkspace
+from policies import Catalog, Keyring, KeystileError, PolicyStore, Rule
+from policies.backup.document import LEGACY_FORMAT, sign
+from policies.storage import schema
+from policies.storage.values import CreatedWorkspace
 from tests.policies.helpers import forget, lookup
 from tests.support.catalog import DEMO_CATALOG
 

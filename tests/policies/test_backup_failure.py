@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from policies import PolicyStore, StoreUnavailable, schema
+from policies import PolicyStore, StoreUnavailable
+from policies.storage import schema
 from tests.policies.helpers import big_backup, forget, lookup
 
 

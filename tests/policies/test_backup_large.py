@@ -10,7 +10,8 @@ import time
 import pytest
 import redis
 
-from policies import PolicyStore, schema
+from policies import PolicyStore
+from policies.storage import schema
 from tests.policies.helpers import big_backup, forget, lookup
 
 STORE_TIMEOUT = 0.5  # the gateway's default store_timeout (README, Configuration)

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import redis
 
-from policies import Catalog, KeystileError, PolicyStore, schema
-from policies.limits import Limits
+from policies import Catalog, KeystileError, PolicyStore
+from policies.limits.rate_limits import Limits
+from policies.storage import schema
 from tests.policies.helpers import forget, lookup
 from tests.policies.test_backup import everything, resigned
 from tests.support.catalog import DEMO_CATALOG

@@ -1,4 +1,4 @@
-"""What a failed Redis call means is decided once (policies/calls.py), on a real server: an
+"""What a failed Redis call means is decided once (policies/storage/driver.py), on a real server: an
 outage is StoreUnavailable (503 and Retry-After upstream); a defect of ours is not."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import redis
 from redis import exceptions
 
 from policies import PolicyStore, StoreUnavailable
-from policies.calls import Command, Operation, Script, is_outage, run
-from policies.lua import LuaScript
-from policies.records import CreatedWorkspace
+from policies.storage.driver import Command, Operation, Script, is_outage, run
+from policies.storage.lua import LuaScript
+from policies.storage.values import CreatedWorkspace
 
 BROKEN = LuaScript("broken", "return redis.error_reply('ERR our own script is broken')")
 

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from policies import AsyncPolicyStore, Catalog, Keyring, PolicyStore, Rule
-from policies.connect import async_client, sync_client
+from policies.storage.connections import async_client, sync_client
 from tests.policies.helpers import lookup, rotate_concurrently
 from tests.support.cluster import LocalCluster
 

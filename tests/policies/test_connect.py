@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.connect import masked, unreachable
+from policies.storage.connections import masked, unreachable
 
 
 @pytest.mark.parametrize(

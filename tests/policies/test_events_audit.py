@@ -5,9 +5,10 @@ from typing import Any
 
 import redis
 
-from policies import PolicyStore, Rule, schema
-from policies.events import EVENTS_CHANNEL, Event, parse_event
+from policies import PolicyStore, Rule
 from policies.operations import lookup as store_lookup
+from policies.storage import schema
+from policies.storage.events import EVENTS_CHANNEL, Event, parse_event
 
 
 def publishers(client: redis.Redis) -> list[redis.Redis]:

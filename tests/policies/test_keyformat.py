@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policies import InvalidKey, KeyKind
-from policies.keyformat import ALPHABET, KEY_LENGTH, generate, mask, new_workspace_id, parse
+from policies.keys.keyformat import ALPHABET, KEY_LENGTH, generate, mask, new_workspace_id, parse
 
 WS = "ws_AbCdEfGh1234"
 

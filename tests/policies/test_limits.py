@@ -9,13 +9,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policies import PolicyStore
-from policies.calls import Call, Operation, Script, run
 from policies.errors import NotFound, UnknownWorkspace
-from policies.keyformat import KeyKind
-from policies.limits import MAX_QUOTA, MAX_SECONDS, LimitError, Limits, Window, owner, owner_for
+from policies.keys.keyformat import KeyKind
+from policies.limits.rate_limits import (
+    MAX_QUOTA,
+    MAX_SECONDS,
+    LimitError,
+    Limits,
+    Window,
+    owner,
+    owner_for,
+)
 from policies.operations import limits as ops
-from policies.records import CreatedWorkspace
-from policies.scripting import Reply
+from policies.storage.driver import Call, Operation, Script, run
+from policies.storage.scripting import Reply
+from policies.storage.values import CreatedWorkspace
 
 
 @pytest.mark.parametrize(

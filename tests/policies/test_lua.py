@@ -12,11 +12,19 @@ from typing import Any
 import pytest
 import redis
 
-from policies.calls import Operation, Script, run
-from policies.lua import APPLY, CREATE, LOOKUP, OTP_ADMIN_SEND, OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
-from policies.lua import ROTATE as ROTATE_SCRIPT
-from policies.lua_deployment import CATALOG_SAVE, RESTORE, REWRAP, SECTIONS
-from policies.scripting import LuaScript, Reply
+from policies.storage.driver import Operation, Script, run
+from policies.storage.lua import (
+    APPLY,
+    CREATE,
+    LOOKUP,
+    OTP_ADMIN_SEND,
+    OTP_CANCEL,
+    OTP_ISSUE,
+    OTP_VERIFY,
+)
+from policies.storage.lua import ROTATE as ROTATE_SCRIPT
+from policies.storage.lua_deployment import CATALOG_SAVE, RESTORE, REWRAP, SECTIONS
+from policies.storage.scripting import LuaScript, Reply
 
 WS = "ws_AAAAAAAAAAAA"
 META, AUDIT, CREDS = f"ks:{{{WS}}}:meta", f"ks:{{{WS}}}:audit", f"ks:{{{WS}}}:keys"

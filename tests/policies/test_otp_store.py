@@ -1,4 +1,4 @@
-"""One-time-password challenges in the store (policies/otp.py, policies/operations/otp.py).
+"""One-time-password challenges in the store (policies/otp/codes.py, policies/operations/otp.py).
 
 They live here, beside the plugin that uses them, while tests/policies/ is edited elsewhere.
 """
@@ -13,9 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policies import PolicyStore, UnknownWorkspace
-from policies.connect import sync_client
 from policies.errors import ConfigError, KeystileError
-from policies.otp import (
+from policies.otp.codes import (
     CODE_DIGITS,
     OtpPolicy,
     OtpRejected,
@@ -25,7 +24,8 @@ from policies.otp import (
     new_code,
     normalize_code,
 )
-from policies.records import CreatedWorkspace
+from policies.storage.connections import sync_client
+from policies.storage.values import CreatedWorkspace
 from tests.support.clock import ManualClock
 
 REVEAL = "sdk_key.reveal"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from policies import Catalog, Keyring, PolicyStore, Rule, StoreUnavailable
-from policies.connect import sync_client
+from policies.storage.connections import sync_client
 from tests.policies.helpers import lookup
 from tests.support.sentinel import LocalSentinel, local_sentinel
 

@@ -1,8 +1,8 @@
 import pytest
 
 from policies import AsyncPolicyStore, KeyKind, PolicyStore, UnknownWorkspace
-from policies.connect import async_client
-from policies.keyformat import parse
+from policies.keys.keyformat import parse
+from policies.storage.connections import async_client
 from tests.policies.helpers import lookup, rotate_concurrently
 from tests.support.clock import ManualClock
 

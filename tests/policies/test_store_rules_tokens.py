@@ -3,9 +3,9 @@ import threading
 import pytest
 
 from policies import CatalogError, KeystileError, NotFound, PolicyStore, Rule
-from policies.connect import sync_client
 from policies.errors import AlreadyExists
 from policies.operations import lookup as store_lookup
+from policies.storage.connections import sync_client
 from tests.policies.helpers import lookup
 from tests.support.clock import ManualClock
 

@@ -8,9 +8,10 @@ import threading
 import pytest
 import redis
 
-from policies import Catalog, KeystileError, PolicyStore, schema
-from policies.connect import sync_client
-from policies.records import CreatedWorkspace
+from policies import Catalog, KeystileError, PolicyStore
+from policies.storage import schema
+from policies.storage.connections import sync_client
+from policies.storage.values import CreatedWorkspace
 from policies.times import MAX_LIFETIME_SECONDS, format_time
 from tests.support.clock import ManualClock
 

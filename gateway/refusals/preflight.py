@@ -1,0 +1,67 @@
+"""CORS and the gateway: preflights without a key, and refusals a page can read.
+
+A browser's preflight (``OPTIONS`` with ``Access-Control-Request-Method``) never carries the
+key, yet it must be answered for a publishable key to work from another origin. The gateway
+lets a key-less preflight through only when no catalogued endpoint can run for it:
+
+* Starlette's ``CORSMiddleware`` placed **outside** the gateway (the recommended place)
+  answers preflights itself, so they never reach the gateway, and it adds its headers to the
+  gateway's refusals, so a page reads the 403 that names the blocked action;
+* placed **inside** (between the gateway and the app) it answers every preflight that has an
+  ``Origin`` itself, so those pass; the gateway then also sends its refusals through a copy
+  of it, so the page can read them in that set-up too;
+* any other preflight passes only if the app's router would run no catalogued endpoint for
+  ``OPTIONS`` on that path (a ``405``, a route outside the catalog): a key-less ``OPTIONS``
+  never reaches an ``options`` handler of a catalogued route.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
+
+from gateway.refusals.problems import Rendered
+
+_UNWRAP_DEPTH = 32
+_PROBLEM = "keystile.problem"
+
+
+class _SendProblem:
+    """The app of the CORS copy: sends the refusal the gateway put in the scope."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rendered: Rendered = scope[_PROBLEM]
+        await rendered.send_http(send, head=scope["method"] == "HEAD")
+
+
+class InnerCors:
+    """A ``CORSMiddleware`` found between the gateway and the app."""
+
+    def __init__(self, cors: CORSMiddleware) -> None:
+        self._cors = cors
+
+    @classmethod
+    def find(cls, app: Any) -> InnerCors | None:
+        """The CORS middleware inside ``app`` (through middlewares' ``app`` and a Starlette
+        app's own middleware list), as a copy that answers with the gateway's refusals."""
+        for _ in range(_UNWRAP_DEPTH):
+            if isinstance(app, CORSMiddleware):
+                clone = copy.copy(app)
+                clone.app = _SendProblem()
+                return cls(clone)
+            for middleware in getattr(app, "user_middleware", ()):
+                if isinstance(middleware.cls, type) and issubclass(middleware.cls, CORSMiddleware):
+                    made = middleware.cls(_SendProblem(), *middleware.args, **middleware.kwargs)
+                    return cls(made)
+            app = getattr(app, "app", None)
+            if app is None:
+                return None
+        return None
+
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, rendered: Rendered) -> None:
+        """Send ``rendered`` with the CORS headers the app's own answers would get."""
+        scope[_PROBLEM] = rendered
+        await self._cors(scope, receive, send)

@@ -1,0 +1,103 @@
+"""Derive the catalog from an app's routes: ``name="projects.create"`` names the action.
+
+Works for Starlette and FastAPI apps (anything whose routing is a Starlette ``Router``). The
+catalog's route table is the app's routing, entry for entry and in the app's order: every
+``Route`` (its methods; none for a class or ASGI endpoint, which answers any method),
+``WebSocketRoute``, ``Mount`` (with the routes and ``redirect_slashes`` of its router, or as
+one opaque app when it mounts something else) and ``Host``. A route whose name has no dot
+(``"health"``, or a FastAPI route named after its function) stays in the table without an
+action, so it keeps the paths it matches: they are outside the catalog, as in the app. Custom
+path convertors the app registered are named so the store accepts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from starlette.convertors import CONVERTOR_TYPES
+from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
+from starlette.routing import Router as StarletteRouter
+
+from policies.catalog.catalog import Catalog
+from policies.catalog.routes import BUILTIN_CONVERTORS, RouteEntry
+from policies.errors import CatalogError
+
+_UNWRAP_DEPTH = 32
+
+
+def catalog_from_app(app: Any) -> Catalog:
+    """The catalog of ``app`` (a Starlette/FastAPI app, a ``Router``, or a list of routes).
+
+    Raises :class:`policies.CatalogError` for a bad name, or a route that never runs
+    because an earlier one under another name matches the same requests.
+    """
+    if isinstance(app, list | tuple):
+        routes, redirect = list(app), True
+    else:
+        router = router_of(app)
+        if router is None:
+            raise CatalogError(f"{app!r} has no Starlette router to derive a catalog from")
+        routes, redirect = router.routes, router.redirect_slashes
+    custom = frozenset(CONVERTOR_TYPES) - BUILTIN_CONVERTORS
+    return Catalog.from_routes(
+        entries(routes), redirect_slashes=redirect, convertors=_used(routes, custom)
+    )
+
+
+def router_of(app: Any) -> StarletteRouter | None:
+    """The Starlette router that routes ``app``'s requests: the app itself, its ``router``
+    (Starlette, FastAPI), or found through the middlewares that wrap it (their ``app``)."""
+    for _ in range(_UNWRAP_DEPTH):
+        if isinstance(app, StarletteRouter):
+            return app
+        router = getattr(app, "router", None)
+        if isinstance(router, StarletteRouter):
+            return router
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+def entries(routes: Iterable[BaseRoute]) -> Iterator[RouteEntry]:
+    """The route table entries of ``routes``, in their order."""
+    for route in routes:
+        if isinstance(route, Route):
+            methods = None if route.methods is None else tuple(sorted(route.methods))
+            yield RouteEntry("http", route.path, _action(route.name), methods)
+        elif isinstance(route, WebSocketRoute):
+            yield RouteEntry("websocket", route.path, _action(route.name))
+        elif isinstance(route, Mount | Host):
+            router = router_of(route.app)
+            sub = None if router is None else tuple(entries(router.routes))
+            redirect = True if router is None else router.redirect_slashes
+            action = _action(route.name) if sub is None else None
+            if isinstance(route, Mount):
+                yield RouteEntry("mount", route.path, action, None, sub, redirect)
+            else:
+                yield RouteEntry("host", route.host, action, None, sub, redirect)
+        else:
+            raise CatalogError(
+                f"route {route!r} is not a Starlette Route, WebSocketRoute, Mount or Host: "
+                "the gateway cannot tell which requests it takes; declare the catalog in a file"
+            )
+
+
+def _action(name: str | None) -> str | None:
+    return name if name and "." in name else None
+
+
+def _used(routes: Iterable[BaseRoute], custom: frozenset[str]) -> frozenset[str]:
+    """The custom convertors ``routes`` use (the store accepts only those named)."""
+    if not custom:
+        return frozenset()
+    found: set[str] = set()
+    for route in routes:
+        for convertor in getattr(route, "param_convertors", {}).values():
+            found.update(n for n in custom if CONVERTOR_TYPES[n] is convertor)
+        if isinstance(route, Mount | Host):
+            sub = router_of(route.app)
+            if sub is not None:
+                found |= _used(sub.routes, custom)
+    return frozenset(found)
