@@ -23,7 +23,7 @@ _WEBSOCKET_DENIAL_EXTENSION = "websocket.http.response"
 _LOG_PATH_CHARS = 200
 
 
-class Denier:
+class Refuser:
     def __init__(
         self,
         logger: logging.Logger,
@@ -39,7 +39,7 @@ class Denier:
         self.http_denial = http_denial
         self.cors = cors  # a CORS middleware inside the gateway: refusals go through it
 
-    async def deny(
+    async def refuse(
         self,
         scope: Scope,
         receive: Receive,

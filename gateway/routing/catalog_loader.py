@@ -1,11 +1,9 @@
 """The store's catalog on the gateway's side: loaded when first needed, recompiled into a
 :class:`~gateway.routing.router.Router` whenever its fingerprint changes.
 
-A part of :class:`gateway.runtime.runtime.Runtime` (which owns the attributes declared below and
-decides *when* to reload: on the catalog's event, on every subscription, periodically). A
-catalog given in code (``catalog=``) is never reloaded. A broken stored catalog never
-replaces a good one: the gateway keeps deciding with the last good router (an empty one
-if it never had any), and says so once per stored catalog, not once per event.
+Held by :class:`gateway.runtime.runtime.Runtime`, which decides *when* to reload. A catalog
+given in code (``catalog=``) is never reloaded; a broken stored catalog never replaces a
+good one (the last good router keeps deciding, and the refusal is logged once).
 """
 
 from __future__ import annotations
@@ -22,18 +20,26 @@ from policies.errors import CatalogError, StoreUnavailable
 from policies.storage.async_store import AsyncPolicyStore
 
 
-class CatalogLoading:
-    # Owned by Runtime; declared here for the type checker.
-    reader: AsyncPolicyStore | None
-    router: Router | None
-    catalog_fingerprint: str | None
-    fixed_catalog: bool
-    config: GatewayConfig
-    refused: Exception | None  # why the stored catalog was refused, if it was
-    metrics: GatewayMetrics
-    logger: logging.Logger
-    _catalog_lock: asyncio.Lock | None
-    _catalog_due: bool  # a reload failed: the ticker retries at its next success
+class CatalogLoader:
+    """The router the request path reads (:attr:`router`), kept in step with the catalog."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        metrics: GatewayMetrics,
+        logger: logging.Logger,
+        catalog: Catalog | None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.logger = logger
+        self.fixed = catalog is not None
+        self.reader: AsyncPolicyStore | None = None  # set by the runtime once started
+        self.refused: Exception | None = None  # why the stored catalog was refused, if it was
+        self.router: Router | None = None if catalog is None else self.compile(catalog)
+        self.fingerprint = catalog.fingerprint() if catalog is not None else None
+        self.lock: asyncio.Lock | None = None  # the running loop's, set by the runtime
+        self.due = False  # a reload failed: the scheduler retries at its next success
 
     def compile(self, catalog: Catalog | None) -> Router:
         """The router of ``catalog``; CatalogError if it does not compile here,
@@ -60,33 +66,33 @@ class CatalogLoading:
 
     async def ensure_router(self) -> Router | None:
         """The router, loading the store's catalog first if there is none yet."""
-        if self.router is None and self._catalog_lock is not None:
-            async with self._catalog_lock:
+        if self.router is None and self.lock is not None:
+            async with self.lock:
                 if self.router is None:
-                    await self.reload_catalog()
+                    await self.reload()
         return self.router
 
-    async def refresh_catalog(self) -> None:
+    async def refresh(self) -> None:
         """Reload if the store answers, else leave it due: never raises StoreUnavailable.
 
         For a (re)subscription: a catalog out of reach is no reason to drop a working
         subscription (on a cluster it may live on another, unreachable node).
         """
         try:
-            await self.reload_catalog()
+            await self.reload()
         except StoreUnavailable:
-            self._catalog_due = True
+            self.due = True
 
-    async def reload_catalog(self) -> None:
+    async def reload(self) -> None:
         """Load the store's catalog and recompile the router if it changed."""
         reader = self.reader
-        if self.fixed_catalog or reader is None:
+        if self.fixed or reader is None:
             return
         try:
             with self.metrics.store_call("catalog"):
                 catalog = await reader.load_catalog()
             fingerprint = None if catalog is None else catalog.fingerprint()
-            if self.router is not None and fingerprint == self.catalog_fingerprint:
+            if self.router is not None and fingerprint == self.fingerprint:
                 return
             router = self.compile(catalog)
         except (CatalogError, ExemptConflict) as exc:
@@ -109,7 +115,7 @@ class CatalogLoading:
                 extra={"event": "gateway.no_catalog"},
             )
         self.router, self.refused = router, None
-        self.catalog_fingerprint = fingerprint
+        self.fingerprint = fingerprint
         self.logger.info(
             "catalog %s compiled (%d actions)",
             fingerprint,

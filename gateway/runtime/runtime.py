@@ -1,18 +1,10 @@
 """The gateway's life on an event loop: its Redis client, background tasks and catalog.
 
-Started by the app's lifespan (``lifespan.startup``), or lazily by the first request when
-the app has none; stopped by ``lifespan.shutdown`` (or :meth:`Runtime.stop`). Two tasks run
-meanwhile: the invalidation listener, and a ticker that, on a fixed schedule of
-``check_interval``, runs the version check; every 5 s it also reloads the store's catalog
-if it changed (its event and every re-subscription do so at once), and every
-``touch_interval`` it flushes last-used times and usage counts (:mod:`gateway.runtime.scheduler`,
-:mod:`gateway.usage.request_counts`),
-as it does on stop.
-
-Start-up never fails because Redis is away: the gateway answers 503 until it returns. A
-Redis client belongs to one event loop, so a middleware that finds itself on a new loop
-(successive ``TestClient`` sessions) starts afresh there with a new client and an empty
-cache.
+Started by the app's lifespan, or lazily by the first request when the app has none;
+stopped by ``lifespan.shutdown`` (or :meth:`Runtime.stop`). Three tasks run meanwhile: the
+invalidation listener, the limit sync and the scheduler (:mod:`gateway.runtime.scheduler`).
+Redis being away never fails start-up (the gateway answers 503 until it returns); a new
+event loop (successive ``TestClient`` sessions) starts afresh with a new client.
 """
 
 from __future__ import annotations
@@ -31,10 +23,10 @@ from gateway.keys.invalidation import Invalidation
 from gateway.limits.limiter import Limiter
 from gateway.limits.sync import LimitSync
 from gateway.metrics import GatewayMetrics
-from gateway.routing.catalog_loader import CatalogLoading
+from gateway.routing.catalog_loader import CatalogLoader
 from gateway.routing.exempt import ExemptConflict
 from gateway.routing.router import Router
-from gateway.runtime.scheduler import Ticking
+from gateway.runtime.scheduler import Scheduler
 from gateway.usage.last_used import UsageRecorder, flush
 from gateway.usage.request_counts import UsageCounter
 from policies.catalog.catalog import Catalog
@@ -53,7 +45,9 @@ def _stale() -> bool:
     return True
 
 
-class Runtime(CatalogLoading, Ticking):
+class Runtime:
+    """One gateway's event-loop life; holds its catalog loader and its scheduler."""
+
     def __init__(
         self,
         *,
@@ -73,13 +67,10 @@ class Runtime(CatalogLoading, Ticking):
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
-        self.fixed_catalog = catalog is not None
-        self.refused: Exception | None = None
         try:
-            self.router: Router | None = None if catalog is None else self.compile(catalog)
+            self.catalog = CatalogLoader(config, metrics, logger, catalog)
         except CatalogError as exc:
             raise ConfigError(f"catalog=: {exc}") from None
-        self.catalog_fingerprint = catalog.fingerprint() if catalog is not None else None
         self.usage = UsageRecorder(clock)
         self.counter = UsageCounter(clock)
         # Rate limits (gateway.limits.limiter): a stale view asks for a sync after 3 intervals.
@@ -99,8 +90,11 @@ class Runtime(CatalogLoading, Ticking):
             logger,
             reconnect_min=config.reconnect_min,
             reconnect_max=config.reconnect_max,
-            on_catalog_event=self.reload_catalog,
+            on_catalog_event=self.catalog.reload,
             on_subscribed=self._on_subscribed,
+        )
+        self.scheduler = Scheduler(
+            config, self.invalidation, self.catalog, self.flush_usage, logger, lambda: self.reader
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         # What the request path asks instead of asyncio.get_running_loop() (a getpid()
@@ -111,8 +105,21 @@ class Runtime(CatalogLoading, Ticking):
         self.stale: Callable[[], bool] = _stale
         self.reader: AsyncPolicyStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._catalog_lock: asyncio.Lock | None = None
-        self._catalog_due = False  # a reload failed: retry at the next check that succeeds
+
+    # -- the catalog, for tests and the request path -------------------------------------
+    @property
+    def router(self) -> Router | None:
+        return self.catalog.router
+
+    @property
+    def catalog_fingerprint(self) -> str | None:
+        return self.catalog.fingerprint
+
+    async def reload_catalog(self) -> None:
+        await self.catalog.reload()
+
+    async def load_router(self) -> tuple[Router | None, bool]:
+        return await self.catalog.load_router()
 
     # -- life cycle ----------------------------------------------------------------------
     def ensure_started(self) -> AsyncPolicyStore:
@@ -124,7 +131,7 @@ class Runtime(CatalogLoading, Ticking):
             self._abandon()
         self.loop = loop
         timeout = self.config.store_timeout
-        self.reader = reader = AsyncPolicyStore(
+        self.reader = self.catalog.reader = reader = AsyncPolicyStore(
             # The socket timeouts bound each read; the reader's own bounds the whole call,
             # redis-py's reconnects and retries included.
             async_client(self.settings.redis_url, timeout=timeout),
@@ -132,11 +139,11 @@ class Runtime(CatalogLoading, Ticking):
             clock=self.clock,
             timeout=timeout,
         )
-        self._catalog_lock = asyncio.Lock()
+        self.catalog.lock = asyncio.Lock()
         self.invalidation.stopping = False
         self._tasks = [
             loop.create_task(self.invalidation.listen(reader), name="keystile-gateway-listener"),
-            loop.create_task(self._ticking(loop), name="keystile-gateway-ticker"),
+            loop.create_task(self._scheduled(loop), name="keystile-gateway-ticker"),
             loop.create_task(self.limit_sync.run(reader), name="keystile-gateway-limits"),
         ]
         self.stale = loop.is_closed
@@ -167,9 +174,9 @@ class Runtime(CatalogLoading, Ticking):
             await self.stop()
             raise
         with contextlib.suppress(StoreUnavailable):
-            await self.ensure_router()
-        if isinstance(self.refused, ExemptConflict):
-            raise self.refused  # a configuration mistake: fail start-up, not each request
+            await self.catalog.ensure_router()
+        if isinstance(self.catalog.refused, ExemptConflict):
+            raise self.catalog.refused  # a configuration mistake: fail start-up, not each request
         # Wait for the listener's next attempt to finish (either way), not for success.
         await invalidation.wait_until(
             lambda: invalidation.subscribed or invalidation.attempts > attempts,
@@ -194,6 +201,7 @@ class Runtime(CatalogLoading, Ticking):
             if pending:
                 self.logger.warning("gateway background tasks did not stop in time")
         reader, self.reader = self.reader, None
+        self.catalog.reader = None
         if reader is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(_FLUSH_ON_STOP_SECONDS):
@@ -207,7 +215,7 @@ class Runtime(CatalogLoading, Ticking):
         """Forget a previous loop's client and tasks (that loop is gone: nothing to await)."""
         self.stale = _stale
         self._tasks = []
-        self.reader = None
+        self.reader = self.catalog.reader = None
         self.invalidation.reset()
         self.cache.clear()
 
@@ -231,7 +239,7 @@ class Runtime(CatalogLoading, Ticking):
         if reader is not None:
             with contextlib.suppress(StoreUnavailable):
                 await reader.prepare()
-        await self.refresh_catalog()
+        await self.catalog.refresh()
 
     def _evicted(self, entry: CachedKey) -> None:
         self.usage.evicted(entry)
@@ -239,9 +247,9 @@ class Runtime(CatalogLoading, Ticking):
         self.metrics.fold(entry)
 
     # -- background work -----------------------------------------------------------------
-    async def _ticking(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _scheduled(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            await self._tick()
+            await self.scheduler.run()
         finally:
             if self.loop is loop:  # not a newer start's: see stale
                 self.stale = _stale

@@ -2,9 +2,8 @@
 :data:`CATALOG_CHECK_SECONDS` a reload of the store's catalog if it changed; every
 ``touch_interval`` the flush of last-used times and usage counts.
 
-A part of :class:`gateway.runtime.runtime.Runtime` (which owns the attributes declared below and
-starts the task); a failed step is counted and logged where it happened, and the ticker goes
-on: nothing but a stop ends it.
+Held by :class:`gateway.runtime.runtime.Runtime`, which starts it as a task; a failed step is
+counted and logged where it happened, and the schedule goes on: nothing but a stop ends it.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.config import GatewayConfig
 from gateway.keys.invalidation import Invalidation
-from gateway.routing.router import Router
+from gateway.routing.catalog_loader import CatalogLoader
 from policies.errors import StoreUnavailable
 from policies.storage.async_store import AsyncPolicyStore
 
@@ -26,18 +25,27 @@ from policies.storage.async_store import AsyncPolicyStore
 CATALOG_CHECK_SECONDS = 5.0
 
 
-class Ticking:
-    # Owned by Runtime; declared here for the type checker.
-    config: GatewayConfig
-    invalidation: Invalidation
-    reader: AsyncPolicyStore | None
-    router: Router | None
-    logger: logging.Logger
-    _catalog_due: bool
-    reload_catalog: Callable[[], Awaitable[None]]  # CatalogLoading's
-    flush_usage: Callable[[AsyncPolicyStore], Awaitable[int]]  # Runtime's
+class Scheduler:
+    """Runs the periodic work of one :class:`~gateway.runtime.runtime.Runtime`."""
 
-    async def _tick(self) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        invalidation: Invalidation,
+        catalog: CatalogLoader,
+        flush_usage: Callable[[AsyncPolicyStore], Awaitable[int]],
+        logger: logging.Logger,
+        reader: Callable[[], AsyncPolicyStore | None],
+    ) -> None:
+        self.config = config
+        self.invalidation = invalidation
+        self.catalog = catalog
+        self.flush_usage = flush_usage
+        self.logger = logger
+        self.reader = reader  # the runtime's current reader (None once stopped)
+
+    async def run(self) -> None:
+        """Until stopped: never returns early because a step failed."""
         config = self.config
         # A fixed schedule, not a sleep after each check: the check's own duration must
         # not stretch the period the staleness bound is made of.
@@ -49,16 +57,17 @@ class Ticking:
             next_check += config.check_interval
             if next_check < time.monotonic():  # fell behind (a slow Redis): skip, no burst
                 next_check = time.monotonic() + config.check_interval
-            reader = self.reader
+            reader = self.reader()
             if reader is None or self.invalidation.must_stop():
                 return
             try:
                 reached = await self.invalidation.check(reader)
-                due = self.router is None or self._catalog_due
+                catalog = self.catalog
+                due = catalog.router is None or catalog.due
                 if reached and (due or time.monotonic() >= next_catalog):
                     next_catalog = time.monotonic() + CATALOG_CHECK_SECONDS
-                    await self.reload_catalog()  # a no-op for a catalog given in code
-                    self._catalog_due = False
+                    await catalog.reload()  # a no-op for a catalog given in code
+                    catalog.due = False
                 if time.monotonic() >= next_flush:
                     next_flush = time.monotonic() + config.touch_interval
                     await self.flush_usage(reader)
