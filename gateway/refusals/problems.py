@@ -39,8 +39,12 @@ from typing import Any
 
 from starlette.types import Send
 
-CONTENT_TYPE = b"application/problem+json"
-TYPE_PREFIX = "urn:keystile:problem:"
+from policies import problems as shared
+from policies.problems import STORE_UNAVAILABLE as STORE_UNAVAILABLE_CODE
+from policies.problems import STORE_UNAVAILABLE_TITLE
+
+CONTENT_TYPE = shared.MEDIA_TYPE.encode()
+TYPE_PREFIX = shared.TYPE_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +75,9 @@ ROUTE_NOT_IN_CATALOG = Problem(
     4006,
 )
 STORE_UNAVAILABLE = Problem(
-    "store_unavailable",
+    STORE_UNAVAILABLE_CODE,
     503,
-    "Key store unavailable",
+    STORE_UNAVAILABLE_TITLE,
     "The key could not be checked right now; try again shortly.",
     1013,
 )
@@ -156,14 +160,13 @@ class Rendered:
 def render(
     problem: Problem, *, detail: str | None = None, retry_after: int = 0, **extra: Any
 ) -> Rendered:
-    body: dict[str, Any] = {
-        "type": TYPE_PREFIX + problem.code,
-        "title": problem.title,
-        "status": problem.status,
-        "detail": problem.detail if detail is None else detail,
-        "code": problem.code,
+    body = shared.document(
+        problem.code,
+        problem.status,
+        problem.title,
+        problem.detail if detail is None else detail,
         **extra,
-    }
+    )
     encoded = json.dumps(body, separators=(",", ":")).encode()
     headers = [
         (b"content-type", CONTENT_TYPE),
