@@ -18,11 +18,9 @@ from flask import Response
 
 from admin_plugin.problems import bad_request
 from admin_plugin.views.base import KeystileView, route
-from policies.keys.crypto import KEY_ID_RE
-from policies.limits.rate_limits import KEY_SCOPE, Limits, Window, windows
+from policies.limits.rate_limits import KEY_SCOPE, Limits, Window, owner_named, windows
 
 MAX_LIMITS_TEXT = 200  # four windows fit many times over; longer is a paste gone wrong
-_ROLES = {"publishable": "pk", "sdk": "sk"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +52,9 @@ def rows(limits: Limits) -> list[LimitRow]:
 def owner_of(key: str) -> str:
     """The store's owner for the page's name of a key (the CLI's ``owner_for``, with a
     message for the page rather than for ``--key``)."""
-    if key in _ROLES:
-        return _ROLES[key]
-    if KEY_ID_RE.fullmatch(key):
-        return f"tk:{key}"
+    found = owner_named(key, codes=False)
+    if found is not None:
+        return found
     raise bad_request("Say which key: publishable, sdk or a token's 12-character key id.")
 
 

@@ -25,13 +25,25 @@ from __future__ import annotations
 
 import math
 
-from gateway.limits.ratelimit_fields import item_template
+import http_sf
+
 from policies.limits.counters import Tally, Totals
 from policies.limits.rate_limits import KEY_SCOPE
 
 CounterKey = tuple[str, str, str, int]  # workspace, owner, scope, window seconds
 # Weights are floats: 3 * (1 - 1/3) must count as 2, not 2.0000000000000004.
 _EPSILON = 1e-9
+
+
+_R, _T = 111_111_111_111, 222_222_222_222  # placeholders no real value can collide with
+
+
+def item_template(name: str) -> bytes:
+    """A ``RateLimit`` item serialised by ``http-sf`` once, with placeholder integers made
+    ``%d``: a request then only formats its two integers (plain digits in Structured
+    Fields) into their places, for serialising costs 6 us and a hit has fewer to spend."""
+    text = http_sf.ser([(name, {"r": _R, "t": _T})]).replace("%", "%%")  # type: ignore[list-item]
+    return text.replace(str(_R), "%d").replace(str(_T), "%d").encode("ascii")
 
 
 class WindowCounter:

@@ -16,10 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from redis.exceptions import NoScriptError
-
 from policies.storage import schema
-from policies.storage.driver import Batch, Command, Operation
+from policies.storage.driver import Batch, Operation
 from policies.storage.scripting import LuaScript
 
 
@@ -172,14 +170,7 @@ def sync(
         calls.append(
             SYNC.call(tuple(keys), now=repr(now), proc=process, stale=stale, entries=entries)
         )
-    try:
-        replies = yield Batch(
-            tuple(Command(("EVALSHA", c.script.sha, len(c.keys), *c.keys, *c.args)) for c in calls)
-        )
-    except NoScriptError:  # a restarted Redis: send the text (this once)
-        replies = yield Batch(
-            tuple(Command(("EVAL", c.script.text, len(c.keys), *c.keys, *c.args)) for c in calls)
-        )
+    replies = yield Batch(tuple(calls))  # the driver sends the text if Redis lacks it
     totals: list[Totals | None] = [None] * len(tallies)
     for indexes, reply in zip(by_ws.values(), replies, strict=True):
         for index, values in zip(indexes, reply, strict=True):

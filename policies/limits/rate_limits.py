@@ -161,11 +161,24 @@ def owner(kind: KeyKind, key_id: str) -> str:
     return f"tk:{key_id}" if kind is KeyKind.TOKEN else kind.value
 
 
-def owner_for(target: str) -> str:
-    """An owner from what a user types: ``publishable``, ``sdk`` or a token's key id."""
-    named = {"publishable": "pk", "pk": "pk", "sdk": "sk", "sk": "sk"}.get(target)
+_ROLE_NAMES = {"publishable": "pk", "sdk": "sk"}
+_ROLE_CODES = {"pk": "pk", "sk": "sk"}
+
+
+def owner_named(target: str, *, codes: bool = True) -> str | None:
+    """The owner a user means by ``publishable``, ``sdk`` (``pk``, ``sk`` too when
+    ``codes``) or a token's key id; None for anything else."""
+    named = _ROLE_NAMES.get(target) or (_ROLE_CODES.get(target) if codes else None)
     if named is not None:
         return named
     if isinstance(target, str) and KEY_ID_RE.fullmatch(target):
         return f"tk:{target}"
+    return None
+
+
+def owner_for(target: str) -> str:
+    """An owner from what a user types on the command line (:func:`owner_named`)."""
+    found = owner_named(target)
+    if found is not None:
+        return found
     raise LimitError(f"--key must be publishable, sdk or a token's key id, not {target[:40]!r}")

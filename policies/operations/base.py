@@ -11,9 +11,9 @@ from policies.errors import KeystileError, NotFound, UnknownWorkspace
 from policies.keys.crypto import Keyring
 from policies.keys.keyformat import is_workspace_id
 from policies.storage import schema
-from policies.storage.driver import Command, Script
+from policies.storage.driver import Command
 from policies.storage.lua import APPLY
-from policies.storage.scripting import LuaScript, Reply
+from policies.storage.scripting import LuaScript, Reply, Script
 
 MAX_NAME = 100
 

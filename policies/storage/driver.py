@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
@@ -25,9 +25,9 @@ from redis import exceptions
 from redis.exceptions import NoScriptError
 
 from policies.errors import StoreUnavailable, StoreUnreachable
+from policies.storage.scripting import LuaScript, Script
 
-if TYPE_CHECKING:
-    from policies.storage.scripting import LuaScript
+__all__ = ["Batch", "Call", "Command", "Operation", "Script", "T", "is_outage", "run", "run_async"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,17 +36,11 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
-class Script:
-    script: LuaScript
-    keys: tuple[str, ...]
-    args: tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Batch:
-    """Commands sent in one pipeline (one round trip; no atomicity implied)."""
+    """Commands sent in one pipeline (one round trip; no atomicity implied). A batch of
+    script calls is sent again with the scripts' text if the server lacks one of them."""
 
-    commands: tuple[Command, ...]
+    commands: tuple[Command | Script, ...]
 
 
 Call = Command | Script | Batch
@@ -82,36 +76,39 @@ def _unavailable(exc: Exception) -> StoreUnavailable:
     return StoreUnreachable(type(exc).__name__)
 
 
-def _script_args(call: Script) -> tuple[Any, ...]:
-    return (len(call.keys), *call.keys, *call.args)
+def _args(call: Command | Script, by_sha: bool) -> tuple[Any, ...]:
+    return call.args if isinstance(call, Command) else call.command(by_sha=by_sha)
 
 
-def _execute(client: redis.Redis, call: Call) -> Any:
-    if isinstance(call, Command):
-        return client.execute_command(*call.args)
-    if isinstance(call, Script):
-        try:
-            return client.execute_command("EVALSHA", call.script.sha, *_script_args(call))
-        except NoScriptError:  # first use on this server (or after SCRIPT FLUSH / restart)
-            return client.execute_command("EVAL", call.script.text, *_script_args(call))
-    pipe = client.pipeline(transaction=False)
-    for command in call.commands:
-        pipe.execute_command(*command.args)
-    return pipe.execute()
+def _execute(client: redis.Redis, call: Call, by_sha: bool = True) -> Any:
+    """One call; a script the server lacks (first use, SCRIPT FLUSH, a restart) is sent
+    again as its text: the one place that EVALSHA falls back to EVAL."""
+    try:
+        if not isinstance(call, Batch):
+            return client.execute_command(*_args(call, by_sha))
+        pipe = client.pipeline(transaction=False)
+        for command in call.commands:
+            pipe.execute_command(*_args(command, by_sha))
+        return pipe.execute()
+    except NoScriptError:
+        if not by_sha:
+            raise
+        return _execute(client, call, by_sha=False)
 
 
-async def _execute_async(client: redis.asyncio.Redis, call: Call) -> Any:
-    if isinstance(call, Command):
-        return await client.execute_command(*call.args)
-    if isinstance(call, Script):
-        try:
-            return await client.execute_command("EVALSHA", call.script.sha, *_script_args(call))
-        except NoScriptError:
-            return await client.execute_command("EVAL", call.script.text, *_script_args(call))
-    pipe = client.pipeline(transaction=False)
-    for command in call.commands:
-        pipe.execute_command(*command.args)
-    return await pipe.execute()
+async def _execute_async(client: redis.asyncio.Redis, call: Call, by_sha: bool = True) -> Any:
+    """:func:`_execute` for an asyncio client."""
+    try:
+        if not isinstance(call, Batch):
+            return await client.execute_command(*_args(call, by_sha))
+        pipe = client.pipeline(transaction=False)
+        for command in call.commands:
+            pipe.execute_command(*_args(command, by_sha))
+        return await pipe.execute()
+    except NoScriptError:
+        if not by_sha:
+            raise
+        return await _execute_async(client, call, by_sha=False)
 
 
 def _thrown(exc: Exception) -> Exception:

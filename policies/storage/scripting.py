@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from policies.storage.driver import Script
-
 
 class Reply(IntEnum):
     """Every status a script answers with; ``> 0`` counts what it changed (or accepted)."""
@@ -41,6 +39,20 @@ class Reply(IntEnum):
 
 
 _REPLIES = "local R = {" + ", ".join(f"{r.name} = {int(r)}" for r in Reply) + "}\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """One call of a script (:meth:`LuaScript.call`), as an operation yields it."""
+
+    script: LuaScript
+    keys: tuple[str, ...]
+    args: tuple[Any, ...]
+
+    def command(self, *, by_sha: bool) -> tuple[Any, ...]:
+        """``EVALSHA`` (the script is loaded) or ``EVAL`` (send its text), with its keys."""
+        head = ("EVALSHA", self.script.sha) if by_sha else ("EVAL", self.script.text)
+        return (*head, len(self.keys), *self.keys, *self.args)
 
 
 @dataclass(frozen=True, slots=True)
