@@ -12,7 +12,7 @@ from admin_plugin import AdminIdentity, SmtpConfig, SmtpMailer
 from keystile.redis_server import free_port
 from policies import PolicyStore
 from policies.storage.values import CreatedWorkspace
-from tests.admin_plugin.support import ALICE_EMAIL, Api, Inbox, Who, make_host_app
+from tests.support.admin import ALICE_EMAIL, Api, Inbox, Who, make_host_app
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from admin_plugin.extension import KeystileState
 from policies import PolicyStore
 from policies.errors import ConfigError
 from policies.storage.values import CreatedWorkspace
-from tests.admin_plugin.support import (
+from tests.support.admin import (
     ALICE_EMAIL,
     BASE,
     HOST_SECRET,

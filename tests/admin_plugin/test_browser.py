@@ -49,7 +49,7 @@ from policies import (
 from policies.listing import TokenQuery
 from policies.storage.connections import async_client
 from policies.storage.values import CreatedWorkspace
-from tests.admin_plugin.support import ALICE_EMAIL, Inbox, Who, make_host_app
+from tests.support.admin import ALICE_EMAIL, Inbox, Who, make_host_app
 from tests.support.browser import chromium
 from tests.support.served import served
 

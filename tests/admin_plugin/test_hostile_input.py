@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from policies import PolicyStore
 from policies.errors import KeystileError
 from policies.storage.values import CreatedWorkspace
-from tests.admin_plugin.support import Api
+from tests.support.admin import Api
 
 PROBLEM = "application/problem+json"
 ROUTES = {

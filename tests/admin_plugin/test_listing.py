@@ -17,7 +17,7 @@ from bench.setup import create_tokens
 from policies import ConfigError, PolicyStore
 from policies.listing import TokenQuery
 from policies.storage.values import CreatedWorkspace
-from tests.admin_plugin.support import BASE, Who, make_host_app
+from tests.support.admin import BASE, Who, make_host_app
 
 DASH = "\u2013"  # the en dash of the page's counts
 ROW_RE = re.compile(r'<tr data-key-id="([^"]+)">')

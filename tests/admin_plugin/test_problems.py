@@ -20,7 +20,7 @@ from policies.errors import (
     UnknownWorkspace,
 )
 from policies.otp.codes import OtpRejected, OtpThrottled, RejectReason, ThrottleReason
-from tests.admin_plugin.support import Api
+from tests.support.admin import Api
 
 EXCEPTIONS: list[Exception] = [
     OtpThrottled(ThrottleReason.COOLDOWN, 30),

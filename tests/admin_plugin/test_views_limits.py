@@ -8,8 +8,8 @@ import pytest
 from policies import PolicyStore
 from policies.limits.rate_limits import Limits
 from policies.storage.values import CreatedWorkspace
-from tests.admin_plugin.support import Api, Inbox, gateway_lookup
 from tests.admin_plugin.test_views_tokens import create
+from tests.support.admin import Api, Inbox, gateway_lookup
 
 PROBLEM = "application/problem+json"
 

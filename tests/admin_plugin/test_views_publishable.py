@@ -7,7 +7,7 @@ import redis
 from policies import PolicyStore, Rule
 from policies.storage.schema import CATALOG
 from policies.storage.values import CreatedWorkspace
-from tests.admin_plugin.support import Api, gateway_lookup
+from tests.support.admin import Api, gateway_lookup
 
 
 def test_page_shows_the_publishable_key_at_once(api: Api, workspace: CreatedWorkspace) -> None:

@@ -10,7 +10,7 @@ from admin_plugin import AdminIdentity, OtpPolicy, SmtpConfig, SmtpMailer
 from keystile.redis_server import free_port
 from policies import PolicyStore
 from policies.storage.values import CreatedWorkspace
-from tests.admin_plugin.support import (
+from tests.support.admin import (
     ALICE_EMAIL,
     Api,
     Inbox,

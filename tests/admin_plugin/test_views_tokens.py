@@ -12,7 +12,7 @@ from admin_plugin import AdminIdentity
 from policies import PolicyStore, Rule
 from policies.operations import lookup as store_lookup
 from policies.storage.values import CreatedWorkspace
-from tests.admin_plugin.support import Api, Inbox, Who, gateway_lookup
+from tests.support.admin import Api, Inbox, Who, gateway_lookup
 from tests.support.clock import ManualClock
 
 XSS = "<script>alert('x')</script>\"'&"

@@ -10,7 +10,7 @@ from policies.operations.usage import count_commands
 from policies.storage.driver import Batch, Operation
 from policies.storage.values import CreatedWorkspace
 from policies.usage.request_counts import action_field, origin_field
-from tests.admin_plugin.support import Api
+from tests.support.admin import Api
 
 
 def get(api: Api, path: str, **args: str) -> Any:

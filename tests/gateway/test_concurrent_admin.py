@@ -22,7 +22,7 @@ from gateway import KeyGateMiddleware
 from policies import InvalidKey, PolicyStore, Rule
 from policies.storage import schema
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope
+from tests.support.asgi import call, http_scope
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import pytest
 
 from policies import ConfigError, PolicyStore, Settings
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.support import Factory
+from tests.support.gateway import Factory
 
 
 @pytest.mark.anyio

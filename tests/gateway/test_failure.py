@@ -15,8 +15,8 @@ from keystile.redis_server import RedisServer
 from policies import Catalog, PolicyStore, Settings
 from policies.keys.keyformat import KeyKind, generate
 from policies.storage.connections import sync_client
-from tests.gateway.apps import starlette_app
-from tests.gateway.asgi import Answer, call, http_scope, websocket, websocket_scope
+from tests.support.apps import starlette_app
+from tests.support.asgi import Answer, call, http_scope, websocket, websocket_scope
 from tests.support.clock import ManualClock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

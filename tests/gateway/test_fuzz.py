@@ -14,8 +14,8 @@ from gateway import PROBLEMS, KeyGateMiddleware
 from policies import PolicyStore, Rule
 from policies.keys.keyformat import KeyKind, generate
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope, websocket, websocket_scope
-from tests.gateway.support import Factory
+from tests.support.asgi import call, http_scope, websocket, websocket_scope
+from tests.support.gateway import Factory
 
 KEY_HEADERS = [b"authorization", b"x-api-key", b"origin", b"referer"]
 

@@ -6,7 +6,7 @@ import pytest
 
 from gateway import KeyGateMiddleware
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope
+from tests.support.asgi import call, http_scope
 
 
 async def status_and_code(

@@ -14,8 +14,8 @@ from policies import Keyring, PolicyStore, Rule
 from policies.keys.keyformat import KeyKind, generate
 from policies.storage import schema
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.support import Factory, bearer
 from tests.support.clock import ManualClock
+from tests.support.gateway import Factory, bearer
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from policies import PolicyStore
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.support import Factory, bearer
+from tests.support.gateway import Factory, bearer
 
 pytestmark = pytest.mark.anyio
 

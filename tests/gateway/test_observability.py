@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from gateway import LOGGER_NAME, KeyGateMiddleware
 from policies import PolicyStore, Rule
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope
-from tests.gateway.support import Factory
+from tests.support.asgi import call, http_scope
+from tests.support.gateway import Factory
 
 pytestmark = pytest.mark.anyio
 

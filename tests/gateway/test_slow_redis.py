@@ -24,8 +24,8 @@ from keystile.redis_server import RedisServer
 from policies import Catalog, PolicyStore, Settings
 from policies.keys.keyformat import KeyKind, generate
 from policies.storage.connections import sync_client
-from tests.gateway.apps import starlette_app
-from tests.gateway.asgi import Answer, call, http_scope
+from tests.support.apps import starlette_app
+from tests.support.asgi import Answer, call, http_scope
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]
 LOG = logging.getLogger(__name__)

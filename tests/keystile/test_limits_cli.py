@@ -13,9 +13,9 @@ import redis
 from policies import PolicyStore, Settings
 from policies.limits.rate_limits import Limits
 from policies.storage import schema
-from tests.keystile.support import cli, ok
-from tests.policies.helpers import lookup
 from tests.support.catalog import DEMO_CATALOG
+from tests.support.cli import cli, ok
+from tests.support.store import lookup
 
 
 @pytest.fixture

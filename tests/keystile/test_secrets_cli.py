@@ -11,8 +11,8 @@ import redis
 
 from policies import Keyring
 from policies.storage import schema
-from tests.keystile.support import cli, ok
 from tests.support.catalog import DEMO_CATALOG
+from tests.support.cli import cli, ok
 
 
 @pytest.fixture

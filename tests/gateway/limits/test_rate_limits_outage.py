@@ -15,8 +15,8 @@ from policies import Catalog, PolicyStore, Settings
 from policies.errors import StoreUnavailable
 from policies.limits.counters import counter
 from policies.storage.connections import sync_client
-from tests.gateway.apps import starlette_app
-from tests.gateway.asgi import call, http_scope
+from tests.support.apps import starlette_app
+from tests.support.asgi import call, http_scope
 from tests.support.clock import ManualClock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]

@@ -8,7 +8,7 @@ import redis
 
 from policies import PolicyStore, Rule
 from policies.keys.crypto import Keyring
-from tests.gateway.uvicorn_gateways import run_gateways
+from tests.support.uvicorn_gateways import run_gateways
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,8 @@ from gateway import KeyGateMiddleware
 from gateway.authz.service import AuthzService
 from policies import ConfigError, PolicyStore, Rule, Settings
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.authz_support import make_service, mistyped, served_service, wait
 from tests.support import proxies
+from tests.support.authz import make_service, mistyped, served_service, wait
 from tests.support.served import served
 
 SECRET = "s3cr3t-" * 6

@@ -20,8 +20,8 @@ from keystile.redis_server import RedisServer
 from policies import PolicyStore, Settings
 from policies.storage.connections import sync_client
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.authz_support import api_catalog, make_service, mistyped, served_service, wait
 from tests.support import proxies
+from tests.support.authz import api_catalog, make_service, mistyped, served_service, wait
 
 PROXIES = [
     pytest.param(

@@ -14,9 +14,9 @@ from gateway import KeyGateMiddleware
 from policies import PolicyStore
 from policies.limits.rate_limits import Limits
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.asgi import Answer, call, http_scope, websocket, websocket_scope
-from tests.gateway.support import Factory
+from tests.support.asgi import Answer, call, http_scope, websocket, websocket_scope
 from tests.support.clock import ManualClock
+from tests.support.gateway import Factory
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ import pytest
 
 from policies import Catalog, Keyring, PolicyStore, Rule, StoreUnavailable
 from policies.storage.connections import sync_client
-from tests.policies.helpers import lookup
 from tests.support.sentinel import LocalSentinel, local_sentinel
+from tests.support.store import lookup
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import redis
 
 from policies import AsyncPolicyStore, Catalog, Keyring, PolicyStore, Rule
 from policies.storage.connections import async_client, sync_client
-from tests.policies.helpers import lookup, rotate_concurrently
 from tests.support.cluster import LocalCluster
+from tests.support.store import lookup, rotate_concurrently
 
 
 @pytest.fixture(scope="module")

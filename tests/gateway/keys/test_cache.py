@@ -17,9 +17,9 @@ from policies import AsyncPolicyStore, Keyring, PolicyStore
 from policies.keys.keyformat import KeyKind, generate
 from policies.storage.connections import async_client
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope
-from tests.gateway.support import Factory
+from tests.support.asgi import call, http_scope
 from tests.support.clock import ManualClock
+from tests.support.gateway import Factory
 
 pytestmark = pytest.mark.anyio
 

@@ -12,9 +12,9 @@ from policies import PolicyStore
 from policies.keys.keyformat import KeyKind
 from policies.storage import schema
 from policies.storage.values import CreatedWorkspace, KeyPolicy
-from tests.gateway.asgi import call, http_scope
-from tests.gateway.support import Factory
+from tests.support.asgi import call, http_scope
 from tests.support.clock import ManualClock
+from tests.support.gateway import Factory
 
 pytestmark = pytest.mark.anyio
 

@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import PolicyStore, Rule, Settings
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.apps import fastapi_app
-from tests.gateway.asgi import lifespan
-from tests.gateway.support import bearer
+from tests.support.apps import fastapi_app
+from tests.support.asgi import lifespan
+from tests.support.gateway import bearer
 
 pytestmark = pytest.mark.anyio
 

@@ -3,8 +3,8 @@ import pytest
 from policies import AsyncPolicyStore, KeyKind, PolicyStore, UnknownWorkspace
 from policies.keys.keyformat import parse
 from policies.storage.connections import async_client
-from tests.policies.helpers import lookup, rotate_concurrently
 from tests.support.clock import ManualClock
+from tests.support.store import lookup, rotate_concurrently
 
 
 def test_create_workspace_issues_two_working_keys(store: PolicyStore) -> None:

@@ -19,9 +19,9 @@ from policies.storage import schema
 from policies.storage.connections import sync_client
 from policies.storage.values import CreatedWorkspace
 from policies.usage.request_counts import GRAINS, HOUR, MAX_ORIGINS
-from tests.gateway.asgi import call, http_scope
-from tests.gateway.support import Factory
+from tests.support.asgi import call, http_scope
 from tests.support.clock import ManualClock
+from tests.support.gateway import Factory
 
 pytestmark = pytest.mark.anyio
 

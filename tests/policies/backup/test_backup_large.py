@@ -12,7 +12,7 @@ import redis
 
 from policies import PolicyStore
 from policies.storage import schema
-from tests.policies.helpers import big_backup, forget, lookup
+from tests.support.store import big_backup, forget, lookup
 
 STORE_TIMEOUT = 0.5  # the gateway's default store_timeout (README, Configuration)
 TOKENS = 100_000  # x3 entries: credential, token metadata, last use

@@ -14,9 +14,9 @@ import redis
 from policies import Catalog, KeystileError, PolicyStore
 from policies.limits.rate_limits import Limits
 from policies.storage import schema
-from tests.policies.helpers import forget, lookup
-from tests.policies.test_backup import everything, resigned
+from tests.policies.backup.test_backup import everything, resigned
 from tests.support.catalog import DEMO_CATALOG
+from tests.support.store import forget, lookup
 
 Doc = dict[str, Any]
 

@@ -11,8 +11,8 @@ from policies import Catalog, Keyring, KeystileError, PolicyStore, Rule
 from policies.backup.document import LEGACY_FORMAT, sign
 from policies.storage import schema
 from policies.storage.values import CreatedWorkspace
-from tests.policies.helpers import forget, lookup
 from tests.support.catalog import DEMO_CATALOG
+from tests.support.store import forget, lookup
 
 Doc = dict[str, Any]
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from gateway import KeyGateMiddleware
-from tests.gateway.apps import demo_routes, lifespan
+from tests.support.apps import demo_routes, lifespan
 
 
 def create_app() -> ASGIApp:

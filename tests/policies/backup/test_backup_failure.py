@@ -8,7 +8,7 @@ import redis
 
 from policies import PolicyStore, StoreUnavailable
 from policies.storage import schema
-from tests.policies.helpers import big_backup, forget, lookup
+from tests.support.store import big_backup, forget, lookup
 
 
 @pytest.mark.single_redis  # sets one server's maxmemory

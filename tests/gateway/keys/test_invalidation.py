@@ -16,8 +16,8 @@ from policies import Catalog, PolicyStore, Rule
 from policies.keys.keyformat import KeyKind
 from policies.storage import schema
 from policies.storage.values import CreatedWorkspace, KeyPolicy
-from tests.gateway.asgi import call, http_scope
-from tests.gateway.support import Factory, kill_pubsub
+from tests.support.asgi import call, http_scope
+from tests.support.gateway import Factory, kill_pubsub
 
 pytestmark = pytest.mark.anyio
 

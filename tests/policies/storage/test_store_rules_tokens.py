@@ -6,8 +6,8 @@ from policies import CatalogError, KeystileError, NotFound, PolicyStore, Rule
 from policies.errors import AlreadyExists
 from policies.operations import lookup as store_lookup
 from policies.storage.connections import sync_client
-from tests.policies.helpers import lookup
 from tests.support.clock import ManualClock
+from tests.support.store import lookup
 
 
 def test_rules_are_validated_idempotent_and_survive_rotation(store: PolicyStore) -> None:

@@ -1,4 +1,4 @@
-"""Gateway processes under uvicorn (:mod:`tests.gateway.server_app`), for the multi-process
+"""Gateway processes under uvicorn (:mod:`tests.support.server_app`), for the multi-process
 tests: ``with run_gateways(2, redis_url, ...) as bases``.
 
 Gateway options go in as ``KEYSTILE_GATEWAY_<OPTION>`` variables, the way a container is
@@ -53,7 +53,7 @@ def run_gateways(
     }
     env.pop("KEYSTILE_CONFIG", None)
     ports = [free_port() for _ in range(count)]
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.gateway.server_app:create_app"]
+    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.support.server_app:create_app"]
     processes = [
         subprocess.Popen(
             [*command, "--port", str(port), "--log-level", "warning", "--lifespan", "on"],

@@ -18,7 +18,7 @@ import redis
 from policies import PolicyStore
 from policies.limits.counters import counter
 from policies.storage.values import CreatedWorkspace
-from tests.gateway.uvicorn_gateways import run_gateways
+from tests.support.uvicorn_gateways import run_gateways
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]
 
