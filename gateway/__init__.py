@@ -5,9 +5,7 @@ Mount it in front of any ASGI workspace API (Starlette, FastAPI, Litestar)::
     from gateway import KeyGateMiddleware
     app = KeyGateMiddleware(app, exempt_paths=["/health", "/docs", "/openapi.json"])
 
-See :mod:`gateway.middleware` (what is decided, in which order), :mod:`gateway.refusals.problems`
-(answers and close codes), :mod:`gateway.keys.invalidation` (freshness guarantees),
-:mod:`gateway.keys.cache`, :mod:`gateway.metrics` and :mod:`gateway.routing.catalog_from_app`.
+The packages and a request's path through them: ``docs/architecture.md``.
 """
 
 from gateway.config import GatewayConfig
