@@ -1,7 +1,7 @@
-"""The Tokens view, split by tab: :mod:`.base` (shared), :mod:`.keys` (SDK and publishable
-keys, rules), :mod:`.tokens` (tokens and secrets), :mod:`.limits` (rate limits of all
-three), :mod:`.usage` (charts, a rule's impact), :mod:`.listing` (the long lists' pages
-and filters), :mod:`.page` (the page, which joins them).
+"""The Tokens view (:mod:`.page`), one Flask-Admin view with collaborators: :mod:`.keys` (SDK
+and publishable keys, rules), :mod:`.tokens` (tokens and secrets), :mod:`.limits` (rate
+limits of all three), :mod:`.usage` (charts, a rule's impact), :mod:`.panels` (the page's
+lists), :mod:`.listing` (their pages and filters); :mod:`.base` holds what they share.
 
 Routes, below the view's URL (``/admin/tokens/``); every one but the page takes ``?ws=``:
 

@@ -16,8 +16,11 @@ from typing import Any
 
 from flask import Response
 
+from admin_plugin.identity import AdminIdentity
+from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.problems import bad_request
-from admin_plugin.views.base import KeystileView, route
+from admin_plugin.views.base import answer, text
+from policies import PolicyStore
 from policies.limits.rate_limits import KEY_SCOPE, Limits, Window, owner_named, windows
 
 MAX_LIMITS_TEXT = 200  # four windows fit many times over; longer is a paste gone wrong
@@ -92,17 +95,20 @@ def check_scope_text(raw: Any) -> str:
     return raw.strip()
 
 
-class LimitRoutes(KeystileView):
-    @route("/api/limits", "POST")
-    def set_limits(self) -> Response:
+class LimitActions:
+    """The rate limits' actions (all three kinds of key)."""
+
+    def __init__(self, store: PolicyStore, flow: OtpFlow) -> None:
+        self.store = store
+        self.flow = flow
+
+    def set_limits(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
         """``{key, scope, limits}``: replace one scope's limits of one key (add or edit)."""
-        admin, ws = self.api_workspace()
-        body = self.json_body()
-        owner = owner_of(self.text(body, "key", "Key"))
+        owner = owner_of(text(body, "key", "Key"))
         scope = check_scope_text(body.get("scope"))
         checked = parse_limits(body.get("limits"))
         now = self.store.set_limits(ws, owner, checked, scope=scope, actor=admin.actor)
-        return self.answer(
+        return answer(
             {
                 "key": body["key"],
                 "scope": scope,
@@ -112,9 +118,7 @@ class LimitRoutes(KeystileView):
             }
         )
 
-    @route("/api/limits/<key>/<scope>", "DELETE")
-    def remove_limits(self, key: str, scope: str) -> Response:
+    def remove_limits(self, admin: AdminIdentity, ws: str, key: str, scope: str) -> Response:
         """Lift one scope's limits; 404 if it had none."""
-        admin, ws = self.api_workspace()
         now = self.store.remove_limits(ws, owner_of(key), scope=scope, actor=admin.actor)
-        return self.answer({"key": key, "removed": scope, "all": now.describe()})
+        return answer({"key": key, "removed": scope, "all": now.describe()})
