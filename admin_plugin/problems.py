@@ -5,8 +5,7 @@ the admin (what to do), plus extension members the page uses (``attempts_left``,
 ``retry_after``). :func:`from_exception` maps Keystile's exceptions; anything unexpected
 becomes a plain 500 problem, logged on the server with its traceback.
 
-The document, its ``type`` namespace and ``code`` spelling are shared with the gateway
-(:mod:`policies.problems`); here it becomes a Flask response.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -193,8 +193,9 @@ class KeyGateMiddleware:
             return
 
         cache_key = _blake2s(token).digest()
-        # DecisionCache.get, inlined (bench case 1: the TTLCache probe is a hit's main cost);
-        # indexing, not .get(): TTLCache.get costs three times as much.
+        # Inline (bench case 1): the positive cache's TTLCache probe is a hit's main cost;
+        # indexing, not .get(): TTLCache.get costs three times as much. The stale bound
+        # is tested only once a version check failed (DecisionCache.trusted).
         try:
             entry = self._positive[cache_key]
             hit = not self.cache.degraded or self.cache.trusted(entry, self._timer())

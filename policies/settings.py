@@ -1,17 +1,6 @@
 """Deployment settings shared by every side: where Redis is and the two secrets.
 
-Read from the environment, optionally under a TOML file (``KEYSTILE_CONFIG``)::
-
-    [keystile]
-    redis_url = "redis://localhost:6379/0"
-    master_keys = ["<newest Fernet key>", "<older one, still decrypts>"]
-    digest_secret = "<at least 32 bytes>"
-
-Environment variables win over the file: ``KEYSTILE_REDIS_URL`` (or ``REDIS_URL``),
-``KEYSTILE_MASTER_KEYS`` (comma-separated, newest first), ``KEYSTILE_DIGEST_SECRET``.
-Other tables of the file (``[gateway]``, ``[admin]``, ``[smtp]``) belong to their sides;
-their options can be set by environment too (``KEYSTILE_GATEWAY_STALE_BOUND=10``, see
-:mod:`policies.environment`).
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """Rate limits of the publishable key, the SDK key and each token
 (:mod:`policies.limits.rate_limits`).
 
-One pair of routes serves all three: ``{key}`` names the owner the way the page does
-(``publishable``, ``sdk`` or a token's key id) and ``{scope}`` is ``*`` (the whole key) or
-a catalogued ``module.functionality``. The limits text is the CLI's (``100/min, 10000/day``)
-and is parsed here with the store's own parser, so the admin reads the very message the
-store would give; every change is one guarded write of the store (audited, and picked up by
-the gateways at once), never a partial one.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

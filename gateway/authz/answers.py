@@ -1,13 +1,7 @@
 """The ASGI plumbing of :mod:`gateway.authz.service`: the app behind the gateway and the ``send``
 adapters that turn each answer into the one the proxy relays.
 
-* :class:`Identity`: the app the gateway lets allowed requests reach: ``200``, empty body,
-  the identity headers from the gateway's ``scope["state"]`` (empty when no key was needed);
-* :class:`HttpAnswer`: a WebSocket decision's HTTP answer (the ``websocket.http.response``
-  extension) sent as the check's plain HTTP answer;
-* :class:`WebSocketAnswer`: the reverse, for a check that came as a WebSocket handshake;
-* :class:`ProblemInHeader`: for nginx, which keeps only the headers of a refused check, the
-  problem's body in ``X-Keystile-Problem`` as well.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,30 +1,6 @@
 """The authz service's own options, checked once at construction (``ConfigError``).
 
-Every option has the same name in the ``[authz]`` table of the config file and as
-``KEYSTILE_AUTHZ_<OPTION>`` (the gateway's options stay in ``[gateway]``)::
-
-    [authz]
-    dialect = "nginx"
-    trusted_proxies = ["127.0.0.1/32", "10.0.0.0/8"]
-
-| option                  | default                 | meaning                                |
-|-------------------------|-------------------------|----------------------------------------|
-| ``dialect``             | (required)              | ``nginx``, ``forwarded`` (Traefik,     |
-|                         |                         | Caddy) or ``envoy``                    |
-| ``trusted_proxies``     | none                    | caller networks (CIDR) that may ask    |
-| ``shared_secret_header``| x-keystile-authz-secret | where a proxy sends the shared secret  |
-| ``shared_secret``       | none                    | that secret (>= 32 characters)         |
-| ``method_header``       | the dialect's           | where the original method,             |
-| ``uri_header``          |                         | path?query and host are described      |
-| ``host_header``         |                         | (empty host_header: the check's Host)  |
-| ``path_prefix``         | empty                   | envoy: the check path's prefix         |
-| ``workspace_header``    | x-keystile-workspace    | the identity headers of a 200 answer   |
-| ``key_kind_header``     | x-keystile-key-kind     | (empty values when no key was needed)  |
-| ``key_id_header``       | x-keystile-key-id       |                                        |
-| ``action_header``       | x-keystile-action       |                                        |
-
-At least one of ``trusted_proxies`` and ``shared_secret`` must be set; when both are, a
-caller must pass both.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

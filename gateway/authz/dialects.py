@@ -5,23 +5,7 @@ on its own request line. A :class:`Dialect` reads that description back into the
 an ASGI scope of the ORIGINAL request, which the gateway then decides as if the client had
 called it directly.
 
-==============  ===================  ===================  ===================  =================
-dialect         proxies              method               path and query       host
-==============  ===================  ===================  ===================  =================
-``nginx``       nginx auth_request   X-Original-Method    X-Original-URI       X-Original-Host
-``forwarded``   Traefik, Caddy       X-Forwarded-Method   X-Forwarded-Uri      X-Forwarded-Host
-``envoy``       Envoy ext_authz      its own              its own, after the   its own Host
-                (HTTP service)                            ``path_prefix``
-==============  ===================  ===================  ===================  =================
-
-The header names are configurable. One service speaks one dialect, never a guess from the
-headers present: a proxy overwrites the headers of its own contract, not the others', so a
-client could otherwise name the request to decide by sending another dialect's header.
-
-The path is decoded as uvicorn decodes a request line (``%XX`` unquoted, the query kept
-apart as bytes), so the gateway sees what an ASGI app behind it would. A description that
-cannot be a request line (missing or repeated headers, not ``/...``, non-ASCII, an unknown
-method token) is refused (:class:`Refusal`): the caller is then a broken proxy config.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

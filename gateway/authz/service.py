@@ -4,27 +4,7 @@ nginx ``auth_request``, Caddy ``forward_auth``, Traefik ``ForwardAuth`` and Envo
 ``ext_authz`` (HTTP service) ask an outside service whether a request may pass. This ASGI
 app is that service, with no decision logic of its own:
 
-1. **trust**: the caller's address must be in ``trusted_proxies`` and/or it must send the
-   ``shared_secret`` (compared in constant time); anyone else gets 403
-   ``untrusted_caller`` and no key is ever looked at, so the service cannot be used to
-   probe keys from outside;
-2. **the original request**: the proxy's :mod:`dialect <gateway.authz.dialects>` is read back
-   into an ASGI scope of the request the client made (method, decoded path, query, host,
-   and the client's own headers: ``Authorization``, ``X-Api-Key``, ``Origin``...). A
-   ``GET`` with ``Upgrade: websocket`` becomes a ``websocket`` scope, decided as the
-   WebSocket route it is. A path with an empty, ``.`` or ``..`` segment (decoded) is
-   refused with 400 ``ambiguous_path``: the API behind the proxy may merge or resolve them
-   and run another route than the one decided (an ASGI app's router does neither);
-3. **the decision**: the real :class:`~gateway.KeyGateMiddleware` (same cache,
-   invalidation, catalog from the store, problems and metrics) in front of a tiny app that
-   answers ``200`` with the identity headers (``X-Keystile-Workspace``, ``-Key-Kind``,
-   ``-Key-Id``, ``-Action``; empty when no key was needed). A refusal is the middleware's
-   own answer, status, ``problem+json`` body, ``WWW-Authenticate`` and ``Retry-After``,
-   with the HTTP answer for WebSockets too (the proxy relays an HTTP answer).
-
-nginx drops the body of a refused ``auth_request`` and turns every status but 401/403
-into 500, so for the ``nginx`` dialect a refusal also carries its body in
-``X-Keystile-Problem``; the nginx config of docs/proxies.md answers the client with it.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

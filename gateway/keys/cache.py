@@ -1,40 +1,6 @@
 """Per-process decision cache: what each recently seen key may do, and which keys are unknown.
 
-Positive entries
-    A :class:`CachedKey` per valid key in :attr:`DecisionCache.positive`, a cachetools
-    ``TTLCache`` (``cache_size`` entries, least recently used out first), keyed by the
-    BLAKE2s digest of the presented key, never the key itself, so a dump or ``repr`` of the
-    cache shows no key. Each remembers its workspace's policy version; an index by workspace
-    and version lets an event evict exactly the entries it outdates, and lets the version
-    check skip every workspace whose entries are all current without looking at them (with
-    100,000 keys cached a check touches only what changed). The TTLCache tells the index of
-    every entry it drops on its own (:mod:`gateway.keys.ttlcache`).
-
-Lifetime (``cache_ttl``)
-    TTLCache's: an entry lives at most ``cache_ttl`` after it was stored, that is after the
-    lookup that fetched it. Reading it does not extend that, nor does the version check
-    (which confirms without re-inserting anything), so a busy key is looked up again once
-    per ``cache_ttl`` (one Redis command per key per 300 s by default) and an unused one
-    leaves then. Expired entries are purged by every insertion and every version check.
-
-Freshness
-    An entry is trusted while ``now < max(fetched, last confirmation) + stale_bound``; the
-    periodic version check (:mod:`gateway.keys.invalidation`) confirms every entry at once, with
-    one timestamp for the whole cache. While Redis answers, that is every
-    ``check_interval`` (<= ``stale_bound``), so requests do not test the stale bound; once
-    a check fails, each request tests its entry's times: entries keep serving for
-    ``stale_bound`` past their last confirmation (the TTL clock stops meanwhile, so
-    ``cache_ttl`` cannot cut that short), then are looked up again (503 if Redis is still
-    away).
-
-Negative entries
-    Well-formed but unknown (or revoked) keys, keyed the same way, for ``negative_ttl``
-    (short) in a bounded ``TTLCache``: repeating one bad key costs one lookup per
-    ``negative_ttl``. Malformed keys never get here: the checksum refuses them first.
-
-Reads on the request path are ``positive[key]`` (cheaper than ``.get``); everything else
-runs on the event loop between requests, so no locks are needed (one middleware serves one
-event loop).
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

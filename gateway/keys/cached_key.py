@@ -5,10 +5,7 @@ same key until evicted, so a decision is a few attribute reads and set probes: b
 actions as ``"module.functionality"`` strings, allowed origins normalised, the
 ``request.user``/``request.auth`` objects ready to hand over.
 
-A gateway may hold 100,000s of these, so whatever many keys have in common is shared
-rather than copied: the empty rule sets, the ``request.auth`` and metrics label of a kind,
-the workspace id string (interned). That, and no per-entry dict or timestamps beyond
-``fetched``, keeps an entry near 1 KB of resident memory in all.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -71,7 +68,8 @@ class CachedKey:
         self.version = policy.version
         self.expires = policy.expires
         self.restricted = kind is not KeyKind.SDK
-        # Same answers as KeyPolicy.blocks, as two probes of plain strings. Both empty
+        # The key's rules as two probes of plain strings: "module.functionality" blocks
+        # one action, a module in blocked_modules (a "module:*" rule) all. Both empty
         # (and shared) when no rule applies: the request path then skips the probes.
         rules = policy.rules if self.restricted else ()
         self.blocked = frozenset(f"{r.module}.{r.functionality}" for r in rules) or _NO_RULES

@@ -2,31 +2,7 @@
 
 Guarantees (defaults in brackets; each is an option of the middleware):
 
-* **Events** -- every store write publishes ``"<workspace> <version>"`` on ``ks:events``
-  inside the same atomic step. The listener evicts that workspace's older entries as the
-  message arrives: a revoked key or a new rule is enforced by every gateway process within
-  the pub/sub delivery time (milliseconds on a LAN).
-* **Lost messages** -- pub/sub is at most once. Every subscription confirmation (the first
-  one, and each one after a dropped connection, whether we or redis-py reconnected) clears
-  the whole cache: whatever happened while we were not listening is looked up again.
-  The first reconnection is immediate, then exponential backoff with jitter from
-  ``reconnect_min`` [0.05 s] to ``reconnect_max`` [2 s]; :mod:`policies.storage.subscription`
-  picks where (a Sentinel's current primary, the next Cluster node).
-* **Slow Redis** -- a store call gives up after ``store_timeout`` [0.5 s] (503).
-* **Version check** -- every ``check_interval`` [0.5 s], on a fixed schedule, one pipelined
-  ``HGET version`` per cached workspace compares versions and drops mismatches, so even a
-  message lost without the connection dropping is caught: **worst-case staleness while
-  Redis is reachable is ``check_interval`` plus one round trip: under 1 s by default**. It
-  also confirms the entries still valid, which is what the stale bound counts from.
-* **Catalog** (from the store) -- recompiled on its event and on every subscription; a
-  periodic reload (every 5 s) bounds a lost message.
-* **Redis down** -- entries serve for ``stale_bound`` [30 s] after their last confirmation
-  (``cache_ttl``'s clock stops meanwhile, see :mod:`gateway.keys.cache`), then need a lookup (503
-  ``store_unavailable``); unknown keys get 503 at once. No restart
-  needed: listener and check keep trying; the first success resumes normal service.
-
-The cache is cleared on *re*-subscription, not when the connection drops: the drop may be
-Redis going away, and clearing then would throw away what the stale bound keeps serving.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """The rate-limit answers: ``RateLimit-Policy`` and ``RateLimit`` fields, and the 429.
 
-Fields as draft-ietf-httpapi-ratelimit-headers-11 defines them, Structured Field Lists
-serialised by ``http-sf``: ``RateLimit-Policy: "key-60s";q=100;w=60`` (one item per window
-that applies: ``key-<seconds>s`` for the key's, ``<action>-<seconds>s`` for an action's),
-``RateLimit: "key-60s";r=42;t=17`` (``r``: what is left; ``t``: seconds until the window's
-current bucket ends, or until one more request fits when nothing is left). A policy field is
-computed once per cache entry and action; a ``RateLimit`` item from a template serialised once
-per counter (:func:`gateway.limits.window_counter.item_template`).
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,6 @@
 """The background half of rate limiting: every ``limit_sync_interval``, one pipeline.
 
-The loop sends each active counter's new counts and reads back the shared totals and how
-many processes count the same owner (:func:`policies.limits.counters.sync`, one ``SYNC``
-per workspace in one pipeline). It wakes early when the request path asks
-(:meth:`gateway.limits.limiter.Limiter.ask`: a new counter, a stale view), never sooner than a
-quarter interval after the previous sync. A counter is active while it has counts to send
-or was used within :data:`ACTIVE_SECONDS`; one unused for two windows and the cache's TTL
-is forgotten (no cache entry can still hold it: entries are looked up again within the TTL).
-
-Redis away: the counts stay (the next sync sends them, to the bucket they belong to if it
-is still current or previous) and every process goes on deciding from its last view, its
-own counts and its last known share (see the README's "Rate limits" for the bound).
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

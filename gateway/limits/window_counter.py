@@ -5,20 +5,7 @@ the shared totals of the current and previous fixed bucket of the window, as of 
 sync (:mod:`gateway.limits.sync`), plus what this process admitted since (``pending``, and
 ``sending`` while a sync is under way). A request is admitted when
 
-1. the sliding estimate ``previous * (1 - elapsed/window) + current + mine + 1`` stays
-   within the quota (the weighted previous window of Cloudflare and Unkey), and
-2. this process stays within its lease: what the store granted it at its last sync, its
-   even share of what is left but never more than the other live processes' leases leave
-   (:data:`policies.limits.counters.SYNC`), so together they cannot pass the quota between
-   syncs, however these interleave. Without a fresh lease (a counter just seen, Redis
-   away) the process splits what its own view says is left by the process count and rank
-   it last knew.
-
-No Redis command on the request path: a counter seen for the first time, or one whose view
-is older than a few sync intervals, asks the sync loop for an early sync instead. A process
-whose lease ran out waits for the next periodic sync (its lease meanwhile grows with what
-the previous window's decaying weight frees), so the syncs stay periodic however hard a key
-is pushed. Only admitted requests count.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

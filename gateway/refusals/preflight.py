@@ -4,15 +4,7 @@ A browser's preflight (``OPTIONS`` with ``Access-Control-Request-Method``) never
 key, yet it must be answered for a publishable key to work from another origin. The gateway
 lets a key-less preflight through only when no catalogued endpoint can run for it:
 
-* Starlette's ``CORSMiddleware`` placed **outside** the gateway (the recommended place)
-  answers preflights itself, so they never reach the gateway, and it adds its headers to the
-  gateway's refusals, so a page reads the 403 that names the blocked action;
-* placed **inside** (between the gateway and the app) it answers every preflight that has an
-  ``Origin`` itself, so those pass; the gateway then also sends its refusals through a copy
-  of it, so the page can read them in that set-up too;
-* any other preflight passes only if the app's router would run no catalogued endpoint for
-  ``OPTIONS`` on that path (a ``405``, a route outside the catalog): a key-less ``OPTIONS``
-  never reaches an ``options`` handler of a catalogued route.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,33 +1,6 @@
 """Every refusal, as RFC 9457 ``application/problem+json`` or a WebSocket close code.
 
-| code                     | HTTP | WS close | when                                        |
-|--------------------------|------|----------|---------------------------------------------|
-| ``missing_key``          | 401  | 4001     | no key in the request                       |
-| ``invalid_key``          | 401  | 4002     | malformed, bad checksum, unknown or revoked |
-| ``expired_key``          | 401  | 4003     | a token (or rolled SDK key) past its expiry |
-| ``action_blocked``       | 403  | 4004     | the key's rules forbid the route's action   |
-| ``origin_not_allowed``   | 403  | 4005     | publishable key used from another origin    |
-| ``route_not_in_catalog`` | 403  | 4006     | restricted key, route outside the catalog   |
-| ``store_unavailable``    | 503  | 1013     | Redis unreachable and the key not cached    |
-| ``invalid_path``         | 400  | 4007     | a control character in the path (any key)   |
-| ``internal_error``       | 500  | 1011     | a defect (e.g. a store error reply that is  |
-|                          |      |          | no outage): logged with its traceback       |
-| ``rate_limited``         | 429  | 4029     | the key's (or action's) rate limit is       |
-|                          |      |          | reached: ``Retry-After``, ``RateLimit``     |
-|                          |      |          | fields (:mod:`gateway.limits.ratelimit_fields`)    |
-
-``code`` is the stable, machine-readable member; ``type`` is ``urn:keystile:problem:<code>``
-(an identifier, not a page). ``invalid_key`` is one answer, byte for byte, whatever made the
-key invalid: callers learn nothing they could use to probe for keys. 401s carry
-``WWW-Authenticate: Bearer`` (RFC 6750), 503s ``Retry-After``; nothing is cached by clients
-(``Cache-Control: no-store``). 1013 is the registered "Try Again Later" close code.
-
-A WebSocket is refused before it is accepted. By default (``websocket_denial="close"``)
-with its close code, the problem code as reason; most servers (uvicorn among them) turn a
-close before accept into an HTTP 403 on the handshake, so the code is what ASGI-level
-clients (test clients, proxies) see. With ``websocket_denial="http"`` the handshake gets the
-HTTP problem itself (status, headers, body) where the server offers the ASGI
-``websocket.http.response`` extension, and the close code elsewhere.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,6 @@
 """Derive the catalog from an app's routes: ``name="projects.create"`` names the action.
 
-Works for Starlette and FastAPI apps (anything whose routing is a Starlette ``Router``). The
-catalog's route table is the app's routing, entry for entry and in the app's order: every
-``Route`` (its methods; none for a class or ASGI endpoint, which answers any method),
-``WebSocketRoute``, ``Mount`` (with the routes and ``redirect_slashes`` of its router, or as
-one opaque app when it mounts something else) and ``Host``. A route whose name has no dot
-(``"health"``, or a FastAPI route named after its function) stays in the table without an
-action, so it keeps the paths it matches: they are outside the catalog, as in the app. Custom
-path convertors the app registered are named so the store accepts them.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

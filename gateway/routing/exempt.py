@@ -5,10 +5,7 @@
 ``/static/...``; ``/*`` covers everything. Paths are compared as the app's router sees them
 (relative to the ``root_path``).
 
-An exempt path that covers a catalogued route would let a key-less request run an action
-no rule can then block, so the gateway refuses to start with one (``ConfigError``) unless
-``exempt_catalogued=True`` says it is meant. The check is conservative: a templated route
-counts as covered when some path under the exempt prefix could match its template.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

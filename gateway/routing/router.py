@@ -1,21 +1,6 @@
 """Request to action, decided by Starlette's own router over the catalog's route table.
 
-The gateway must decide on the route the app will run, so it does not match paths itself:
-the catalog's route table (:mod:`policies.catalog.routes`) becomes real Starlette routes
-(``Route``, ``WebSocketRoute``, ``Mount``, ``Host`` and ``Router``, in the app's order, with
-its ``redirect_slashes``) whose endpoints only say which action they stand for. A request is
-then routed by ``starlette.routing.Router.app`` itself: the same compiled patterns, the same
-first full match, the same ``405`` for a path matched under another method, the same
-redirect of a toggled trailing slash, ``HEAD`` for ``GET``, mounts and hosts. Its answer:
-
-* the :class:`Action` of the endpoint that would run;
-* ``None`` when no catalogued endpoint runs: a route without an action, ``404``, ``405``;
-* :data:`REDIRECT` when the app only answers with a slash redirect (its target is a
-  request of its own, decided when the client follows it).
-
-Starlette's routing never suspends for these endpoints, so it runs to completion without an
-event loop. Answers are memoised (bounded); the static paths of the table are resolved once
-at compile time and never evicted, so the common request costs two dict probes.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """Last-used times, batched: a request marks its cache entry; a flush writes them all.
 
-A cache hit marks nothing of its own: it counts itself in ``CachedKey.hits`` (which the
-metrics need anyway), and the flush compares that count with the one it saw last
-(``hits_flushed``); a request allowed after a lookup (the entry's first use) sets ``used``,
-which the flush takes back.
-Every ``touch_interval`` the gateway collects the keys used since the previous flush and
-writes them in one pipeline (:meth:`policies.AsyncPolicyStore.touch`), stamped with the flush
-time: last-used times are precise to ``touch_interval``. Entries evicted before a flush
-hand their mark over here, so evictions lose nothing. If Redis is away the marks wait for
-the next flush (bounded: one per key).
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

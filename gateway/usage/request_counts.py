@@ -1,13 +1,6 @@
 """Usage counts, in process: what each key asked for and how it ended, flushed in bulk.
 
-An allowed request adds one to its cache entry's ``tally`` (a ``defaultdict(int)`` keyed
-by action name, and for the publishable key by ``(action, raw Origin/Referer)``): one dict
-increment, no Redis, no clock. A refusal is counted where it is made
-(:class:`gateway.refusals.refuser.Refuser`), here, by code. The ticker's flush (``touch_interval``)
-turns both into the store's fields (:mod:`policies.usage.request_counts`) and writes them with the
-last-used times in one pipeline, stamped with the flush's minute. An entry evicted before a
-flush hands its tally over first, so evictions lose nothing; a flush that fails drops its
-counts (at most one interval, like a process that dies), so memory stays bounded.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,17 +1,6 @@
 """The catalog: what the protected API offers, in the words the admin uses.
 
-Modules hold functionalities (the admin's selects offer them; rules name them), and the
-route table (:mod:`policies.catalog.routes`) maps every route of the API, in the order the
-app tries them, to a ``module.functionality`` action or to nothing. It is declared in JSON
-or TOML, either with the routes inside their functionalities (tried in the order written)::
-
-    [modules.projects.functionalities.create]
-    description = "Create a project"
-    routes = ["POST /projects"]
-
-or with a top-level ``routes`` list of entries (mounts, hosts and routes outside the
-catalog included), or derived from an app's routes (``gateway.routing.catalog_from_app``); it is
-stored in Redis so both sides see the same one. Path templates use Starlette's syntax.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

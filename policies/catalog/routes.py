@@ -1,22 +1,6 @@
 """The catalog's route table: every route of the protected API, in the order the app tries them.
 
-The gateway must decide on the route the app will run, so the table keeps what Starlette's
-router needs to reproduce the match, and nothing is regrouped: entries are tried in order,
-the first full match wins, ``Mount`` and ``Host`` entries hold the routes of their sub-router
-(which then decides alone, as Starlette's does), and a route with no ``action`` still takes
-the paths it matches (they are outside the catalog). Entries, as JSON or TOML tables::
-
-    {"path": "/users/me", "methods": ["GET"], "action": "users.me"}
-    {"path": "/jobs/{id:int}"}                        # no methods: any method (class endpoint)
-    {"websocket": "/events", "action": "events.stream"}
-    {"mount": "/api", "routes": [...], "redirect_slashes": true}
-    {"mount": "/static", "action": "files.read"}      # no routes: an app of its own
-    {"host": "{tenant}.example.com", "routes": [...]}
-
-This module only checks the text (framework-free): templates use Starlette's ``{name}`` and
-``{name:convertor}`` syntax with its built-in convertors, or ones the catalog names in
-``convertors`` (registered in the app's process; the gateway refuses to compile a catalog
-whose convertors it does not know). Matching itself is Starlette's: see ``gateway.routing.router``.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

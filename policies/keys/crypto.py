@@ -5,15 +5,7 @@ anyone confirm a guessed key). The SDK and publishable keys and workspace secret
 stored encrypted with Fernet; :class:`cryptography.fernet.MultiFernet` takes a list of master
 keys, the first encrypting and all decrypting, so the master key rotates without downtime.
 
-Every ciphertext is bound to its place: ``ks2:`` + a Fernet token of ``context NUL value``,
-where the context names the workspace and the role or secret (:func:`role_context`,
-:func:`secret_context`). Fernet authenticates the whole payload, so a ciphertext copied into
-another workspace, role or secret name fails to decrypt there. Ciphertexts written before
-(a bare Fernet token, no context) stay readable until ``keystile secrets rewrap``.
-
-Check values (HKDF outputs, 16 hex digits) name a secret without revealing it: the digest
-secret's is stored in Redis to notice a changed secret at start-up; backups carry them.
-Bad arguments fail here, at construction, never later with a default.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

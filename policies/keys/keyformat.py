@@ -1,18 +1,6 @@
 """The one module that knows what a Keystile key looks like.
 
-Format (fixed width, so parsing is one regex match and a CRC)::
-
-    pk_ 7Gq2xL0aB9cD  V3n...32 chars...Zk  1a2B3c
-    ^^^ ^^^^^^^^^^^^  ^^^^^^^^^^^^^^^^^^^^  ^^^^^^
-    |   workspace id  secret: 32 base62     checksum: CRC32 of everything before it,
-    |   (12 base62)   (~190 bits, secrets)  6 base62 digits (as GitHub's tokens carry)
-    kind prefix: sk_ SDK access key, pk_ publishable key, tk_ workspace token
-
-The workspace id travels inside the key (as Stripe's keys carry the account) so that the
-gateway can address the workspace's Redis hash slot directly and decide in one round trip.
-It is not secret. The checksum lets a mistyped or random string be refused without any
-Redis call. Generation, parsing and masking live here together; every parse failure is
-the same :class:`InvalidKey`, so callers cannot build an oracle out of error messages.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

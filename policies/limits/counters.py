@@ -1,14 +1,6 @@
 """The shared rate-limit counters: their keys, the Lua step that syncs them, the operation.
 
-Gateways count in process (:mod:`gateway.limits.limiter`) and sync here every
-``limit_sync_interval``: one pipeline per process, one :data:`SYNC` call per workspace
-(its keys share the workspace's hash slot). Per (owner, scope, window) a counter per fixed
-bucket of the window (``ks:{W}:rl:<owner>:<scope>:<seconds>:<bucket>``, a string, TTL two
-windows and a minute) takes the process's new counts (``INCRBY``) and answers the totals of
-the current and previous buckets; per owner a hash of the processes counting it
-(``ks:{W}:rl:<owner>:procs``, process -> last sync) answers how many are live and this
-process's rank among them; per counter a hash of leases (``...:<seconds>:leases``, process
--> what it may still admit) is how the processes split what is left of a limit.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -3,15 +3,7 @@
 Keys stay as they are stored: digests and ciphertexts, never plain text; the document and
 its checks are :mod:`policies.backup.document`. A restore restores one workspace and nothing else:
 
-1. every section is checked before any write (:func:`policies.backup.document.check`);
-2. the sections are written to staging keys in the workspace's slot, in chunks of
-   :data:`CHUNK` entries (each a short Redis step), with a TTL as the last resort;
-3. one Lua step checks the staged sizes and makes them live by ``RENAME`` (O(1)), with the
-   version, audit entry and event; a failure before it (Redis refusing a write, the
-   workspace created meanwhile) removes the staging keys, and nothing was ever live.
-
-The backup's catalog is compared with the live one and applied only when asked, through the
-same audited path as ``keystile catalog load``.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """Rate limits of a workspace's publishable key, SDK key and tokens
 (:mod:`policies.limits.rate_limits`).
 
-One hash per workspace (``ks:{W}:limits``), one field per owner holding all its scopes. A
-change reads the owner's limits, edits one scope and writes them back guarded by ``SAME``
-(the value read must still be there), so two admins editing different scopes of one key at
-once both land: the one that lost the race reads again and reapplies its edit. Each change
-bumps the policy version, so every gateway drops its cached policy of the key and picks the
-new limits up with its next lookup, as it does rules.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

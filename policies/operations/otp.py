@@ -2,18 +2,7 @@
 
 Keys, all under the workspace's hash tag (:func:`policies.storage.schema.otp`):
 
-| key                          | type | holds                                            |
-|------------------------------|------|--------------------------------------------------|
-| ``…:otp:challenge:<A>``      | hash | digest, expires, tries left (one per admin+action)|
-| ``…:otp:sends:<admin>``      | zset | send id -> time, the last hour (hourly cap)      |
-| ``…:otp:last:<admin>``       | hash | action binding -> time of last send (cooldown)   |
-
-and, outside any workspace, ``ks:otp:{<admin>}:sends`` (zset): the admin's sends of the last
-hour in every workspace, so the hourly cap bounds an admin of N workspaces as it bounds an
-admin of one (guesses per hour: cap x attempts, not N times that).
-
-``<A>`` and ``<admin>`` are HMAC-derived names (:mod:`policies.otp.codes`), so key names reveal
-no admin id. A new send replaces the admin's open challenge for that action.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """One-time passwords that unlock an admin action: codes, digests, rules and outcomes.
 
-Pure: no I/O. The Redis steps are in :mod:`policies.operations.otp`, driven by
-:class:`policies.storage.sync_store.PolicyStore`. A challenge is bound to one admin, one
-workspace and one action (``"sdk_key.reveal"``, ``"secret.reveal:DB_URL"``): the three are
-both in the challenge's Redis key and in the digest of its code, so a code unlocks nothing
-else.
-
-Each code comes from a fresh random secret (HOTP at counter 0), not from a TOTP time window
-that could roll over seconds after the mail is sent; its life is the policy's TTL alone.
-Only an HMAC digest (the keyring's digest secret) is stored, never the code.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

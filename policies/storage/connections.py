@@ -1,13 +1,6 @@
 """Redis clients from a URL, for both sides, with replies decoded as text.
 
-| form                                                      | what it connects to           |
-|-----------------------------------------------------------|-------------------------------|
-| ``redis://[user:pass@]host:port/db``, ``rediss://`` (TLS) | one server                    |
-| ``unix:///path/redis.sock?db=0``                          | one server over a socket      |
-| ``redis+cluster://[user:pass@]host:port[,host:port…]``    | Redis Cluster (seed nodes)    |
-| ``redis+sentinel://[user:pass@]host:port[,…]/service[/db]`` | the primary Sentinel names  |
-
-Anything else is a clear configuration error at start-up, not a confusing failure on first use.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -5,12 +5,7 @@ yields :class:`Command`, :class:`Script` or :class:`Batch` and receives each rep
 synchronous driver (Flask, CLI) and the asynchronous one (gateway) only do the I/O, the way
 redis-py's sync and asyncio clients share one body.
 
-What a failed call means is decided here, once: what says "Redis is not there, not ready
-or not writable" (no connection, a timeout, ``LOADING``, ``READONLY``, ``MASTERDOWN``,
-``CLUSTERDOWN``, ``TRYAGAIN``, ``OOM``, a refused login) becomes :class:`StoreUnavailable`
-(a 503 and ``Retry-After`` at the gateway), with no URL or password in the message. Any other
-error reply (an error raised by our own Lua, ``WRONGTYPE``, a syntax error) is a defect, not
-an outage: it passes as redis-py raised it, so it is logged and answered as one.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

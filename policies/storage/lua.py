@@ -1,13 +1,6 @@
 """The Lua text of the store's atomic steps, and nothing else.
 
-Each script names its keys and arguments (:class:`policies.storage.scripting.LuaScript`: the body
-reads ``K.meta``, ``A.name``) and answers with :class:`policies.storage.scripting.Reply` statuses
-(``R.EXISTS``). Every write script shares one head (:data:`HEAD_KEYS`, :data:`HEAD_ARGS`)
-so that one tail, ``commit()``, bumps the workspace's policy version, appends the audit
-entry and publishes the invalidation event inside the same atomic step as the change:
-replies are ``{status, version}``. The event text ``"<workspace> <version>"`` is parsed by
-:mod:`policies.storage.events`. All keys of one script share the workspace's hash tag, so this holds
-on Redis Cluster too.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,35 +1,6 @@
 """The Redis key schema and the encoding of everything stored under it.
 
-| key                       | type   | holds                                                  |
-|---------------------------|--------|--------------------------------------------------------|
-| ``ks:workspaces``         | set    | every workspace id                                     |
-| ``ks:catalog``            | string | the catalog, JSON                                      |
-| ``{ks:catalog}:audit``    | stream | deployment audit: catalog loads (the catalog's slot)   |
-| ``ks:digest_check``       | string | check value of the digest secret (start-up check)      |
-| ``ks:{W}:meta``           | hash   | id, name, created, version, origins (JSON),            |
-|                           |        | pk/sk ``_digest``, ``_enc`` (Fernet), ``_prev_digest`` |
-| ``ks:{W}:keys``           | hash   | HMAC digest -> credential record (JSON), live keys only|
-| ``ks:{W}:rules``          | set    | ``module:functionality`` the publishable key may not use|
-| ``ks:{W}:tokens``         | hash   | token key id -> token metadata (JSON), incl. revoked   |
-| ``ks:{W}:lastused``       | hash   | key id -> unix time of last use (written lazily)       |
-| ``ks:{W}:secrets``        | hash   | secret name -> Fernet token                            |
-| ``ks:{W}:limits``         | hash   | owner (``pk``, ``sk``, ``tk:<kid>``) -> rate limits,   |
-|                           |        | JSON (:mod:`policies.limits.rate_limits`)              |
-| ``ks:{W}:rl:…``           | string,| shared rate-limit counters per owner, scope, window    |
-|                           | hash   | and bucket, and the gateways counting each owner, all  |
-|                           |        | with TTLs (:mod:`policies.limits.counters`)              |
-| ``ks:{W}:usage:G:T``      | hash   | usage counts of the bucket of grain G (``m``, ``h``,   |
-|                           |        | ``d``) starting at unix time T, with TTLs              |
-|                           |        | (:mod:`policies.usage.request_counts`)                 |
-| ``ks:{W}:audit``          | stream | audit entries, capped                                  |
-| ``ks:{W}:otp:…``          | hash,  | one-time-password challenges (digest only), send log   |
-|                           | zset   | and cooldowns, all with TTLs (:mod:`.operations.otp`)  |
-| ``ks:otp:{A}:sends``      | zset   | an admin's sends of the last hour, every workspace     |
-| ``ks:{W}:staging:…``      | any    | a restore's sections before they go live (TTL 1 h)     |
-| ``ks:events`` (channel)   | pubsub | ``"<workspace> <version>"`` or ``"catalog <fp>"``      |
-
-``{W}`` is the workspace id inside a Redis Cluster hash tag: one workspace's keys live in one
-slot, so each Lua step touches a single slot and stays atomic on a cluster.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

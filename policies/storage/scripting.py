@@ -1,13 +1,6 @@
 """How a Lua script and its Python callers agree: named keys and arguments, named replies.
 
-A :class:`LuaScript` declares the names of its ``KEYS`` and ``ARGV`` once; the Lua text it
-runs starts with a prelude generated from them, so the body reads ``K.meta``, ``A.name``
-and ``R.UNKNOWN_WORKSPACE``, never ``ARGV[s + 7]``; Python builds a call from the same names
-(:meth:`LuaScript.call`), so the two cannot drift apart. A key name starting with ``*``
-takes the remaining keys as a list (``K.targets``); an argument listed in ``lists`` travels
-as one JSON array (decoded by the prelude), which is how variable-length groups (the audit
-fields, APPLY's operations) are passed. Reply statuses are :class:`Reply`, one enum for
-every script, given to Lua as the table ``R``.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
 """Where a reader listens for invalidation events: one pub/sub connection per attempt.
 
-* **One server, Sentinel** -- the client's own pub/sub. A Sentinel-managed pool asks the
-  Sentinel for the current primary on every new connection, so the subscription made after
-  a failover lands on the new primary by itself.
-* **Cluster** -- a ``PUBLISH`` on any node of a Redis Cluster is broadcast to every node,
-  so one plain connection to *any* node hears every event. redis-py's ``ClusterPubSub``
-  routes ``SUBSCRIBE`` by the channel's slot, which needs the slot map first and pins the
-  subscription to the one node owning that slot; we rather connect to a node directly and
-  move to the next known node on each new attempt, so a dead node costs one failed attempt.
-  Processes start at a random node, which spreads their subscriptions over the cluster.
-
-Sharded pub/sub (``SSUBSCRIBE``, Redis 7) is deliberately not used: a shard channel lives in
-one slot, so hearing every workspace would take one subscription per slot owner and a
-channel per slot, while the broadcast costs a cluster of a few nodes nothing that matters.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

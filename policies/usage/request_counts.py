@@ -5,17 +5,7 @@ The gateway counts decisions in memory and flushes them in the background
 minute, an hour and a day, so no roll-up job is needed. A bucket is a Redis hash
 (:func:`policies.storage.schema.usage`) whose fields are:
 
-| field                         | counts                                                  |
-|-------------------------------|---------------------------------------------------------|
-| ``a|S|ACTION|OUTCOME``        | decisions for subject S on ACTION ending in OUTCOME     |
-|                               | (``-``: no action, e.g. outside the catalog)            |
-| ``g|S|ACTION|ORIGIN``         | allowed requests of the publishable key, by origin      |
-| ``t|S``                       | every request of S (day buckets only: the sparklines)   |
-
-S, the subject: ``publishable``, ``sdk`` (the workspace's one key of each kind, whatever
-its rotations) or a token's key id; missing and invalid keys are not counted (anyone can
-make up a key of any workspace). OUTCOME: ``allowed`` or a refusal's problem code. Free
-text (actions, origins) has ``%`` and ``|`` escaped, so a field always splits into parts.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
