@@ -3,7 +3,8 @@
 Construction checks every option (:class:`~gateway.config.GatewayConfig`, ``ConfigError``)
 and builds the parts: the rendered problems, the decision cache, the metrics, the runtime
 (Redis client, listener, version check, catalog), the resolver of uncached keys and the
-refuser. The middleware holds them; :mod:`gateway.middleware` is the request path.
+refuser, the key checks and the preflight check. The middleware holds them;
+:mod:`gateway.middleware` is the request path.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from starlette.types import ASGIApp
 
 from gateway.config import GatewayConfig, GatewayOptions
 from gateway.keys.cache import DecisionCache
+from gateway.keys.checks import KeyChecks
 from gateway.keys.resolver import KeyResolver
 from gateway.metrics import GatewayMetrics
-from gateway.refusals.preflight import InnerCors
+from gateway.refusals.preflight import InnerCors, Preflight
 from gateway.refusals.problems import Problems
 from gateway.refusals.refuser import Refuser
 from gateway.runtime.runtime import Runtime
@@ -79,7 +81,9 @@ class GatewayParts:
             logger=self.logger,
             timer=timer,
         )
+        self.checks = KeyChecks(self.problems, clock, deny_unmatched=config.unmatched == "deny")
         self.inner_cors = InnerCors.find(app)
+        self.preflight = Preflight(self.runtime.catalog, self.inner_cors)
         self.refuser = Refuser(
             self.logger,
             self.metrics,

@@ -20,13 +20,11 @@ from typing import Any, Self, Unpack
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.asgi_scope import caller_origin, has_header, host_header, route_path
+from gateway.asgi_scope import has_header, host_header, route_path
 from gateway.assembly import LOGGER_NAME, GatewayParts
 from gateway.config import GatewayConfig, GatewayOptions
 from gateway.keys.cached_key import CachedKey
 from gateway.keys.invalidation import Invalidation
-from gateway.limits.ratelimit_fields import limit_field, rate_limited, with_fields
-from gateway.refusals.problems import Rendered, blocked
 from gateway.routing.exempt import split
 from gateway.routing.router import REDIRECT, Action, Router
 from policies.catalog.catalog import Catalog
@@ -93,7 +91,6 @@ class KeyGateMiddleware:
         self._bearer_name = None if config.bearer_header is None else config.bearer_header.encode()
         self._key_name = None if config.key_header is None else config.key_header.encode()
         self._exempt, self._exempt_prefixes = split(config.exempt_paths)
-        self._deny_unmatched = config.unmatched == "deny"
         self._pass_preflight = config.pass_preflight
         self._counting = config.usage_counts
         self._positive = parts.cache.positive
@@ -103,7 +100,8 @@ class KeyGateMiddleware:
         self._limiter = parts.runtime.limiter
         self._resolver = parts.resolver
         self._refuse = parts.refuser.refuse
-        self._inner_cors = parts.inner_cors
+        self._checks = parts.checks
+        self._preflight = parts.preflight
 
     @classmethod
     def from_settings(
@@ -225,10 +223,10 @@ class KeyGateMiddleware:
         if action is not None and not entry.conditional:
             problem = None
         else:
-            problem = self._forbidden(entry, action, origin, referer)
+            problem = self._checks.refusal(entry, action, origin, referer)
         name = None if action is None or action is REDIRECT else action.name
-        if problem is None and entry.limits is not None:
-            problem, send = self._rate_limit(entry, name, send, scope_type)
+        if problem is None and entry.limits is not None:  # in process (gateway.limits)
+            problem, send = self._limiter.answer(entry.limits, name, send, scope_type)
         if problem is not None:
             if hit:
                 self._cache_counts["hit"] += 1
@@ -267,27 +265,12 @@ class KeyGateMiddleware:
             self._pass_preflight
             and method == "OPTIONS"
             and has_header(headers, _PREFLIGHT)
-            and await self._preflight_passes(headers, path, root_path, has_origin)
+            and await self._preflight.passes(headers, path, root_path, has_origin)
         ):
             self._decisions["exempt", "none"] += 1
             await self.app(scope, receive, send)
             return
         await self._refuse(scope, receive, send, self.problems.missing_key, method, path)
-
-    async def _preflight_passes(
-        self, headers: Any, path: str, root_path: str, has_origin: bool
-    ) -> bool:
-        """Whether a key-less preflight may reach the app (:mod:`gateway.refusals.preflight`)."""
-        if self._inner_cors is not None and has_origin:
-            return True  # the CORS middleware inside answers it: nothing else runs
-        router = self._catalog.router
-        if router is None:
-            router, _ = await self._catalog.load_router()
-            if router is None:
-                return False
-        host = host_header(headers) if router.by_host else None
-        action = router.resolve("OPTIONS", path, root_path, host)
-        return action is None or action is REDIRECT
 
     async def _load_router(
         self, scope: Scope, receive: Receive, send: Send, method: str
@@ -308,43 +291,6 @@ class KeyGateMiddleware:
         """The action the app's own router will run (:mod:`gateway.routing.router`)."""
         host = host_header(headers) if router.by_host else None
         return router.resolve(method, path, root_path, host)
-
-    def _forbidden(
-        self,
-        entry: CachedKey,
-        action: Action | None,
-        origin: bytes | None,
-        referer: bytes | None,
-    ) -> Rendered | None:
-        """Expiry, the publishable key's origins, then the action against the key's rules."""
-        if entry.expires is not None and self._clock() >= entry.expires:
-            return self.problems.expired_key
-        if entry.origins is not None and caller_origin(origin, referer) not in entry.origins:
-            return self.problems.origin_not_allowed
-        if action is None:
-            if entry.restricted and self._deny_unmatched:
-                return self.problems.route_not_in_catalog
-            return None
-        if action.name in entry.blocked or action.module in entry.blocked_modules:
-            return blocked(action.module, action.functionality)
-        return None
-
-    def _rate_limit(
-        self, entry: CachedKey, name: str | None, send: Send, scope_type: str
-    ) -> tuple[Rendered | None, Send]:
-        """The key's rate limits (:mod:`gateway.limits.limiter`, in process): the 429, or
-        a ``send`` that adds the ``RateLimit`` fields to the app's answer."""
-        limits = entry.limits
-        assert limits is not None
-        counters = limits.by_action.get(name, limits.for_key)
-        if not counters:
-            return None, send
-        now = self._clock()
-        refused_by = self._limiter.admit(counters, now)
-        fields = limits.policies.get(name, limits.key_policy)
-        if refused_by is not None:
-            return rate_limited(refused_by, counters, fields, now), send
-        return None, with_fields(send, fields, limit_field(counters, now), scope_type)
 
     def _admit(
         self, scope: Scope, entry: CachedKey, name: str | None, hit: bool, origin: bytes | None

@@ -3,8 +3,6 @@ and publishable keys, rules), :mod:`.tokens` (tokens and secrets), :mod:`.limits
 limits of all three), :mod:`.usage` (charts, a rule's impact), :mod:`.panels` (the page's
 lists), :mod:`.listing` (their pages and filters); :mod:`.base` holds what they share.
 
-Routes, below the view's URL (``/admin/tokens/``); every one but the page takes ``?ws=``:
-
 Design notes: ``docs/architecture.md``.
 """
 

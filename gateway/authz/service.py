@@ -1,9 +1,5 @@
 """``AuthzService``: the gateway's decision for a request a reverse proxy asks about.
 
-nginx ``auth_request``, Caddy ``forward_auth``, Traefik ``ForwardAuth`` and Envoy
-``ext_authz`` (HTTP service) ask an outside service whether a request may pass. This ASGI
-app is that service, with no decision logic of its own:
-
 Design notes: ``docs/architecture.md``.
 """
 

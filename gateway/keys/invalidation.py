@@ -1,7 +1,5 @@
 """Keeping the decision cache honest: the event listener and the periodic version check.
 
-Guarantees (defaults in brackets; each is an option of the middleware):
-
 Design notes: ``docs/architecture.md``.
 """
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from gateway.limits.ratelimit_fields import policy_field
+from starlette.types import Send
+
+from gateway.limits.ratelimit_fields import limit_field, policy_field, rate_limited, with_fields
 from gateway.limits.window_counter import CounterKey, WindowCounter
+from gateway.refusals.problems import Rendered
 from policies.limits.rate_limits import KEY_SCOPE, Limits
 
 __all__ = ["CounterKey", "LimitPlan", "Limiter", "WindowCounter"]
@@ -92,6 +95,21 @@ class Limiter:
             if now - counter.synced > fresh_for:
                 self.ask()
         return None
+
+    def answer(
+        self, limits: LimitPlan, name: str | None, send: Send, scope_type: str
+    ) -> tuple[Rendered | None, Send]:
+        """One request of a limited key, for action ``name``: the 429, or a ``send`` that
+        adds the ``RateLimit`` fields to the app's answer."""
+        counters = limits.by_action.get(name, limits.for_key)
+        if not counters:
+            return None, send
+        now = self.clock()
+        refused_by = self.admit(counters, now)
+        fields = limits.policies.get(name, limits.key_policy)
+        if refused_by is not None:
+            return rate_limited(refused_by, counters, fields, now), send
+        return None, with_fields(send, fields, limit_field(counters, now), scope_type)
 
 
 def _nothing() -> None:

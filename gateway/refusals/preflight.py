@@ -1,9 +1,5 @@
 """CORS and the gateway: preflights without a key, and refusals a page can read.
 
-A browser's preflight (``OPTIONS`` with ``Access-Control-Request-Method``) never carries the
-key, yet it must be answered for a publishable key to work from another origin. The gateway
-lets a key-less preflight through only when no catalogued endpoint can run for it:
-
 Design notes: ``docs/architecture.md``.
 """
 
@@ -15,7 +11,10 @@ from typing import Any
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
+from gateway.asgi_scope import host_header
 from gateway.refusals.problems import Rendered
+from gateway.routing.catalog_loader import CatalogLoader
+from gateway.routing.router import REDIRECT
 
 _UNWRAP_DEPTH = 32
 _PROBLEM = "keystile.problem"
@@ -57,3 +56,23 @@ class InnerCors:
         """Send ``rendered`` with the CORS headers the app's own answers would get."""
         scope[_PROBLEM] = rendered
         await self._cors(scope, receive, send)
+
+
+class Preflight:
+    """Whether a key-less CORS preflight may reach the app."""
+
+    def __init__(self, catalog: CatalogLoader, inner_cors: InnerCors | None) -> None:
+        self.catalog = catalog
+        self.inner_cors = inner_cors
+
+    async def passes(self, headers: Any, path: str, root_path: str, has_origin: bool) -> bool:
+        if self.inner_cors is not None and has_origin:
+            return True  # the CORS middleware inside answers it: nothing else runs
+        router = self.catalog.router
+        if router is None:
+            router, _ = await self.catalog.load_router()
+            if router is None:
+                return False
+        host = host_header(headers) if router.by_host else None
+        action = router.resolve("OPTIONS", path, root_path, host)
+        return action is None or action is REDIRECT

@@ -1,8 +1,5 @@
 """Backups: one workspace's policies to an authenticated JSON document and back.
 
-Keys stay as they are stored: digests and ciphertexts, never plain text; the document and
-its checks are :mod:`policies.backup.document`. A restore restores one workspace and nothing else:
-
 Design notes: ``docs/architecture.md``.
 """
 

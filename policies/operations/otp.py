@@ -1,7 +1,5 @@
 """One-time-password challenges: issue (with cooldown and hourly cap), verify, cancel.
 
-Keys, all under the workspace's hash tag (:func:`policies.storage.schema.otp`):
-
 Design notes: ``docs/architecture.md``.
 """
 

@@ -1,10 +1,5 @@
 """Usage counts: who called what, how it ended, from where; per minute, hour and day.
 
-The gateway counts decisions in memory and flushes them in the background
-(:mod:`gateway.usage.request_counts`); each flush adds its counts to three buckets per workspace, a
-minute, an hour and a day, so no roll-up job is needed. A bucket is a Redis hash
-(:func:`policies.storage.schema.usage`) whose fields are:
-
 Design notes: ``docs/architecture.md``.
 """
 
