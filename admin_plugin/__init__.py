@@ -6,7 +6,7 @@ A host app adds it in a few lines (Flask-Admin's Bootstrap 4 theme, its default)
     from flask_admin import Admin
     from admin_plugin import AdminIdentity, KeystileAdmin, SmtpConfig, SmtpMailer
     from policies import PolicyStore, Settings
-    from policies.connect import sync_client
+    from policies.storage.connections import sync_client
 
     settings = Settings.load()
     app = Flask(__name__)
@@ -36,7 +36,7 @@ from admin_plugin.identity import AdminIdentity, CurrentAdmin, flask_login_admin
 from admin_plugin.mailer import Mailer, MailError, SmtpConfig, SmtpMailer
 from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.views import TokensView
-from policies.otp import OtpPolicy
+from policies.otp.codes import OtpPolicy
 
 __all__ = [
     "AdminIdentity",

@@ -21,10 +21,10 @@ from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.views import TokensView
 from admin_plugin.views.base import no_framing
 from admin_plugin.views.listing import check_page_size
-from admin_plugin.views.page import AUDIT_PER_PAGE, TOKENS_PER_PAGE
+from admin_plugin.views.panels import AUDIT_PER_PAGE, TOKENS_PER_PAGE
 from policies import PolicyStore
 from policies.errors import ConfigError, StoreUnavailable
-from policies.otp import DEFAULT_POLICY, OtpPolicy
+from policies.otp.codes import DEFAULT_POLICY, OtpPolicy
 
 EXTENSION = "keystile"
 MIN_SECRET_KEY = 32

@@ -16,7 +16,7 @@ from email.headerregistry import Address
 from typing import Any
 
 from policies.errors import ConfigError
-from policies.keyformat import is_workspace_id
+from policies.keys.keyformat import is_workspace_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,6 @@
 """Mail for one-time passwords, over SMTP with the standard library.
 
-Configured from the ``[smtp]`` table of the Keystile config file (or any mapping)::
-
-    [smtp]
-    host = "smtp.example.com"
-    port = 587
-    security = "starttls"      # "none", "starttls" or "ssl" (implicit TLS, port 465)
-    username = "keystile"
-    password = "…"
-    sender = "Keystile <no-reply@example.com>"
-    timeout = 10
-    cafile = "/etc/ssl/private-ca.pem"   # optional: trust a private CA
-
-Every failure (refused, unreachable, bad login, TLS) becomes :class:`MailError` with a
-message an admin can act on; the server's reply code is kept, the password never is.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

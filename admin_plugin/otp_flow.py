@@ -15,7 +15,7 @@ from admin_plugin.identity import AdminIdentity
 from admin_plugin.mailer import Mailer, MailError
 from policies import PolicyStore
 from policies.errors import KeystileError
-from policies.otp import DEFAULT_POLICY, OtpPolicy, normalize_code
+from policies.otp.codes import DEFAULT_POLICY, OtpPolicy, normalize_code
 
 log = logging.getLogger(__name__)
 

@@ -5,15 +5,12 @@ the admin (what to do), plus extension members the page uses (``attempts_left``,
 ``retry_after``). :func:`from_exception` maps Keystile's exceptions; anything unexpected
 becomes a plain 500 problem, logged on the server with its traceback.
 
-The ``type`` namespace and the ``code`` spelling are the gateway's (``gateway.problems``):
-``type`` is ``urn:keystile:problem:<code>``, ``code`` is snake_case and always present, so a
-client handles both faces with one switch on ``code``.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from flask import Response, json
@@ -29,12 +26,16 @@ from policies.errors import (
     StoreUnavailable,
     UnknownWorkspace,
 )
-from policies.otp import OtpRejected, OtpThrottled
+from policies.otp.codes import OtpRejected, OtpThrottled
+from policies.problems import (
+    CODE_RE,
+    MEDIA_TYPE,
+    STORE_UNAVAILABLE,
+    STORE_UNAVAILABLE_TITLE,
+    document,
+)
 
 log = logging.getLogger(__name__)
-MEDIA_TYPE = "application/problem+json"
-TYPE_PREFIX = "urn:keystile:problem:"  # the gateway's namespace (gateway/problems.py)
-CODE_RE = re.compile(r"[a-z]+(_[a-z]+)*")
 
 
 class Problem(Exception):
@@ -51,14 +52,7 @@ class Problem(Exception):
         self.extra = extra
 
     def response(self) -> Response:
-        body = {
-            "type": TYPE_PREFIX + self.code,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "code": self.code,
-            **self.extra,
-        }
+        body = document(self.code, self.status, self.title, self.detail, **self.extra)
         response = Response(json.dumps(body), status=self.status, mimetype=MEDIA_TYPE)
         retry_after = self.extra.get("retry_after")
         if retry_after is not None:
@@ -97,8 +91,8 @@ def from_exception(exc: Exception) -> Problem:
     if isinstance(exc, StoreUnavailable):
         return Problem(
             503,
-            "store_unavailable",
-            "Key store unavailable",
+            STORE_UNAVAILABLE,
+            STORE_UNAVAILABLE_TITLE,
             "The key store cannot be "
             "reached right now; nothing was changed. Try again in a moment.",
         )

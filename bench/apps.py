@@ -29,8 +29,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from gateway import KeyGateMiddleware, catalog_from_app
-from policies import Catalog, Keyring, Settings, schema
-from policies.connect import async_client
+from policies import Catalog, Keyring, Settings
+from policies.storage import schema
+from policies.storage.connections import async_client
 
 PATH = "/projects"
 READY = "/ready"

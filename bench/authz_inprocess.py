@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from bench.apps import PATH
 from bench.setup import BenchEnv
-from gateway.authz import AuthzService
+from gateway.authz.service import AuthzService
 
 
 async def decisions_in_process(env: BenchEnv, count: int) -> float:

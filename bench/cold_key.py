@@ -69,8 +69,8 @@ async def run(env: BenchEnv, *, keys: int) -> CaseResult:
         "periodic version check; script-internal commands subtracted, see bench/redisstats.py)"
     )
     result.details.append(
-        "a lookup is one EVALSHA of policies.lua.LOOKUP (HGET record, HMGET version+origins, "
-        "SMEMBERS rules inside Redis); after a restart or SCRIPT FLUSH the first one costs "
-        "a second round trip to send the script (EVAL)"
+        "a lookup is one EVALSHA of policies.storage.lua.LOOKUP (HGET record, HMGET "
+        "version+origins, SMEMBERS rules inside Redis); after a restart or SCRIPT FLUSH "
+        "the first one costs a second round trip to send the script (EVAL)"
     )
     return result

@@ -27,8 +27,8 @@ from bench.redisstats import Commands, Window
 from bench.report import CaseResult
 from bench.servers import uvicorn_servers
 from bench.setup import BenchEnv, cpu_plan, pinned
-from policies import keyformat
-from policies.keyformat import KeyKind
+from policies.keys import keyformat
+from policies.keys.keyformat import KeyKind
 
 NAME = "7 garbage flood"
 FLOOD_CONNECTIONS = 8

@@ -1,4 +1,4 @@
-"""Case 10: rate limits (:mod:`gateway.limiting`), accuracy across processes and cost.
+"""Case 10: rate limits (:mod:`gateway.limits.limiter`), accuracy across processes and cost.
 
 (a) accuracy: 4 uvicorn gateway processes, a publishable key limited to 1,000 requests per
     10 s, offered three times that (300 requests a second, open loop) spread unevenly over
@@ -8,7 +8,7 @@
 (b) cost: case 1's in-process hit with a limit set (1e9 a day: never reached) and without,
     on the same gateway, interleaved rounds in one run: the difference per request;
 (c) Redis commands per 10,000 limited requests, over run (a): only the sync pipelines
-    (``EVALSHA`` of :data:`policies.rate_counters.SYNC`) and each process's one lookup.
+    (``EVALSHA`` of :data:`policies.limits.counters.SYNC`) and each process's one lookup.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from bench.redisstats import raw_stats
 from bench.report import CaseResult
 from bench.servers import uvicorn_servers
 from bench.setup import ACTOR, BenchEnv
-from policies.rate_counters import counter
+from policies.limits.counters import counter
 
 NAME = "10 rate limits"
 QUOTA, WINDOW = 1000, 10

@@ -5,7 +5,7 @@ corrections turn the raw counts into what a client sent:
 
 * the bench's own commands (``CONFIG``, ``INFO``, ``CLIENT``, ``ACL``) are dropped;
 * Redis also counts the commands a Lua script runs. The only script in a gateway's
-  windows is the key lookup (:data:`policies.lua.LOOKUP`): one ``HGET`` per run, plus
+  windows is the key lookup (:data:`policies.storage.lua.LOOKUP`): one ``HGET`` per run, plus
   ``HMGET`` and ``SMEMBERS`` when the key exists. Those are subtracted, so ``evalsha`` is
   the number of lookups (one round trip each) and ``hget`` the version checks' ``HGET``.
 """
@@ -18,7 +18,7 @@ import redis
 
 BENCH_OWN = frozenset({"config", "info", "client", "acl", "script"})
 LOOKUPS = ("evalsha", "eval")
-# Sent by the gateway between requests, never because of one (see gateway.runtime):
+# Sent by the gateway between requests, never because of one (see gateway.runtime.runtime):
 # version checks, last-used flushes, catalog reloads, pub/sub health checks.
 PERIODIC = frozenset({"hget", "hset", "get", "ping", "subscribe"})
 

@@ -157,8 +157,8 @@ def _own_seconds() -> float:
 def _sources_digest(folder: Path) -> str:
     """What was measured when the code is not committed yet: a digest of the sources."""
     digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -24,10 +24,10 @@ import redis
 from bench.apps import bench_catalog
 from keystile.redis_server import RedisServer
 from policies import Catalog, Keyring, PolicyStore, Rule, Settings
-from policies.calls import Script
-from policies.connect import sync_client
 from policies.operations import tokens as token_ops
-from policies.records import CreatedToken, CreatedWorkspace
+from policies.storage.connections import sync_client
+from policies.storage.driver import Script
+from policies.storage.values import CreatedToken, CreatedWorkspace
 
 ACTOR = "bench"
 ROOT = Path(__file__).resolve().parent.parent  # the repository: uvicorn imports bench from here

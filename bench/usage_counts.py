@@ -1,4 +1,4 @@
-"""Case 9: what usage counting costs (:mod:`gateway.counting`).
+"""Case 9: what usage counting costs (:mod:`gateway.usage.request_counts`).
 
 * case 1's in-process hit with counting on and off, interleaved rounds in one run (the
   publishable key, an ``Origin`` header: the most a hit counts), the difference per request;
@@ -23,12 +23,12 @@ from bench.inprocess import _timed, caller, make_scope
 from bench.redisstats import Window
 from bench.report import CaseResult
 from bench.setup import BenchEnv
-from gateway.counting import UsageCounter
-from gateway.entry import CachedKey
-from policies.async_store import AsyncPolicyStore
-from policies.connect import async_client
-from policies.keyformat import KeyKind
-from policies.records import KeyPolicy
+from gateway.keys.cached_key import CachedKey
+from gateway.usage.request_counts import UsageCounter
+from policies.keys.keyformat import KeyKind
+from policies.storage.async_store import AsyncPolicyStore
+from policies.storage.connections import async_client
+from policies.storage.values import KeyPolicy
 
 NAME = "9 usage counts"
 TARGET_US = 0.5

@@ -5,18 +5,16 @@ Mount it in front of any ASGI workspace API (Starlette, FastAPI, Litestar)::
     from gateway import KeyGateMiddleware
     app = KeyGateMiddleware(app, exempt_paths=["/health", "/docs", "/openapi.json"])
 
-See :mod:`gateway.middleware` (what is decided, in which order), :mod:`gateway.problems`
-(answers and close codes), :mod:`gateway.invalidation` (freshness guarantees),
-:mod:`gateway.cache`, :mod:`gateway.metrics` and :mod:`gateway.catalog_from_app`.
+The packages and a request's path through them: ``docs/architecture.md``.
 """
 
-from gateway.catalog_from_app import catalog_from_app
 from gateway.config import GatewayConfig
-from gateway.identity import KeyCredentials, KeyUser
+from gateway.keys.identity import KeyCredentials, KeyUser
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import LOGGER_NAME, KeyGateMiddleware
-from gateway.problems import PROBLEMS, Problem
-from gateway.routing import Action, Router
+from gateway.refusals.problems import PROBLEMS, Problem
+from gateway.routing.catalog_from_app import catalog_from_app
+from gateway.routing.router import Action, Router
 
 __all__ = [
     "LOGGER_NAME",

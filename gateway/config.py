@@ -1,21 +1,6 @@
 """The gateway's options: validated once, at construction, with messages for the operator.
 
-Every option of :class:`gateway.KeyGateMiddleware` has the same name in the ``[gateway]``
-table of the Keystile config file (see :meth:`KeyGateMiddleware.from_settings`)::
-
-    [gateway]
-    exempt_paths = ["/health", "/docs", "/openapi.json"]
-    unmatched = "deny"
-    stale_bound = 30
-
-Each option is declared once, as a field of :class:`GatewayConfig` with its default and a
-comment; :class:`KeyGateMiddleware` takes them as keyword arguments (typed by
-:class:`GatewayOptions`, which a test holds equal to the fields), the ``[gateway]`` table and
-``KEYSTILE_GATEWAY_<OPTION>`` variables name them the same, and a test checks the README's
-configuration table against the fields and their defaults. The table is read by
-:meth:`KeyGateMiddleware.from_settings` (as ``keystile serve`` does); the constructor itself
-takes its options from its arguments only. A bad value fails start-up with
-:class:`policies.ConfigError`, never the first request.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,26 +1,6 @@
 """Prometheus metrics of the gateway (prometheus-client), on a registry of your choice.
 
-| metric                                       | type      | labels             |
-|----------------------------------------------|-----------|--------------------|
-| ``keystile_gateway_decisions_total``         | counter   | outcome, kind      |
-| ``keystile_gateway_cache_total``             | counter   | result             |
-| ``keystile_gateway_cache_entries``           | gauge     |                    |
-| ``keystile_gateway_store_seconds``           | histogram | operation          |
-| ``keystile_gateway_store_errors_total``      | counter   | operation          |
-| ``keystile_gateway_invalidations_total``     | counter   | source             |
-| ``keystile_gateway_subscribed``              | gauge     |                    |
-
-``outcome`` is ``allowed``, ``exempt`` or a problem code; ``kind`` is ``sdk``,
-``publishable``, ``token`` or ``none`` (no valid key); ``result`` is ``hit``, ``miss`` or
-``negative_hit``; ``operation`` is ``lookup``, ``versions``, ``touch`` or ``catalog``;
-``source`` is ``event``, ``version_check``, ``resubscribe`` or ``catalog``. No label ever
-holds a key, a key id or a path, so cardinality is fixed.
-
-The per-request counters are plain integers read at scrape time by a custom collector, not
-prometheus-client's locked counters: a request served from the cache only increments its
-entry's ``hits``, which are added up at scrape time and folded into the totals when the
-entry leaves the cache. Middlewares sharing a registry share one :class:`GatewayMetrics`
-(their numbers add up) instead of failing on duplicate names.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -35,12 +15,12 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gateway.problems import PROBLEMS
+from gateway.refusals.problems import PROBLEMS
 from policies.errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from gateway.cache import DecisionCache
-    from gateway.entry import CachedKey
+    from gateway.keys.cache import DecisionCache
+    from gateway.keys.cached_key import CachedKey
 
 OUTCOMES = ("allowed", "exempt", *PROBLEMS)
 KINDS = ("sdk", "publishable", "token", "none")

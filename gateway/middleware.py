@@ -5,56 +5,31 @@
     app = KeyGateMiddleware(app, exempt_paths=["/health"])               # or, in Starlette:
     Starlette(routes=..., middleware=[Middleware(KeyGateMiddleware, exempt_paths=["/health"])])
 
-Pure ASGI: ``lifespan`` starts and stops the gateway's background tasks and is passed on;
-any other non-HTTP scope passes through untouched. For each request, in order:
-
-0. a path holding an ASCII control character -> 400 ``invalid_path``, whatever the key;
-1. exempt path (exact, or whole segments below a final ``*``) -> the app, no key needed; a
-   CORS preflight (``OPTIONS`` with ``Access-Control-Request-Method`` and no key) too, when
-   no catalogued endpoint can run for it (:mod:`gateway.preflight`), unless
-   ``pass_preflight=False``;
-2. the key, from ``Authorization: Bearer <key>`` or ``X-API-Key`` (names configurable; a
-   non-Bearer ``Authorization`` is left to the app). None -> 401 ``missing_key``; two
-   different keys, an empty bearer or anything not a key -> 401 ``invalid_key``;
-3. the key's policy, from the cache or one Redis lookup (401 ``invalid_key`` for unknown or
-   revoked, 503 ``store_unavailable`` when Redis is away and the key is not cached);
-4. expiry (401 ``expired_key``), the publishable key's allowed origins (``Origin``, else
-   ``Referer``: 403 ``origin_not_allowed``), then the action of the route the app's own
-   router will run (:mod:`gateway.routing`; a slash redirect runs none): blocked ->
-   403 ``action_blocked`` naming it; outside the catalog -> ``unmatched``: ``"deny"`` (the
-   default) refuses publishable keys and tokens with 403 ``route_not_in_catalog``,
-   ``"allow"`` lets any valid key through. SDK keys have full access, catalogued or not;
-5. the key's rate limits, if it has any (:mod:`gateway.limiting`, in process): over one,
-   429 ``rate_limited`` with ``Retry-After``; every answer to a limited key carries
-   ``RateLimit-Policy`` and ``RateLimit`` (:mod:`gateway.ratelimit_fields`).
-
-Allowed requests reach the app with ``scope["user"]``/``scope["auth"]`` (see
-:mod:`gateway.identity`) and ``workspace_id``, ``key_kind``, ``key_id``, ``action`` in
-``scope["state"]``. Refusals are RFC 9457 problems (see :mod:`gateway.problems`); a
-WebSocket is refused before it is accepted. Each refusal logs one line on the
-``keystile.gateway`` logger with reason, workspace and key id; the key itself never
-appears in a log, a metric or an answer.
-
-The catalog is ``catalog=`` if given, else the store's, reloaded whenever it changes. Options,
-the parts they build and the life cycle (``start``/``stop``, ``from_settings``): see
-:mod:`gateway.parts`.
+The checks, in order, and what an allowed request carries: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, Self, Unpack
 
-from starlette.types import Receive, Scope, Send
+from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.entry import CachedKey
-from gateway.parts import LOGGER_NAME, GatewayParts
-from gateway.problems import Rendered, blocked
-from gateway.ratelimit_fields import limit_field, rate_limited, with_fields
-from gateway.routing import REDIRECT, Action
-from gateway.scope_reading import caller_origin, has_header, host_header, route_path
-from policies import keyformat
+from gateway.asgi_scope import has_header, host_header, route_path
+from gateway.assembly import LOGGER_NAME, GatewayParts
+from gateway.config import GatewayConfig, GatewayOptions
+from gateway.keys.cached_key import CachedKey
+from gateway.keys.invalidation import Invalidation
+from gateway.routing.exempt import split
+from gateway.routing.router import REDIRECT, Action, Router
+from policies.catalog.catalog import Catalog
+from policies.keys import keyformat
+from policies.settings import Settings
 
 __all__ = ["LOGGER_NAME", "KeyGateMiddleware"]
 
@@ -70,8 +45,90 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _KEY_LENGTH = keyformat.KEY_LENGTH
 
 
-class KeyGateMiddleware(GatewayParts):
-    """The ASGI app: options, parts and life cycle in :class:`gateway.parts.GatewayParts`."""
+class KeyGateMiddleware:
+    """The ASGI app; it holds its parts (:class:`gateway.assembly.GatewayParts`)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings | None = None,
+        catalog: Catalog | None = None,
+        registry: CollectorRegistry | None = None,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
+        **options: Unpack[GatewayOptions],
+    ) -> None:
+        """``options``: the fields of :class:`gateway.config.GatewayConfig` (names, defaults,
+        meanings); every one is checked here (``ConfigError``).
+
+        ``settings``: Redis URL and secrets (default: :meth:`Settings.load`, the
+        environment). ``registry``: where metrics go (default: prometheus-client's global
+        one). ``clock``: wall time, for expiries and last-used times; ``timer``: monotonic
+        time, for the cache (both injectable for tests).
+        """
+        self.app = app
+        self.parts = parts = GatewayParts(
+            app,
+            options,
+            settings=settings,
+            catalog=catalog,
+            registry=registry,
+            logger=logger,
+            clock=clock,
+            timer=timer,
+        )
+        self.config = config = parts.config
+        self.logger = parts.logger
+        self.problems = parts.problems
+        self.cache = parts.cache
+        self.metrics = parts.metrics
+        self.runtime = parts.runtime
+        # Bound once, so the request path does attribute loads and no setup.
+        self._clock = clock
+        self._timer = timer
+        self._bearer_name = None if config.bearer_header is None else config.bearer_header.encode()
+        self._key_name = None if config.key_header is None else config.key_header.encode()
+        self._exempt, self._exempt_prefixes = split(config.exempt_paths)
+        self._pass_preflight = config.pass_preflight
+        self._counting = config.usage_counts
+        self._positive = parts.cache.positive
+        self._decisions = parts.metrics.decisions
+        self._cache_counts = parts.metrics.cache
+        self._catalog = parts.runtime.catalog
+        self._limiter = parts.runtime.limiter
+        self._resolver = parts.resolver
+        self._refuse = parts.refuser.refuse
+        self._checks = parts.checks
+        self._preflight = parts.preflight
+
+    @classmethod
+    def from_settings(
+        cls, app: ASGIApp, settings: Settings | None = None, **overrides: Any
+    ) -> Self:
+        """Options from the ``[gateway]`` table of the config file, then ``overrides``.
+
+        Usable as a Starlette middleware factory: ``Middleware(KeyGateMiddleware.from_settings)``
+        (``app`` by keyword too: Starlette before 0.42 passes it so).
+        """
+        settings = Settings.load() if settings is None else settings
+        options = GatewayConfig.from_mapping(settings.section("gateway", GatewayConfig))
+        return cls(app, settings=settings, **{**options, **overrides})
+
+    # -- life cycle, for apps without a lifespan and for tests ---------------------------
+    @property
+    def invalidation(self) -> Invalidation:
+        return self.runtime.invalidation
+
+    async def start(self) -> None:
+        await self.runtime.start()
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+
+    async def flush_usage(self) -> int:
+        return await self.runtime.flush_usage()
 
     # -- the request path ----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,43 +137,37 @@ class KeyGateMiddleware(GatewayParts):
             method = scope["method"]
         elif scope_type == "websocket":
             method = "WEBSOCKET"
-        elif scope_type == "lifespan":
-            await self.runtime.lifespan(self.app, scope, receive, send)
-            return
         else:
-            await self.app(scope, receive, send)
+            await self._not_a_request(scope, receive, send)
             return
-
         path = scope["path"]
         # Before anything reads the path: a control character (a decoded %0A, %00...) is
         # nothing a client means, and "$" in a route's regex matches before a final "\n".
         if not path.isprintable() and _CONTROL.search(path) is not None:
-            await self._denier.deny(scope, receive, send, self.problems.invalid_path, method, path)
+            await self._refuse(scope, receive, send, self.problems.invalid_path, method, path)
             return
         root_path = scope.get("root_path") or ""
         relative = route_path(path, root_path) if root_path else path
+        # Inline (bench case 1): exact, or whole segments below a final "*".
         if relative in self._exempt or (
             self._exempt_prefixes and relative.startswith(self._exempt_prefixes)
         ):
             self._decisions["exempt", "none"] += 1
             await self.app(scope, receive, send)
             return
-
         runtime = self.runtime
         if runtime.stale():  # not asyncio.get_running_loop(): see Runtime.stale
             runtime.ensure_started()
 
-        # One pass over the headers; names are lowercase bytes (ASGI).
-        headers = scope["headers"]
+        # Inline (bench case 1): one pass over the headers (lowercase bytes) for the key
+        # and where the call comes from (Origin, Referer: for origins and counts).
         bearer_name = self._bearer_name
         key_name = self._key_name
         token: bytes | None = None
         conflict = False
-        # Where the call comes from (Origin, else Referer), for the origin check and counts:
-        # read by the same loop, so a request without either costs no second scan.
         origin: bytes | None = None
         referer: bytes | None = None
-        for name, value in headers:
+        for name, value in scope["headers"]:
             if name == bearer_name:
                 scheme, _, candidate = value.partition(b" ")
                 if scheme.lower() != _BEARER:
@@ -136,91 +187,117 @@ class KeyGateMiddleware(GatewayParts):
                 token = candidate
             elif candidate != token:
                 conflict = True
-
-        if token is None:
-            if (
-                self._pass_preflight
-                and method == "OPTIONS"
-                and has_header(headers, _PREFLIGHT)
-                and await self._preflight_passes(headers, path, root_path, origin is not None)
-            ):
-                self._decisions["exempt", "none"] += 1
-                await self.app(scope, receive, send)
-                return
-            await self._denier.deny(scope, receive, send, self.problems.missing_key, method, path)
-            return
-        if conflict or len(token) != _KEY_LENGTH:
-            await self._denier.deny(scope, receive, send, self.problems.invalid_key, method, path)
+        if token is None or conflict or len(token) != _KEY_LENGTH:
+            await self._keyless(scope, receive, send, method, token, origin is not None)
             return
 
         cache_key = _blake2s(token).digest()
-        cache = self.cache
-        # DecisionCache.get, inlined: the TTLCache probe is the whole cost of a hit (the
-        # stale bound is tested only once a version check failed, see gateway.cache).
-        # Indexing, not .get(): TTLCache.get costs three times as much.
+        # Inline (bench case 1): the positive cache's TTLCache probe is a hit's main cost;
+        # indexing, not .get(): TTLCache.get costs three times as much. The stale bound
+        # is tested only once a version check failed (DecisionCache.trusted).
         try:
             entry = self._positive[cache_key]
-            hit = not cache.degraded or cache.trusted(entry, self._timer())
+            hit = not self.cache.degraded or self.cache.trusted(entry, self._timer())
         except KeyError:
             hit = False
         if not hit:
             found, workspace_id = await self._resolver.resolve(token, cache_key)
             if not isinstance(found, CachedKey):
-                await self._denier.deny(scope, receive, send, found, method, path, workspace_id)
+                await self._refuse(scope, receive, send, found, method, path, workspace_id)
                 return
             entry = found
 
-        router = runtime.router
+        router = self._catalog.router
         if router is None:
-            router, defect = await runtime.load_router()
+            router = await self._load_router(scope, receive, send, method)
             if router is None:
-                refusal = (
-                    self.problems.internal_error if defect else self.problems.store_unavailable
-                )
-                await self._denier.deny(scope, receive, send, refusal, method, path)
                 return
-        # The app's own router decides (gateway.routing); its answers for static paths are
-        # precomputed, probed inline here: the common case costs two dict probes.
+        # Inline (bench case 1): a static path's action is two dict probes.
         if root_path or router.by_host:
-            host = host_header(headers) if router.by_host else None
-            action = router.resolve(method, path, root_path, host)
+            action = self._action(router, method, path, root_path, scope["headers"])
         else:
             action = router.static.get(method, _NO_ROUTES).get(path, _MISS)
             if action is _MISS:
                 action = router.resolve(method, path)
 
-        problem: Rendered | None = None
+        # Inline guard (bench case 1): most keys carry no expiry, origins or rules.
         if action is not None and not entry.conditional:
-            pass  # a catalogued route, a key without expiry, origins or rules: allowed
-        elif entry.expires is not None and self._clock() >= entry.expires:
-            problem = self.problems.expired_key
-        elif entry.origins is not None and caller_origin(origin, referer) not in entry.origins:
-            problem = self.problems.origin_not_allowed
-        elif action is None:
-            if entry.restricted and self._deny_unmatched:
-                problem = self.problems.route_not_in_catalog
-        elif action.name in entry.blocked or action.module in entry.blocked_modules:
-            problem = blocked(action.module, action.functionality)
+            problem = None
+        else:
+            problem = self._checks.refusal(entry, action, origin, referer)
         name = None if action is None or action is REDIRECT else action.name
-        limits = entry.limits
-        if problem is None and limits is not None:  # rate limits (gateway.limiting), in process
-            counters = limits.by_action.get(name, limits.for_key)
-            if counters:
-                now = self._clock()
-                refused_by = self._limiter.admit(counters, now)
-                fields = limits.policies.get(name, limits.key_policy)
-                if refused_by is not None:
-                    problem = rate_limited(refused_by, counters, fields, now)
-                else:
-                    send = with_fields(send, fields, limit_field(counters, now), scope_type)
+        if problem is None and entry.limits is not None:  # in process (gateway.limits)
+            problem, send = self._limiter.answer(entry.limits, name, send, scope_type)
         if problem is not None:
             if hit:
                 self._cache_counts["hit"] += 1
-            await self._denier.deny(
+            await self._refuse(
                 scope, receive, send, problem, method, path, entry=entry, action=action
             )
             return
+        self._admit(scope, entry, name, hit, origin if origin is not None else referer)
+        await self.app(scope, receive, send)
 
+    # -- its steps -----------------------------------------------------------------------
+    async def _not_a_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``lifespan`` starts and stops the gateway around the app's; anything else passes."""
+        if scope["type"] == "lifespan":
+            await self.runtime.lifespan(self.app, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _keyless(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        method: str,
+        token: bytes | None,
+        has_origin: bool,
+    ) -> None:
+        """No usable key: a CORS preflight may pass, anything else is refused."""
+        path = scope["path"]
+        if token is not None:  # two different keys, or not the length of one
+            await self._refuse(scope, receive, send, self.problems.invalid_key, method, path)
+            return
+        headers = scope["headers"]
+        root_path = scope.get("root_path") or ""
+        if (
+            self._pass_preflight
+            and method == "OPTIONS"
+            and has_header(headers, _PREFLIGHT)
+            and await self._preflight.passes(headers, path, root_path, has_origin)
+        ):
+            self._decisions["exempt", "none"] += 1
+            await self.app(scope, receive, send)
+            return
+        await self._refuse(scope, receive, send, self.problems.missing_key, method, path)
+
+    async def _load_router(
+        self, scope: Scope, receive: Receive, send: Send, method: str
+    ) -> Router | None:
+        """The router, loaded now; None once the request is refused (503, or 500 for a
+        defect) because there is none."""
+        router, defect = await self._catalog.load_router()
+        if router is None:
+            problems = self.problems
+            refusal = problems.internal_error if defect else problems.store_unavailable
+            await self._refuse(scope, receive, send, refusal, method, scope["path"])
+        return router
+
+    @staticmethod
+    def _action(
+        router: Router, method: str, path: str, root_path: str, headers: Any
+    ) -> Action | None:
+        """The action the app's own router will run (:mod:`gateway.routing.router`)."""
+        host = host_header(headers) if router.by_host else None
+        return router.resolve(method, path, root_path, host)
+
+    def _admit(
+        self, scope: Scope, entry: CachedKey, name: str | None, hit: bool, origin: bytes | None
+    ) -> None:
+        """What the app sees (``scope["user"]``, ``scope["auth"]``, ``scope["state"]``) and
+        what is counted: the decision, the last use, the request by action (and origin)."""
         scope["user"] = entry.user
         scope["auth"] = entry.auth
         # The ASGI spec gives each request its own shallow copy of the lifespan state.
@@ -233,29 +310,13 @@ class KeyGateMiddleware(GatewayParts):
         state["key_id"] = entry.key_id
         state["action"] = name
         if hit:
-            # A hit, an allowed decision (gateway.metrics) and a use (gateway.usage) at once.
+            # A hit, an allowed decision (gateway.metrics) and a use (usage.last_used) at once.
             entry.hits += 1
         else:
             entry.used = True
             self._decisions[entry.allowed] += 1
-        if self._counting:  # usage counts (gateway.counting): one dict increment
+        if self._counting:  # request counts (gateway.usage.request_counts): one increment
             if entry.by_origin:  # Origin, else Referer (normalised at the flush)
-                entry.tally[name, origin if origin is not None else referer] += 1
+                entry.tally[name, origin] += 1
             else:
                 entry.tally[name] += 1
-        await self.app(scope, receive, send)
-
-    async def _preflight_passes(
-        self, headers: Any, path: str, root_path: str, has_origin: bool
-    ) -> bool:
-        """Whether a key-less preflight may reach the app (see :mod:`gateway.preflight`)."""
-        if self._inner_cors is not None and has_origin:
-            return True  # the CORS middleware inside answers it: nothing else runs
-        router = self.runtime.router
-        if router is None:
-            router, _ = await self.runtime.load_router()
-            if router is None:
-                return False
-        host = host_header(headers) if router.by_host else None
-        action = router.resolve("OPTIONS", path, root_path, host)
-        return action is None or action is REDIRECT

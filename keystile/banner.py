@@ -1,12 +1,6 @@
 """The demo's banner: where everything runs, and curl lines whose stated outcomes are true.
 
-A restart keeps the data folder, so the workspace may already block the route the banner
-tries (``billing.read``) or pin its publishable key to origins. Whether a request passes
-is the gateway's decision and nobody else's, so the banner asks a gateway: a private one
-(its own metrics registry and logger) in front of the same app and store, called in
-process through ASGI before the demo starts serving. What it answers is what the first
-lines state; the lines after them (block it, or lift the workspace's rules on the module)
-lead to the opposite outcome, which the demo's tests check by running every line.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

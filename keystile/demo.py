@@ -37,8 +37,8 @@ from keystile.home import Home
 from keystile.mail_sink import start_mail_sink
 from keystile.serving import harden_session_cookie
 from policies import Catalog, KeystileError, PolicyStore, Settings
-from policies.connect import sync_client, unreachable
 from policies.errors import StoreUnreachable
+from policies.storage.connections import sync_client, unreachable
 
 DEMO_ADMIN_EMAIL = "admin@demo.keystile.test"
 DEMO_WORKSPACE = "Demo workspace"

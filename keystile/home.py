@@ -1,17 +1,6 @@
 """A Keystile data folder: generated secrets and an embedded, persistent Redis.
 
-Used by ``keystile --embedded`` and by the demo. Layout::
-
-    .keystile/
-      secrets.toml   master key + digest secret, generated once (mode 0600) and kept:
-                     losing them makes every stored key unreadable
-      redis/         the embedded server's append-only file (appendfsync always)
-      redis.lock     held (flock) by the process running the embedded server
-      redis.url      where that server listens, for other commands to join it
-
-One process runs the server; any other ``keystile`` command on the same folder finds the
-lock held and connects to the running server instead of starting a second one on the
-same files.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -27,8 +16,8 @@ from typing import IO
 import redis
 
 from keystile.redis_server import RedisServer
-from policies.crypto import Keyring
 from policies.errors import ConfigError, StoreUnavailable
+from policies.keys.crypto import Keyring
 from policies.settings import Settings
 
 DEFAULT_HOME = ".keystile"

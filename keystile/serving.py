@@ -22,11 +22,11 @@ from uvicorn.importer import ImportFromStringError, import_from_string
 
 from admin_plugin import KeystileAdmin, SmtpConfig, SmtpMailer
 from gateway import KeyGateMiddleware, catalog_from_app
-from gateway.authz import AuthzService
+from gateway.authz.service import AuthzService
 from gateway.config import GatewayConfig
 from policies import Catalog, ConfigError, PolicyStore, Settings
-from policies.connect import sync_client
-from policies.otp import OtpPolicy
+from policies.otp.codes import OtpPolicy
+from policies.storage.connections import sync_client
 
 ENV_TARGET = "KEYSTILE_SERVE_APP"
 ENV_CATALOG = "KEYSTILE_SERVE_CATALOG"

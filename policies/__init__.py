@@ -1,15 +1,15 @@
 """Keystile's domain and its Redis store, shared by the gateway and the admin plugin.
 
-Imports neither Starlette nor Flask: see :mod:`policies.keyformat` (what a key looks like),
-:mod:`policies.crypto` (digests and encryption), :mod:`policies.rules`,
-:mod:`policies.catalog`, :mod:`policies.schema` (the Redis layout), :mod:`policies.store`
-(synchronous writer) and :mod:`policies.async_store` (asynchronous reader).
+Imports neither Starlette nor Flask: see :mod:`policies.keys.keyformat` (what a key looks
+like), :mod:`policies.keys.crypto` (digests and encryption), :mod:`policies.catalog.rules`,
+:mod:`policies.catalog.catalog`, :mod:`policies.storage.schema` (the Redis layout),
+:mod:`policies.storage.sync_store` (synchronous writer) and
+:mod:`policies.storage.async_store` (asynchronous reader).
 """
 
-from policies.async_store import AsyncPolicyStore
-from policies.catalog import Catalog, Functionality, Module
-from policies.catalog_routes import RouteEntry
-from policies.crypto import Keyring
+from policies.catalog.catalog import Catalog, Functionality, Module
+from policies.catalog.routes import RouteEntry
+from policies.catalog.rules import WILDCARD, Rule
 from policies.errors import (
     CatalogError,
     ConfigError,
@@ -19,11 +19,12 @@ from policies.errors import (
     StoreUnavailable,
     UnknownWorkspace,
 )
-from policies.keyformat import KeyKind
-from policies.records import KeyPolicy, TokenInfo, WorkspaceInfo
-from policies.rules import WILDCARD, Rule
+from policies.keys.crypto import Keyring
+from policies.keys.keyformat import KeyKind
 from policies.settings import Settings
-from policies.store import PolicyStore
+from policies.storage.async_store import AsyncPolicyStore
+from policies.storage.sync_store import PolicyStore
+from policies.storage.values import KeyPolicy, TokenInfo, WorkspaceInfo
 
 __all__ = [
     "WILDCARD",

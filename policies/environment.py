@@ -4,10 +4,7 @@ Containers configure by environment, so every option of the ``[gateway]`` and ``
 tables can also be set as, say, ``KEYSTILE_GATEWAY_STALE_BOUND=10`` or
 ``KEYSTILE_SMTP_HOST=mail.internal``; the variable wins over the file.
 
-An environment value is text. Guessing its type from its look would turn an SMTP password
-``123456`` into a number, so the option's declared type (the consumer's dataclass) decides:
-whole numbers, seconds, ``true``/``false``, text, or a comma-separated list. A value that
-does not convert is a :class:`ConfigError` naming the variable, at start-up.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

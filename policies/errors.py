@@ -45,7 +45,7 @@ class StoreUnavailable(KeystileError):
 
 class StoreUnreachable(StoreUnavailable):
     """Nothing answered: the connection was refused or timed out (not a Redis error reply).
-    The faces that know the URL name it (:func:`policies.connect.unreachable`)."""
+    The faces that know the URL name it (:func:`policies.storage.connections.unreachable`)."""
 
     def __init__(self, reason: str, *, headline: str = "Redis is unavailable") -> None:
         super().__init__(f"{headline} ({reason})")

@@ -3,11 +3,7 @@
 Pure values, checked at construction (a bad page size or status never reaches Redis); the
 operations that fill them are in :mod:`policies.operations.listing`.
 
-* Tokens: newest first; ``text`` matches a name (case-insensitive, anywhere in it) or a key
-  id (its start); ``status`` is ``active``, ``expired`` or ``revoked`` (None: all of them,
-  so a revoked token stays findable); ``offset``/``limit`` pick the page.
-* Audit: newest first, from just before the entry ``before`` (None: the newest); ``action``
-  and ``actor`` match exactly, or by their start when they end with ``*`` (``token.*``).
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -17,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from policies.errors import KeystileError
-from policies.records import AuditEntry, TokenInfo
+from policies.storage.values import AuditEntry, TokenInfo
 
 TOKEN_STATUSES = ("active", "expired", "revoked")
 MAX_PAGE = 1000

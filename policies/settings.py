@@ -1,17 +1,6 @@
 """Deployment settings shared by every side: where Redis is and the two secrets.
 
-Read from the environment, optionally under a TOML file (``KEYSTILE_CONFIG``)::
-
-    [keystile]
-    redis_url = "redis://localhost:6379/0"
-    master_keys = ["<newest Fernet key>", "<older one, still decrypts>"]
-    digest_secret = "<at least 32 bytes>"
-
-Environment variables win over the file: ``KEYSTILE_REDIS_URL`` (or ``REDIS_URL``),
-``KEYSTILE_MASTER_KEYS`` (comma-separated, newest first), ``KEYSTILE_DIGEST_SECRET``.
-Other tables of the file (``[gateway]``, ``[admin]``, ``[smtp]``) belong to their sides;
-their options can be set by environment too (``KEYSTILE_GATEWAY_STALE_BOUND=10``, see
-:mod:`policies.environment`).
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -24,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policies.crypto import Keyring
 from policies.environment import overlay
 from policies.errors import ConfigError
+from policies.keys.crypto import Keyring
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 

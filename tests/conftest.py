@@ -17,8 +17,8 @@ from hypothesis import settings
 
 from keystile.redis_server import RedisServer
 from policies import Catalog, Keyring, PolicyStore
-from policies.connect import sync_client
-from policies.records import CreatedWorkspace
+from policies.storage.connections import sync_client
+from policies.storage.values import CreatedWorkspace
 from tests.support.catalog import DEMO_CATALOG
 from tests.support.clock import ManualClock
 from tests.support.cluster import LocalCluster

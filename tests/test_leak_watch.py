@@ -2,7 +2,9 @@
 
 import logging
 
-from policies import PolicyStore, keyformat, otp
+from policies import PolicyStore
+from policies.keys import keyformat
+from policies.otp import codes as otp
 from tests.support.leaks import LeakWatch
 
 

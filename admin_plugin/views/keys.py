@@ -7,13 +7,15 @@ from typing import Any
 
 from flask import Response
 
-from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, TOKEN_CREATE, secret_reveal
+from admin_plugin.identity import AdminIdentity
+from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, TOKEN_CREATE, OtpFlow, secret_reveal
 from admin_plugin.problems import Problem, bad_request, not_found
-from admin_plugin.views.base import KeystileView, route
-from policies import keyformat
+from admin_plugin.views.base import answer, text
+from policies import PolicyStore
+from policies.catalog.rules import WILDCARD, Rule
+from policies.keys import keyformat
 from policies.operations.secrets import SECRET_NAME_RE
 from policies.operations.workspaces import MAX_GRACE_SECONDS
-from policies.rules import WILDCARD, Rule
 
 GRACE_CHOICES = (
     (0, "No grace: the old key stops now"),
@@ -32,17 +34,20 @@ def duplicate(detail: str) -> Problem:
     return Problem(409, "duplicate_rule", "Already blacklisted", detail)
 
 
-class KeyRoutes(KeystileView):
+class KeyActions:
+    """The SDK and publishable keys' actions, and the blacklist rules."""
+
+    def __init__(self, store: PolicyStore, flow: OtpFlow) -> None:
+        self.store = store
+        self.flow = flow
+
     # -- one-time passwords -----------------------------------------------------------
-    @route("/api/otp", "POST")
-    def send_code(self) -> Response:
+    def send_code(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
         """Mail a code for ``{"action": "sdk_key.reveal" | "sdk_key.roll" | "token.create"}``
         or ``{"action": "secret.reveal", "name": …}``; resending is the same call."""
-        admin, ws = self.api_workspace()
-        body = self.json_body()
         action = body.get("action")
         if action == "secret.reveal":
-            name = self.text(body, "name", "Secret name")
+            name = text(body, "name", "Secret name")
             if SECRET_NAME_RE.fullmatch(name) is None or name not in self.store.list_secrets(ws):
                 raise not_found(f"There is no secret named {name!r}.")
             action = secret_reveal(name)
@@ -51,7 +56,7 @@ class KeyRoutes(KeystileView):
                 "Unknown action: use sdk_key.reveal, sdk_key.roll, token.create or secret.reveal."
             )
         sent = self.flow.send(admin, ws, action, self.store.workspace(ws).name)
-        return self.answer(
+        return answer(
             {
                 "sent_to": sent.sent_to,
                 "expires_in": sent.expires_in,
@@ -61,16 +66,11 @@ class KeyRoutes(KeystileView):
         )
 
     # -- SDK access key ---------------------------------------------------------------
-    @route("/api/sdk-key/reveal", "POST")
-    def reveal_sdk_key(self) -> Response:
-        admin, ws = self.api_workspace()
-        self.flow.verify(admin, ws, SDK_REVEAL, self.json_body().get("code"))
-        return self.answer({"key": self.store.reveal_sdk_key(ws, actor=admin.actor)})
+    def reveal_sdk_key(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
+        self.flow.verify(admin, ws, SDK_REVEAL, body.get("code"))
+        return answer({"key": self.store.reveal_sdk_key(ws, actor=admin.actor)})
 
-    @route("/api/sdk-key/roll", "POST")
-    def roll_sdk_key(self) -> Response:
-        admin, ws = self.api_workspace()
-        body = self.json_body()
+    def roll_sdk_key(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
         grace = body.get("grace_seconds", 0)
         # Checked before the code: a typo in the form must not burn the code.
         if not isinstance(grace, int) or isinstance(grace, bool):
@@ -80,20 +80,16 @@ class KeyRoutes(KeystileView):
         self.flow.verify(admin, ws, SDK_ROLL, body.get("code"))
         key = self.store.roll_sdk_key(ws, actor=admin.actor, grace_seconds=grace)
         valid_until = self.store.ctx.clock() + grace if grace else None
-        return self.answer(
+        return answer(
             {"key": key, "masked": keyformat.mask(key), "old_key_valid_until": valid_until}
         )
 
     # -- publishable key --------------------------------------------------------------
-    @route("/api/publishable-key/rotate", "POST")
-    def rotate_publishable_key(self) -> Response:
-        admin, ws = self.api_workspace()
-        return self.answer({"key": self.store.rotate_publishable_key(ws, actor=admin.actor)})
+    def rotate_publishable_key(self, admin: AdminIdentity, ws: str) -> Response:
+        return answer({"key": self.store.rotate_publishable_key(ws, actor=admin.actor)})
 
     # -- catalog and blacklist rules --------------------------------------------------
-    @route("/api/catalog")
     def catalog(self) -> Response:
-        self.api_workspace()
         catalog = self.store.load_catalog()
         if catalog is None:
             raise Problem(
@@ -113,14 +109,11 @@ class KeyRoutes(KeystileView):
             }
             for m in catalog.modules
         ]
-        return self.answer({"modules": modules, "wildcard": WILDCARD})
+        return answer({"modules": modules, "wildcard": WILDCARD})
 
-    @route("/api/rules", "POST")
-    def add_rule(self) -> Response:
-        admin, ws = self.api_workspace()
-        body = self.json_body()
-        module = self.text(body, "module", "Module")
-        functionality = self.text(body, "functionality", "Functionality")
+    def add_rule(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
+        module = text(body, "module", "Module")
+        functionality = text(body, "functionality", "Functionality")
         rule = Rule(module, functionality)
         existing = set(self.store.list_rules(ws))
         whole = Rule(module, WILDCARD)
@@ -132,12 +125,12 @@ class KeyRoutes(KeystileView):
             )
         if not self.store.add_rule(ws, rule, actor=admin.actor):  # added meanwhile elsewhere
             raise duplicate(f"{rule_label(rule)} is already blocked.")
-        return self.answer({"rule": rule.encode(), "label": rule_label(rule)}, 201)
+        return answer({"rule": rule.encode(), "label": rule_label(rule)}, 201)
 
-    @route("/api/rules/<module>/<functionality>", "DELETE")
-    def remove_rule(self, module: str, functionality: str) -> Response:
-        admin, ws = self.api_workspace()
+    def remove_rule(
+        self, admin: AdminIdentity, ws: str, module: str, functionality: str
+    ) -> Response:
         rule = Rule(module, functionality)
         if not self.store.remove_rule(ws, rule, actor=admin.actor):
             raise not_found(f"{rule_label(rule)} was not blocked.")
-        return self.answer({"removed": rule.encode()})
+        return answer({"removed": rule.encode()})

@@ -1,11 +1,7 @@
-"""Rate limits of the publishable key, the SDK key and each token (:mod:`policies.limits`).
+"""Rate limits of the publishable key, the SDK key and each token
+(:mod:`policies.limits.rate_limits`).
 
-One pair of routes serves all three: ``{key}`` names the owner the way the page does
-(``publishable``, ``sdk`` or a token's key id) and ``{scope}`` is ``*`` (the whole key) or
-a catalogued ``module.functionality``. The limits text is the CLI's (``100/min, 10000/day``)
-and is parsed here with the store's own parser, so the admin reads the very message the
-store would give; every change is one guarded write of the store (audited, and picked up by
-the gateways at once), never a partial one.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -15,13 +11,14 @@ from typing import Any
 
 from flask import Response
 
+from admin_plugin.identity import AdminIdentity
+from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.problems import bad_request
-from admin_plugin.views.base import KeystileView, route
-from policies.crypto import KEY_ID_RE
-from policies.limits import KEY_SCOPE, Limits, Window, windows
+from admin_plugin.views.base import answer, text
+from policies import PolicyStore
+from policies.limits.rate_limits import KEY_SCOPE, Limits, Window, owner_named, windows
 
 MAX_LIMITS_TEXT = 200  # four windows fit many times over; longer is a paste gone wrong
-_ROLES = {"publishable": "pk", "sdk": "sk"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +50,9 @@ def rows(limits: Limits) -> list[LimitRow]:
 def owner_of(key: str) -> str:
     """The store's owner for the page's name of a key (the CLI's ``owner_for``, with a
     message for the page rather than for ``--key``)."""
-    if key in _ROLES:
-        return _ROLES[key]
-    if KEY_ID_RE.fullmatch(key):
-        return f"tk:{key}"
+    found = owner_named(key, codes=False)
+    if found is not None:
+        return found
     raise bad_request("Say which key: publishable, sdk or a token's 12-character key id.")
 
 
@@ -94,17 +90,20 @@ def check_scope_text(raw: Any) -> str:
     return raw.strip()
 
 
-class LimitRoutes(KeystileView):
-    @route("/api/limits", "POST")
-    def set_limits(self) -> Response:
+class LimitActions:
+    """The rate limits' actions (all three kinds of key)."""
+
+    def __init__(self, store: PolicyStore, flow: OtpFlow) -> None:
+        self.store = store
+        self.flow = flow
+
+    def set_limits(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
         """``{key, scope, limits}``: replace one scope's limits of one key (add or edit)."""
-        admin, ws = self.api_workspace()
-        body = self.json_body()
-        owner = owner_of(self.text(body, "key", "Key"))
+        owner = owner_of(text(body, "key", "Key"))
         scope = check_scope_text(body.get("scope"))
         checked = parse_limits(body.get("limits"))
         now = self.store.set_limits(ws, owner, checked, scope=scope, actor=admin.actor)
-        return self.answer(
+        return answer(
             {
                 "key": body["key"],
                 "scope": scope,
@@ -114,9 +113,7 @@ class LimitRoutes(KeystileView):
             }
         )
 
-    @route("/api/limits/<key>/<scope>", "DELETE")
-    def remove_limits(self, key: str, scope: str) -> Response:
+    def remove_limits(self, admin: AdminIdentity, ws: str, key: str, scope: str) -> Response:
         """Lift one scope's limits; 404 if it had none."""
-        admin, ws = self.api_workspace()
         now = self.store.remove_limits(ws, owner_of(key), scope=scope, actor=admin.actor)
-        return self.answer({"key": key, "removed": scope, "all": now.describe()})
+        return answer({"key": key, "removed": scope, "all": now.describe()})

@@ -2,14 +2,7 @@
 their filters, as query arguments, so that every page is a plain link (it works without
 the script, and a reload keeps it) and the script only fetches the same panel in place.
 
-| argument  | list   | means                                                     |
-|-----------|--------|-----------------------------------------------------------|
-| ``tq``      | tokens | name contains it, or key id starts with it                |
-| ``tstatus`` | tokens | ``active``, ``expired`` or ``revoked`` (empty: all)         |
-| ``tpage``   | tokens | page number, from 1                                       |
-| ``aaction`` | audit  | action, exact or ``prefix*``                               |
-| ``aactor``  | audit  | actor, exact or ``prefix*``                                |
-| ``abefore`` | audit  | entry id the page starts before (empty: the newest)       |
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations

@@ -1,106 +1,187 @@
-"""The Tokens page itself: three tabs, the workspace picker, the activity panel.
+"""The Tokens page: one Flask-Admin view, its collaborators passed to the constructor.
 
-The page carries the masked SDK key, never the key; the publishable key is shown at once.
-Lists (tokens, secrets, rules, activity) are rendered by one template each, used both in
-the page and as fragments the script fetches after a change, so escaping lives in one place.
+In the manner of Flask-Admin's ``contrib/rediscli.py``: each action is an ``@expose``d
+method that hands the request to a collaborator (:mod:`.keys`, :mod:`.tokens`,
+:mod:`.limits`, :mod:`.usage`, :mod:`.panels`); access goes through ``is_accessible`` and
+``inaccessible_callback``. The page carries the masked SDK key, never the key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Response, request, session, url_for
+from flask import Response, abort, g, redirect, request, session
 from flask.typing import ResponseReturnValue
+from flask_admin import BaseView
+from flask_wtf.csrf import CSRFError, generate_csrf
+from werkzeug.exceptions import HTTPException
 
-from admin_plugin.identity import AdminIdentity
-from admin_plugin.problems import not_found
-from admin_plugin.views.base import route
-from admin_plugin.views.keys import GRACE_CHOICES, KeyRoutes, rule_label
-from admin_plugin.views.limits import LimitRoutes, rows
-from admin_plugin.views.listing import ListState, check_page_size
-from admin_plugin.views.tokens import TokenRoutes
-from admin_plugin.views.usage import RANGES, UsageRoutes
-from policies.errors import StoreUnavailable, UnknownWorkspace
-from policies.times import format_time
+from admin_plugin.identity import AdminIdentity, CurrentAdmin
+from admin_plugin.otp_flow import OtpFlow
+from admin_plugin.problems import bad_request, forbidden, from_exception, not_found
+from admin_plugin.views.base import (
+    SAFE_METHODS,
+    check_csrf,
+    csrf_problem,
+    harden,
+    json_body,
+    route,
+)
+from admin_plugin.views.keys import GRACE_CHOICES, KeyActions
+from admin_plugin.views.limits import LimitActions
+from admin_plugin.views.panels import (
+    AUDIT_PER_PAGE,
+    PANELS,
+    TEMPLATES,
+    TOKENS_PER_PAGE,
+    Panels,
+)
+from admin_plugin.views.tokens import TokenActions
+from admin_plugin.views.usage import RANGES, UsageActions
+from policies import PolicyStore
+from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
 
-PANELS = ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits")
-# The two role keys' limits share one template; the panel's name says whose they are.
-_TEMPLATES = {"pk-limits": "limits", "sk-limits": "limits"}
-_LIMITED = {
-    "pk-limits": ("pk", "publishable", "publishable key"),
-    "sk-limits": ("sk", "sdk", "SDK key"),
-}
-TOKENS_PER_PAGE = 50
-AUDIT_PER_PAGE = 25
+_ADMIN = "_keystile_admin"
 _SESSION_WS = "keystile.workspace"
 
 
-def when(timestamp: object, empty: str = "—") -> str:
-    """Any stored time, never an error (a far-future expiry once made every page a 500)."""
-    return format_time(timestamp, "%Y-%m-%d %H:%M UTC", empty)
-
-
-class TokensView(KeyRoutes, TokenRoutes, UsageRoutes, LimitRoutes):
+class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type hints
     """The Tokens page: Flask-Admin view with the Tokens, SDK Access Key and Publishable
     Key tabs. Build it through :class:`admin_plugin.KeystileAdmin`."""
+
+    html_views = frozenset({"index"})  # the rest answer JSON or fragments for scripts
 
     def __init__(
         self,
         *,
+        store: PolicyStore,
+        current_admin: CurrentAdmin,
+        otp_flow: OtpFlow,
+        name: str = "Tokens",
+        category: str | None = None,
+        endpoint: str = "keystile_tokens",
+        url: str | None = "tokens",
+        login_url: str | None = None,
+        menu_icon: str = "fa-key",
         tokens_per_page: int = TOKENS_PER_PAGE,
         audit_per_page: int = AUDIT_PER_PAGE,
-        **options: Any,
+        keys: KeyActions | None = None,
+        tokens: TokenActions | None = None,
+        limits: LimitActions | None = None,
+        usage: UsageActions | None = None,
+        panels: Panels | None = None,
     ) -> None:
-        super().__init__(**options)
-        self.tokens_per_page = check_page_size(tokens_per_page, "tokens_per_page")
-        self.audit_per_page = check_page_size(audit_per_page, "audit_per_page")
-
-    def _choices(self, admin: AdminIdentity) -> list[tuple[str, str]]:
-        choices = []
-        for ws in admin.workspaces:
-            try:
-                choices.append((ws, self.store.workspace(ws).name))
-            except UnknownWorkspace:
-                choices.append((ws, f"{ws} (missing)"))
-        return choices
-
-    def list_state(self, ws: str, *, strict: bool) -> ListState:
-        return ListState.parse(
-            url_for(".index"),
-            ws,
-            request.args,
-            tokens_per_page=self.tokens_per_page,
-            audit_per_page=self.audit_per_page,
-            strict=strict,
+        super().__init__(
+            name=name,
+            category=category,
+            endpoint=endpoint,
+            url=url,
+            menu_icon_type="fa",
+            menu_icon_value=menu_icon,
         )
+        self.store = store
+        self.current_admin = current_admin
+        self.flow = otp_flow
+        self.login_url = login_url
+        self.panels = panels or Panels(
+            store, tokens_per_page=tokens_per_page, audit_per_page=audit_per_page
+        )
+        self.keys = keys or KeyActions(store, otp_flow)
+        self.tokens = tokens or TokenActions(store, otp_flow)
+        self.limits = limits or LimitActions(store, otp_flow)
+        self.usage_reads = usage or UsageActions(store, otp_flow)
 
-    def panel_context(self, name: str, ws: str, state: ListState) -> dict[str, Any]:
-        now = self.store.ctx.clock()
-        if name == "tokens":
-            page = self.store.token_page(ws, state.tokens)
-            spark = self.store.daily_totals(ws, [t.key_id for t in page.items])
-            limits = {
-                owner[3:]: rows(found)
-                for owner, found in self.store.list_limits(ws).items()
-                if owner.startswith("tk:")
-            }
-            return {
-                "page": page,
-                "now": now,
-                "when": when,
-                "state": state,
-                "spark": spark,
-                "limits": limits,
-            }
-        if name == "secrets":
-            return {"secrets": self.store.list_secrets(ws)}
-        if name == "rules":
-            return {"rules": self.store.list_rules(ws), "rule_label": rule_label}
-        if name in _LIMITED:
-            owner, key, what = _LIMITED[name]
-            return {"rows": rows(self.store.limits(ws, owner)), "key": key, "what": what}
-        return {"page": self.store.audit_page(ws, state.audit), "when": when, "state": state}
+    @property
+    def tokens_per_page(self) -> int:
+        return self.panels.tokens_per_page
 
+    @property
+    def audit_per_page(self) -> int:
+        return self.panels.audit_per_page
+
+    def create_blueprint(self, admin: Any) -> Any:
+        blueprint = super().create_blueprint(admin)
+        blueprint.after_request(harden)
+        # A host that checks CSRF globally raises before our view runs: answer in kind.
+        blueprint.register_error_handler(CSRFError, self._csrf_error)
+        return blueprint
+
+    def _csrf_error(self, error: CSRFError) -> ResponseReturnValue:
+        return csrf_problem(str(error.description)).response()
+
+    # -- who is asking ----------------------------------------------------------------
+    def identity(self) -> AdminIdentity | None:
+        """The signed-in admin, asked of the host once per request."""
+        if _ADMIN not in g:
+            setattr(g, _ADMIN, AdminIdentity.coerce(self.current_admin()))
+        found: AdminIdentity | None = getattr(g, _ADMIN)
+        return found
+
+    def signed_in(self) -> AdminIdentity:
+        admin = self.identity()
+        if admin is None:
+            raise forbidden("Sign in as a Keystile admin to use this page.")
+        return admin
+
+    def is_accessible(self) -> bool:
+        return self.identity() is not None
+
+    def inaccessible_callback(self, name: str, /, **kwargs: Any) -> ResponseReturnValue:
+        if name not in self.html_views:
+            if self.identity() is None:
+                return forbidden("Sign in as a Keystile admin to use this page.").response()
+            return forbidden("Your account may not use the Tokens page.").response()
+        if self.login_url and self.identity() is None:
+            return redirect(f"{self.login_url}?{urlencode({'next': request.full_path})}")
+        abort(403)
+
+    def _handle_view(self, name: str, /, **kwargs: Any) -> ResponseReturnValue | None:
+        try:
+            accessible = self.is_accessible()
+        except KeystileError as exc:  # the host's identity is unusable (e.g. a bad email)
+            return from_exception(exc).response()
+        if not accessible:
+            return self.inaccessible_callback(name, **kwargs)
+        if request.method not in SAFE_METHODS:
+            try:
+                check_csrf()
+            except CSRFError as exc:
+                return csrf_problem(str(exc.description)).response()
+        return None
+
+    def _run_view(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            if fn.__name__ in self.html_views:
+                raise
+            return from_exception(exc).response()
+
+    # -- what is asked ----------------------------------------------------------------
+    def api_workspace(self) -> tuple[AdminIdentity, str]:
+        """The admin and the workspace (``?ws=``) a script call acts on."""
+        admin = self.signed_in()
+        ws = request.args.get("ws", "")
+        if not ws:
+            raise bad_request("Say which workspace this is for (?ws=…).")
+        if not admin.manages(ws):
+            raise forbidden("You do not manage this workspace.")
+        return admin, ws
+
+    def render(self, template: str, **kwargs: Any) -> str:
+        # Our own name: a host's CSRFProtect adds a csrf_token() global, we do not need it.
+        kwargs.setdefault("keystile_csrf_token", generate_csrf)
+        rendered: str = super().render(template, **kwargs)
+        return rendered
+
+    def fragment(self, template: str, **context: Any) -> Response:
+        return Response(self.render(template, **context), mimetype="text/html")
+
+    # -- the page ---------------------------------------------------------------------
     @route("/")
     def index(self) -> ResponseReturnValue:
         admin = self.signed_in()
@@ -119,8 +200,9 @@ class TokensView(KeyRoutes, TokenRoutes, UsageRoutes, LimitRoutes):
         else:
             context["error"] = "You manage no workspace yet: ask an owner to add you to one."
         ws = context["ws"]
+        panels = self.panels
         try:
-            context["choices"] = self._choices(admin)
+            context["choices"] = panels.choices(admin)
             if ws is not None:
                 session[_SESSION_WS] = ws
                 context.update(
@@ -131,7 +213,7 @@ class TokensView(KeyRoutes, TokenRoutes, UsageRoutes, LimitRoutes):
                     usage_ranges=list(RANGES),
                     otp_minutes=round(self.flow.policy.ttl_seconds / 60),
                     panels={
-                        name: self.panel_context(name, ws, self.list_state(ws, strict=False))
+                        name: panels.context(name, ws, panels.list_state(ws, strict=False))
                         for name in PANELS
                     },
                 )
@@ -148,6 +230,74 @@ class TokensView(KeyRoutes, TokenRoutes, UsageRoutes, LimitRoutes):
         _, ws = self.api_workspace()
         if panel_name not in PANELS:
             raise not_found(f"There is no panel {panel_name!r}.")
-        context = self.panel_context(panel_name, ws, self.list_state(ws, strict=True))
-        template = _TEMPLATES.get(panel_name, panel_name)
+        context = self.panels.context(panel_name, ws, self.panels.list_state(ws, strict=True))
+        template = TEMPLATES.get(panel_name, panel_name)
         return self.fragment(f"keystile/panels/{template}.html", p=context)
+
+    # -- the actions (:mod:`.keys`, :mod:`.tokens`, :mod:`.limits`, :mod:`.usage`) -----
+    @route("/api/otp", "POST")
+    def send_code(self) -> Response:
+        return self.keys.send_code(*self.api_workspace(), json_body())
+
+    @route("/api/sdk-key/reveal", "POST")
+    def reveal_sdk_key(self) -> Response:
+        return self.keys.reveal_sdk_key(*self.api_workspace(), json_body())
+
+    @route("/api/sdk-key/roll", "POST")
+    def roll_sdk_key(self) -> Response:
+        return self.keys.roll_sdk_key(*self.api_workspace(), json_body())
+
+    @route("/api/publishable-key/rotate", "POST")
+    def rotate_publishable_key(self) -> Response:
+        return self.keys.rotate_publishable_key(*self.api_workspace())
+
+    @route("/api/catalog")
+    def catalog(self) -> Response:
+        self.api_workspace()
+        return self.keys.catalog()
+
+    @route("/api/rules", "POST")
+    def add_rule(self) -> Response:
+        return self.keys.add_rule(*self.api_workspace(), json_body())
+
+    @route("/api/rules/<module>/<functionality>", "DELETE")
+    def remove_rule(self, module: str, functionality: str) -> Response:
+        return self.keys.remove_rule(*self.api_workspace(), module, functionality)
+
+    @route("/api/tokens", "POST")
+    def create_token(self) -> Response:
+        return self.tokens.create_token(*self.api_workspace(), json_body())
+
+    @route("/api/tokens/<key_id>", "DELETE")
+    def revoke_token(self, key_id: str) -> Response:
+        return self.tokens.revoke_token(*self.api_workspace(), key_id)
+
+    @route("/api/secrets", "POST")
+    def add_secret(self) -> Response:
+        return self.tokens.add_secret(*self.api_workspace(), json_body())
+
+    @route("/api/secrets/reveal", "POST")
+    def reveal_secret(self) -> Response:
+        return self.tokens.reveal_secret(*self.api_workspace(), json_body())
+
+    @route("/api/secrets/<secret>", "DELETE")
+    def delete_secret(self, secret: str) -> Response:
+        return self.tokens.delete_secret(*self.api_workspace(), secret)
+
+    @route("/api/limits", "POST")
+    def set_limits(self) -> Response:
+        return self.limits.set_limits(*self.api_workspace(), json_body())
+
+    @route("/api/limits/<key>/<scope>", "DELETE")
+    def remove_limits(self, key: str, scope: str) -> Response:
+        return self.limits.remove_limits(*self.api_workspace(), key, scope)
+
+    @route("/api/usage")
+    def usage(self) -> Response:
+        _, ws = self.api_workspace()
+        return self.usage_reads.usage(ws)
+
+    @route("/api/usage/impact")
+    def impact(self) -> Response:
+        _, ws = self.api_workspace()
+        return self.usage_reads.impact(ws)

@@ -8,15 +8,17 @@ from typing import Any
 
 from flask import Response
 
-from admin_plugin.otp_flow import TOKEN_CREATE, secret_reveal
+from admin_plugin.identity import AdminIdentity
+from admin_plugin.otp_flow import TOKEN_CREATE, OtpFlow, secret_reveal
 from admin_plugin.problems import Problem, bad_request, not_found
-from admin_plugin.views.base import KeystileView, route
+from admin_plugin.views.base import answer, text
 from admin_plugin.views.limits import token_limits
+from policies import PolicyStore
+from policies.catalog.rules import Rule
 from policies.errors import AlreadyExists, CatalogError
-from policies.limits import KEY_SCOPE
+from policies.limits.rate_limits import KEY_SCOPE
 from policies.operations.base import check_label
 from policies.operations.secrets import SECRET_NAME_RE
-from policies.rules import Rule
 from policies.times import MAX_LIFETIME_DAYS, check_expiry
 
 DAY = 86400
@@ -65,16 +67,19 @@ def secret_name(name: str) -> str:
     return name
 
 
-class TokenRoutes(KeystileView):
+class TokenActions:
+    """The tokens' and secrets' actions."""
+
+    def __init__(self, store: PolicyStore, flow: OtpFlow) -> None:
+        self.store = store
+        self.flow = flow
+
     # -- workspace tokens -------------------------------------------------------------
-    @route("/api/tokens", "POST")
-    def create_token(self) -> Response:
+    def create_token(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
         """``{name, expires…, rules, limits, code}``: the code from ``api/otp`` (``token.create``).
         Without ``code`` the form is only checked: 400 if it is wrong, else 403
         ``otp_required``, so the page asks for a code only for a form that will work."""
-        admin, ws = self.api_workspace()
-        body = self.json_body()
-        name = check_label(self.text(body, "name", "Token name"), "token name")
+        name = check_label(text(body, "name", "Token name"), "token name")
         expires = parse_expiry(body, self.store.ctx.clock())
         rules = parse_rules(body.get("rules"))
         if rules:  # checked before the code too: a typo in the form must not burn it
@@ -97,7 +102,7 @@ class TokenRoutes(KeystileView):
             ws, name, actor=admin.actor, expires=expires, rules=rules, limits=limits
         )
         info = created.info
-        return self.answer(
+        return answer(
             {
                 "token": created.token,
                 "key_id": info.key_id,
@@ -109,19 +114,14 @@ class TokenRoutes(KeystileView):
             201,
         )
 
-    @route("/api/tokens/<key_id>", "DELETE")
-    def revoke_token(self, key_id: str) -> Response:
-        admin, ws = self.api_workspace()
+    def revoke_token(self, admin: AdminIdentity, ws: str, key_id: str) -> Response:
         info = self.store.revoke_token(ws, key_id, actor=admin.actor)
-        return self.answer({"key_id": info.key_id, "name": info.name, "status": "revoked"})
+        return answer({"key_id": info.key_id, "name": info.name, "status": "revoked"})
 
     # -- secrets ----------------------------------------------------------------------
-    @route("/api/secrets", "POST")
-    def add_secret(self) -> Response:
-        admin, ws = self.api_workspace()
-        body = self.json_body()
-        name = self.text(body, "name", "Secret name").strip()
-        value = self.text(body, "value", "Secret value")
+    def add_secret(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
+        name = text(body, "name", "Secret name").strip()
+        value = text(body, "value", "Secret value")
         try:  # one atomic step decides: of parallel adds of one name, one wins
             self.store.put_secret(ws, name, value, actor=admin.actor, replace=False)
         except AlreadyExists:
@@ -131,20 +131,15 @@ class TokenRoutes(KeystileView):
                 "Secret exists",
                 f"A secret named {name!r} already exists: delete it first to replace it.",
             ) from None
-        return self.answer({"name": name}, 201)
+        return answer({"name": name}, 201)
 
-    @route("/api/secrets/reveal", "POST")
-    def reveal_secret(self) -> Response:
-        admin, ws = self.api_workspace()
-        body = self.json_body()
-        name = secret_name(self.text(body, "name", "Secret name"))
+    def reveal_secret(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
+        name = secret_name(text(body, "name", "Secret name"))
         self.flow.verify(admin, ws, secret_reveal(name), body.get("code"))
-        return self.answer(
+        return answer(
             {"name": name, "value": self.store.reveal_secret(ws, name, actor=admin.actor)}
         )
 
-    @route("/api/secrets/<secret>", "DELETE")
-    def delete_secret(self, secret: str) -> Response:
-        admin, ws = self.api_workspace()
+    def delete_secret(self, admin: AdminIdentity, ws: str, secret: str) -> Response:
         self.store.delete_secret(ws, secret_name(secret), actor=admin.actor)
-        return self.answer({"deleted": secret})
+        return answer({"deleted": secret})

@@ -8,22 +8,28 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.problems import bad_request, not_found
-from admin_plugin.views.base import KeystileView, route
-from policies.rules import Rule
-from policies.usage import PUBLISHABLE, SDK, action_name
+from admin_plugin.views.base import answer
+from policies import PolicyStore
+from policies.catalog.rules import Rule
+from policies.usage.request_counts import PUBLISHABLE, SDK, action_name
 
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 IMPACT_SPANS = (("24h", 86400), ("7d", 7 * 86400))
 TOP = 8
 
 
-class UsageRoutes(KeystileView):
-    @route("/api/usage")
-    def usage(self) -> Response:
+class UsageActions:
+    """Usage reads for the charts and the Blacklist Action modal."""
+
+    def __init__(self, store: PolicyStore, flow: OtpFlow) -> None:
+        self.store = store
+        self.flow = flow
+
+    def usage(self, ws: str) -> Response:
         """``?key=publishable|sdk|TOKEN_ID&range=1h|24h|7d|30d``: a key's requests over
         time by outcome, its top actions, refused actions and (publishable) origins."""
-        _, ws = self.api_workspace()
         key = request.args.get("key", "")
         span = RANGES.get(request.args.get("range", "24h"))
         if span is None:
@@ -33,7 +39,7 @@ class UsageRoutes(KeystileView):
         ):
             raise not_found("There is no such key in this workspace.")
         report = self.store.usage(ws, since=span, subject=key)
-        return self.answer(
+        return answer(
             {
                 "key": key,
                 "grain_seconds": report.grain.seconds,
@@ -47,17 +53,15 @@ class UsageRoutes(KeystileView):
             }
         )
 
-    @route("/api/usage/impact")
-    def impact(self) -> Response:
+    def impact(self, ws: str) -> Response:
         """``?module=&functionality=``: what that rule would have refused, 24 h and 7 d."""
-        _, ws = self.api_workspace()
         rule = Rule(request.args.get("module", ""), request.args.get("functionality", ""))
         spans = []
         for label, span in IMPACT_SPANS:
             found = self.store.rule_impact(ws, rule, span=span)
             origins = list(found.origins.items())[:TOP]
             spans.append({"label": label, "requests": found.requests, "origins": origins})
-        return self.answer({"rule": rule.encode(), "spans": spans})
+        return answer({"rule": rule.encode(), "spans": spans})
 
 
 def _named(counts: dict[str, int]) -> list[tuple[str, int]]:

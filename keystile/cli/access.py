@@ -11,7 +11,7 @@ from keystile.cli.limits import scope_rows
 from keystile.cli.usage import echo_impact, impacts
 from keystile.durations import parse_duration
 from policies import Rule
-from policies.limits import KEY_SCOPE, Limits
+from policies.limits.rate_limits import KEY_SCOPE, Limits
 from policies.listing import MAX_PAGE, TOKEN_STATUSES, TokenQuery
 
 

@@ -21,7 +21,7 @@ def authz(ctx: click.Context, host: str, port: int, workers: int) -> None:
     With `keystile --embedded authz`, the data folder's own Redis and secrets."""
     import uvicorn  # the serving stack loads only here
 
-    from gateway.authz import AuthzService
+    from gateway.authz.service import AuthzService
     from keystile import serving
     from policies import Settings
 

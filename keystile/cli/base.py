@@ -14,8 +14,8 @@ import click
 
 from keystile.home import DEFAULT_HOME, Home
 from policies import KeystileError, PolicyStore, Settings
-from policies.connect import sync_client, unreachable
 from policies.errors import ConfigError, StoreUnreachable
+from policies.storage.connections import sync_client, unreachable
 from policies.times import format_time
 
 ACTOR = "cli"

@@ -1,8 +1,9 @@
 """``keystile limits``: how many requests each key may make, as a whole and per action.
 
-Limits belong to an owner (:mod:`policies.limits`): the publishable key, the SDK key or one
-token, so they outlive rotation and rolling. ``set`` replaces the windows of one scope (the
-whole key, or one ``--action``), ``remove`` drops them, ``list`` shows every key's.
+Limits belong to an owner (:mod:`policies.limits.rate_limits`): the publishable key, the SDK
+key or one token, so they outlive rotation and rolling. ``set`` replaces the windows of one
+scope (the whole key, or one ``--action``), ``remove`` drops them, ``list`` shows every
+key's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 
 from keystile.cli.base import ACTOR, main, store_of
 from policies import PolicyStore
-from policies.limits import KEY_SCOPE, Limits, Window, owner_for
+from policies.limits.rate_limits import KEY_SCOPE, Limits, Window, owner_for
 
 NO_LIMITS = "none"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gateway.routing import Router
+from gateway.routing.router import Router
 from keystile.cli.base import ACTOR, main, store_of, when
 from policies import Catalog
 from policies.listing import MAX_PAGE, AuditQuery

@@ -15,7 +15,7 @@ def secrets_group() -> None:
 @secrets_group.command("generate")
 def secrets_generate() -> None:
     """Print a fresh master key and digest secret, as environment lines."""
-    from policies.crypto import Keyring
+    from policies.keys.crypto import Keyring
 
     click.echo(f"KEYSTILE_MASTER_KEYS={Keyring.generate_master_key()}")
     click.echo(f"KEYSTILE_DIGEST_SECRET={Keyring.generate_digest_secret()}")

@@ -11,7 +11,7 @@ from keystile.cli.base import main, store_of, when
 from keystile.durations import parse_duration
 from policies import PolicyStore, Rule
 from policies.errors import KeystileError, NotFound
-from policies.usage import ALLOWED, PUBLISHABLE, SDK, Impact, Report, action_name
+from policies.usage.request_counts import ALLOWED, PUBLISHABLE, SDK, Impact, Report, action_name
 
 MAX_SPAN = 400 * 86400  # the day buckets' retention
 IMPACT_SPANS = (("24h", 86400.0), ("7d", 7 * 86400.0))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from policies import schema
-from policies.calls import Command, Operation
 from policies.operations.base import Context, audit_call, require_workspace
-from policies.records import AuditEntry
+from policies.storage import schema
+from policies.storage.driver import Command, Operation
+from policies.storage.values import AuditEntry
 from policies.times import stored_time
 
 MAX_TAIL = 1000

@@ -1,17 +1,6 @@
 """Backups: one workspace's policies to an authenticated JSON document and back.
 
-Keys stay as they are stored: digests and ciphertexts, never plain text; the document and
-its checks are :mod:`policies.backup`. A restore restores one workspace and nothing else:
-
-1. every section is checked before any write (:func:`policies.backup.check`);
-2. the sections are written to staging keys in the workspace's slot, in chunks of
-   :data:`CHUNK` entries (each a short Redis step), with a TTL as the last resort;
-3. one Lua step checks the staged sizes and makes them live by ``RENAME`` (O(1)), with the
-   version, audit entry and event; a failure before it (Redis refusing a write, the
-   workspace created meanwhile) removes the staging keys, and nothing was ever live.
-
-The backup's catalog is compared with the live one and applied only when asked, through the
-same audited path as ``keystile catalog load``.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -20,15 +9,15 @@ import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from policies import backup as document_checks
-from policies import schema
-from policies.calls import Batch, Command, Operation
+from policies.backup import document as document_checks
 from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
-from policies.lua_deployment import RESTORE
 from policies.operations.base import Context, audit_call, require_workspace, write_call
 from policies.operations.rules import load_catalog, save_catalog
-from policies.records import Restored
-from policies.scripting import Reply
+from policies.storage import schema
+from policies.storage.driver import Batch, Command, Operation
+from policies.storage.lua_deployment import RESTORE
+from policies.storage.scripting import Reply
+from policies.storage.values import Restored
 
 CHUNK = 1000
 _SCAN = 1000
@@ -147,7 +136,7 @@ def import_workspace(
             f"({live_print})" + ("; applied" if apply_catalog else "; left as it is")
         )
     run = secrets.token_hex(8)
-    # In the order of RESTORE's sections (policies.lua_deployment.SECTIONS).
+    # In the order of RESTORE's sections (policies.storage.lua_deployment.SECTIONS).
     parts = ("keys", "rules", "tokens", "lastused", "secrets", "limits")
     live_keys = (
         schema.credentials(ws),

@@ -7,13 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies import schema
-from policies.calls import Command, Script
-from policies.crypto import Keyring
 from policies.errors import KeystileError, NotFound, UnknownWorkspace
-from policies.keyformat import is_workspace_id
-from policies.lua import APPLY
-from policies.scripting import LuaScript, Reply
+from policies.keys.crypto import Keyring
+from policies.keys.keyformat import is_workspace_id
+from policies.storage import schema
+from policies.storage.driver import Command
+from policies.storage.lua import APPLY
+from policies.storage.scripting import LuaScript, Reply, Script
 
 MAX_NAME = 100
 
@@ -50,7 +50,7 @@ def write_call(
     detail: dict[str, Any],
     **own_args: Any,
 ) -> Script:
-    """A write script call with the common head (see :mod:`policies.lua`)."""
+    """A write script call with the common head (see :mod:`policies.storage.lua`)."""
     return script.call(
         (schema.meta(ws), schema.audit(ws), *own_keys),
         ws=ws,

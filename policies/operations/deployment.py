@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from policies import schema
-from policies.calls import Command, Operation
-from policies.crypto import BOUND_PREFIX, role_context, secret_context
 from policies.errors import ConfigError, KeystileError
-from policies.lua_deployment import REWRAP
+from policies.keys.crypto import BOUND_PREFIX, role_context, secret_context
 from policies.operations.base import Context, audit_call
 from policies.operations.workspaces import role_key
-from policies.scripting import Reply
+from policies.storage import schema
+from policies.storage.driver import Command, Operation
+from policies.storage.lua_deployment import REWRAP
+from policies.storage.scripting import Reply
 
 Progress = Callable[[str, int, int], None]  # workspace, rewrapped, failed
 

@@ -1,25 +1,21 @@
-"""Rate limits of a workspace's publishable key, SDK key and tokens (:mod:`policies.limits`).
+"""Rate limits of a workspace's publishable key, SDK key and tokens
+(:mod:`policies.limits.rate_limits`).
 
-One hash per workspace (``ks:{W}:limits``), one field per owner holding all its scopes. A
-change reads the owner's limits, edits one scope and writes them back guarded by ``SAME``
-(the value read must still be there), so two admins editing different scopes of one key at
-once both land: the one that lost the race reads again and reapplies its edit. Each change
-bumps the policy version, so every gateway drops its cached policy of the key and picks the
-new limits up with its next lookup, as it does rules.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from policies import schema
-from policies.calls import Batch, Command, Operation
+from policies.catalog.rules import Rule
 from policies.errors import KeystileError, NotFound, UnknownWorkspace
-from policies.limits import KEY_SCOPE, LimitError, Limits, Window, check_action
+from policies.limits.rate_limits import KEY_SCOPE, LimitError, Limits, Window, check_action
 from policies.operations.base import Context, Op, apply_call, checked, require_workspace
 from policies.operations.rules import require_catalog
-from policies.rules import Rule
-from policies.scripting import Reply
+from policies.storage import schema
+from policies.storage.driver import Batch, Command, Operation
+from policies.storage.scripting import Reply
 
 _ATTEMPTS = 5  # reads and guarded writes before giving up on a very busy owner
 

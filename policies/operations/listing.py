@@ -4,22 +4,18 @@ Tokens live in one hash per workspace (``ks:{W}:tokens``), so a page reads the h
 round trip and filters, sorts and slices here: what the admin's page and the CLI then hold
 and render is one page, whatever the workspace holds (measured in ``bench/token_page.py``).
 
-The audit stream is read newest first in batches of :data:`BATCH` from the cursor until
-one more match than the page holds is found (so "older" is only offered when something
-older matches) or the stream ends. The stream is capped (:data:`policies.schema.AUDIT_MAXLEN`),
-so a filter that matches little costs at most that many entries read. Every command names
-one key of the workspace: the same on a Redis Cluster.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
-from policies import schema
-from policies.calls import Command, Operation
 from policies.listing import AuditPage, AuditQuery, Page, TokenQuery
 from policies.operations.audit import decode_entry
 from policies.operations.base import Context, require_workspace
 from policies.operations.tokens import list_tokens
-from policies.records import AuditEntry, TokenInfo
+from policies.storage import schema
+from policies.storage.driver import Command, Operation
+from policies.storage.values import AuditEntry, TokenInfo
 
 BATCH = 500
 

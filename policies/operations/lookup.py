@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from policies import keyformat, schema
-from policies.calls import Batch, Command, Operation
 from policies.errors import InvalidKey
-from policies.keyformat import KeyKind
-from policies.limits import owner
-from policies.lua import LOOKUP
+from policies.keys import keyformat
+from policies.keys.keyformat import KeyKind
+from policies.limits.rate_limits import owner
 from policies.operations.base import Context
-from policies.records import KeyPolicy
+from policies.storage import schema
+from policies.storage.driver import Batch, Command, Operation
+from policies.storage.lua import LOOKUP
+from policies.storage.values import KeyPolicy
 
 
 def lookup(ctx: Context, raw_key: str) -> Operation[KeyPolicy]:

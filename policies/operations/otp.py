@@ -1,31 +1,16 @@
 """One-time-password challenges: issue (with cooldown and hourly cap), verify, cancel.
 
-Keys, all under the workspace's hash tag (:func:`policies.schema.otp`):
-
-| key                          | type | holds                                            |
-|------------------------------|------|--------------------------------------------------|
-| ``…:otp:challenge:<A>``      | hash | digest, expires, tries left (one per admin+action)|
-| ``…:otp:sends:<admin>``      | zset | send id -> time, the last hour (hourly cap)      |
-| ``…:otp:last:<admin>``       | hash | action binding -> time of last send (cooldown)   |
-
-and, outside any workspace, ``ks:otp:{<admin>}:sends`` (zset): the admin's sends of the last
-hour in every workspace, so the hourly cap bounds an admin of N workspaces as it bounds an
-admin of one (guesses per hour: cap x attempts, not N times that).
-
-``<A>`` and ``<admin>`` are HMAC-derived names (:mod:`policies.otp`), so key names reveal
-no admin id. A new send replaces the admin's open challenge for that action.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import secrets
 
-from policies import otp, schema
-from policies.calls import Command, Operation
 from policies.errors import UnknownWorkspace
-from policies.lua import OTP_ADMIN_SEND, OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
 from policies.operations.base import Context, audit_call, require_workspace
-from policies.otp import (
+from policies.otp import codes as otp
+from policies.otp.codes import (
     HOUR,
     IssuedOtp,
     OtpPolicy,
@@ -34,7 +19,10 @@ from policies.otp import (
     RejectReason,
     ThrottleReason,
 )
-from policies.scripting import Reply
+from policies.storage import schema
+from policies.storage.driver import Command, Operation
+from policies.storage.lua import OTP_ADMIN_SEND, OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
+from policies.storage.scripting import Reply
 
 _REJECTIONS = {
     Reply.WRONG: RejectReason.WRONG,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from policies import schema
-from policies.calls import Batch, Command, Operation
-from policies.catalog import Catalog
+from policies.catalog.catalog import Catalog
+from policies.catalog.rules import Rule, decode_all
 from policies.errors import CatalogError, UnknownWorkspace
-from policies.lua_deployment import CATALOG_SAVE
 from policies.operations.base import Context, apply_call, checked, require_workspace
-from policies.rules import Rule, decode_all
+from policies.storage import schema
+from policies.storage.driver import Batch, Command, Operation
+from policies.storage.lua_deployment import CATALOG_SAVE
 
 
 def load_catalog(ctx: Context) -> Operation[Catalog | None]:

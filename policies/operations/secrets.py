@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from policies import schema
-from policies.calls import Batch, Command, Operation
-from policies.crypto import secret_context
 from policies.errors import AlreadyExists, KeystileError, NotFound, UnknownWorkspace
+from policies.keys.crypto import secret_context
 from policies.operations.base import Context, apply_call, audit_call, checked, require_workspace
-from policies.scripting import Reply
+from policies.storage import schema
+from policies.storage.driver import Batch, Command, Operation
+from policies.storage.scripting import Reply
 
 SECRET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 MAX_SECRET_BYTES = 64 * 1024

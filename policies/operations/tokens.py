@@ -6,17 +6,18 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from policies import keyformat, schema
-from policies.calls import Batch, Command, Operation
+from policies.catalog.rules import Rule
 from policies.errors import NotFound, UnknownWorkspace
-from policies.keyformat import KeyKind
-from policies.limits import Limits, owner
+from policies.keys import keyformat
+from policies.keys.keyformat import KeyKind
+from policies.limits.rate_limits import Limits, owner
 from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
 from policies.operations.limits import check_scope
 from policies.operations.rules import require_catalog
-from policies.records import CreatedToken, TokenInfo
-from policies.rules import Rule
-from policies.scripting import Reply
+from policies.storage import schema
+from policies.storage.driver import Batch, Command, Operation
+from policies.storage.scripting import Reply
+from policies.storage.values import CreatedToken, TokenInfo
 from policies.times import check_expiry, is_time
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from policies import schema
-from policies.calls import Batch, Command, Operation
+from policies.catalog.rules import Rule
 from policies.operations.base import Context, require_workspace
-from policies.rules import Rule
-from policies.usage import (
+from policies.storage import schema
+from policies.storage.driver import Batch, Command, Operation
+from policies.usage.request_counts import (
     DAY,
     GRAINS,
     HOUR,

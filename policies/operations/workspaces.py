@@ -6,12 +6,10 @@ import json
 import math
 from collections.abc import Iterable
 
-from policies import keyformat, schema
-from policies.calls import Batch, Command, Operation
-from policies.crypto import role_context
 from policies.errors import InvalidKey, KeystileError, UnknownWorkspace
-from policies.keyformat import KeyKind
-from policies.lua import CREATE, ROTATE
+from policies.keys import keyformat
+from policies.keys.crypto import role_context
+from policies.keys.keyformat import KeyKind
 from policies.operations.base import (
     Context,
     apply_call,
@@ -22,7 +20,10 @@ from policies.operations.base import (
     write_call,
 )
 from policies.origins import normalize_origin
-from policies.records import CreatedWorkspace, WorkspaceInfo
+from policies.storage import schema
+from policies.storage.driver import Batch, Command, Operation
+from policies.storage.lua import CREATE, ROTATE
+from policies.storage.values import CreatedWorkspace, WorkspaceInfo
 
 _INFO_FIELDS = ("id", "name", "created", "version", "origins")
 MAX_GRACE_SECONDS = 7 * 24 * 3600

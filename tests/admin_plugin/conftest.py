@@ -11,8 +11,8 @@ from flask import Flask
 from admin_plugin import AdminIdentity, SmtpConfig, SmtpMailer
 from keystile.redis_server import free_port
 from policies import PolicyStore
-from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import ALICE_EMAIL, Api, Inbox, Who, make_host_app
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import ALICE_EMAIL, Api, Inbox, Who, make_host_app
 
 
 @pytest.fixture(scope="session")

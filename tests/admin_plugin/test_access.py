@@ -17,8 +17,8 @@ from admin_plugin import AdminIdentity, KeystileAdmin, SmtpMailer, TokensView
 from admin_plugin.extension import KeystileState
 from policies import PolicyStore
 from policies.errors import ConfigError
-from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import (
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import (
     ALICE_EMAIL,
     BASE,
     HOST_SECRET,

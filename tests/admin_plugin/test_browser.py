@@ -46,10 +46,10 @@ from policies import (
     PolicyStore,
     Settings,
 )
-from policies.connect import async_client
 from policies.listing import TokenQuery
-from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import ALICE_EMAIL, Inbox, Who, make_host_app
+from policies.storage.connections import async_client
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import ALICE_EMAIL, Inbox, Who, make_host_app
 from tests.support.browser import chromium
 from tests.support.served import served
 

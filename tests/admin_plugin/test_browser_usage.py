@@ -12,9 +12,9 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from policies import PolicyStore, Rule
-from policies.calls import Batch, Operation
 from policies.operations.usage import count_commands
-from policies.usage import action_field
+from policies.storage.driver import Batch, Operation
+from policies.usage.request_counts import action_field
 from tests.admin_plugin.test_browser import Live, live, page, page_sizes, shot, shots
 from tests.support.browser import chromium
 

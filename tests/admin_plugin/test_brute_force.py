@@ -15,8 +15,8 @@ import pytest
 
 from admin_plugin import AdminIdentity
 from policies import PolicyStore
-from policies.otp import DEFAULT_POLICY
-from tests.admin_plugin.support import Api, Inbox, Who
+from policies.otp.codes import DEFAULT_POLICY
+from tests.support.admin import Api, Inbox, Who
 from tests.support.clock import ManualClock
 
 

@@ -13,10 +13,10 @@ from flask_wtf.csrf import CSRFProtect
 
 from admin_plugin import AdminIdentity, KeystileAdmin, SmtpMailer
 from policies import PolicyStore
-from policies.records import CreatedWorkspace
-from policies.rules import Rule
-from tests.admin_plugin.support import HOST_SECRET, Api
+from policies.catalog.rules import Rule
+from policies.storage.values import CreatedWorkspace
 from tests.admin_plugin.test_access import UNSAFE, call
+from tests.support.admin import HOST_SECRET, Api
 
 ORDERS = ("before", "after", "none")  # when the host calls CSRFProtect(app), if at all
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from policies import PolicyStore
 from policies.errors import KeystileError
-from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import Api
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import Api
 
 PROBLEM = "application/problem+json"
 ROUTES = {

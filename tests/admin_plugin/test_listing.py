@@ -16,8 +16,8 @@ from admin_plugin import KeystileAdmin, SmtpMailer
 from bench.setup import create_tokens
 from policies import ConfigError, PolicyStore
 from policies.listing import TokenQuery
-from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import BASE, Who, make_host_app
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import BASE, Who, make_host_app
 
 DASH = "\u2013"  # the en dash of the page's counts
 ROW_RE = re.compile(r'<tr data-key-id="([^"]+)">')

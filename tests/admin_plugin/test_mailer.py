@@ -21,7 +21,7 @@ from admin_plugin import MailError, SmtpConfig, SmtpMailer
 from keystile.redis_server import free_port
 from policies import Settings
 from policies.errors import ConfigError
-from tests.admin_plugin.support import Inbox
+from tests.support.admin import Inbox
 
 SENDER = "Keystile <keystile@acme.test>"
 

@@ -10,7 +10,7 @@ from admin_plugin.otp_flow import BadCode
 from admin_plugin.problems import Problem, bad_request, forbidden, from_exception, not_found
 from admin_plugin.views.base import csrf_problem
 from admin_plugin.views.keys import duplicate
-from gateway import problems as gateway_problems
+from gateway.refusals import problems as gateway_problems
 from policies.errors import (
     CatalogError,
     ConfigError,
@@ -19,8 +19,8 @@ from policies.errors import (
     StoreUnavailable,
     UnknownWorkspace,
 )
-from policies.otp import OtpRejected, OtpThrottled, RejectReason, ThrottleReason
-from tests.admin_plugin.support import Api
+from policies.otp.codes import OtpRejected, OtpThrottled, RejectReason, ThrottleReason
+from tests.support.admin import Api
 
 EXCEPTIONS: list[Exception] = [
     OtpThrottled(ThrottleReason.COOLDOWN, 30),

@@ -10,9 +10,10 @@ import redis
 from flask import Flask
 
 from admin_plugin import SmtpMailer
-from policies import ConfigError, Keyring, PolicyStore, schema
-from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import Api, Inbox, Who, make_host_app
+from policies import ConfigError, Keyring, PolicyStore
+from policies.storage import schema
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import Api, Inbox, Who, make_host_app
 
 
 def test_a_far_future_expiry_is_refused_on_input(api: Api, inbox: Inbox) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from policies import PolicyStore
-from policies.limits import Limits
-from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import Api, Inbox, gateway_lookup
+from policies.limits.rate_limits import Limits
+from policies.storage.values import CreatedWorkspace
 from tests.admin_plugin.test_views_tokens import create
+from tests.support.admin import Api, Inbox, gateway_lookup
 
 PROBLEM = "application/problem+json"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import redis
 
 from policies import PolicyStore, Rule
-from policies.records import CreatedWorkspace
-from policies.schema import CATALOG
-from tests.admin_plugin.support import Api, gateway_lookup
+from policies.storage.schema import CATALOG
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import Api, gateway_lookup
 
 
 def test_page_shows_the_publishable_key_at_once(api: Api, workspace: CreatedWorkspace) -> None:

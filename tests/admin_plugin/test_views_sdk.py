@@ -9,8 +9,8 @@ from flask import Flask
 from admin_plugin import AdminIdentity, OtpPolicy, SmtpConfig, SmtpMailer
 from keystile.redis_server import free_port
 from policies import PolicyStore
-from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import (
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import (
     ALICE_EMAIL,
     Api,
     Inbox,

@@ -11,8 +11,8 @@ from flask import Flask
 from admin_plugin import AdminIdentity
 from policies import PolicyStore, Rule
 from policies.operations import lookup as store_lookup
-from policies.records import CreatedWorkspace
-from tests.admin_plugin.support import Api, Inbox, Who, gateway_lookup
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import Api, Inbox, Who, gateway_lookup
 from tests.support.clock import ManualClock
 
 XSS = "<script>alert('x')</script>\"'&"

@@ -6,11 +6,11 @@ from typing import Any
 from urllib.parse import quote
 
 from policies import PolicyStore
-from policies.calls import Batch, Operation
 from policies.operations.usage import count_commands
-from policies.records import CreatedWorkspace
-from policies.usage import action_field, origin_field
-from tests.admin_plugin.support import Api
+from policies.storage.driver import Batch, Operation
+from policies.storage.values import CreatedWorkspace
+from policies.usage.request_counts import action_field, origin_field
+from tests.support.admin import Api
 
 
 def get(api: Api, path: str, **args: str) -> Any:

@@ -10,10 +10,10 @@ from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import Catalog, PolicyStore, Rule, Settings
-from policies.records import CreatedWorkspace
-from tests.gateway.apps import starlette_app
-from tests.gateway.authz_support import api_catalog
-from tests.gateway.support import Factory
+from policies.storage.values import CreatedWorkspace
+from tests.support.apps import starlette_app
+from tests.support.authz import api_catalog
+from tests.support.gateway import Factory
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ async def gate(make_gate: Factory, store: PolicyStore) -> AsyncIterator[KeyGateM
     await middleware.stop()
 
 
-# -- keystile authz: a non-Python API's catalog (tests/gateway/authz_support.py) ------------
+# -- keystile authz: a non-Python API's catalog (tests/support/authz.py) ------------
 @pytest.fixture
 def api_store(store: PolicyStore) -> PolicyStore:
     store.save_catalog(api_catalog())

@@ -15,10 +15,11 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware
-from policies import Catalog, PolicyStore, Settings, schema
-from policies.connect import sync_client
-from tests.gateway.apps import starlette_app
-from tests.gateway.asgi import call, http_scope
+from policies import Catalog, PolicyStore, Settings
+from policies.storage import schema
+from policies.storage.connections import sync_client
+from tests.support.apps import starlette_app
+from tests.support.asgi import call, http_scope
 from tests.support.cluster import LocalCluster
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]

@@ -19,9 +19,10 @@ import pytest
 import redis
 
 from gateway import KeyGateMiddleware
-from policies import InvalidKey, PolicyStore, Rule, schema
-from policies.records import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope
+from policies import InvalidKey, PolicyStore, Rule
+from policies.storage import schema
+from policies.storage.values import CreatedWorkspace
+from tests.support.asgi import call, http_scope
 
 pytestmark = pytest.mark.anyio
 

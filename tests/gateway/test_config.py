@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from gateway import GatewayConfig, KeyGateMiddleware
 from gateway.config import GatewayOptions
 from policies import ConfigError, Settings
-from tests.gateway.apps import starlette_app
+from tests.support.apps import starlette_app
 
 
 @pytest.mark.parametrize(

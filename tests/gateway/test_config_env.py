@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware
 from policies import ConfigError, Settings
-from tests.gateway.apps import starlette_app
+from tests.support.apps import starlette_app
 
 
 def env(redis_url: str, master_key: str, digest_secret: str, **options: str) -> dict[str, str]:

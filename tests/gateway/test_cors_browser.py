@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import PolicyStore, Rule, Settings
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.support.browser import chromium
 from tests.support.served import served
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from policies import ConfigError, PolicyStore, Settings
-from policies.records import CreatedWorkspace
-from tests.gateway.support import Factory
+from policies.storage.values import CreatedWorkspace
+from tests.support.gateway import Factory
 
 
 @pytest.mark.anyio

@@ -28,7 +28,7 @@ from websockets.exceptions import InvalidStatus
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import ConfigError, PolicyStore, Rule, Settings
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.support.served import served
 
 ran: list[str] = []

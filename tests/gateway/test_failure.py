@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 from gateway import KeyGateMiddleware
 from keystile.redis_server import RedisServer
 from policies import Catalog, PolicyStore, Settings
-from policies.connect import sync_client
-from policies.keyformat import KeyKind, generate
-from tests.gateway.apps import starlette_app
-from tests.gateway.asgi import Answer, call, http_scope, websocket, websocket_scope
+from policies.keys.keyformat import KeyKind, generate
+from policies.storage.connections import sync_client
+from tests.support.apps import starlette_app
+from tests.support.asgi import Answer, call, http_scope, websocket, websocket_scope
 from tests.support.clock import ManualClock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

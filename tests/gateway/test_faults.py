@@ -4,7 +4,7 @@ demo's append-only persistence kept every write made before the kill.
 
 Each test starts its own redis-server, whatever ``--redis`` says (``single_redis``: the
 cluster pass would only repeat them). The pub/sub connection killed while a rule is added
-is :func:`tests.gateway.test_invalidation.test_killed_subscription_then_rule_still_enforced`
+is :func:`tests.gateway.keys.test_invalidation.test_killed_subscription_then_rule_still_enforced`
 (it runs on the cluster too); a slow Redis is :mod:`tests.gateway.test_slow_redis`.
 """
 
@@ -22,8 +22,8 @@ import pytest
 
 from keystile.redis_server import RedisServer
 from policies import Catalog, PolicyStore, Rule, Settings
-from policies.connect import sync_client
-from tests.gateway.uvicorn_gateways import run_gateways
+from policies.storage.connections import sync_client
+from tests.support.uvicorn_gateways import run_gateways
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.single_redis]
 

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from gateway import PROBLEMS, KeyGateMiddleware
 from policies import PolicyStore, Rule
-from policies.keyformat import KeyKind, generate
-from policies.records import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope, websocket, websocket_scope
-from tests.gateway.support import Factory
+from policies.keys.keyformat import KeyKind, generate
+from policies.storage.values import CreatedWorkspace
+from tests.support.asgi import call, http_scope, websocket, websocket_scope
+from tests.support.gateway import Factory
 
 KEY_HEADERS = [b"authorization", b"x-api-key", b"origin", b"referer"]
 
@@ -54,7 +54,7 @@ def headers_strategy(keys: list[str]) -> st.SearchStrategy[list[tuple[bytes, byt
     return st.lists(st.tuples(names, header_values(keys)), max_size=8)
 
 
-def check_answer(status: int, headers: dict[bytes, bytes], body: bytes) -> bool:
+def assert_answer(status: int, headers: dict[bytes, bytes], body: bytes) -> bool:
     """True if the gateway refused (a problem), False if the app answered."""
     assert status != 500
     if headers.get(b"content-type") != b"application/problem+json":
@@ -109,7 +109,7 @@ def test_no_header_bytes_make_a_500(
         if method == "HEAD":
             assert answer.status != 500
             return
-        refused = check_answer(answer.status, answer.headers, answer.body)
+        refused = assert_answer(answer.status, answer.headers, answer.body)
         seen.add((refused, answer.status))
 
     one_request()

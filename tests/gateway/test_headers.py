@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gateway import KeyGateMiddleware
-from policies.records import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope
+from policies.storage.values import CreatedWorkspace
+from tests.support.asgi import call, http_scope
 
 
 async def status_and_code(

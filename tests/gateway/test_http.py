@@ -10,11 +10,12 @@ import pytest
 import redis
 
 from gateway import KeyGateMiddleware
-from policies import Keyring, PolicyStore, Rule, schema
-from policies.keyformat import KeyKind, generate
-from policies.records import CreatedWorkspace
-from tests.gateway.support import Factory, bearer
+from policies import Keyring, PolicyStore, Rule
+from policies.keys.keyformat import KeyKind, generate
+from policies.storage import schema
+from policies.storage.values import CreatedWorkspace
 from tests.support.clock import ManualClock
+from tests.support.gateway import Factory, bearer
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,8 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from policies import PolicyStore
-from policies.records import CreatedWorkspace
-from tests.gateway.support import Factory, bearer
+from policies.storage.values import CreatedWorkspace
+from tests.support.gateway import Factory, bearer
 
 pytestmark = pytest.mark.anyio
 

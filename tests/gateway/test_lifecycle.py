@@ -12,11 +12,11 @@ from starlette.middleware import Middleware
 
 from gateway import KeyGateMiddleware
 from policies import PolicyStore, Rule, Settings
-from policies.records import CreatedWorkspace
-from tests.gateway.apps import demo_routes, starlette_app
-from tests.gateway.apps import lifespan as app_lifespan
-from tests.gateway.asgi import call, http_scope, lifespan
-from tests.gateway.support import Factory
+from policies.storage.values import CreatedWorkspace
+from tests.support.apps import demo_routes, starlette_app
+from tests.support.apps import lifespan as app_lifespan
+from tests.support.asgi import call, http_scope, lifespan
+from tests.support.gateway import Factory
 
 
 def request(key: str) -> dict[str, object]:

@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway import LOGGER_NAME, KeyGateMiddleware
 from policies import PolicyStore, Rule
-from policies.records import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope
-from tests.gateway.support import Factory
+from policies.storage.values import CreatedWorkspace
+from tests.support.asgi import call, http_scope
+from tests.support.gateway import Factory
 
 pytestmark = pytest.mark.anyio
 

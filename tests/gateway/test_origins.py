@@ -8,9 +8,9 @@ import pytest
 from gateway import KeyGateMiddleware
 from policies import PolicyStore
 from policies.origins import normalize_origin
-from policies.records import CreatedWorkspace
-from tests.gateway.asgi import call, http_scope
-from tests.gateway.support import bearer
+from policies.storage.values import CreatedWorkspace
+from tests.support.asgi import call, http_scope
+from tests.support.gateway import bearer
 
 pytestmark = pytest.mark.anyio
 

@@ -1,7 +1,7 @@
 """Two gateway processes under uvicorn, one store: a rotation reaches both.
 
 The test waits on the invalidation inside each process (``/_test/seen``, see
-:mod:`tests.gateway.server_app`) with a generous bound; the benchmark issue measures the
+:mod:`tests.support.server_app`) with a generous bound; the benchmark issue measures the
 exact delay.
 """
 
@@ -18,8 +18,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from policies import PolicyStore
-from policies.records import CreatedWorkspace
-from tests.gateway.uvicorn_gateways import run_gateways
+from policies.storage.values import CreatedWorkspace
+from tests.support.uvicorn_gateways import run_gateways
 
 # The websockets client logs handshake headers (the key!) at DEBUG: not ours to log.
 QUIET = logging.getLogger("tests.gateway.websockets-client")

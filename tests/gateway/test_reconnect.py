@@ -14,12 +14,12 @@ from prometheus_client import CollectorRegistry
 from gateway import KeyGateMiddleware
 from keystile.redis_server import free_port
 from policies import PolicyStore, Rule, Settings
-from policies.lua import LOOKUP
-from policies.records import CreatedWorkspace
-from tests.gateway.apps import starlette_app
-from tests.gateway.asgi import call, http_scope
-from tests.gateway.support import Factory, kill_pubsub
-from tests.gateway.test_cache import Commands
+from policies.storage.lua import LOOKUP
+from policies.storage.values import CreatedWorkspace
+from tests.gateway.keys.test_cache import Commands
+from tests.support.apps import starlette_app
+from tests.support.asgi import call, http_scope
+from tests.support.gateway import Factory, kill_pubsub
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from gateway import KeyGateMiddleware
 from keystile import sample_api
 from keystile.redis_server import free_port
 from policies import Catalog, Settings
-from tests.gateway.asgi import call, http_scope, lifespan
+from tests.support.asgi import call, http_scope, lifespan
 
 pytestmark = pytest.mark.anyio
 

@@ -10,10 +10,10 @@ import pytest
 
 from gateway import KeyGateMiddleware
 from policies import PolicyStore, Rule
-from policies.records import CreatedWorkspace
-from tests.gateway.asgi import websocket, websocket_scope
-from tests.gateway.support import Factory
+from policies.storage.values import CreatedWorkspace
+from tests.support.asgi import websocket, websocket_scope
 from tests.support.clock import ManualClock
+from tests.support.gateway import Factory
 
 pytestmark = pytest.mark.anyio
 

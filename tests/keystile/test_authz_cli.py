@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from keystile.cli import main
-from tests.gateway.authz_support import API_CATALOG
 from tests.support import proxies
+from tests.support.authz import API_CATALOG
 
 ROOT = Path(__file__).resolve().parents[2]
 

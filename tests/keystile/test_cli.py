@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keystile.redis_server import free_port
-from tests.keystile.support import cli, ok
 from tests.support.catalog import DEMO_CATALOG
+from tests.support.cli import cli, ok
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import redis
 
-from policies import PolicyStore, Settings, schema
-from policies.limits import Limits
-from tests.keystile.support import cli, ok
-from tests.policies.helpers import lookup
+from policies import PolicyStore, Settings
+from policies.limits.rate_limits import Limits
+from policies.storage import schema
 from tests.support.catalog import DEMO_CATALOG
+from tests.support.cli import cli, ok
+from tests.support.store import lookup
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from policies import Keyring, schema
-from tests.keystile.support import cli, ok
+from policies import Keyring
+from policies.storage import schema
 from tests.support.catalog import DEMO_CATALOG
+from tests.support.cli import cli, ok
 
 
 @pytest.fixture

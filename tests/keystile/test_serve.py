@@ -16,7 +16,7 @@ from admin_plugin import AdminIdentity
 from keystile.redis_server import free_port
 from keystile.serving import create_admin_app, otp_policy
 from policies import ConfigError, PolicyStore, Settings
-from policies.otp import OtpPolicy
+from policies.otp.codes import OtpPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

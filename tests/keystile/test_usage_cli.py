@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware, catalog_from_app
 from policies import PolicyStore, Rule, Settings
-from policies.crypto import Keyring
-from tests.gateway.apps import starlette_app
-from tests.keystile.support import cli
+from policies.keys.crypto import Keyring
+from tests.support.apps import starlette_app
+from tests.support.cli import cli
 
 pytestmark = pytest.mark.anyio
 

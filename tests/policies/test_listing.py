@@ -7,7 +7,7 @@ import pytest
 from policies import KeystileError, PolicyStore
 from policies.listing import AuditQuery, TokenQuery
 from policies.operations.listing import BATCH
-from policies.records import CreatedWorkspace
+from policies.storage.values import CreatedWorkspace
 from tests.support.clock import ManualClock
 
 

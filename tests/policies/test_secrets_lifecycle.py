@@ -5,7 +5,8 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
-from policies import ConfigError, Keyring, KeystileError, PolicyStore, schema
+from policies import ConfigError, Keyring, KeystileError, PolicyStore
+from policies.storage import schema
 from tests.support.clock import ManualClock
 
 

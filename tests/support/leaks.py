@@ -15,7 +15,8 @@ from typing import Any
 
 import redis
 
-from policies import keyformat, otp
+from policies.keys import keyformat
+from policies.otp import codes as otp
 
 # The test mail server's own debug log: it is the recipient, it reads the mail by design.
 RECIPIENT_LOGGERS = ("mail.log",)

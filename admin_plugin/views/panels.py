@@ -1,0 +1,89 @@
+"""What the Tokens page shows: the workspace picker's choices and each list's panel.
+
+Lists (tokens, secrets, rules, activity) are rendered by one template each, used both in
+the page and as fragments the script fetches after a change, so escaping lives in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request, url_for
+
+from admin_plugin.identity import AdminIdentity
+from admin_plugin.views.keys import rule_label
+from admin_plugin.views.limits import rows
+from admin_plugin.views.listing import ListState, check_page_size
+from policies import PolicyStore
+from policies.errors import UnknownWorkspace
+from policies.times import format_time
+
+PANELS = ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits")
+# The two role keys' limits share one template; the panel's name says whose they are.
+TEMPLATES = {"pk-limits": "limits", "sk-limits": "limits"}
+_LIMITED = {
+    "pk-limits": ("pk", "publishable", "publishable key"),
+    "sk-limits": ("sk", "sdk", "SDK key"),
+}
+TOKENS_PER_PAGE = 50
+AUDIT_PER_PAGE = 25
+
+
+def when(timestamp: object, empty: str = "—") -> str:
+    """Any stored time, never an error (a far-future expiry once made every page a 500)."""
+    return format_time(timestamp, "%Y-%m-%d %H:%M UTC", empty)
+
+
+class Panels:
+    """The page's lists, read from the store for one workspace."""
+
+    def __init__(self, store: PolicyStore, *, tokens_per_page: int, audit_per_page: int) -> None:
+        self.store = store
+        self.tokens_per_page = check_page_size(tokens_per_page, "tokens_per_page")
+        self.audit_per_page = check_page_size(audit_per_page, "audit_per_page")
+
+    def choices(self, admin: AdminIdentity) -> list[tuple[str, str]]:
+        choices = []
+        for ws in admin.workspaces:
+            try:
+                choices.append((ws, self.store.workspace(ws).name))
+            except UnknownWorkspace:
+                choices.append((ws, f"{ws} (missing)"))
+        return choices
+
+    def list_state(self, ws: str, *, strict: bool) -> ListState:
+        return ListState.parse(
+            url_for(".index"),
+            ws,
+            request.args,
+            tokens_per_page=self.tokens_per_page,
+            audit_per_page=self.audit_per_page,
+            strict=strict,
+        )
+
+    def context(self, name: str, ws: str, state: ListState) -> dict[str, Any]:
+        now = self.store.ctx.clock()
+        if name == "tokens":
+            page = self.store.token_page(ws, state.tokens)
+            spark = self.store.daily_totals(ws, [t.key_id for t in page.items])
+            limits = {
+                owner[3:]: rows(found)
+                for owner, found in self.store.list_limits(ws).items()
+                if owner.startswith("tk:")
+            }
+            return {
+                "page": page,
+                "now": now,
+                "when": when,
+                "state": state,
+                "spark": spark,
+                "limits": limits,
+            }
+        if name == "secrets":
+            return {"secrets": self.store.list_secrets(ws)}
+        if name == "rules":
+            return {"rules": self.store.list_rules(ws), "rule_label": rule_label}
+        if name in _LIMITED:
+            owner, key, what = _LIMITED[name]
+            return {"rows": rows(self.store.limits(ws, owner)), "key": key, "what": what}
+        return {"page": self.store.audit_page(ws, state.audit), "when": when, "state": state}

@@ -1,0 +1,114 @@
+"""The ASGI plumbing of :mod:`gateway.authz.service`: the app behind the gateway and the ``send``
+adapters that turn each answer into the one the proxy relays.
+
+Design notes: ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+from starlette.types import Message, Receive, Scope, Send
+
+from gateway.authz.config import AuthzConfig
+from gateway.keys.identity import SCOPE_NAMES
+
+PROBLEM_HEADER = b"x-keystile-problem"
+
+
+async def handshake() -> Message:
+    return {"type": "websocket.connect"}  # what the refusal awaits before answering
+
+
+class HttpAnswer:
+    """The ``send`` of a WebSocket check: its HTTP answer goes out as the check's answer."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "websocket.http.response.start":
+            await self.send({**message, "type": "http.response.start"})
+        elif kind == "websocket.http.response.body":
+            await self.send({**message, "type": "http.response.body"})
+        else:  # never sent by the gateway here; refuse rather than leave the proxy hanging
+            await self.send({"type": "http.response.start", "status": 403, "headers": []})
+            await self.send({"type": "http.response.body", "body": b""})
+
+
+class WebSocketAnswer:
+    """The ``send`` of a check that came as a WebSocket handshake: its answer in HTTP."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        await self.send({**message, "type": "websocket." + message["type"]})
+
+
+class ProblemInHeader:
+    """nginx keeps a refused check's headers only: the problem's body goes in one too."""
+
+    __slots__ = ("send", "start")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.start: Message | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            self.start = message  # held until its body is known (one message: Rendered)
+            return
+        start = self.start
+        if start is not None and message["type"] == "http.response.body":
+            self.start = None
+            headers = [*start["headers"], (PROBLEM_HEADER, message.get("body", b""))]
+            await self.send({**start, "headers": headers})
+        await self.send(message)
+
+
+class Identity:
+    """The app behind the gateway: 200 and who the caller is (the gateway's scope state)."""
+
+    def __init__(self, config: AuthzConfig) -> None:
+        self.names = tuple(
+            name.encode()
+            for name in (
+                config.workspace_header,
+                config.key_kind_header,
+                config.key_id_header,
+                config.action_header,
+            )
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        state = scope["state"]
+        kind = state.get("key_kind")
+        values = (
+            state.get("workspace_id"),
+            None if kind is None else SCOPE_NAMES[kind],
+            state.get("key_id"),
+            state.get("action"),
+        )
+        headers = [(n, (v or "").encode()) for n, v in zip(self.names, values, strict=True)]
+        headers.append((b"content-length", b"0"))
+        websocket = scope["type"] == "websocket"
+        prefix = "websocket.http.response" if websocket else "http.response"
+        await send({"type": f"{prefix}.start", "status": 200, "headers": headers})
+        await send({"type": f"{prefix}.body", "body": b""})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,220 @@
+"""``AuthzService``: the gateway's decision for a request a reverse proxy asks about.
+
+Design notes: ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import re
+from collections.abc import Collection
+from typing import Any, Self
+
+from starlette.types import Receive, Scope, Send
+
+from gateway.authz.answers import HttpAnswer, Identity, ProblemInHeader, WebSocketAnswer, handshake
+from gateway.authz.config import AuthzConfig
+from gateway.authz.dialects import Dialect, DialectName, Refusal
+from gateway.config import GatewayConfig
+from gateway.middleware import KeyGateMiddleware
+from gateway.refusals.problems import Problem, render
+from policies.settings import Settings
+
+UNTRUSTED_CALLER = Problem(
+    "untrusted_caller",
+    403,
+    "Untrusted caller",
+    "This service answers its configured proxies only.",
+    1008,
+)
+INVALID_CHECK = Problem("invalid_check_request", 400, "Invalid check request", "", 1008)
+AMBIGUOUS_PATH = Problem(
+    "ambiguous_path",
+    400,
+    "Ambiguous path",
+    "The path holds an empty, '.' or '..' segment, which the API may resolve differently.",
+    1008,
+)
+# Decoded "//", "/./", "/../" (or a final "/." "/.."): a proxied API may merge or resolve
+# them (Starlette does not), and then run another route than the one decided.
+_AMBIGUOUS = re.compile(r"//|/\.\.?(?:/|$)")
+_PEER_MEMO = 1024
+_WS_EXTENSION = "websocket.http.response"
+_HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+
+
+class AuthzService:
+    """The ASGI app (see the module's docstring); options: :mod:`gateway.authz.config`,
+    and any :class:`~gateway.KeyGateMiddleware` option by keyword."""
+
+    def __init__(
+        self,
+        *,
+        dialect: DialectName,
+        trusted_proxies: Collection[str] = (),
+        shared_secret_header: str = "x-keystile-authz-secret",  # noqa: S107 - a header name
+        shared_secret: str | None = None,
+        method_header: str | None = None,
+        uri_header: str | None = None,
+        host_header: str | None = None,
+        path_prefix: str = "",
+        workspace_header: str = "x-keystile-workspace",
+        key_kind_header: str = "x-keystile-key-kind",
+        key_id_header: str = "x-keystile-key-id",
+        action_header: str = "x-keystile-action",
+        **gateway_options: Any,
+    ) -> None:
+        self.config = config = AuthzConfig(
+            dialect=dialect,
+            trusted_proxies=trusted_proxies,
+            shared_secret_header=shared_secret_header,
+            shared_secret=shared_secret,
+            method_header=method_header,
+            uri_header=uri_header,
+            host_header=host_header,
+            path_prefix=path_prefix,
+            workspace_header=workspace_header,
+            key_kind_header=key_kind_header,
+            key_id_header=key_id_header,
+            action_header=action_header,
+        )
+        self._networks = config.networks()
+        self._secret = None if config.shared_secret is None else config.shared_secret.encode()
+        self._secret_header = config.shared_secret_header.encode()
+        self.dialect = Dialect(
+            config.dialect,
+            method_header=config.method_header or "",
+            uri_header=config.uri_header or "",
+            host_header=config.host_header or "",
+            path_prefix=config.path_prefix,
+        )
+        # Neither the description of the check nor the secret is the original's header.
+        self._dropped = self.dialect.own_headers | {self._secret_header}
+        # A proxy relays an HTTP answer: WebSockets are refused with the HTTP problem too.
+        gateway_options["websocket_denial"] = "http"
+        self.gate = KeyGateMiddleware(Identity(config), **gateway_options)
+        self.logger: logging.Logger = self.gate.logger
+        self._untrusted = render(UNTRUSTED_CALLER)
+        self._ambiguous = render(AMBIGUOUS_PATH)
+        self._nginx = config.dialect == "nginx"
+        self._peers: dict[str, bool] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Self:
+        """``[authz]`` options, the ``[gateway]`` ones for the decision, then ``overrides``."""
+        settings = Settings.load() if settings is None else settings
+        authz = AuthzConfig.from_mapping(settings.section("authz", AuthzConfig))
+        gateway = GatewayConfig.from_mapping(settings.section("gateway", GatewayConfig))
+        return cls(settings=settings, **{**gateway, **authz, **overrides})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.gate(scope, receive, send)  # starts and stops the gateway's tasks
+            return
+        if scope["type"] == "websocket":
+            # A proxy that passed the client's upgrade on to the check (Caddy does): answer
+            # the handshake in HTTP, which it relays, rather than ever accepting it.
+            if _WS_EXTENSION not in (scope.get("extensions") or {}):
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            send = WebSocketAnswer(send)
+        elif scope["type"] != "http":
+            return
+        if self._nginx:
+            send = ProblemInHeader(send)
+        if not self._trusted(scope):
+            client = scope.get("client")
+            self.logger.info(
+                "authz: refused an untrusted caller %s",
+                None if client is None else client[0],
+                extra={"event": "authz.untrusted", "client": client and client[0]},
+            )
+            await self._untrusted.send_http(send)
+            return
+        try:
+            original = self.dialect.original(scope)
+        except Refusal as exc:
+            await render(INVALID_CHECK, detail=str(exc)).send_http(send)
+            return
+        if _AMBIGUOUS.search(original.path) is not None:
+            self.logger.info(
+                "authz: refused an ambiguous path %s %r",
+                original.method,
+                original.path[:200],
+                extra={"event": "authz.ambiguous_path", "path": original.path[:200]},
+            )
+            await self._ambiguous.send_http(send, head=original.method == "HEAD")
+            return
+        dropped = self._dropped
+        host = original.host
+        headers = [
+            (name, value)
+            for name, value in scope["headers"]
+            if name not in dropped and not (host is not None and name == b"host")
+        ]
+        if host is not None:
+            headers.append((b"host", host))
+        inner: dict[str, Any] = {
+            "type": "http",
+            "asgi": scope.get("asgi", {"version": "3.0"}),
+            "http_version": scope.get("http_version", "1.1"),
+            "scheme": _HTTP_SCHEME.get(scope.get("scheme", "http"), "http"),
+            "method": original.method,
+            "path": original.path,
+            "raw_path": original.raw_path,
+            "query_string": original.query_string,
+            "root_path": "",
+            "headers": headers,
+            "client": scope.get("client"),
+            "server": scope.get("server"),
+            "state": dict(scope.get("state") or {}),
+        }
+        if original.method == "GET" and _websocket_upgrade(headers):
+            del inner["method"]
+            inner["type"] = "websocket"
+            inner["scheme"] = "wss" if inner["scheme"] == "https" else "ws"
+            inner["subprotocols"] = []
+            inner["extensions"] = {_WS_EXTENSION: {}}
+            await self.gate(inner, handshake, HttpAnswer(send))
+            return
+        await self.gate(inner, receive, send)
+
+    def _trusted(self, scope: Scope) -> bool:
+        secret = self._secret
+        if secret is not None:
+            sent = [v for n, v in scope["headers"] if n == self._secret_header]
+            # One value, equal in constant time (compare_digest on bytes of any length).
+            if len(sent) != 1 or not hmac.compare_digest(sent[0], secret):
+                return False
+        if not self._networks:
+            return True
+        client = scope.get("client")
+        if client is None:  # a Unix socket: no address to check
+            return False
+        peer = client[0]
+        known = self._peers.get(peer)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(peer)
+            except ValueError:
+                return False
+            known = any(address in network for network in self._networks)
+            if len(self._peers) >= _PEER_MEMO:
+                self._peers.clear()
+            self._peers[peer] = known
+        return known
+
+    async def start(self) -> None:
+        await self.gate.start()
+
+    async def stop(self) -> None:
+        await self.gate.stop()
+
+
+def _websocket_upgrade(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"upgrade" and b"websocket" in value.lower().replace(b" ", b"").split(b","):
+            return True
+    return False

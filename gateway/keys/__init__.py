@@ -1,0 +1,1 @@
+"""Presented keys: resolving one (cache, then Redis), the cached decision, invalidation."""

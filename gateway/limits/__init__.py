@@ -1,0 +1,1 @@
+"""Rate limits, enforced in process and synced through Redis."""

@@ -1,0 +1,116 @@
+"""The background half of rate limiting: every ``limit_sync_interval``, one pipeline.
+
+Design notes: ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+
+from gateway.limits.limiter import Limiter
+from gateway.limits.window_counter import WindowCounter
+from gateway.metrics import GatewayMetrics
+from policies.errors import StoreUnavailable
+from policies.limits.counters import Tally
+from policies.storage.async_store import AsyncPolicyStore
+
+ACTIVE_SECONDS = 2.0
+
+
+class LimitSync:
+    def __init__(
+        self,
+        limiter: Limiter,
+        metrics: GatewayMetrics,
+        logger: logging.Logger,
+        *,
+        interval: float,
+        keep_seconds: float,
+        timeout: float,
+    ) -> None:
+        self.limiter = limiter
+        self.metrics = metrics
+        self.logger = logger
+        self.interval = interval
+        self.keep_seconds = keep_seconds  # the cache's TTL: see the module's docstring
+        self.timeout = timeout
+        # Unique per process and start, so a restarted process is not taken for its past self.
+        self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+    async def run(self, reader: AsyncPolicyStore) -> None:
+        """Sync until cancelled (failures are counted by the metrics' ``store_call``,
+        logged once per outage, retried)."""
+        event = asyncio.Event()
+        self.limiter.wake = event.set
+        if self.limiter.wanted:
+            event.set()
+        failing = False
+        last = -1.0
+        while True:
+            try:
+                async with asyncio.timeout(self.interval):
+                    await event.wait()
+            except TimeoutError:
+                pass
+            gap = last + self.interval / 4 - time.monotonic()
+            if gap > 0:
+                await asyncio.sleep(gap)
+            event.clear()
+            self.limiter.wanted = False
+            last = time.monotonic()
+            try:
+                await self.sync(reader)
+            except asyncio.CancelledError:
+                raise
+            except StoreUnavailable as exc:
+                if not failing:
+                    self.logger.warning(
+                        "rate-limit sync failed (%s): deciding from local counts until "
+                        "Redis answers",
+                        exc,
+                        extra={"event": "gateway.limit_sync_failed"},
+                    )
+                failing = True
+                continue
+            except Exception:  # never let a bug stop the syncs
+                self.logger.exception("rate-limit sync failed")
+                continue
+            failing = False
+
+    async def sync(self, reader: AsyncPolicyStore) -> int:
+        """One sync now; how many counters it carried."""
+        limiter = self.limiter
+        now = limiter.clock()
+        batch: list[tuple[WindowCounter, Tally]] = []
+        for key, counter in list(limiter.counters.items()):
+            counter.estimate(now)  # rolls its bucket over if one ended
+            active = (
+                counter.pending or counter.pending_previous or now - counter.used < ACTIVE_SECONDS
+            )
+            if active:
+                batch.append((counter, counter.tally()))
+            elif now - counter.used > max(2 * counter.seconds, self.keep_seconds):
+                del limiter.counters[key]
+        if not batch:
+            return 0
+        try:
+            with self.metrics.store_call("limits"):
+                totals = await reader.sync_limits(
+                    [t for _, t in batch],
+                    process=self.process,
+                    stale=3 * self.interval,
+                    timeout=self.timeout,
+                )
+        except BaseException:
+            for counter, tally in batch:
+                counter.unsynced(tally)
+            raise
+        now = limiter.clock()
+        for (counter, tally), total in zip(batch, totals, strict=True):
+            counter.synced_with(tally, total, now)
+        return len(batch)

@@ -1,0 +1,225 @@
+"""One rate-limit window of one owner, counted in process and kept in step with Redis.
+
+Each (owner, scope, window) has one :class:`WindowCounter` per gateway process. Its view:
+the shared totals of the current and previous fixed bucket of the window, as of the last
+sync (:mod:`gateway.limits.sync`), plus what this process admitted since (``pending``, and
+``sending`` while a sync is under way). A request is admitted when
+
+Design notes: ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import http_sf
+
+from policies.limits.counters import Tally, Totals
+from policies.limits.rate_limits import KEY_SCOPE
+
+CounterKey = tuple[str, str, str, int]  # workspace, owner, scope, window seconds
+# Weights are floats: 3 * (1 - 1/3) must count as 2, not 2.0000000000000004.
+_EPSILON = 1e-9
+
+
+_R, _T = 111_111_111_111, 222_222_222_222  # placeholders no real value can collide with
+
+
+def item_template(name: str) -> bytes:
+    """A ``RateLimit`` item serialised by ``http-sf`` once, with placeholder integers made
+    ``%d``: a request then only formats its two integers (plain digits in Structured
+    Fields) into their places, for serialising costs 6 us and a hit has fewer to spend."""
+    text = http_sf.ser([(name, {"r": _R, "t": _T})]).replace("%", "%%")  # type: ignore[list-item]
+    return text.replace(str(_R), "%d").replace(str(_T), "%d").encode("ascii")
+
+
+class WindowCounter:
+    __slots__ = (
+        "bucket",
+        "bucket_end",
+        "current",
+        "fast_limit",
+        "fast_until",
+        "key",
+        "lease",
+        "lease_bucket",
+        "lease_into",
+        "lease_previous",
+        "left_base",
+        "name",
+        "pending",
+        "pending_previous",
+        "previous",
+        "processes",
+        "quota",
+        "rank",
+        "seconds",
+        "sending",
+        "spent",
+        "synced",
+        "template",
+        "used",
+    )
+
+    def __init__(self, key: CounterKey, quota: int) -> None:
+        self.key = key
+        self.seconds = key[3]
+        self.quota = quota
+        self.name = f"{'key' if key[2] == KEY_SCOPE else key[2]}-{key[3]}s"  # header name
+        self.bucket = -1
+        self.current = 0  # shared total of this bucket at the last sync (ours included)
+        self.previous = 0  # shared total of the previous bucket
+        self.pending = 0  # admitted here since the last sync's snapshot
+        self.pending_previous = 0  # admitted in the previous bucket, not yet synced
+        self.sending = 0  # taken by a sync under way
+        self.processes = 1
+        self.rank = 0
+        self.lease = 0  # what this process may admit until its next sync (from the store)
+        self.spent = 0  # admitted since the lease was granted
+        # The previous bucket's total and how far into the bucket the lease was granted:
+        # what the previous bucket's weight frees after that grows the lease (below).
+        self.lease_previous = 0
+        self.lease_into = 0.0
+        self.lease_bucket = -1
+        self.synced = -math.inf  # clock time of the last successful sync
+        self.used = -math.inf
+        # The last full decision (decide()): what was left then plus what had been spent;
+        # until fast_until, fast_limit admissions pass on two comparisons.
+        self.left_base = 0.0
+        self.bucket_end = 0.0
+        self.fast_limit = 0
+        self.fast_until = -math.inf
+        self.template = item_template(self.name)
+
+    def roll(self, bucket: int) -> None:
+        if bucket == self.bucket + 1:  # what we know of the bucket that ended
+            self.previous = self.current + self.pending + self.sending
+            self.pending_previous, self.pending = self.pending, 0
+        else:
+            self.previous = self.pending_previous = self.pending = 0
+        self.current = 0
+        self.bucket = bucket
+        self.bucket_end = float((bucket + 1) * self.seconds)
+        self.fast_until = -math.inf
+
+    def estimate(self, now: float) -> float:
+        """The sliding-window count now: shared view plus this process's unsynced counts."""
+        bucket = int(now // self.seconds)
+        if bucket != self.bucket:
+            self.roll(bucket)
+        # now - start is exact; now / seconds is not, at 1.8e9 (off by 4e-9).
+        weight = 1.0 - (now - bucket * self.seconds) / self.seconds
+        return self.previous * weight + self.current + self.pending + self.sending
+
+    def room(self, now: float, fresh_for: float) -> int:
+        """0: admit; 1: the quota is reached; 2: this process's share of it is.
+
+        The hit path of a limited key: while the last full decision's margin lasts (until
+        the next sync, roll-over or ``fast_limit`` admissions) two comparisons decide.
+        Stale margins only err low: the weight of the previous bucket only decays.
+        """
+        if now < self.fast_until and self.spent < self.fast_limit:
+            return 0
+        return self.decide(now, fresh_for)
+
+    def decide(self, now: float, fresh_for: float) -> int:
+        seconds = self.seconds
+        bucket = int(now // seconds)
+        if bucket != self.bucket:
+            self.roll(bucket)
+        # now - start is exact; now / seconds is not, at 1.8e9 (off by 4e-9).
+        into = (now - bucket * seconds) / seconds
+        mine = self.pending + self.sending
+        shared = self.previous * (1.0 - into) + self.current
+        left = self.quota - shared - mine  # before this request
+        spent = self.spent
+        self.left_base = left + spent  # field() counts down from here
+        if left < 1.0 - _EPSILON:
+            return 1
+        if now - self.synced <= fresh_for:  # a lease from a recent sync: the exact split
+            # Plus this process's share of what the previous bucket's decaying weight has
+            # freed since (every process takes 1/N of it, so together no more than freed;
+            # after a roll-over our view of the ended bucket is a lower bound of it).
+            if bucket == self.lease_bucket:
+                freed = self.lease_previous * (into - self.lease_into)
+            else:
+                freed = self.previous * into
+            allowed = int(self.lease + freed / self.processes + _EPSILON)
+            if spent >= allowed:
+                return 2
+            self.fast_limit = min(allowed, spent + int(left + _EPSILON))
+            self.fast_until = min(self.synced + fresh_for, (bucket + 1) * seconds)
+            return 0
+        # No fresh lease (a counter just seen, or Redis away): split what this process's
+        # view says is left, by the process count and rank it last knew.
+        processes = self.processes
+        if processes > 1:
+            whole = int(self.quota - shared + _EPSILON)
+            share = whole // processes + (1 if self.rank < whole % processes else 0)
+            if mine + 1 > share:
+                return 2
+        return 0
+
+    def field(self, now: float) -> bytes:
+        """This counter's ``RateLimit`` item after an admission: what is left is counted
+        down from the last full decision (:meth:`decide`), so it errs low, never high."""
+        left = self.left_base - self.spent
+        return self.template % (
+            int(left + _EPSILON) if left > 0 else 0,
+            -int((now - self.bucket_end) // 1),  # ceil(seconds to the bucket's end)
+        )
+
+    def remaining(self, now: float) -> int:
+        return max(0, math.floor(self.quota - self.estimate(now) + _EPSILON))
+
+    def reset_in(self, now: float) -> int:
+        """Seconds until the current bucket ends (RateLimit's ``t`` while there is room)."""
+        return max(1, math.ceil((self.bucket + 1) * self.seconds - now))
+
+    def retry_in(self, now: float) -> int:
+        """Seconds until one more request fits, if nothing else is admitted meanwhile."""
+        quota, w = self.quota, self.seconds
+        current = self.current + self.pending + self.sending
+        into = (now - self.bucket * w) / w  # fraction of the bucket gone
+        if current <= quota - 1:
+            if self.previous <= 0:
+                return 1
+            needed = 1.0 - (quota - 1 - current) / self.previous  # fraction when it fits
+            wait = (needed - into) * w
+        else:  # not before the next bucket, once this one's weight has decayed enough
+            wait = (1.0 - into) * w + w * (1.0 - (quota - 1) / current)
+        return max(1, math.ceil(wait))
+
+    # -- syncing (gateway.limits.sync) ---------------------------------------------------
+    def tally(self) -> Tally:
+        self.sending += self.pending
+        self.pending = 0
+        ws, owner, scope, seconds = self.key
+        add_previous, self.pending_previous = self.pending_previous, 0
+        return Tally(ws, owner, scope, seconds, self.bucket, self.quota, self.sending, add_previous)
+
+    def synced_with(self, tally: Tally, totals: Totals, now: float) -> None:
+        self.sending = 0
+        self.fast_until = -math.inf  # a new view: decide afresh
+        if tally.bucket == self.bucket:
+            self.current, self.previous = totals.current, totals.previous
+        elif tally.bucket == self.bucket - 1:
+            self.previous = totals.current  # rolled over meanwhile: the ended bucket's total
+        self.processes = max(1, totals.processes)
+        self.rank = totals.rank
+        self.lease = totals.lease
+        self.lease_previous = self.previous  # the bucket before ours, as just synced
+        self.lease_into = (now - self.bucket * self.seconds) / self.seconds
+        self.lease_bucket = self.bucket
+        # What was admitted during the round trip came out of the old lease; count it
+        # against the new one too (which did not know of it): never more, at worst less.
+        self.spent = self.pending + self.pending_previous
+        self.synced = now
+
+    def unsynced(self, tally: Tally) -> None:
+        """A sync failed: its counts go back (to the previous bucket if this one rolled)."""
+        if tally.bucket == self.bucket:
+            self.pending += self.sending
+        elif tally.bucket == self.bucket - 1:
+            self.pending_previous += self.sending
+        self.sending = 0

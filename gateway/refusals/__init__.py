@@ -1,0 +1,1 @@
+"""Refusing a request: problem documents, close codes, the CORS preflight."""

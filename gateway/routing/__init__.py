@@ -1,0 +1,1 @@
+"""Which catalogued action a request runs: the app's own router decides."""

@@ -1,0 +1,1 @@
+"""The gateway's life on an event loop: Redis client, background tasks, scheduler."""

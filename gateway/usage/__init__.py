@@ -1,0 +1,1 @@
+"""What the gateway records about allowed requests: last-used times and request counts."""

@@ -1,0 +1,1 @@
+"""Workspace backups: the signed document and its sections."""

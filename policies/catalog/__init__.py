@@ -1,0 +1,1 @@
+"""The API's catalog (modules, functionalities, routes) and blacklist rules."""

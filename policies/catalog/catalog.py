@@ -1,0 +1,252 @@
+"""The catalog: what the protected API offers, in the words the admin uses.
+
+Design notes: ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from policies.catalog.routes import (
+    BUILTIN_CONVERTORS,
+    RouteEntry,
+    check_template,
+    parse_route,
+    shape,
+)
+from policies.catalog.rules import WILDCARD, Rule, check_name
+from policies.errors import CatalogError
+
+
+@dataclass(frozen=True, slots=True)
+class Functionality:
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    name: str
+    description: str = ""
+    functionalities: tuple[Functionality, ...] = ()
+
+    def functionality_names(self) -> list[str]:
+        return [f.name for f in self.functionalities]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    modules: tuple[Module, ...] = ()
+    routes: tuple[RouteEntry, ...] = ()
+    redirect_slashes: bool = True  # the app's router: redirect /a/ to /a (and back)
+    convertors: frozenset[str] = frozenset()  # custom path convertors the templates use
+    _index: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, frozenset[str]] = {}
+        for module in self.modules:
+            check_name(module.name, "module")
+            if module.name in index:
+                raise CatalogError(f"module {module.name!r} is declared twice")
+            names: set[str] = set()
+            for functionality in module.functionalities:
+                check_name(functionality.name, "functionality")
+                if functionality.name in names:
+                    raise CatalogError(
+                        f"functionality {module.name}.{functionality.name} is declared twice"
+                    )
+                names.add(functionality.name)
+            index[module.name] = frozenset(names)
+        object.__setattr__(self, "_index", index)
+        for name in self.convertors:
+            check_name(name, "convertor")
+        convertors = BUILTIN_CONVERTORS | self.convertors
+        for _, entry in self.entries():
+            check_template(entry, convertors)
+            if entry.action is not None:
+                owner, _, name = entry.action.partition(".")
+                if name not in index.get(owner, ()):
+                    raise CatalogError(
+                        f"route {entry.label()}: action {entry.action!r} is not a "
+                        "functionality of the catalog's modules"
+                    )
+        _refuse_shadowed(self.routes)
+
+    # -- questions ------------------------------------------------------------------
+    def module_names(self) -> list[str]:
+        return [m.name for m in self.modules]
+
+    def functionalities_of(self, module: str) -> list[str]:
+        for m in self.modules:
+            if m.name == module:
+                return m.functionality_names()
+        raise CatalogError(f"unknown module {module!r}")
+
+    def check_rule(self, rule: Rule) -> Rule:
+        """Return ``rule`` if the catalog knows its module and functionality, else raise."""
+        known = self._index.get(rule.module)
+        if known is None:
+            raise CatalogError(
+                f"unknown module {rule.module!r}; the catalog has: "
+                f"{', '.join(sorted(self._index)) or 'no modules'}"
+            )
+        if rule.functionality != WILDCARD and rule.functionality not in known:
+            raise CatalogError(
+                f"module {rule.module!r} has no functionality {rule.functionality!r}; it has: "
+                f"{', '.join(sorted(known)) or 'none'} (or '*' for all)"
+            )
+        return rule
+
+    def entries(self) -> Iterable[tuple[str, RouteEntry]]:
+        """``(full path, entry)`` for every entry, nested ones included, in match order."""
+        for entry in self.routes:
+            yield from entry.walk()
+
+    # -- (de)serialisation ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "modules": {
+                m.name: {
+                    "description": m.description,
+                    "functionalities": {
+                        f.name: {"description": f.description} for f in m.functionalities
+                    },
+                }
+                for m in self.modules
+            },
+            "routes": [r.to_dict() for r in self.routes],
+        }
+        if not self.redirect_slashes:
+            data["redirect_slashes"] = False
+        if self.convertors:
+            data["convertors"] = sorted(self.convertors)
+        return data
+
+    def to_json(self) -> str:
+        # Declaration order is kept: the admin's selects offer modules in it, and the
+        # route table's order is the match order.
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    def fingerprint(self) -> str:
+        # Keys sorted, lists (the route table among them) in their order: a reordered
+        # route table is another catalog.
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Catalog:
+        modules_data = data.get("modules") if isinstance(data, Mapping) else None
+        if not isinstance(modules_data, Mapping):
+            raise CatalogError("a catalog is a mapping with a 'modules' table")
+        modules: list[Module] = []
+        inline: list[RouteEntry] = []  # routes written inside their functionalities
+        for module_name, module_data in modules_data.items():
+            if not isinstance(module_data, Mapping):
+                raise CatalogError(f"module {module_name!r} must be a table")
+            functionalities_data = module_data.get("functionalities", {})
+            if not isinstance(functionalities_data, Mapping):
+                raise CatalogError(f"module {module_name!r}: 'functionalities' must be a table")
+            functionalities = []
+            for name, f_data in functionalities_data.items():
+                if not isinstance(f_data, Mapping):
+                    raise CatalogError(f"functionality {module_name}.{name} must be a table")
+                routes = f_data.get("routes", [])
+                if not isinstance(routes, list):
+                    raise CatalogError(f"{module_name}.{name}: 'routes' must be a list")
+                inline.extend(parse_route(r, f"{module_name}.{name}") for r in routes)
+                functionalities.append(Functionality(str(name), str(f_data.get("description", ""))))
+            modules.append(
+                Module(
+                    str(module_name),
+                    str(module_data.get("description", "")),
+                    tuple(functionalities),
+                )
+            )
+        table = data.get("routes")
+        if table is not None and not isinstance(table, list):
+            raise CatalogError("the catalog's 'routes' must be a list of route entries")
+        if table is not None and inline:
+            raise CatalogError(
+                "routes are declared both in functionalities and in the 'routes' list: "
+                "use one (the list gives the match order)"
+            )
+        entries = inline if table is None else [RouteEntry.from_dict(e) for e in table]
+        redirect = data.get("redirect_slashes", True)
+        convertors = data.get("convertors", [])
+        if not isinstance(redirect, bool) or not isinstance(convertors, list):
+            raise CatalogError("'redirect_slashes' is true or false; 'convertors' a list")
+        return cls(tuple(modules), tuple(entries), redirect, frozenset(map(str, convertors)))
+
+    @classmethod
+    def from_json(cls, text: str) -> Catalog:
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise CatalogError(f"catalog is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise CatalogError("catalog is nested too deeply") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Catalog:
+        """Read a ``.json`` or ``.toml`` catalog file."""
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise CatalogError(f"cannot read catalog {path}: {exc.strerror}") from None
+        if path.suffix.lower() == ".toml":
+            try:
+                return cls.from_dict(tomllib.loads(raw.decode("utf-8")))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise CatalogError(f"catalog {path} is not valid TOML: {exc}") from None
+        try:
+            return cls.from_json(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise CatalogError(f"catalog {path} is not UTF-8") from None
+
+    @classmethod
+    def from_routes(
+        cls,
+        routes: Iterable[RouteEntry],
+        *,
+        redirect_slashes: bool = True,
+        convertors: Iterable[str] = (),
+    ) -> Catalog:
+        """A catalog whose modules are the actions its routes name (an app's route names)."""
+        routes = tuple(routes)
+        grouped: dict[str, dict[str, None]] = {}
+        for _, entry in (pair for r in routes for pair in r.walk()):
+            if entry.action is not None:
+                module, _, functionality = entry.action.partition(".")
+                grouped.setdefault(module, {})[functionality] = None
+        modules = tuple(
+            Module(m, "", tuple(Functionality(f) for f in fs)) for m, fs in grouped.items()
+        )
+        return cls(modules, routes, redirect_slashes, frozenset(convertors))
+
+
+def _refuse_shadowed(entries: Iterable[RouteEntry]) -> None:
+    """Two routes of one router that match the same requests under different actions: the
+    second never runs, so a rule on its action would be inert. (The same action twice is
+    harmless and common: one handler for several paths.)"""
+    seen: dict[tuple[str, str, str], RouteEntry] = {}
+    for entry in entries:
+        if entry.routes is not None:
+            _refuse_shadowed(entry.routes)
+        if entry.kind not in ("http", "websocket"):
+            continue
+        for method in entry.methods or ("*",):
+            key = (entry.kind, method, shape(entry.path))
+            first = seen.setdefault(key, entry)
+            if first.action != entry.action:
+                raise CatalogError(
+                    f"route {entry.label()} ({entry.action or 'outside the catalog'}) never "
+                    f"runs: {first.label()} ({first.action or 'outside the catalog'}) "
+                    "matches the same requests first"
+                )

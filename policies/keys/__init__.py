@@ -1,0 +1,1 @@
+"""What a key looks like and how secrets are digested and encrypted."""

@@ -1,0 +1,1 @@
+"""Rate limits: their definition and the shared window counters."""

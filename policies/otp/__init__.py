@@ -1,0 +1,1 @@
+"""One-time passwords that unlock an admin action."""

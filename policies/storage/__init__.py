@@ -1,0 +1,1 @@
+"""The Redis store: calls and scripts, the layout, connections, both drivers."""

@@ -1,0 +1,244 @@
+"""The Lua text of the store's atomic steps, and nothing else.
+
+Design notes: ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+from policies.storage.scripting import LuaScript
+
+HEAD_KEYS = ("meta", "audit")  # the workspace's meta hash, its audit stream
+HEAD_ARGS = ("ws", "channel", "maxlen", "audit")  # the audit fields: one list
+_COMMIT = """
+local function commit()
+  local version = redis.call('HINCRBY', K.meta, 'version', 1)
+  redis.call('XADD', K.audit, 'MAXLEN', '~', A.maxlen, '*', 'version', version, unpack(A.audit))
+  redis.call('PUBLISH', A.channel, A.ws .. ' ' .. version)
+  return version
+end
+"""
+
+
+def write_script(
+    name: str,
+    keys: tuple[str, ...],
+    args: tuple[str, ...],
+    body: str,
+    lists: frozenset[str] = frozenset(),
+) -> LuaScript:
+    """A write script: the common head's keys and arguments first, then its own."""
+    return LuaScript(name, _COMMIT + body, HEAD_KEYS + keys, HEAD_ARGS + args, lists | {"audit"})
+
+
+# A new workspace with both role keys (digest -> credential record, and the ciphertexts).
+CREATE = write_script(
+    "create",
+    ("credentials",),
+    ("name", "created", "pk_digest", "pk_record", "pk_enc", "sk_digest", "sk_record", "sk_enc"),
+    """
+if redis.call('EXISTS', K.meta) == 1 then return {R.EXISTS, 0} end
+redis.call('HSET', K.meta, 'id', A.ws, 'name', A.name, 'created', A.created,
+  'version', 0, 'pk_digest', A.pk_digest, 'pk_enc', A.pk_enc,
+  'sk_digest', A.sk_digest, 'sk_enc', A.sk_enc)
+redis.call('HSET', K.credentials, A.pk_digest, A.pk_record, A.sk_digest, A.sk_record)
+return {R.OK, commit()}
+""",
+)
+
+# A role's new key (role 'pk' or 'sk'); grace_until '' kills the old key now, else it lives
+# until then. One key of the role stays in grace at most.
+ROTATE = write_script(
+    "rotate",
+    ("credentials",),
+    ("role", "digest", "record", "enc", "grace_until"),
+    """
+if redis.call('EXISTS', K.meta) == 0 then return {R.UNKNOWN_WORKSPACE, 0} end
+local old = redis.call('HGET', K.meta, A.role .. '_digest')
+local prev = redis.call('HGET', K.meta, A.role .. '_prev_digest')
+if prev then
+  redis.call('HDEL', K.credentials, prev)
+  redis.call('HDEL', K.meta, A.role .. '_prev_digest')
+end
+if old then
+  local raw = redis.call('HGET', K.credentials, old)
+  if A.grace_until ~= '' and raw then
+    local record = cjson.decode(raw)
+    record['expires'] = tonumber(A.grace_until)
+    redis.call('HSET', K.credentials, old, cjson.encode(record))
+    redis.call('HSET', K.meta, A.role .. '_prev_digest', old)
+  else
+    redis.call('HDEL', K.credentials, old)
+  end
+end
+redis.call('HSET', K.credentials, A.digest, A.record)
+redis.call('HSET', K.meta, A.role .. '_digest', A.digest, A.role .. '_enc', A.enc)
+return {R.OK, commit()}
+""",
+)
+
+# ops: [verb, index into K.targets, field, value] each. Guards (NEED: the field must exist,
+# ABSENT: must not, SAME: must hold value, '' for absent) all run before any write. Writes
+# that change nothing (an HSET of the value already there) do not count: no version, no entry.
+APPLY = write_script(
+    "apply",
+    ("*targets",),
+    ("ops",),
+    """
+if redis.call('EXISTS', K.meta) == 0 then return {R.UNKNOWN_WORKSPACE, 0} end
+for _, op in ipairs(A.ops) do
+  local verb, key = op[1], K.targets[op[2]]
+  if verb == 'NEED' and redis.call('HEXISTS', key, op[3]) == 0 then
+    return {R.FIELD_MISSING, 0}
+  end
+  if verb == 'ABSENT' and redis.call('HEXISTS', key, op[3]) == 1 then return {R.EXISTS, 0} end
+  if verb == 'SAME' and (redis.call('HGET', key, op[3]) or '') ~= op[4] then
+    return {R.CONFLICT, 0}
+  end
+end
+local changed = 0
+for _, op in ipairs(A.ops) do
+  local verb, key, member, value = op[1], K.targets[op[2]], op[3], op[4]
+  if verb == 'HSET' then
+    if redis.call('HGET', key, member) ~= value then
+      redis.call('HSET', key, member, value)
+      changed = changed + 1
+    end
+  elseif verb == 'HDEL' then
+    changed = changed + redis.call('HDEL', key, member)
+  elseif verb == 'SADD' then
+    changed = changed + redis.call('SADD', key, member)
+  elseif verb == 'SREM' then
+    changed = changed + redis.call('SREM', key, member)
+  end
+end
+if changed == 0 then
+  return {R.UNCHANGED, tonumber(redis.call('HGET', K.meta, 'version'))}
+end
+return {changed, commit()}
+""",
+    frozenset({"ops"}),
+)
+
+# The gateway's whole read. Unknown key or workspace: nil, with no further work (a flood of
+# junk stays cheap). A.owner: whose rate limits the key obeys (policies.limits.rate_limits.owner).
+LOOKUP = LuaScript(
+    "lookup",
+    """
+local record = redis.call('HGET', K.credentials, A.digest)
+if not record then return false end
+local meta = redis.call('HMGET', K.meta, 'version', 'origins')
+return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', K.rules),
+  redis.call('HGET', K.limits, A.owner) or ''}
+""",
+    ("meta", "credentials", "rules", "limits"),
+    ("digest", "owner"),
+)
+
+# One-time-password challenges (policies.operations.otp). They are not policy changes: no
+# version bump, no event. Times are the store's clock (passed in), so an injected clock
+# decides expiry, cooldown and the hourly cap; Redis TTLs only sweep leftovers away.
+
+# Replies {OK, 0} stored; {UNKNOWN_WORKSPACE, 0}; {COOLDOWN, wait}; {HOURLY_CAP, wait}.
+OTP_ISSUE = LuaScript(
+    "otp_issue",
+    """
+if redis.call('EXISTS', K.meta) == 0 then return {R.UNKNOWN_WORKSPACE, 0} end
+local now = tonumber(A.now)
+local last = redis.call('HGET', K.last_sends, A.binding)
+if last then
+  local wait = tonumber(last) + tonumber(A.cooldown) - now
+  if wait > 0 then return {R.COOLDOWN, math.ceil(wait)} end
+end
+redis.call('ZREMRANGEBYSCORE', K.sends, '-inf', A.cutoff)
+if redis.call('ZCARD', K.sends) >= tonumber(A.cap) then
+  local oldest = redis.call('ZRANGE', K.sends, 0, 0, 'WITHSCORES')
+  return {R.HOURLY_CAP, math.ceil(tonumber(oldest[2]) - tonumber(A.cutoff))}
+end
+redis.call('DEL', K.challenge)
+redis.call('HSET', K.challenge, 'digest', A.digest, 'expires', A.expires, 'tries', A.tries)
+redis.call('PEXPIRE', K.challenge, A.ttl_ms)
+redis.call('ZADD', K.sends, A.now, A.send_id)
+redis.call('PEXPIRE', K.sends, A.window_ms)
+redis.call('HSET', K.last_sends, A.binding, A.now)
+redis.call('PEXPIRE', K.last_sends, A.window_ms)
+return {R.OK, 0}
+""",
+    ("meta", "challenge", "sends", "last_sends"),
+    (
+        "now",
+        "digest",
+        "expires",
+        "tries",
+        "cooldown",
+        "cap",
+        "cutoff",
+        "ttl_ms",
+        "send_id",
+        "binding",
+        "window_ms",
+    ),
+)
+
+# Replies {OK, 0} accepted (and consumed); {WRONG, left}; {NO_CHALLENGE, 0}; {EXPIRED, 0};
+# {VOID, 0}: wrong on the last try, the challenge is gone. Both sides of the comparison are
+# HMAC digests, which a guesser cannot steer byte by byte, and Lua interns strings, so ==
+# compares two pointers: no timing signal either way.
+OTP_VERIFY = LuaScript(
+    "otp_verify",
+    """
+local c = redis.call('HMGET', K.challenge, 'digest', 'expires', 'tries')
+if not c[1] then return {R.NO_CHALLENGE, 0} end
+if tonumber(A.now) >= tonumber(c[2]) then
+  redis.call('DEL', K.challenge)
+  return {R.EXPIRED, 0}
+end
+if c[1] == A.digest then
+  redis.call('DEL', K.challenge)
+  redis.call('HDEL', K.last_sends, A.binding)
+  return {R.OK, 0}
+end
+local left = redis.call('HINCRBY', K.challenge, 'tries', -1)
+if left <= 0 then
+  redis.call('DEL', K.challenge)
+  return {R.VOID, 0}
+end
+return {R.WRONG, left}
+""",
+    ("challenge", "last_sends"),
+    ("digest", "now", "binding"),
+)
+
+# Take back a challenge whose mail could not be sent, so it neither lingers nor counts. Only
+# what this send wrote is removed (a newer send is left alone).
+OTP_CANCEL = LuaScript(
+    "otp_cancel",
+    """
+if redis.call('HGET', K.challenge, 'digest') == A.digest then redis.call('DEL', K.challenge) end
+redis.call('ZREM', K.sends, A.send_id)
+if redis.call('HGET', K.last_sends, A.binding) == A.sent_at then
+  redis.call('HDEL', K.last_sends, A.binding)
+end
+return R.OK
+""",
+    ("challenge", "sends", "last_sends"),
+    ("digest", "send_id", "binding", "sent_at"),
+)
+
+# The hourly cap per admin across all their workspaces (each workspace also counts its own
+# in OTP_ISSUE): its own key and slot, so it is a step of its own, taken before OTP_ISSUE.
+# Replies {OK, 0} counted; {HOURLY_CAP, wait}.
+OTP_ADMIN_SEND = LuaScript(
+    "otp_admin_send",
+    """
+redis.call('ZREMRANGEBYSCORE', K.sends, '-inf', A.cutoff)
+if redis.call('ZCARD', K.sends) >= tonumber(A.cap) then
+  local oldest = redis.call('ZRANGE', K.sends, 0, 0, 'WITHSCORES')
+  return {R.HOURLY_CAP, math.ceil(tonumber(oldest[2]) - tonumber(A.cutoff))}
+end
+redis.call('ZADD', K.sends, A.now, A.send_id)
+redis.call('PEXPIRE', K.sends, A.window_ms)
+return {R.OK, 0}
+""",
+    ("sends",),
+    ("now", "cutoff", "cap", "send_id", "window_ms"),
+)

@@ -1,0 +1,219 @@
+"""The Redis key schema and the encoding of everything stored under it.
+
+Design notes: ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policies.catalog.rules import Rule, decode_all
+from policies.keys.keyformat import KeyKind
+from policies.limits.rate_limits import LimitError, Limits
+from policies.storage.values import KeyPolicy, TokenInfo
+from policies.times import stored_time
+
+PREFIX = "ks"
+WORKSPACES = f"{PREFIX}:workspaces"
+CATALOG = f"{PREFIX}:catalog"
+EVENTS_CHANNEL = f"{PREFIX}:events"
+AUDIT_MAXLEN = 10_000
+# The hash tag puts the deployment's audit stream in the catalog's slot (the tag's text is
+# the catalog key's whole name), so a catalog change and its entry are one Lua step.
+DEPLOYMENT_AUDIT = f"{{{CATALOG}}}:audit"
+DIGEST_CHECK = f"{PREFIX}:digest_check"
+STAGING_TTL_SECONDS = 3600
+MAX_AUDIT_TEXT = 200
+MAX_AUDIT_DETAIL = 2000
+
+
+def meta(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:meta"
+
+
+def credentials(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:keys"
+
+
+def rules(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:rules"
+
+
+def tokens(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:tokens"
+
+
+def last_used(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:lastused"
+
+
+def secrets(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:secrets"
+
+
+def limits(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:limits"
+
+
+def usage(ws: str, grain: str, start: int) -> str:
+    """A usage bucket: ``grain`` is ``m``, ``h`` or ``d``, ``start`` its unix time."""
+    return f"{PREFIX}:{{{ws}}}:usage:{grain}:{start}"
+
+
+def audit(ws: str) -> str:
+    return f"{PREFIX}:{{{ws}}}:audit"
+
+
+def staging(ws: str, run: str, part: str) -> str:
+    """A restore's section before it goes live: same slot as the workspace's own keys."""
+    return f"{PREFIX}:{{{ws}}}:staging:{run}:{part}"
+
+
+def otp(ws: str, *parts: str) -> str:
+    return ":".join((f"{PREFIX}:{{{ws}}}:otp", *parts))
+
+
+def otp_admin_sends(admin_key: str) -> str:
+    """An admin's one-time-password sends across workspaces (``admin_key``: an HMAC name)."""
+    return f"{PREFIX}:otp:{{{admin_key}}}:sends"
+
+
+def text(value: Any) -> str:
+    """Replies as ``str`` whether the client decodes responses or not."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def pairs(reply: Any) -> list[tuple[str, str]]:
+    """A hash reply (HGETALL, HSCAN's items) as text pairs, whether redis-py's callback
+    already made it a dict (the client's default) or left the flat list."""
+    if isinstance(reply, dict):
+        return [(text(k), text(v)) for k, v in reply.items()]
+    texts = [text(i) for i in reply]
+    return list(zip(texts[::2], texts[1::2], strict=True))
+
+
+def dump(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+# -- credential records (ks:{W}:keys) --------------------------------------------------
+def credential_record(
+    kind: KeyKind,
+    key_id: str,
+    created: float,
+    *,
+    expires: float | None = None,
+    name: str | None = None,
+    rule_list: tuple[Rule, ...] = (),
+) -> str:
+    record: dict[str, Any] = {"kind": kind.value, "kid": key_id, "created": created}
+    if expires is not None:
+        record["expires"] = expires
+    if name is not None:
+        record["name"] = name
+    if rule_list:  # omitted when empty: Lua's cjson would re-encode [] as {}
+        record["rules"] = [r.encode() for r in rule_list]
+    return dump(record)
+
+
+def decode_lookup(workspace_id: str, reply: Any) -> KeyPolicy | None:
+    """Turn the LOOKUP script's reply into a :class:`KeyPolicy` (None: no such key)."""
+    if not reply:
+        return None
+    raw_record, version, origins, members, raw_limits = reply
+    record = json.loads(text(raw_record))
+    kind = KeyKind(record["kind"])
+    if kind is KeyKind.TOKEN:
+        rule_set = decode_all(record.get("rules", ()))
+    else:
+        rule_set = decode_all(text(m) for m in members)
+    origins_text = text(origins)
+    expires = record.get("expires")
+    return KeyPolicy(
+        workspace_id=workspace_id,
+        kind=kind,
+        key_id=record["kid"],
+        version=int(text(version)),
+        expires=float(expires) if isinstance(expires, int | float) else None,
+        rules=rule_set,
+        origins=tuple(json.loads(origins_text)) if origins_text else (),
+        name=record.get("name"),
+        limits=_limits(raw_limits),
+    )
+
+
+def _limits(raw: Any) -> Limits | None:
+    if not raw:
+        return None
+    try:
+        return Limits.decode(text(raw)) or None
+    except LimitError:  # written by hand past the checks: better unlimited than unusable
+        return None
+
+
+# -- token metadata (ks:{W}:tokens) ----------------------------------------------------
+def token_metadata(info: TokenInfo, digest: str) -> str:
+    return dump(
+        {
+            "kid": info.key_id,
+            "name": info.name,
+            "created": info.created,
+            "expires": info.expires,
+            "revoked": info.revoked,
+            "rules": [r.encode() for r in info.rules],
+            "digest": digest,
+        }
+    )
+
+
+def decode_token(raw: Any, last_used_at: Any = None) -> tuple[TokenInfo, str]:
+    data = json.loads(text(raw))
+    info = TokenInfo(
+        key_id=data["kid"],
+        name=data["name"],
+        created=data["created"],
+        expires=data.get("expires"),
+        revoked=data.get("revoked"),
+        rules=tuple(sorted(decode_all(data.get("rules", ())))),
+        last_used=stored_time(text(last_used_at)) if last_used_at is not None else None,
+    )
+    return info, data["digest"]
+
+
+def _clean(value: str, limit: int = MAX_AUDIT_TEXT) -> str:
+    """Audit text: control and other unprintable characters replaced, length bounded."""
+    value = "".join(c if c.isprintable() else "\ufffd" for c in value)
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def _clean_detail(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {_clean(str(k), 64): _clean_detail(v) for k, v in list(value.items())[:32]}
+    if isinstance(value, list | tuple):
+        return [_clean_detail(v) for v in value[:32]]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _clean(str(value))
+
+
+def audit_fields(actor: str, action: str, ws: str, now: float, detail: dict[str, Any]) -> list[str]:
+    """The fields of an audit entry: every text bounded and free of control characters,
+    so an entry can neither forge lines where it is shown nor grow without limit."""
+    encoded = dump(_clean_detail(detail))
+    if len(encoded) > MAX_AUDIT_DETAIL:
+        encoded = dump({"truncated": _clean(encoded, MAX_AUDIT_DETAIL // 2)})
+    return [
+        "ts",
+        repr(now),
+        "actor",
+        _clean(str(actor)),
+        "action",
+        _clean(str(action), 64),
+        "workspace",
+        ws,
+        "detail",
+        encoded,
+    ]

@@ -1,0 +1,245 @@
+"""The synchronous store: what Flask, the CLI and scripts use to read and write policies.
+
+A thin shell: each method drives one operation of :mod:`policies.operations` over a
+blocking redis-py client. Actors (``"admin:alice@example.com"``, ``"cli"``) go to the audit log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+
+from policies.catalog.catalog import Catalog
+from policies.catalog.rules import Rule
+from policies.keys.crypto import Keyring
+from policies.limits.rate_limits import KEY_SCOPE, Limits, Window
+from policies.limits.rate_limits import windows as limit_windows
+from policies.listing import AuditPage, AuditQuery, Page, TokenQuery
+from policies.operations import (
+    audit,
+    backup,
+    deployment,
+    listing,
+    rules,
+    secrets,
+    tokens,
+    usage,
+    workspaces,
+)
+from policies.operations import limits as limit_ops
+from policies.operations import otp as otp_ops
+from policies.operations.base import Context
+from policies.otp.codes import DEFAULT_POLICY, IssuedOtp, OtpPolicy
+from policies.storage.driver import Operation, T, run
+from policies.storage.values import (
+    AuditEntry,
+    CreatedToken,
+    CreatedWorkspace,
+    Restored,
+    TokenInfo,
+    WorkspaceInfo,
+)
+from policies.usage.request_counts import Grain, Impact, Report, grain_for
+
+
+class PolicyStore:
+    def __init__(
+        self, client: redis.Redis, keyring: Keyring, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.client = client
+        self.ctx = Context(keyring, clock)
+
+    def run(self, operation: Operation[T]) -> T:
+        return run(self.client, operation)
+
+    # -- workspaces and role keys ---------------------------------------------------
+    def create_workspace(self, name: str, *, actor: str) -> CreatedWorkspace:
+        return self.run(workspaces.create_workspace(self.ctx, name, actor=actor))
+
+    def workspace(self, ws: str) -> WorkspaceInfo:
+        return self.run(workspaces.workspace_info(self.ctx, ws))
+
+    def list_workspaces(self) -> list[WorkspaceInfo]:
+        return self.run(workspaces.list_workspaces(self.ctx))
+
+    def publishable_key(self, ws: str) -> str:
+        return self.run(workspaces.publishable_key(self.ctx, ws))
+
+    def masked_sdk_key(self, ws: str) -> str:
+        return self.run(workspaces.masked_sdk_key(self.ctx, ws))
+
+    def reveal_sdk_key(self, ws: str, *, actor: str) -> str:
+        return self.run(workspaces.reveal_sdk_key(self.ctx, ws, actor=actor))
+
+    def rotate_publishable_key(self, ws: str, *, actor: str) -> str:
+        return self.run(workspaces.rotate_publishable(self.ctx, ws, actor=actor))
+
+    def roll_sdk_key(self, ws: str, *, actor: str, grace_seconds: float = 0) -> str:
+        return self.run(
+            workspaces.roll_sdk_key(self.ctx, ws, actor=actor, grace_seconds=grace_seconds)
+        )
+
+    def set_origins(self, ws: str, origins: Iterable[str], *, actor: str) -> None:
+        self.run(workspaces.set_origins(self.ctx, ws, origins, actor=actor))
+
+    # -- rules and catalog ----------------------------------------------------------
+    def add_rule(self, ws: str, rule: Rule, *, actor: str) -> bool:
+        return self.run(rules.add_rule(self.ctx, ws, rule, actor=actor))
+
+    def remove_rule(self, ws: str, rule: Rule, *, actor: str) -> bool:
+        return self.run(rules.remove_rule(self.ctx, ws, rule, actor=actor))
+
+    def list_rules(self, ws: str) -> list[Rule]:
+        return self.run(rules.list_rules(self.ctx, ws))
+
+    def save_catalog(self, catalog: Catalog, *, actor: str = "system", force: bool = False) -> str:
+        """Store the catalog (audited in the deployment's stream when it changes); one that
+        disarms live rules, or an empty one, is refused unless ``force``."""
+        return self.run(rules.save_catalog(self.ctx, catalog, actor=actor, force=force))
+
+    def load_catalog(self) -> Catalog | None:
+        return self.run(rules.load_catalog(self.ctx))
+
+    # -- tokens ---------------------------------------------------------------------
+    def create_token(
+        self,
+        ws: str,
+        name: str,
+        *,
+        actor: str,
+        expires: float | None = None,
+        rules: Iterable[Rule] = (),
+        limits: Limits | None = None,
+    ) -> CreatedToken:
+        return self.run(
+            tokens.create_token(
+                self.ctx, ws, name, actor=actor, expires=expires, rules=rules, limits=limits
+            )
+        )
+
+    def list_tokens(self, ws: str) -> list[TokenInfo]:
+        return self.run(tokens.list_tokens(self.ctx, ws))
+
+    def token_page(self, ws: str, query: TokenQuery) -> Page[TokenInfo]:
+        return self.run(listing.token_page(self.ctx, ws, query))
+
+    def revoke_token(self, ws: str, key_id: str, *, actor: str) -> TokenInfo:
+        return self.run(tokens.revoke_token(self.ctx, ws, key_id, actor=actor))
+
+    # -- rate limits (owner: "pk", "sk" or "tk:<key id>", see policies.limits.rate_limits) --
+    def limits(self, ws: str, owner: str) -> Limits:
+        return self.run(limit_ops.get_limits(self.ctx, ws, owner))
+
+    def list_limits(self, ws: str) -> dict[str, Limits]:
+        return self.run(limit_ops.list_limits(self.ctx, ws))
+
+    def set_limits(
+        self,
+        ws: str,
+        owner: str,
+        windows: Iterable[str | Window],
+        *,
+        scope: str = KEY_SCOPE,
+        actor: str,
+    ) -> Limits:
+        """Replace the windows of one scope (the whole key, or an action)."""
+        checked = limit_windows(windows)
+        return self.run(
+            limit_ops.set_limits(self.ctx, ws, owner, checked, scope=scope, actor=actor)
+        )
+
+    def remove_limits(self, ws: str, owner: str, *, scope: str = KEY_SCOPE, actor: str) -> Limits:
+        return self.run(limit_ops.set_limits(self.ctx, ws, owner, None, scope=scope, actor=actor))
+
+    # -- secrets --------------------------------------------------------------------
+    def put_secret(
+        self, ws: str, name: str, value: str, *, actor: str, replace: bool = True
+    ) -> None:
+        """Set a secret; with ``replace=False`` raises AlreadyExists if the name is taken."""
+        self.run(secrets.put_secret(self.ctx, ws, name, value, actor=actor, replace=replace))
+
+    def list_secrets(self, ws: str) -> list[str]:
+        return self.run(secrets.list_secrets(self.ctx, ws))
+
+    def reveal_secret(self, ws: str, name: str, *, actor: str) -> str:
+        return self.run(secrets.reveal_secret(self.ctx, ws, name, actor=actor))
+
+    def delete_secret(self, ws: str, name: str, *, actor: str) -> None:
+        self.run(secrets.delete_secret(self.ctx, ws, name, actor=actor))
+
+    # -- audit ----------------------------------------------------------------------
+    def audit(
+        self, ws: str, actor: str, action: str, detail: dict[str, object] | None = None
+    ) -> None:
+        self.run(audit.append(self.ctx, ws, actor, action, detail))
+
+    def audit_tail(self, ws: str, count: int = 20) -> list[AuditEntry]:
+        return self.run(audit.tail(self.ctx, ws, count))
+
+    def audit_page(self, ws: str, query: AuditQuery) -> AuditPage:
+        return self.run(listing.audit_page(self.ctx, ws, query))
+
+    def deployment_audit_tail(self, count: int = 20) -> list[AuditEntry]:
+        """The deployment's own entries (catalog loads, rewraps), newest first."""
+        return self.run(audit.deployment_tail(self.ctx, count))
+
+    # -- usage (counted by the gateways, see policies.usage.request_counts) --------------
+    def usage(
+        self, ws: str, *, since: float, subject: str | None = None, grain: Grain | None = None
+    ) -> Report:
+        """``subject``'s counts (``publishable``, ``sdk``, a token's key id; None: the
+        workspace's) over the last ``since`` seconds, by ``grain`` (default: by span)."""
+        grain = grain_for(since) if grain is None else grain
+        return self.run(usage.report(self.ctx, ws, self.ctx.clock() - since, grain, subject))
+
+    def daily_totals(self, ws: str, subjects: list[str], days: int = 7) -> dict[str, list[int]]:
+        """Each key's requests per day over the last ``days`` days, oldest first."""
+        return self.run(usage.daily_totals(self.ctx, ws, subjects, days))
+
+    def rule_impact(self, ws: str, rule: Rule, *, span: float) -> Impact:
+        """What ``rule`` would have refused over the last ``span`` seconds."""
+        return self.run(usage.rule_impact(self.ctx, ws, rule, span))
+
+    # -- backups --------------------------------------------------------------------
+    def export_workspace(self, ws: str, *, actor: str) -> dict[str, Any]:
+        return self.run(backup.export_workspace(self.ctx, ws, actor=actor))
+
+    def import_workspace(
+        self, document: Any, *, actor: str, apply_catalog: bool = False, unverified: bool = False
+    ) -> Restored:
+        return self.run(
+            backup.import_workspace(
+                self.ctx, document, actor=actor, apply_catalog=apply_catalog, unverified=unverified
+            )
+        )
+
+    # -- the deployment's secrets -----------------------------------------------------
+    def check_digest_secret(self, *, stamp: bool = True) -> None:
+        """Raise ConfigError if the digest secret is not the one this Redis was set up with."""
+        self.run(deployment.check_digest_secret(self.ctx, stamp=stamp))
+
+    def secrets_status(self) -> deployment.SecretsStatus:
+        return self.run(deployment.status(self.ctx))
+
+    def rewrap_secrets(
+        self, *, actor: str, progress: deployment.Progress | None = None
+    ) -> deployment.RewrapReport:
+        return self.run(deployment.rewrap(self.ctx, actor=actor, progress=progress))
+
+    # -- one-time passwords (the admin plugin's challenges) --------------------------
+    def issue_otp(
+        self, ws: str, admin_id: str, action: str, *, policy: OtpPolicy = DEFAULT_POLICY
+    ) -> IssuedOtp:
+        """A new challenge for (admin, workspace, action); raises OtpThrottled."""
+        return self.run(otp_ops.issue(self.ctx, ws, admin_id, action, policy))
+
+    def verify_otp(self, ws: str, admin_id: str, action: str, code: str, *, actor: str) -> None:
+        """Consume the challenge if ``code`` is right; raises OtpRejected (audited) if not."""
+        self.run(otp_ops.verify(self.ctx, ws, admin_id, action, code, actor=actor))
+
+    def cancel_otp(self, issued: IssuedOtp) -> None:
+        """Take back a challenge whose mail could not be sent."""
+        self.run(otp_ops.cancel(self.ctx, issued))

@@ -1,0 +1,1 @@
+"""Request counts: how they are stored and read back as reports."""
