@@ -15,6 +15,7 @@ from policies.errors import ConfigError
 
 Unmatched = Literal["deny", "allow"]
 WebSocketDenial = Literal["close", "http"]
+MethodOverride = Literal["refuse", "decide"]
 
 # RFC 9110 token characters: what an HTTP field name may hold (ASGI gives them lowercased).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
@@ -31,6 +32,7 @@ class GatewayOptions(TypedDict, total=False):
     unmatched: Unmatched
     pass_preflight: bool
     websocket_denial: WebSocketDenial
+    method_override: MethodOverride
     cache_size: int
     cache_ttl: float
     negative_cache_size: int
@@ -58,6 +60,9 @@ class GatewayConfig:
     unmatched: Unmatched = "deny"  # routes outside the catalog (or "allow")
     pass_preflight: bool = True  # key-less CORS preflights may reach the app
     websocket_denial: WebSocketDenial = "close"  # or "http": the problem itself
+    # X-HTTP-Method-Override & co. or ?_method= on a keyed request: a 400 (or "decide": the
+    # decision is made for the overriding method, as an app that honours it will run it)
+    method_override: MethodOverride = "refuse"
     cache_size: int = 10_000  # cached keys, least recently used out first
     cache_ttl: float = 300.0  # a key is looked up again after this, used or not
     negative_cache_size: int = 10_000  # cached unknown keys
@@ -87,6 +92,7 @@ class GatewayConfig:
         object.__setattr__(self, "exempt_paths", _paths(self.exempt_paths))
         _choice(self.unmatched, "unmatched", ("deny", "allow"))
         _choice(self.websocket_denial, "websocket_denial", ("close", "http"))
+        _choice(self.method_override, "method_override", ("refuse", "decide"))
         for name in ("pass_preflight", "exempt_catalogued", "usage_counts"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")

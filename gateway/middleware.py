@@ -25,6 +25,10 @@ from gateway.assembly import LOGGER_NAME, GatewayParts
 from gateway.config import GatewayConfig, GatewayOptions
 from gateway.keys.cached_key import CachedKey
 from gateway.keys.invalidation import Invalidation
+from gateway.refusals.overrides import OVERRIDE_HEADERS as _OVERRIDE_HEADERS
+from gateway.refusals.overrides import Overrides
+from gateway.refusals.problems import Rendered
+from gateway.routing.catalog_from_app import app_root_path
 from gateway.routing.exempt import split
 from gateway.routing.router import REDIRECT, Action, Router
 from policies.catalog.catalog import Catalog
@@ -102,6 +106,8 @@ class KeyGateMiddleware:
         self._refuse = parts.refuser.refuse
         self._checks = parts.checks
         self._preflight = parts.preflight
+        self._root_path = app_root_path(app)
+        self._overrides = Overrides(parts.problems, decide=config.method_override == "decide")
 
     @classmethod
     def from_settings(
@@ -146,7 +152,9 @@ class KeyGateMiddleware:
         if not path.isprintable() and _CONTROL.search(path) is not None:
             await self._refuse(scope, receive, send, self.problems.invalid_path, method, path)
             return
-        root_path = scope.get("root_path") or ""
+        # The app's own root path when it sets one (FastAPI(root_path=...) overrides the
+        # server's): the router will strip that one.
+        root_path = self._root_path or scope.get("root_path") or ""
         relative = route_path(path, root_path) if root_path else path
         # Inline (bench case 1): exact, or whole segments below a final "*".
         if relative in self._exempt or (
@@ -167,6 +175,7 @@ class KeyGateMiddleware:
         conflict = False
         origin: bytes | None = None
         referer: bytes | None = None
+        suspect = False  # a second Origin or Referer, or a method override header
         for name, value in scope["headers"]:
             if name == bearer_name:
                 scheme, _, candidate = value.partition(b" ")
@@ -176,10 +185,15 @@ class KeyGateMiddleware:
             elif name == key_name:
                 candidate = value.strip()
             elif name == _ORIGIN:
+                suspect = suspect or origin is not None
                 origin = value
                 continue
             elif name == _REFERER:
+                suspect = suspect or referer is not None
                 referer = value
+                continue
+            elif name in _OVERRIDE_HEADERS:
+                suspect = True
                 continue
             else:
                 continue
@@ -190,6 +204,14 @@ class KeyGateMiddleware:
         if token is None or conflict or len(token) != _KEY_LENGTH:
             await self._keyless(scope, receive, send, method, token, origin is not None)
             return
+        # A bytes search on the query: "_method" needs a "_" or a "%5F" in it.
+        query = scope.get("query_string")
+        if suspect or (query and (b"_" in query or b"%" in query)):
+            decided = self._overrides.method(scope, method, origin is not None)
+            if isinstance(decided, Rendered):
+                await self._refuse(scope, receive, send, decided, method, path)
+                return
+            method = decided
 
         cache_key = _blake2s(token).digest()
         # Inline (bench case 1): the positive cache's TTLCache probe is a hit's main cost;
@@ -261,7 +283,7 @@ class KeyGateMiddleware:
             await self._refuse(scope, receive, send, self.problems.invalid_key, method, path)
             return
         headers = scope["headers"]
-        root_path = scope.get("root_path") or ""
+        root_path = self._root_path or scope.get("root_path") or ""
         if (
             self._pass_preflight
             and method == "OPTIONS"

@@ -61,6 +61,21 @@ INVALID_PATH = Problem(
     "The request path holds a control character.",
     4007,
 )
+METHOD_OVERRIDE = Problem(
+    "method_override",
+    400,
+    "Method override not accepted",
+    "This API decides on the request's own method: send it as the method, not as an "
+    "X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override header or a _method argument.",
+    4008,
+)
+INVALID_ORIGIN = Problem(
+    "invalid_origin",
+    400,
+    "Invalid origin",
+    "The request carries more than one Origin (or Referer) header.",
+    4009,
+)
 INTERNAL_ERROR = Problem(
     "internal_error",
     500,
@@ -80,6 +95,8 @@ PROBLEMS = {
         ROUTE_NOT_IN_CATALOG,
         STORE_UNAVAILABLE,
         INVALID_PATH,
+        METHOD_OVERRIDE,
+        INVALID_ORIGIN,
         INTERNAL_ERROR,
         RATE_LIMITED,
     )
@@ -185,6 +202,8 @@ class Problems:
         self.route_not_in_catalog = render(ROUTE_NOT_IN_CATALOG)
         self.store_unavailable = render(STORE_UNAVAILABLE, retry_after=retry_after)
         self.invalid_path = render(INVALID_PATH)
+        self.method_override = render(METHOD_OVERRIDE)
+        self.invalid_origin = render(INVALID_ORIGIN)
         self.internal_error = render(INTERNAL_ERROR)
 
 

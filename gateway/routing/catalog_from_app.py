@@ -56,6 +56,19 @@ def router_of(app: Any) -> StarletteRouter | None:
     return None
 
 
+def app_root_path(app: Any) -> str:
+    """The root path ``app`` routes with whatever the server says: FastAPI's ``root_path``
+    attribute (it overwrites the scope's), found through the middlewares wrapping it; ""."""
+    for _ in range(_UNWRAP_DEPTH):
+        if app is None:
+            return ""
+        declared = getattr(app, "root_path", None)
+        if isinstance(declared, str) and isinstance(getattr(app, "router", None), StarletteRouter):
+            return declared.rstrip("/")
+        app = getattr(app, "app", None)
+    return ""
+
+
 def entries(routes: Iterable[BaseRoute]) -> Iterator[RouteEntry]:
     """The route table entries of ``routes``, in their order."""
     for route in _flat(routes):

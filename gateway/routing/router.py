@@ -149,6 +149,13 @@ class Router:
         if memo is not None and key in memo:
             return memo[key]
         answer = self._route(method, path, root_path, host)
+        if answer is REDIRECT and path != "/":
+            # A slash redirect is decided as where it leads: a middleware that rewrites the
+            # path instead of redirecting (or a client that follows) runs that route.
+            target = path.rstrip("/") if path.endswith("/") else path + "/"
+            answer = self._route(method, target, root_path, host)
+            if answer is None:  # that path runs no endpoint either (405, say)
+                answer = REDIRECT
         if self._memo_size >= _MEMO_SIZE:
             # A flood of distinct paths costs a routing run each, nothing more.
             self._memo.clear()

@@ -211,11 +211,10 @@ async def test_request_maps_like_starlette(
     async with client(gate) as http:
         head = await http.head("/projects", headers=pk)  # HEAD is GET's action
         assert head.status_code == 403 and head.content == b""
-        # The app answers /projects/ with a redirect only (no endpoint runs): it passes, and
-        # the request it redirects to is decided on its own.
-        slash = await http.get("/projects/", headers=pk)
-        assert slash.status_code == 307 and slash.headers["location"].endswith("/projects")
-        problem(await http.get(slash.headers["location"], headers=pk), 403, "action_blocked")
+        # The app answers /projects/ with a redirect only, but a path-rewriting middleware
+        # would run /projects: decided as where it leads (issue 22), so blocked here too.
+        problem(await http.get("/projects/", headers=pk), 403, "action_blocked")
+        assert (await http.get("/projects/", headers=bearer(workspace.sdk_key))).status_code == 307
         # {member_id:int}: a non-integer is not members.remove, so outside the catalog.
         problem(await http.delete("/members/7", headers=pk), 403, "action_blocked")
         problem(await http.delete("/members/x", headers=pk), 403, "route_not_in_catalog")

@@ -172,3 +172,35 @@ async def test_fastapi_include_router_decides_the_endpoint_fastapi_runs(
         "pages.any",
         "pages.any",
     ]
+
+
+@pytest.mark.filterwarnings("ignore:The `root_path` parameter is deprecated")
+async def test_fastapi_root_path_is_the_one_the_gateway_routes_with(
+    settings: Settings, registry: CollectorRegistry, store: PolicyStore
+) -> None:
+    """Regression (issue 22): ``FastAPI(root_path="/api")`` wrapped from outside sets the root
+    path inside the gateway; ``GET /api/billing`` runs billing.read, not the catch-all."""
+
+    def ran(name: str) -> Any:
+        async def endpoint(request: FastAPIRequest) -> dict[str, Any]:
+            return {"ran": name, "decided": request.scope.get("state", {}).get("action")}
+
+        return endpoint
+
+    app = FastAPI(root_path="/api")
+    app.add_api_route("/billing", ran("billing.read"), methods=["GET"], name="billing.read")
+    app.add_api_route("/{page:path}", ran("pages.any"), methods=["GET"], name="pages.any")
+    catalog = catalog_from_app(app)
+    store.save_catalog(catalog, force=True)
+    ws = store.create_workspace("Rooted", actor="test")
+    store.add_rule(ws.workspace_id, Rule("billing", "read"), actor="test")
+    gate = KeyGateMiddleware(app, settings=settings, registry=registry, catalog=catalog)
+    async with lifespan(gate):
+        assert await gate.invalidation.wait_subscribed(10)
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            refused = await http.get("/api/billing", headers=bearer(ws.publishable_key))
+            assert refused.status_code == 403 and refused.json()["code"] == "action_blocked"
+            for path in ("/api/billing", "/api/x", "/billing"):
+                body = (await http.get(path, headers=bearer(ws.sdk_key))).json()
+                assert body["decided"] == body["ran"], (path, body)
