@@ -76,6 +76,8 @@ ran: list[tuple[str | None, Any]] = []  # (the route's action, the gateway's act
 
 def report(action: str | None, scope: Any) -> None:
     ran.append((action, scope.get("state", {}).get("action", "no state")))
+    STATS["websocket_ran"] += scope["type"] == "websocket"
+    STATS["sub_app_ran"] += bool(action and action.startswith("s"))
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,9 @@ KINDS = (
     st.sampled_from(("api",) * 6 + ("ws", "starlette", "catchall", "include", "twice")),
     st.sampled_from(("api",) * 6 + ("ws", "starlette", "catchall")),
 )
-APP_KINDS = st.sampled_from(("api",) * 4 + ("ws", "catchall", "include", "include", "mount"))
+APP_KINDS = st.sampled_from(
+    ("api",) * 4 + ("ws", "catchall", "include", "include", "mount", "mount")
+)
 ROUTE_COUNT = (st.integers(3, 12), st.integers(1, 6), st.integers(1, 4))
 PREFIX_WORD = st.sampled_from((*WORDS, "{t}"))
 MUTATION = st.sampled_from(MUTATIONS)
@@ -373,7 +377,15 @@ def find_gate(app: FastAPI) -> KeyGateMiddleware:
 
 
 KEY = ""
-STATS = {"apps": 0, "refused_catalogs": 0, "requests": 0, "ran": 0, "refused": 0}
+STATS = {
+    "apps": 0,
+    "refused_catalogs": 0,
+    "requests": 0,
+    "ran": 0,
+    "refused": 0,
+    "websocket_ran": 0,
+    "sub_app_ran": 0,
+}
 
 
 @pytest.mark.single_redis  # routing does not depend on the store's topology: once is enough
