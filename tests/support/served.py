@@ -19,12 +19,17 @@ from keystile.redis_server import free_port
 
 @contextlib.contextmanager
 def served(
-    app: ASGIApp, *, start_timeout: float = 30.0, proxy_headers: bool = True
+    app: ASGIApp,
+    *,
+    start_timeout: float = 30.0,
+    proxy_headers: bool = True,
+    root_path: str = "",
 ) -> Iterator[str]:
     """Serve ``app``; yields its base URL once the socket accepts connections.
 
     ``proxy_headers``: uvicorn's own option (off for the authz service, as ``keystile
     authz`` runs it: the peer's address must not come from ``X-Forwarded-For``).
+    ``root_path``: uvicorn's ``--root-path`` (the scope's root path, prefixed to its path).
     """
     config = uvicorn.Config(
         app,
@@ -33,6 +38,7 @@ def served(
         log_level="warning",
         lifespan="on",
         proxy_headers=proxy_headers,
+        root_path=root_path,
     )
     server = uvicorn.Server(config)
     ready = threading.Event()
