@@ -143,11 +143,6 @@ def test_include_router(protect: Any, client: Any) -> None:
 
 
 # -- 2. root_path ---------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22: FastAPI(root_path=...) sets the root path inside the gateway, which "
-    "routes /api/billing with root_path '' (the catch-all) and lets it through",
-)
 def test_fastapi_root_path_wrapped_from_outside(protect: Any, client: Any) -> None:
     gate, pk = protect(with_catch_all(billing_app(root_path="/api")), "billing.read")
     answer = client(gate).get("/api/billing", headers=pk)
@@ -174,21 +169,11 @@ def test_server_root_path(protect: Any, client: Any) -> None:
 
 
 # -- 3. slash redirects and a path-rewriting middleware inside the gateway -----------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22: a slash redirect is decided as 'runs no endpoint' (307), not as the "
-    "route it redirects to",
-)
 def test_slash_redirect_is_decided_as_where_it_leads(protect: Any, client: Any) -> None:
     gate, pk = protect(billing_app(), "billing.read")
     assert refused(client(gate).get("/billing/", headers=pk), "action_blocked", 403)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22: GET /billing/ is a slash redirect for the gateway (allowed); the "
-    "slash-stripping middleware then runs the blocked billing.read",
-)
 def test_slash_stripping_middleware_inside_the_gateway(protect: Any, client: Any) -> None:
     app = billing_app()
     app.add_middleware(StripSlashes)
@@ -211,11 +196,6 @@ def projects_app() -> FastAPI:
     return app
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22: a method override is decided on the request's own method "
-    "(projects.update) while the app runs the overriding one (projects.delete)",
-)
 @pytest.mark.parametrize(
     ("header", "query"),
     [
@@ -242,9 +222,6 @@ def test_a_plain_post_still_runs(protect: Any, client: Any) -> None:
 
 
 # -- 5. two Origin headers ----------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="issue 22: of two Origin headers the gateway checks the last"
-)
 @pytest.mark.parametrize("first", [EVIL_ORIGIN, APP_ORIGIN])
 def test_two_origin_headers_are_refused(protect: Any, client: Any, first: str) -> None:
     gate, pk = protect(billing_app(), origins=(APP_ORIGIN,))

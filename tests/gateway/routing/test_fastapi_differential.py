@@ -55,7 +55,7 @@ from tests.support import fastapi_apps as parts
 #                      "redirect, no endpoint" and the app runs the route redirected to.
 #   "head":            HEAD on a GET-only APIRoute: FastAPI does not add HEAD (405, or a
 #                      later route runs); the gateway's catalog route does (decides the GET).
-KNOWN_GAPS: set[str] = {"root_path", "method_override", "strip_slashes", "head"}
+KNOWN_GAPS: set[str] = {"head"}
 
 EXAMPLES = int(os.environ.get("KEYSTILE_FASTAPI_DIFF_EXAMPLES", "2000"))
 WORDS = ("a", "b", "me", "users", "items", "x1")
