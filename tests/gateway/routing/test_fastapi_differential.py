@@ -27,7 +27,6 @@ import asyncio
 import os
 import re
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -455,17 +454,6 @@ def test_the_gateway_decides_on_the_endpoint_fastapi_runs(
                 await gate.stop()
 
     runner.run(run())
-
-
-@pytest.fixture
-def settings_(settings: Settings) -> Settings:
-    return settings
-
-
-@pytest.fixture(scope="module")
-def runner() -> Iterator[asyncio.Runner]:
-    with asyncio.Runner() as runner:
-        yield runner
 
 
 def teardown_module() -> None:

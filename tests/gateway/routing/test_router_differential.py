@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -287,17 +286,6 @@ def test_the_gateway_decides_on_the_route_the_app_runs(
             await gate.stop()
 
     runner.run(run())
-
-
-@pytest.fixture
-def settings_(settings: Settings) -> Settings:
-    return settings
-
-
-@pytest.fixture(scope="module")
-def runner() -> Iterator[asyncio.Runner]:
-    with asyncio.Runner() as runner:
-        yield runner
 
 
 def teardown_module() -> None:
