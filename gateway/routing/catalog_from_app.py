@@ -44,29 +44,34 @@ def catalog_from_app(app: Any) -> Catalog:
 def router_of(app: Any) -> StarletteRouter | None:
     """The Starlette router that routes ``app``'s requests: the app itself, its ``router``
     (Starlette, FastAPI), or found through the middlewares that wrap it (their ``app``)."""
-    for _ in range(_UNWRAP_DEPTH):
-        if isinstance(app, StarletteRouter):
-            return app
-        router = getattr(app, "router", None)
+    for layer in _layers(app):
+        if isinstance(layer, StarletteRouter):
+            return layer
+        router = getattr(layer, "router", None)
         if isinstance(router, StarletteRouter):
             return router
-        app = getattr(app, "app", None)
-        if app is None:
-            return None
     return None
 
 
 def app_root_path(app: Any) -> str:
     """The root path ``app`` routes with whatever the server says: FastAPI's ``root_path``
     attribute (it overwrites the scope's), found through the middlewares wrapping it; ""."""
+    for layer in _layers(app):
+        declared = getattr(layer, "root_path", None)
+        if isinstance(declared, str) and isinstance(
+            getattr(layer, "router", None), StarletteRouter
+        ):
+            return declared.rstrip("/")
+    return ""
+
+
+def _layers(app: Any) -> Iterator[Any]:
+    """``app`` and the apps it wraps (their ``app``), outermost first, at most 32 deep."""
     for _ in range(_UNWRAP_DEPTH):
         if app is None:
-            return ""
-        declared = getattr(app, "root_path", None)
-        if isinstance(declared, str) and isinstance(getattr(app, "router", None), StarletteRouter):
-            return declared.rstrip("/")
+            return
+        yield app
         app = getattr(app, "app", None)
-    return ""
 
 
 def entries(routes: Iterable[BaseRoute]) -> Iterator[RouteEntry]:

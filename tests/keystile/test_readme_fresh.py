@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from keystile.redis_server import free_port
-from tests.keystile.test_demo import ROOT, Demo, readme_demo_command
+from tests.support.demo import ROOT, Demo, readme_demo_command
 
 pytestmark = pytest.mark.slow
 EXPECTED = re.compile(r"^(?P<line>.*?)\s+#\s+(?P<status>\d{3}): (?P<what>.+)$")
