@@ -36,8 +36,13 @@ def catalog_from_app(app: Any) -> Catalog:
         if getattr(router, "_low_priority_routes", None):
             raise CatalogError(_FRONTEND)
     custom = frozenset(CONVERTOR_TYPES) - BUILTIN_CONVERTORS
+    # Methods as the app lists them: a Starlette ``Route`` lists the HEAD it adds for GET,
+    # a FastAPI ``APIRoute`` answers HEAD only when declared.
     return Catalog.from_routes(
-        entries(routes), redirect_slashes=redirect, convertors=_used(routes, custom)
+        entries(routes),
+        redirect_slashes=redirect,
+        convertors=_used(routes, custom),
+        head_for_get=False,
     )
 
 

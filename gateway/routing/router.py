@@ -85,6 +85,7 @@ class Router:
                 "process (starlette.convertors.register_url_convertor)"
             )
         self._actions: dict[str, Action] = {}
+        self._head_for_get = catalog.head_for_get
         try:
             routes = [self._compile(entry) for entry in catalog.routes]
         except (AssertionError, ValueError) as exc:  # what Starlette's compile_path raises
@@ -111,7 +112,10 @@ class Router:
         endpoint = _Endpoint(action)
         if entry.kind == "http":
             methods = None if entry.methods is None else list(entry.methods)
-            return Route(entry.path, endpoint, methods=methods)
+            route = Route(entry.path, endpoint, methods=methods)
+            if methods is not None and not self._head_for_get:
+                route.methods = set(methods)  # no HEAD for GET unless listed
+            return route
         if entry.kind == "websocket":
             return WebSocketRoute(entry.path, endpoint)
         app: Any = endpoint
@@ -148,14 +152,10 @@ class Router:
         key = path if not root_path and host is None else f"{root_path}\0{path}\0{host!r}"
         if memo is not None and key in memo:
             return memo[key]
-        answer = self._route(method, path, root_path, host)
-        if answer is REDIRECT and path != "/":
-            # A slash redirect is decided as where it leads: a middleware that rewrites the
-            # path instead of redirecting (or a client that follows) runs that route.
-            target = path.rstrip("/") if path.endswith("/") else path + "/"
-            answer = self._route(method, target, root_path, host)
-            if answer is None:  # that path runs no endpoint either (405, say)
-                answer = REDIRECT
+        found = self._route(method, path, root_path, host)
+        if (found is REDIRECT or (found is None and path.endswith("/"))) and path != "/":
+            found = self._toggled(found, method, path, root_path, host)
+        answer = found.action if isinstance(found, _Endpoint) else found
         if self._memo_size >= _MEMO_SIZE:
             # A flood of distinct paths costs a routing run each, nothing more.
             self._memo.clear()
@@ -164,7 +164,21 @@ class Router:
         self._memo_size += 1
         return answer
 
-    def _route(self, method: str, path: str, root_path: str, host: bytes | None) -> Action | None:
+    def _toggled(
+        self, found: Action | None, method: str, path: str, root_path: str, host: bytes | None
+    ) -> _Endpoint | Action | None:
+        """A path that runs no endpoint, decided as its trailing slash toggled: a slash
+        redirect leads there, and a middleware that strips trailing slashes instead of
+        redirecting runs that route (for ``/a/`` under a ``Mount("/a")`` that 404s, too)."""
+        target = (path.rstrip("/") or "/") if path.endswith("/") else path + "/"
+        toggled = self._route(method, target, root_path, host)
+        # No endpoint there either (405, say): the redirect or the 404 it was.
+        return toggled if isinstance(toggled, _Endpoint) else found
+
+    def _route(
+        self, method: str, path: str, root_path: str, host: bytes | None
+    ) -> _Endpoint | Action | None:
+        """The endpoint that runs, ``REDIRECT`` for a slash redirect, or ``None``: nothing."""
         scope: dict[str, Any] = {
             "type": "websocket" if method == "WEBSOCKET" else "http",
             "path": path,
@@ -180,7 +194,7 @@ class Router:
             return None
         ran: _Endpoint | None = scope.get(_RAN)
         if ran is not None:
-            return ran.action
+            return ran
         return REDIRECT if answer.status in (307, 308) else None
 
     def resolve_all(self, methods: Iterable[str], path: str) -> set[Action]:

@@ -46,6 +46,7 @@ class Catalog:
     routes: tuple[RouteEntry, ...] = ()
     redirect_slashes: bool = True  # the app's router: redirect /a/ to /a (and back)
     convertors: frozenset[str] = frozenset()  # custom path convertors the templates use
+    head_for_get: bool = True  # a GET route answers HEAD too (Starlette); False: as listed
     _index: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -126,6 +127,8 @@ class Catalog:
             data["redirect_slashes"] = False
         if self.convertors:
             data["convertors"] = sorted(self.convertors)
+        if not self.head_for_get:
+            data["head_for_get"] = False
         return data
 
     def to_json(self) -> str:
@@ -178,10 +181,13 @@ class Catalog:
             )
         entries = inline if table is None else [RouteEntry.from_dict(e) for e in table]
         redirect = data.get("redirect_slashes", True)
+        head = data.get("head_for_get", True)
         convertors = data.get("convertors", [])
-        if not isinstance(redirect, bool) or not isinstance(convertors, list):
-            raise CatalogError("'redirect_slashes' is true or false; 'convertors' a list")
-        return cls(tuple(modules), tuple(entries), redirect, frozenset(map(str, convertors)))
+        if not isinstance(redirect, bool) or not isinstance(head, bool):
+            raise CatalogError("'redirect_slashes' and 'head_for_get' are true or false")
+        if not isinstance(convertors, list):
+            raise CatalogError("'convertors' is a list of convertor names")
+        return cls(tuple(modules), tuple(entries), redirect, frozenset(map(str, convertors)), head)
 
     @classmethod
     def from_json(cls, text: str) -> Catalog:
@@ -217,6 +223,7 @@ class Catalog:
         *,
         redirect_slashes: bool = True,
         convertors: Iterable[str] = (),
+        head_for_get: bool = True,
     ) -> Catalog:
         """A catalog whose modules are the actions its routes name (an app's route names)."""
         routes = tuple(routes)
@@ -228,7 +235,7 @@ class Catalog:
         modules = tuple(
             Module(m, "", tuple(Functionality(f) for f in fs)) for m, fs in grouped.items()
         )
-        return cls(modules, routes, redirect_slashes, frozenset(convertors))
+        return cls(modules, routes, redirect_slashes, frozenset(convertors), head_for_get)
 
 
 def _refuse_shadowed(entries: Iterable[RouteEntry]) -> None:
