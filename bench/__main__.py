@@ -25,6 +25,7 @@ from typing import Any
 
 from bench import (
     authz,
+    catalog_scale,
     cold_key,
     flood,
     http_load,
@@ -161,9 +162,12 @@ def cases(
         )
         return bounded(run, sizes.limit_seconds + 120)
 
+    def case12(env: BenchEnv) -> CaseResult:
+        return bounded(catalog_scale.run(env), 300)
+
     return {
         "1": case1, "2": case2, "3": case3, "4": case4, "5": case5, "6": case6, "7": case7,
-        "8": case8, "9": case9, "10": case10,
+        "8": case8, "9": case9, "10": case10, "12": case12,
     }  # fmt: skip
 
 
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny counts: the CI smoke run")
     parser.add_argument("--output", type=Path, help="write the results file (bench/RESULTS.md)")
     parser.add_argument(
-        "--only", default="1,2,3,4,5,6,7,8,9,10", help="comma-separated case numbers"
+        "--only", default="1,2,3,4,5,6,7,8,9,10,12", help="comma-separated case numbers"
     )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--check-interval", type=float, help="case 3's gateway check_interval")

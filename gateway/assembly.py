@@ -52,6 +52,7 @@ class GatewayParts:
             bearer_header=config.bearer_header,
             key_header=config.key_header,
             retry_after=config.retry_after,
+            max_path_length=config.max_path_length,
         )
         self.cache = DecisionCache(
             size=config.cache_size,

@@ -33,6 +33,7 @@ class GatewayOptions(TypedDict, total=False):
     pass_preflight: bool
     websocket_denial: WebSocketDenial
     method_override: MethodOverride
+    max_path_length: int
     cache_size: int
     cache_ttl: float
     negative_cache_size: int
@@ -63,6 +64,7 @@ class GatewayConfig:
     # X-HTTP-Method-Override & co. or ?_method= on a keyed request: a 400 (or "decide": the
     # decision is made for the overriding method, as an app that honours it will run it)
     method_override: MethodOverride = "refuse"
+    max_path_length: int = 4096  # longer request paths (decoded, characters): a 414
     cache_size: int = 10_000  # cached keys, least recently used out first
     cache_ttl: float = 300.0  # a key is looked up again after this, used or not
     negative_cache_size: int = 10_000  # cached unknown keys
@@ -96,7 +98,7 @@ class GatewayConfig:
         for name in ("pass_preflight", "exempt_catalogued", "usage_counts"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")
-        for name in ("cache_size", "negative_cache_size", "retry_after"):
+        for name in ("max_path_length", "cache_size", "negative_cache_size", "retry_after"):
             _positive(getattr(self, name), name, integer=True)
         for name in (
             "cache_ttl",

@@ -107,6 +107,7 @@ class KeyGateMiddleware:
         self._checks = parts.checks
         self._preflight = parts.preflight
         self._root_path = app_root_path(app)
+        self._max_path = config.max_path_length
         self._overrides = Overrides(parts.problems, decide=config.method_override == "decide")
 
     @classmethod
@@ -151,6 +152,9 @@ class KeyGateMiddleware:
         # nothing a client means, and "$" in a route's regex matches before a final "\n".
         if not path.isprintable() and _CONTROL.search(path) is not None:
             await self._refuse(scope, receive, send, self.problems.invalid_path, method, path)
+            return
+        if len(path) > self._max_path:  # routing and logging cost what a path is long
+            await self._refuse(scope, receive, send, self.problems.path_too_long, method, path)
             return
         # The app's own root path when it sets one (FastAPI(root_path=...) overrides the
         # server's): the router will strip that one.

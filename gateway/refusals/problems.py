@@ -61,6 +61,13 @@ INVALID_PATH = Problem(
     "The request path holds a control character.",
     4007,
 )
+PATH_TOO_LONG = Problem(
+    "path_too_long",
+    414,
+    "Path too long",
+    "The request path is longer than this API accepts.",
+    4014,
+)
 METHOD_OVERRIDE = Problem(
     "method_override",
     400,
@@ -95,6 +102,7 @@ PROBLEMS = {
         ROUTE_NOT_IN_CATALOG,
         STORE_UNAVAILABLE,
         INVALID_PATH,
+        PATH_TOO_LONG,
         METHOD_OVERRIDE,
         INVALID_ORIGIN,
         INTERNAL_ERROR,
@@ -186,7 +194,12 @@ class Problems:
     """One gateway's rendered answers (the missing-key hint names its configured headers)."""
 
     def __init__(
-        self, *, bearer_header: str | None, key_header: str | None, retry_after: int
+        self,
+        *,
+        bearer_header: str | None,
+        key_header: str | None,
+        retry_after: int,
+        max_path_length: int = 4096,
     ) -> None:
         ways = []
         if bearer_header is not None:
@@ -202,6 +215,11 @@ class Problems:
         self.route_not_in_catalog = render(ROUTE_NOT_IN_CATALOG)
         self.store_unavailable = render(STORE_UNAVAILABLE, retry_after=retry_after)
         self.invalid_path = render(INVALID_PATH)
+        self.path_too_long = render(
+            PATH_TOO_LONG,
+            detail=f"The request path is longer than this API accepts ({max_path_length} "
+            "characters at most).",
+        )
         self.method_override = render(METHOD_OVERRIDE)
         self.invalid_origin = render(INVALID_ORIGIN)
         self.internal_error = render(INTERNAL_ERROR)

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
 from starlette.routing import Router as StarletteRouter
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway.routing.segment_index import SegmentIndex
 from policies.catalog.catalog import Catalog
 from policies.catalog.routes import PARAM, RouteEntry
 from policies.errors import CatalogError
@@ -76,7 +77,9 @@ class _Answer:
 class Router:
     """Resolve a request to the catalog's :class:`Action` (see the module's docstring)."""
 
-    def __init__(self, catalog: Catalog | None = None) -> None:
+    def __init__(self, catalog: Catalog | None = None, *, compile_now: bool = True) -> None:
+        """``compile_now=False``: each route is compiled when a request first needs it (the
+        catalog's checks already refuse every template Starlette would not compile)."""
         catalog = Catalog() if catalog is None else catalog
         unknown = catalog.convertors - CONVERTOR_TYPES.keys()
         if unknown:
@@ -85,31 +88,40 @@ class Router:
                 "process (starlette.convertors.register_url_convertor)"
             )
         self._actions: dict[str, Action] = {}
+        self.actions = tuple(self._actions_of(catalog))
         self._head_for_get = catalog.head_for_get
-        try:
-            routes = [self._compile(entry) for entry in catalog.routes]
-        except (AssertionError, ValueError) as exc:  # what Starlette's compile_path raises
-            raise CatalogError(f"the catalog's routes do not compile: {exc}") from None
-        self._router = StarletteRouter(routes, redirect_slashes=catalog.redirect_slashes)
+        self._index = SegmentIndex(
+            catalog.routes, self._compile, redirect_slashes=catalog.redirect_slashes
+        )
+        if compile_now:
+            try:
+                self._index.compile_all()
+            except (AssertionError, ValueError) as exc:  # what Starlette's compile_path raises
+                raise CatalogError(f"the catalog's routes do not compile: {exc}") from None
         self.by_host = any(entry.kind == "host" for _, entry in catalog.entries())
-        self.actions = tuple(self._actions.values())
-        # method -> path -> answer: the static paths, for the request path to probe inline.
+        # method -> path -> answer: the static paths' answers, for the request path to probe
+        # inline; filled as they are first asked for, never evicted (the catalog bounds it).
         self.static: dict[str, dict[str, Action | None]] = {}
+        self._static_paths: frozenset[str] = frozenset()
         self._memo: dict[str, dict[str, Action | None]] = {}
         self._memo_size = 0
         if not self.by_host:
-            self._resolve_static_paths(catalog)
+            self._static_paths = self._find_static_paths(catalog)
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> Router:
         return cls(catalog)
 
+    def _actions_of(self, catalog: Catalog) -> list[Action]:
+        """The catalog's actions, interned in its route order."""
+        for _, entry in catalog.entries():
+            if entry.action is not None:
+                module, _, functionality = entry.action.partition(".")
+                self._actions.setdefault(entry.action, Action(module, functionality))
+        return list(self._actions.values())
+
     def _compile(self, entry: RouteEntry) -> BaseRoute:
-        action = None
-        if entry.action is not None:
-            module, _, functionality = entry.action.partition(".")
-            action = self._actions.setdefault(entry.action, Action(module, functionality))
-        endpoint = _Endpoint(action)
+        endpoint = _Endpoint(None if entry.action is None else self._actions[entry.action])
         if entry.kind == "http":
             methods = None if entry.methods is None else list(entry.methods)
             route = Route(entry.path, endpoint, methods=methods)
@@ -126,7 +138,7 @@ class Router:
             return Mount(entry.path, app=app)
         return Host(entry.path, app=app)
 
-    def _resolve_static_paths(self, catalog: Catalog) -> None:
+    def _find_static_paths(self, catalog: Catalog) -> frozenset[str]:
         methods = {"HEAD", "OPTIONS", "WEBSOCKET"}
         paths = set()
         for path, entry in catalog.entries():
@@ -134,7 +146,8 @@ class Router:
             if entry.kind in ("http", "websocket") and PARAM.search(path) is None:
                 paths.add(path)
         for method in methods:
-            self.static[method] = {path: self.resolve(method, path) for path in paths}
+            self.static[method] = {}
+        return frozenset(paths)
 
     # -- resolving -------------------------------------------------------------------------
     def match(self, method: str, path: str) -> Action | None:
@@ -156,6 +169,11 @@ class Router:
         if (found is REDIRECT or (found is None and path.endswith("/"))) and path != "/":
             found = self._toggled(found, method, path, root_path, host)
         answer = found.action if isinstance(found, _Endpoint) else found
+        if not root_path and host is None and path in self._static_paths:
+            static = self.static.get(method)
+            if static is not None:
+                static[path] = answer
+                return answer
         if self._memo_size >= _MEMO_SIZE:
             # A flood of distinct paths costs a routing run each, nothing more.
             self._memo.clear()
@@ -189,7 +207,7 @@ class Router:
             scope["method"] = method
         answer = _Answer()
         try:
-            _complete(self._router.app(scope, _receive, answer))
+            _complete(self._index.router_for(scope).app(scope, _receive, answer))
         except Exception:  # a convertor that raises: the app fails too, no endpoint runs
             return None
         ran: _Endpoint | None = scope.get(_RAN)

@@ -20,6 +20,7 @@ _KEYS = {"http": "path", "websocket": "websocket", "mount": "mount", "host": "ho
 PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
 _SHORT_METHODS = HTTP_METHODS | {"WEBSOCKET"}  # the "METHOD /path" short form
 _METHOD = re.compile(r"[A-Z][A-Z0-9_-]{0,31}")
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")  # str.isspace's spaces, C0 and DEL
 _MAX_DEPTH = 8
 
 
@@ -122,8 +123,9 @@ def check_template(entry: RouteEntry, convertors: frozenset[str]) -> None:
             raise CatalogError(f"host pattern {path!r} must be a host name, not a path")
     elif not (path.startswith("/") or (entry.kind == "mount" and path == "")):
         raise CatalogError(f"route path {path!r} must start with '/'")
-    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+    if _SPACE_OR_CONTROL.search(path) is not None:
         raise CatalogError(f"route path {path!r} has a space or a control character")
+    _refuse_backtracking(entry)
     names: set[str] = set()
     for match in PARAM.finditer(path):
         name, convertor = match.group(1), (match.group(2) or ":str")[1:]
@@ -135,6 +137,27 @@ def check_template(entry: RouteEntry, convertors: frozenset[str]) -> None:
         if name in names:
             raise CatalogError(f"route path {path!r}: parameter {name!r} appears twice")
         names.add(name)
+
+
+def _refuse_backtracking(entry: RouteEntry) -> None:
+    """Refuse a template whose regex backtracks: two parameters in one segment (or host),
+    or two ``:path`` parameters (or one in a mount's prefix, which adds its own). Matching
+    those costs a power of the path's length, which a caller chooses; every other
+    template matches in linear time."""
+    path = entry.path
+    for segment in path.split("/"):
+        if len(PARAM.findall(segment)) > 1:
+            raise CatalogError(
+                f"route path {path!r}: two parameters in one segment ({segment!r}) make "
+                "matching cost grow with a power of the segment's length, which a caller "
+                "chooses; keep one parameter per segment (split the value in the app)"
+            )
+    catch_alls = sum(1 for m in PARAM.finditer(path) if m.group(2) == ":path")
+    if catch_alls > 1 or (catch_alls and entry.kind == "mount"):
+        raise CatalogError(
+            f"route path {path!r}: more than one ':path' parameter (a mount adds its own) "
+            "makes matching cost grow with a power of the path's length; keep one"
+        )
 
 
 def shape(path: str) -> str:

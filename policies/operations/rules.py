@@ -12,8 +12,14 @@ from policies.storage.lua_deployment import CATALOG_SAVE
 
 
 def load_catalog(ctx: Context) -> Operation[Catalog | None]:
+    text = yield from load_catalog_text(ctx)
+    return None if text is None else Catalog.from_json(text)
+
+
+def load_catalog_text(ctx: Context) -> Operation[str | None]:
+    """The stored catalog's JSON, unparsed (a gateway parses it off its event loop)."""
     raw = yield Command(("GET", schema.CATALOG))
-    return None if raw is None else Catalog.from_json(schema.text(raw))
+    return None if raw is None else schema.text(raw)
 
 
 def require_catalog(ctx: Context) -> Operation[Catalog]:

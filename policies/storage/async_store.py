@@ -128,6 +128,9 @@ class AsyncPolicyStore:
     async def load_catalog(self) -> Catalog | None:
         return await self.run(rules.load_catalog(self.ctx))
 
+    async def load_catalog_text(self) -> str | None:
+        return await self.run(rules.load_catalog_text(self.ctx))
+
     def subscription(self) -> contextlib.AbstractAsyncContextManager[PubSub]:
         """A connection subscribed to the events channel (:mod:`.subscription`)."""
         return self.events.subscription()

@@ -315,3 +315,24 @@ async def test_a_corrupt_record_is_a_500_problem_not_an_outage(
     # A defect, not an outage: no Retry-After would help (issue 12); still problem+json.
     problem(response, 500, "internal_error")
     assert "retry-after" not in response.headers
+
+
+async def test_a_path_longer_than_the_bound_is_a_414(
+    make_gate: Factory, workspace: CreatedWorkspace
+) -> None:
+    """Issue 25: routing, memoising and logging cost what a path is long; the bound is the
+    operator's (``max_path_length``), checked before the key and the route."""
+    gate = make_gate(max_path_length=64)
+    await gate.start()
+    try:
+        async with client(gate) as http:
+            sdk = bearer(workspace.sdk_key)
+            at_bound = await http.get("/projects/" + "7" * (64 - len("/projects/")), headers=sdk)
+            too_long = await http.get("/projects/" + "7" * 55, headers=sdk)
+            keyless = await http.get("/x" * 40)
+    finally:
+        await gate.stop()
+    assert at_bound.status_code != 414
+    body = problem(too_long, 414, "path_too_long")
+    assert "64 characters" in body["detail"]
+    problem(keyless, 414, "path_too_long")

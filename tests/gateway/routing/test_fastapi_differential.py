@@ -415,7 +415,8 @@ def test_the_gateway_decides_on_the_endpoint_fastapi_runs(
     try:
         catalog = catalog_from_app(app)
     except CatalogError as exc:
-        assert "never runs" in str(exc), exc  # shadowed under another name: refused
+        # Shadowed under another name, or a template that backtracks: refused, not guessed.
+        assert "never runs" in str(exc) or "power of the" in str(exc), exc
         STATS["refused_catalogs"] += 1
         return
     if "method_override" not in KNOWN_GAPS and data.draw(BOOL):

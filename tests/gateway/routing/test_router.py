@@ -146,6 +146,8 @@ def test_static_paths_are_resolved_once_by_the_router() -> None:
         Route("/items/special", ok, name="items.read"),
         Route("/projects", ok, methods=["GET"], name="projects.list"),
     )
+    for method, path in (("GET", "/items/special"), ("POST", "/projects"), ("HEAD", "/projects")):
+        r.match(method, path)  # a static path is resolved once, when first asked for
     assert name(r.static["GET"]["/items/special"]) == "items.read"
     assert r.static["POST"]["/projects"] is None if "POST" in r.static else True
     assert name(r.static["HEAD"]["/projects"]) == "projects.list"

@@ -261,7 +261,8 @@ def test_the_gateway_decides_on_the_route_the_app_runs(
     try:
         catalog = catalog_from_app(app)
     except CatalogError as exc:
-        assert "never runs" in str(exc)  # shadowed under another name: refused, not guessed
+        # Shadowed under another name, or a template that backtracks: refused, not guessed.
+        assert "never runs" in str(exc) or "power of the" in str(exc), exc
         STATS["refused_catalogs"] += 1
         return
     probes = data.draw(st.lists(requests(table), min_size=3, max_size=8))

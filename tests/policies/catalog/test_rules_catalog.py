@@ -159,3 +159,35 @@ def test_a_catalog_that_disarms_live_rules_is_refused_unless_forced(
     store.add_rule(ws, Rule("projects", "list"), actor="t")
     assert store.save_catalog(Catalog(), force=True) == Catalog().fingerprint()
     assert store.deployment_audit_tail(1)[0].detail["disarmed"] == 1
+
+
+def _one_route(entry: dict[str, object]) -> Catalog:
+    return Catalog.from_dict(
+        {"modules": {"a": {"functionalities": {"x": {}}}}, "routes": [{**entry, "action": "a.x"}]}
+    )
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"path": "/files/{name}.{ext}"},
+        {"path": "/f/{a}-{b}-{c}"},
+        {"path": "/{a:int}{b:int}"},
+        {"path": "/{a:path}/x/{b:path}"},
+        {"mount": "/m/{rest:path}"},
+        {"host": "{a}.{b}.example.com"},
+    ],
+)
+def test_templates_that_backtrack_are_refused(entry: dict[str, object]) -> None:
+    """Issue 25: '/f/{a}-{b}-{c}' took 52 s to match a 2 KB segment of dashes (measured
+    with Starlette's compiled pattern); every template accepted matches in linear time."""
+    with pytest.raises(CatalogError, match="power of the"):
+        _one_route(entry)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/files/{name}", "/v{version}/items", "/{name}.json", "/{a}/{b:int}/{c:path}", "/{p:path}/edit"],
+)
+def test_one_parameter_per_segment_is_accepted(path: str) -> None:
+    assert _one_route({"path": path}).routes[0].path == path
