@@ -187,7 +187,13 @@ def test_templates_that_backtrack_are_refused(entry: dict[str, object]) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/files/{name}", "/v{version}/items", "/{name}.json", "/{a}/{b:int}/{c:path}", "/{p:path}/edit"],
+    [
+        "/files/{name}",
+        "/v{version}/items",
+        "/{name}.json",
+        "/{a}/{b:int}/{c:path}",
+        "/{p:path}/edit",
+    ],
 )
 def test_one_parameter_per_segment_is_accepted(path: str) -> None:
     assert _one_route({"path": path}).routes[0].path == path
