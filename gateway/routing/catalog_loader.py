@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from gateway.config import GatewayConfig
 from gateway.metrics import GatewayMetrics
@@ -40,11 +41,15 @@ class CatalogLoader:
         self.fingerprint = catalog.fingerprint() if catalog is not None else None
         self.lock: asyncio.Lock | None = None  # the running loop's, set by the runtime
         self.due = False  # a reload failed: the scheduler retries at its next success
+        # What else a catalog must pass here (the authz service's upstream): CatalogError.
+        self.check: Callable[[Catalog], None] | None = None
 
     def compile(self, catalog: Catalog | None) -> Router:
         """The router of ``catalog``; CatalogError if it does not compile here,
         ExemptConflict if an exempt path covers one of its catalogued routes."""
         router = Router(catalog)
+        if catalog is not None and self.check is not None:
+            self.check(catalog)
         if catalog is not None and not self.config.exempt_catalogued:
             check(self.config.exempt_paths, catalog, router)
         return router

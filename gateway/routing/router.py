@@ -77,7 +77,7 @@ class Router:
     """Resolve a request to the catalog's :class:`Action` (see the module's docstring)."""
 
     def __init__(self, catalog: Catalog | None = None) -> None:
-        catalog = Catalog() if catalog is None else catalog
+        self.catalog = catalog = Catalog() if catalog is None else catalog
         unknown = catalog.convertors - CONVERTOR_TYPES.keys()
         if unknown:
             raise CatalogError(
