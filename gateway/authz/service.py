@@ -13,7 +13,14 @@ from typing import Any, Self
 
 from starlette.types import Receive, Scope, Send
 
-from gateway.authz.answers import HttpAnswer, Identity, ProblemInHeader, WebSocketAnswer, handshake
+from gateway.authz.answers import (
+    HeadAnswer,
+    HttpAnswer,
+    Identity,
+    ProblemInHeader,
+    WebSocketAnswer,
+    handshake,
+)
 from gateway.authz.config import AuthzConfig
 from gateway.authz.dialects import Dialect, DialectName, Original, Refusal
 from gateway.authz.upstreams import Ambiguous, Upstream, UpstreamName, check_catalog
@@ -148,6 +155,8 @@ class AuthzService:
         except Refusal as exc:
             await render(INVALID_CHECK, detail=str(exc)).send_http(send)
             return
+        if original.method == "HEAD" and scope.get("method") != "HEAD":
+            send = HeadAnswer(send)
         websocket = original.method == "GET" and _websocket_upgrade(scope["headers"])
         path = await self._path(original, websocket, send)
         if path is None:
