@@ -67,13 +67,23 @@ class Matcher(Protocol):
     def run(self, method: str, raw: str, decoded: str) -> Ran: ...
 
 
-def _regex(template: str, path_regex: str) -> str:
+# Express matches the raw path, then decodes each parameter: an app's digits check sees
+# "%37" as "7".
+_RAW_INT = "(?:[0-9]|%3[0-9])+"
+
+
+def _regex(template: str, path_regex: str, raw: bool = False) -> str:
     """``template`` as a regex: Starlette's convertor regexes, ``path`` as ``path_regex``."""
     out, last = [], 0
     for match in PARAM.finditer(template):
         out.append(re.escape(template[last : match.start()]))
         convertor = (match.group(2) or ":str")[1:]
-        out.append(path_regex if convertor == "path" else CONVERTOR_TYPES[convertor].regex)
+        if convertor == "path":
+            out.append(path_regex)
+        elif raw and convertor == "int":
+            out.append(_RAW_INT)
+        else:
+            out.append(CONVERTOR_TYPES[convertor].regex)
         last = match.end()
     out.append(re.escape(template[last:]))
     return "".join(out)
@@ -100,7 +110,7 @@ class Ordered:
             template = entry.template
             if express and len(template) > 1:
                 template = template.removesuffix("/")
-            body = _regex(template, path_regex)
+            body = _regex(template, path_regex, raw=express)
             tail = "(?:/.*)?" if entry.opaque else "/?" if express else ""
             self.routes.append((re.compile(f"{body}{tail}", flags), entry))
 

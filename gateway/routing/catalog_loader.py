@@ -37,12 +37,12 @@ class CatalogLoader:
         self.fixed = catalog is not None
         self.reader: AsyncPolicyStore | None = None  # set by the runtime once started
         self.refused: Exception | None = None  # why the stored catalog was refused, if it was
+        # What else a catalog must pass here (the authz service's upstream): CatalogError.
+        self.check: Callable[[Catalog], None] | None = None
         self.router: Router | None = None if catalog is None else self.compile(catalog)
         self.fingerprint = catalog.fingerprint() if catalog is not None else None
         self.lock: asyncio.Lock | None = None  # the running loop's, set by the runtime
         self.due = False  # a reload failed: the scheduler retries at its next success
-        # What else a catalog must pass here (the authz service's upstream): CatalogError.
-        self.check: Callable[[Catalog], None] | None = None
 
     def compile(self, catalog: Catalog | None) -> Router:
         """The router of ``catalog``; CatalogError if it does not compile here,
