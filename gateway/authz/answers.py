@@ -70,6 +70,22 @@ class ProblemInHeader:
         await self.send(message)
 
 
+class HeadAnswer:
+    """The ``send`` of a check that is not itself a ``HEAD`` about a ``HEAD`` (nginx's
+    ``auth_request`` asks with ``GET``): the answer's body is left out, so is its length."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(n, v) for n, v in message["headers"] if n != b"content-length"]
+            message = {**message, "headers": headers}
+        await self.send(message)
+
+
 class Identity:
     """The app behind the gateway: 200 and who the caller is (the gateway's scope state)."""
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from gateway.authz.dialects import DEFAULT_HEADERS, DIALECTS, DialectName
+from gateway.authz.upstreams import UPSTREAMS, UpstreamName
 from gateway.config import _HEADER_NAME
 from policies.errors import ConfigError
 
@@ -21,6 +22,7 @@ _MIN_SECRET = 32
 @dataclass(frozen=True, slots=True)
 class AuthzConfig:
     dialect: DialectName
+    upstream: UpstreamName = "strict"
     trusted_proxies: Collection[str] = ()
     shared_secret_header: str = "x-keystile-authz-secret"  # noqa: S105 - a header name
     shared_secret: str | None = None
@@ -36,6 +38,10 @@ class AuthzConfig:
     def __post_init__(self) -> None:
         if self.dialect not in DIALECTS:
             raise ConfigError(f"dialect must be one of {', '.join(DIALECTS)}, not {self.dialect!r}")
+        if self.upstream not in UPSTREAMS:
+            raise ConfigError(
+                f"upstream must be one of {', '.join(UPSTREAMS)}, not {self.upstream!r}"
+            )
         self.networks()  # fails here on a bad entry
         if self.shared_secret is not None and (
             not isinstance(self.shared_secret, str) or len(self.shared_secret) < _MIN_SECRET

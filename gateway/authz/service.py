@@ -8,18 +8,26 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import re
 from collections.abc import Collection
 from typing import Any, Self
 
 from starlette.types import Receive, Scope, Send
 
-from gateway.authz.answers import HttpAnswer, Identity, ProblemInHeader, WebSocketAnswer, handshake
+from gateway.authz.answers import (
+    HeadAnswer,
+    HttpAnswer,
+    Identity,
+    ProblemInHeader,
+    WebSocketAnswer,
+    handshake,
+)
 from gateway.authz.config import AuthzConfig
-from gateway.authz.dialects import Dialect, DialectName, Refusal
+from gateway.authz.dialects import Dialect, DialectName, Original, Refusal
+from gateway.authz.upstreams import Ambiguous, Upstream, UpstreamName, check_catalog
 from gateway.config import GatewayConfig
 from gateway.middleware import KeyGateMiddleware
-from gateway.refusals.problems import Problem, render
+from gateway.refusals.problems import Problem, Rendered, render
+from policies.errors import CatalogError, ConfigError
 from policies.settings import Settings
 
 UNTRUSTED_CALLER = Problem(
@@ -30,16 +38,8 @@ UNTRUSTED_CALLER = Problem(
     1008,
 )
 INVALID_CHECK = Problem("invalid_check_request", 400, "Invalid check request", "", 1008)
-AMBIGUOUS_PATH = Problem(
-    "ambiguous_path",
-    400,
-    "Ambiguous path",
-    "The path holds an empty, '.' or '..' segment, which the API may resolve differently.",
-    1008,
-)
-# Decoded "//", "/./", "/../" (or a final "/." "/.."): a proxied API may merge or resolve
-# them (Starlette does not), and then run another route than the one decided.
-_AMBIGUOUS = re.compile(r"//|/\.\.?(?:/|$)")
+# The detail says why: the upstream profile's reason (gateway.authz.upstreams).
+AMBIGUOUS_PATH = Problem("ambiguous_path", 400, "Ambiguous path", "", 1008)
 _PEER_MEMO = 1024
 _WS_EXTENSION = "websocket.http.response"
 _HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
@@ -53,6 +53,7 @@ class AuthzService:
         self,
         *,
         dialect: DialectName,
+        upstream: UpstreamName = "strict",
         trusted_proxies: Collection[str] = (),
         shared_secret_header: str = "x-keystile-authz-secret",  # noqa: S107 - a header name
         shared_secret: str | None = None,
@@ -68,6 +69,7 @@ class AuthzService:
     ) -> None:
         self.config = config = AuthzConfig(
             dialect=dialect,
+            upstream=upstream,
             trusted_proxies=trusted_proxies,
             shared_secret_header=shared_secret_header,
             shared_secret=shared_secret,
@@ -94,10 +96,25 @@ class AuthzService:
         self._dropped = self.dialect.own_headers | {self._secret_header}
         # A proxy relays an HTTP answer: WebSockets are refused with the HTTP problem too.
         gateway_options["websocket_denial"] = "http"
+        if upstream != "starlette" and gateway_options.get("method_override") == "decide":
+            raise ConfigError(
+                "method_override = 'decide' is for a Starlette upstream: the others honour "
+                "no override, or for POST only (Express's method-override)"
+            )
         self.gate = KeyGateMiddleware(Identity(config), **gateway_options)
+        # The upstream's profile decides which path the gate decides; a catalog it cannot
+        # be decided for is refused like any unusable catalog (the last good one stays).
+        self.upstream = Upstream(config.upstream)
+        loader = self.gate.runtime.catalog
+        loader.check = lambda catalog: check_catalog(config.upstream, catalog)
+        if loader.router is not None:  # a catalog given in code
+            try:
+                loader.check(loader.router.catalog)
+            except CatalogError as exc:
+                raise ConfigError(f"catalog=: {exc}") from None
         self.logger: logging.Logger = self.gate.logger
         self._untrusted = render(UNTRUSTED_CALLER)
-        self._ambiguous = render(AMBIGUOUS_PATH)
+        self._ambiguous: dict[str, Rendered] = {}  # by reason
         self._nginx = config.dialect == "nginx"
         self._peers: dict[str, bool] = {}
 
@@ -138,14 +155,11 @@ class AuthzService:
         except Refusal as exc:
             await render(INVALID_CHECK, detail=str(exc)).send_http(send)
             return
-        if _AMBIGUOUS.search(original.path) is not None:
-            self.logger.info(
-                "authz: refused an ambiguous path %s %r",
-                original.method,
-                original.path[:200],
-                extra={"event": "authz.ambiguous_path", "path": original.path[:200]},
-            )
-            await self._ambiguous.send_http(send, head=original.method == "HEAD")
+        if original.method == "HEAD" and scope.get("method") != "HEAD":
+            send = HeadAnswer(send)
+        websocket = original.method == "GET" and _websocket_upgrade(scope["headers"])
+        path = await self._path(original, websocket, send)
+        if path is None:
             return
         dropped = self._dropped
         host = original.host
@@ -162,7 +176,7 @@ class AuthzService:
             "http_version": scope.get("http_version", "1.1"),
             "scheme": _HTTP_SCHEME.get(scope.get("scheme", "http"), "http"),
             "method": original.method,
-            "path": original.path,
+            "path": path,
             "raw_path": original.raw_path,
             "query_string": original.query_string,
             "root_path": "",
@@ -171,7 +185,7 @@ class AuthzService:
             "server": scope.get("server"),
             "state": dict(scope.get("state") or {}),
         }
-        if original.method == "GET" and _websocket_upgrade(headers):
+        if websocket:
             del inner["method"]
             inner["type"] = "websocket"
             inner["scheme"] = "wss" if inner["scheme"] == "https" else "ws"
@@ -180,6 +194,36 @@ class AuthzService:
             await self.gate(inner, handshake, HttpAnswer(send))
             return
         await self.gate(inner, receive, send)
+
+    async def _path(self, original: Original, websocket: bool, send: Send) -> str | None:
+        """The path the gate decides, as the upstream's profile says; None once refused."""
+        loader = self.gate.runtime.catalog
+        router = loader.router
+        if router is None and self.upstream.profile.routers:
+            router, defect = await loader.load_router()
+            if router is None:
+                problems = self.gate.problems
+                refusal = problems.internal_error if defect else problems.store_unavailable
+                await refusal.send_http(send, head=original.method == "HEAD")
+                return None
+        method = "WEBSOCKET" if websocket else original.method
+        try:
+            raw = original.raw_path.decode("ascii")
+            return self.upstream.path(router, method, raw, original.path)
+        except Ambiguous as exc:
+            why = str(exc)
+            self.logger.info(
+                "authz: refused an ambiguous path %s %r: %s",
+                original.method,
+                original.path[:200],
+                why,
+                extra={"event": "authz.ambiguous_path", "path": original.path[:200]},
+            )
+            rendered = self._ambiguous.get(why)
+            if rendered is None:
+                rendered = self._ambiguous[why] = render(AMBIGUOUS_PATH, detail=why)
+            await rendered.send_http(send, head=original.method == "HEAD")
+            return None
 
     def _trusted(self, scope: Scope) -> bool:
         secret = self._secret

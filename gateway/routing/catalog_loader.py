@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from gateway.config import GatewayConfig
 from gateway.metrics import GatewayMetrics
@@ -36,6 +37,8 @@ class CatalogLoader:
         self.fixed = catalog is not None
         self.reader: AsyncPolicyStore | None = None  # set by the runtime once started
         self.refused: Exception | None = None  # why the stored catalog was refused, if it was
+        # What else a catalog must pass here (the authz service's upstream): CatalogError.
+        self.check: Callable[[Catalog], None] | None = None
         self.router: Router | None = None if catalog is None else self.compile(catalog)
         self.fingerprint = catalog.fingerprint() if catalog is not None else None
         self._text: str | None = None  # the stored catalog's JSON the router was built from
@@ -46,6 +49,8 @@ class CatalogLoader:
         """The router of ``catalog``; CatalogError if it does not compile here,
         ExemptConflict if an exempt path covers one of its catalogued routes."""
         router = Router(catalog)
+        if catalog is not None and self.check is not None:
+            self.check(catalog)
         if catalog is not None and not self.config.exempt_catalogued:
             check(self.config.exempt_paths, catalog, router)
         return router

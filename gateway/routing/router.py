@@ -80,7 +80,7 @@ class Router:
     def __init__(self, catalog: Catalog | None = None, *, compile_now: bool = True) -> None:
         """``compile_now=False``: each route is compiled when a request first needs it (the
         catalog's checks already refuse every template Starlette would not compile)."""
-        catalog = Catalog() if catalog is None else catalog
+        self.catalog = catalog = Catalog() if catalog is None else catalog
         unknown = catalog.convertors - CONVERTOR_TYPES.keys()
         if unknown:
             raise CatalogError(

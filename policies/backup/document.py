@@ -109,7 +109,11 @@ def check(
         for name in ("meta", *SECTIONS)
         if name in document or name not in ADDED_SECTIONS
     }
-    own = Catalog.from_dict(document["catalog"]) if document.get("catalog") else None
+    own = (
+        Catalog.from_dict(document["catalog"], redirect_default=True)
+        if document.get("catalog")
+        else None
+    )
     if apply_catalog and own is None:
         raise fail("it holds no catalog to apply")
     catalog = own if apply_catalog else live_catalog

@@ -143,7 +143,10 @@ class Catalog:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @classmethod
-    def from_dict(cls, data: Any) -> Catalog:
+    def from_dict(cls, data: Any, *, redirect_default: bool = False) -> Catalog:
+        """A catalog file's content. A router that does not say ``redirect_slashes`` does not
+        redirect (most routers do not); the store's own form (:meth:`from_json`, backups)
+        passes ``redirect_default=True``, as it leaves out a ``true``."""
         modules_data = data.get("modules") if isinstance(data, Mapping) else None
         if not isinstance(modules_data, Mapping):
             raise CatalogError("a catalog is a mapping with a 'modules' table")
@@ -179,8 +182,12 @@ class Catalog:
                 "routes are declared both in functionalities and in the 'routes' list: "
                 "use one (the list gives the match order)"
             )
-        entries = inline if table is None else [RouteEntry.from_dict(e) for e in table]
-        redirect = data.get("redirect_slashes", True)
+        entries = (
+            inline
+            if table is None
+            else [RouteEntry.from_dict(e, redirect_default=redirect_default) for e in table]
+        )
+        redirect = data.get("redirect_slashes", redirect_default)
         head = data.get("head_for_get", True)
         convertors = data.get("convertors", [])
         if not isinstance(redirect, bool) or not isinstance(head, bool):
@@ -191,8 +198,9 @@ class Catalog:
 
     @classmethod
     def from_json(cls, text: str) -> Catalog:
+        """The store's form (:meth:`to_json`)."""
         try:
-            return cls.from_dict(json.loads(text))
+            return cls.from_dict(json.loads(text), redirect_default=True)
         except json.JSONDecodeError as exc:
             raise CatalogError(f"catalog is not valid JSON: {exc}") from None
         except RecursionError:
@@ -212,9 +220,13 @@ class Catalog:
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise CatalogError(f"catalog {path} is not valid TOML: {exc}") from None
         try:
-            return cls.from_json(raw.decode("utf-8"))
+            return cls.from_dict(json.loads(raw.decode("utf-8")))
         except UnicodeDecodeError:
             raise CatalogError(f"catalog {path} is not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise CatalogError(f"catalog {path} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise CatalogError(f"catalog {path} is nested too deeply") from None
 
     @classmethod
     def from_routes(

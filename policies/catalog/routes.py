@@ -59,7 +59,7 @@ class RouteEntry:
         return data
 
     @classmethod
-    def from_dict(cls, data: Any, depth: int = 0) -> RouteEntry:
+    def from_dict(cls, data: Any, depth: int = 0, *, redirect_default: bool = True) -> RouteEntry:
         if not isinstance(data, Mapping):
             raise CatalogError(f"route entry {data!r} must be a table")
         kinds = [k for k, key in _KEYS.items() if key in data]
@@ -83,8 +83,11 @@ class RouteEntry:
                 raise CatalogError(f"route entry {dict(data)!r}: 'routes' is a list (mount/host)")
             if depth >= _MAX_DEPTH:
                 raise CatalogError(f"routes nest deeper than {_MAX_DEPTH} mounts/hosts")
-            routes = tuple(cls.from_dict(r, depth + 1) for r in routes)
-        redirect = data.get("redirect_slashes", True)
+            routes = tuple(
+                cls.from_dict(r, depth + 1, redirect_default=redirect_default) for r in routes
+            )
+        # Only a mount's or host's own router redirects; other entries keep the field's default.
+        redirect = data.get("redirect_slashes", redirect_default if routes is not None else True)
         if not isinstance(redirect, bool):
             raise CatalogError(f"route entry {dict(data)!r}: 'redirect_slashes' is true or false")
         action = data.get("action")
