@@ -5,7 +5,9 @@ stored once and every side compares it at start-up: a changed secret stops start
 clear message instead of answering 401 to every key. Master keys rotate: ``rewrap``
 re-encrypts every stored ciphertext under the first master key, bound to its place, one
 value per atomic step (compare-and-set), skipping those already current, so it can be
-interrupted and run again; ``status`` counts what each master key still decrypts.
+interrupted and run again; at the end it counts again, so a value a process still on the
+old key list wrote behind it is reported, not hidden; ``status``
+counts what each master key still decrypts.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class RewrapReport:
     rewrapped: int
     current: int
     failed: int
+    left: int = 0  # counted again at the end: still readable, yet not current
 
 
 def rewrap(
@@ -140,11 +143,29 @@ def rewrap(
         if progress is not None:
             progress(ws, done, failed)
         total = RewrapReport(total.rewrapped + done, total.current + current, total.failed + failed)
+    left = yield from _left_behind(ctx)
+    total = RewrapReport(total.rewrapped, total.current, total.failed, left)
     fields = schema.audit_fields(actor, "secrets.rewrapped", "-", ctx.clock(), vars_of(total))
     stream = schema.DEPLOYMENT_AUDIT
     yield Command(("XADD", stream, "MAXLEN", "~", schema.AUDIT_MAXLEN, "*", *fields))
     return total
 
 
+def _left_behind(ctx: Context) -> Operation[int]:
+    """Values a configured key still decrypts that are not current: what a process still
+    writing with the old key list put behind the rewrap (undecryptable ones are failures)."""
+    left = 0
+    for ws in (yield from _workspaces()):
+        for _, _, _, enc in (yield from _places(ws)):
+            keyring = ctx.keyring
+            left += not keyring.is_current(enc) and keyring.key_position(enc) is not None
+    return left
+
+
 def vars_of(report: RewrapReport) -> dict[str, int]:
-    return {"rewrapped": report.rewrapped, "current": report.current, "failed": report.failed}
+    return {
+        "rewrapped": report.rewrapped,
+        "current": report.current,
+        "failed": report.failed,
+        "left": report.left,
+    }

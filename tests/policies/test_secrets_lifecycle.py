@@ -106,3 +106,26 @@ def test_a_deployment_from_before_check_values_is_checked_against_its_keys(
     with pytest.raises(ConfigError, match="derived from stored keys"):
         other.check_digest_secret()
     assert redis_client.get(schema.DIGEST_CHECK) is None  # nothing stamped by the wrong one
+
+
+def test_rewrap_counts_again_and_reports_values_still_under_a_retired_key(
+    redis_client: redis.Redis, digest_secret: str, clock: ManualClock
+) -> None:
+    """Issue 26.3: an admin process still on the old key list writes behind the rewrap;
+    the report says how many values it left under the retired key."""
+    old, new = Keyring.generate_master_key(), Keyring.generate_master_key()
+    stale = PolicyStore(redis_client, Keyring([old], digest_secret), clock=clock)
+    first, second = sorted(
+        stale.create_workspace(f"W{n}", actor="t").workspace_id for n in range(2)
+    )
+    rotated = PolicyStore(redis_client, Keyring([new, old], digest_secret), clock=clock)
+
+    def write_behind(ws: str, rewrapped: int, failed: int) -> None:
+        if ws == second:  # the rewrap has passed the first workspace: the old list writes
+            stale.put_secret(first, "LATE", "written with the old key list", actor="t")
+
+    report = rotated.rewrap_secrets(actor="op", progress=write_behind)
+    assert (report.rewrapped, report.failed) == (4, 0)
+    assert report.left == 1
+    assert rotated.deployment_audit_tail(1)[0].detail["left"] == 1
+    assert rotated.secrets_status().by_master_key[1][1] == 1
