@@ -37,30 +37,43 @@ def _mismatch(stored: str, ours: str) -> ConfigError:
 
 def check_digest_secret(ctx: Context, *, stamp: bool) -> Operation[None]:
     """Refuse a digest secret other than the stored one's; with ``stamp``, store ours if
-    none is stored yet (after checking it against a workspace's publishable key)."""
+    none is stored yet, once it is proved: no workspace yet, or a role key this keyring
+    decrypts whose stored digest it reproduces (never on a guess)."""
     ours = ctx.keyring.digest_check
     stored = yield Command(("GET", schema.DIGEST_CHECK))
     if stored is not None:
         if schema.text(stored) != ours:
             raise _mismatch(schema.text(stored), ours)
         return
-    if not stamp:
+    if not stamp or not (yield from _proved(ctx)):
         return
-    ws = yield Command(("SRANDMEMBER", schema.WORKSPACES))
-    if ws is not None:  # a deployment from before check values: its keys tell
-        ws = schema.text(ws)
-        digest, enc = yield Command(("HMGET", schema.meta(ws), "pk_digest", "pk_enc"))
-        if digest is not None and enc is not None:
-            try:
-                key = role_key(ctx, ws, "pk", schema.text(enc))
-            except KeystileError:
-                key = None  # a master key problem: not this check's to report
-            if key is not None and ctx.keyring.digest(key) != schema.text(digest):
-                raise _mismatch("(derived from stored keys)", ours)
     yield Command(("SET", schema.DIGEST_CHECK, ours, "NX"))
     stored = yield Command(("GET", schema.DIGEST_CHECK))
     if schema.text(stored) != ours:  # another side with another secret stamped first
         raise _mismatch(schema.text(stored), ours)
+
+
+def _proved(ctx: Context) -> Operation[bool]:
+    """Whether stored keys prove our digest secret (a deployment from before check values:
+    its keys tell); raises if one disproves it. Workspaces under master keys not
+    configured here are passed over: none of them decides."""
+    cursor, seen = "0", False
+    while True:
+        cursor, members = yield Command(("SSCAN", schema.WORKSPACES, cursor, "COUNT", 100))
+        for ws in map(schema.text, members):
+            seen = True
+            digest, enc = yield Command(("HMGET", schema.meta(ws), "pk_digest", "pk_enc"))
+            if digest is None or enc is None:
+                continue
+            try:
+                key = role_key(ctx, ws, "pk", schema.text(enc))
+            except KeystileError:
+                continue  # a master key problem: not this check's to report
+            if ctx.keyring.digest(key) != schema.text(digest):
+                raise _mismatch("(derived from stored keys)", ctx.keyring.digest_check)
+            return True
+        if schema.text(cursor) == "0":
+            return not seen  # no workspace yet: nothing stored to contradict it
 
 
 Place = tuple[str, str, str, str]  # Redis hash, field, context, ciphertext

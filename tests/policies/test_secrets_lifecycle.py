@@ -129,3 +129,39 @@ def test_rewrap_counts_again_and_reports_values_still_under_a_retired_key(
     assert report.left == 1
     assert rotated.deployment_audit_tail(1)[0].detail["left"] == 1
     assert rotated.secrets_status().by_master_key[1][1] == 1
+
+
+def test_a_digest_secret_is_stamped_only_once_proved_against_stored_keys(
+    store: PolicyStore, redis_client: redis.Redis, master_key: str, digest_secret: str
+) -> None:
+    """Issue 26.4: with no check value stored and master keys that decrypt nothing, a wrong
+    digest secret was stamped, and from then on the right one was refused."""
+    store.create_workspace("Acme", actor="t")
+    redis_client.delete(schema.DIGEST_CHECK)
+    foreign = Keyring.generate_master_key()
+    guess = PolicyStore(redis_client, Keyring([foreign], "z" * 40))
+    guess.check_digest_secret()  # nothing it can decrypt proves or disproves it
+    assert redis_client.get(schema.DIGEST_CHECK) is None
+    store.check_digest_secret()  # the right secret still starts, and is stamped now
+    assert redis_client.get(schema.DIGEST_CHECK) == store.ctx.keyring.digest_check
+
+
+def test_the_digest_check_proves_against_any_workspace_it_can_read(
+    redis_client: redis.Redis, master_key: str, digest_secret: str
+) -> None:
+    """A workspace under a master key not configured here does not decide the check: the
+    others do (one picked at random once stamped a wrong secret, or none)."""
+    foreign = Keyring.generate_master_key()
+    readable = PolicyStore(redis_client, Keyring([master_key], digest_secret))
+    unreadable = PolicyStore(redis_client, Keyring([foreign], digest_secret))
+    for n in range(5):
+        unreadable.create_workspace(f"Foreign {n}", actor="t")
+    readable.create_workspace("Ours", actor="t")
+    redis_client.delete(schema.DIGEST_CHECK)
+    wrong = PolicyStore(redis_client, Keyring([master_key], "z" * 40))
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="derived from stored keys"):
+            wrong.check_digest_secret()
+    assert redis_client.get(schema.DIGEST_CHECK) is None
+    readable.check_digest_secret()
+    assert redis_client.get(schema.DIGEST_CHECK) == readable.ctx.keyring.digest_check
