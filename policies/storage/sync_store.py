@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from policies.backup.document import MAX_AGE as MAX_BACKUP_AGE
 from policies.catalog.catalog import Catalog
 from policies.catalog.rules import Rule
 from policies.keys.crypto import Keyring
@@ -208,11 +209,24 @@ class PolicyStore:
         return self.run(backup.export_workspace(self.ctx, ws, actor=actor))
 
     def import_workspace(
-        self, document: Any, *, actor: str, apply_catalog: bool = False, unverified: bool = False
+        self,
+        document: Any,
+        *,
+        actor: str,
+        apply_catalog: bool = False,
+        unverified: bool = False,
+        digest_secret: str | bytes | None = None,
+        max_age: float = MAX_BACKUP_AGE,
     ) -> Restored:
         return self.run(
             backup.import_workspace(
-                self.ctx, document, actor=actor, apply_catalog=apply_catalog, unverified=unverified
+                self.ctx,
+                document,
+                actor=actor,
+                apply_catalog=apply_catalog,
+                unverified=unverified,
+                digest_secret=digest_secret,
+                max_age=max_age,
             )
         )
 
