@@ -74,16 +74,28 @@ class OtpFlow:
         self.policy = policy
         self.product = product
 
-    def send(self, admin: AdminIdentity, ws: str, action: str, workspace_name: str) -> SentCode:
-        """Issue and mail a code; raises OtpThrottled, MailError (nothing left behind)."""
-        issued = self.store.issue_otp(ws, admin.id, action, policy=self.policy)
+    def send(
+        self,
+        admin: AdminIdentity,
+        ws: str,
+        action: str,
+        workspace_name: str,
+        *,
+        bound: str = "",
+        detail: str = "",
+    ) -> SentCode:
+        """Issue and mail a code; raises OtpThrottled, MailError (nothing left behind).
+        ``bound``: what else the code is bound to (it verifies only with the same);
+        ``detail``: a line for the mail naming it (a token's name and expiry)."""
+        issued = self.store.issue_otp(ws, admin.id, action, policy=self.policy, bound=bound)
         minutes = round(self.policy.ttl_seconds / 60)
         body = (
             f"Hello {admin.name or admin.email},\n\n"
             f"Your {self.product} verification code is:\n\n"
             f"    {issued.code}\n\n"
             f'It lets you {describe(action)} in the workspace "{workspace_name}" ({ws}).\n'
-            f"It works once and expires in {minutes} minute{'s' if minutes != 1 else ''}.\n\n"
+            + (f"{detail}\n" if detail else "")
+            + f"It works once and expires in {minutes} minute{'s' if minutes != 1 else ''}.\n\n"
             "If you did not ask for it, do not share it with anyone: someone may be using "
             "your admin session.\n"
         )
@@ -105,9 +117,12 @@ class OtpFlow:
             resend_after=int(issued.resend_after),
         )
 
-    def verify(self, admin: AdminIdentity, ws: str, action: str, typed: object) -> None:
-        """Consume the admin's code for ``action``; raises BadCode or OtpRejected."""
+    def verify(
+        self, admin: AdminIdentity, ws: str, action: str, typed: object, *, bound: str = ""
+    ) -> None:
+        """Consume the admin's code for ``action`` (and ``bound``, as sent); raises BadCode
+        or OtpRejected."""
         code = normalize_code(typed)
         if code is None:
             raise BadCode("Enter the 6-digit code from the email.")
-        self.store.verify_otp(ws, admin.id, action, code, actor=admin.actor)
+        self.store.verify_otp(ws, admin.id, action, code, actor=admin.actor, bound=bound)

@@ -19,6 +19,7 @@ TOKEN_STATUSES = ("active", "expired", "revoked")
 MAX_PAGE = 1000
 MAX_TEXT = 200
 ENTRY_ID_RE = re.compile(r"\d{1,20}-\d{1,20}")
+MAX_ENTRY_PART = 2**64 - 1  # Redis refuses a stream id with a larger part
 T = TypeVar("T")
 
 
@@ -32,6 +33,13 @@ def _text(value: str, what: str) -> str:
     if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
         raise KeystileError(f"the {what} filter must be at most {MAX_TEXT} printable characters")
     return value.strip()
+
+
+def is_entry_id(value: object) -> bool:
+    """A stream entry id Redis accepts: two numbers of at most 64 bits each."""
+    if not isinstance(value, str) or ENTRY_ID_RE.fullmatch(value) is None:
+        return False
+    return all(int(part) <= MAX_ENTRY_PART for part in value.split("-"))
 
 
 def _pattern(value: str, candidate: str) -> bool:
@@ -101,7 +109,7 @@ class AuditQuery:
     def __post_init__(self) -> None:
         object.__setattr__(self, "action", _text(self.action, "action"))
         object.__setattr__(self, "actor", _text(self.actor, "actor"))
-        if self.before is not None and ENTRY_ID_RE.fullmatch(self.before) is None:
+        if self.before is not None and not is_entry_id(self.before):
             raise KeystileError("'before' must be an audit entry id such as 1700000000000-0")
         _limit(self.limit)
 

@@ -11,6 +11,7 @@ from admin_plugin.identity import AdminIdentity
 from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, TOKEN_CREATE, OtpFlow, secret_reveal
 from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import answer, text
+from admin_plugin.views.tokens import token_form
 from policies import PolicyStore
 from policies.catalog.rules import WILDCARD, Rule
 from policies.keys import keyformat
@@ -43,19 +44,25 @@ class KeyActions:
 
     # -- one-time passwords -----------------------------------------------------------
     def send_code(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
-        """Mail a code for ``{"action": "sdk_key.reveal" | "sdk_key.roll" | "token.create"}``
-        or ``{"action": "secret.reveal", "name": …}``; resending is the same call."""
-        action = body.get("action")
+        """Mail a code for ``{"action": "sdk_key.reveal" | "sdk_key.roll"}``, ``{"action":
+        "token.create", name, expires…, rules, limits}`` (the token's form: the code is
+        bound to it) or ``{"action": "secret.reveal", "name": …}`` (bound to the secret's
+        version); resending is the same call."""
+        action, bound, detail = body.get("action"), "", ""
         if action == "secret.reveal":
             name = text(body, "name", "Secret name")
             if SECRET_NAME_RE.fullmatch(name) is None or name not in self.store.list_secrets(ws):
                 raise not_found(f"There is no secret named {name!r}.")
-            action = secret_reveal(name)
-        elif action not in (SDK_REVEAL, SDK_ROLL, TOKEN_CREATE):
+            action, bound = secret_reveal(name), self.store.secret_version(ws, name)
+        elif action == TOKEN_CREATE:  # the code mints only the token of this form
+            form = token_form(self.store, body)
+            bound, detail = form.binding(self.store.ctx.keyring), form.describe()
+        elif action not in (SDK_REVEAL, SDK_ROLL):
             raise bad_request(
                 "Unknown action: use sdk_key.reveal, sdk_key.roll, token.create or secret.reveal."
             )
-        sent = self.flow.send(admin, ws, action, self.store.workspace(ws).name)
+        name = self.store.workspace(ws).name
+        sent = self.flow.send(admin, ws, action, name, bound=bound, detail=detail)
         return answer(
             {
                 "sent_to": sent.sent_to,

@@ -3,6 +3,8 @@ and secrets (add, reveal behind a one-time password, delete)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,10 +18,11 @@ from admin_plugin.views.limits import token_limits
 from policies import PolicyStore
 from policies.catalog.rules import Rule
 from policies.errors import AlreadyExists, CatalogError
-from policies.limits.rate_limits import KEY_SCOPE
+from policies.keys.crypto import Keyring
+from policies.limits.rate_limits import KEY_SCOPE, Limits
 from policies.operations.base import check_label
 from policies.operations.secrets import SECRET_NAME_RE
-from policies.times import MAX_LIFETIME_DAYS, check_expiry
+from policies.times import MAX_LIFETIME_DAYS, check_expiry, format_time
 
 DAY = 86400
 MAX_TOKEN_DAYS = MAX_LIFETIME_DAYS
@@ -61,6 +64,52 @@ def parse_rules(raw: Any) -> list[Rule]:
     return [Rule.decode(r) for r in raw]
 
 
+@dataclass(frozen=True, slots=True)
+class TokenForm:
+    """A token as the admin asked for it, checked; what a ``token.create`` code is bound to."""
+
+    name: str
+    expiry: tuple[str, float] | None  # ("days", n) or ("at", time), as asked
+    expires: float | None
+    rules: list[Rule]
+    limits: Limits | None
+
+    def binding(self, keyring: Keyring) -> str:
+        """A digest of (name, expiry, rules, limits): a code asked for another form differs."""
+        form = [self.name, self.expiry, sorted(r.encode() for r in self.rules)]
+        form.append(self.limits.encode() if self.limits else "")
+        return keyring.digest(json.dumps(["keystile token form", form]))
+
+    def describe(self) -> str:
+        """The mail's line: the token's name and expiry."""
+        if self.expiry is None:
+            expiry = "never expires"
+        elif self.expiry[0] == "days":
+            expiry = f"expires {int(self.expiry[1])} days after it is created"
+        else:
+            expiry = f"expires {format_time(self.expiry[1], '%Y-%m-%d %H:%M UTC')}"
+        return f'The token: "{self.name}", which {expiry}.'
+
+
+def token_form(store: PolicyStore, body: dict[str, Any]) -> TokenForm:
+    """``{name, expires…, rules, limits}`` checked, as a bad request (400) if wrong."""
+    name = check_label(text(body, "name", "Token name"), "token name")
+    expires = parse_expiry(body, store.ctx.clock())
+    days = body.get("expires_in_days")  # an int from 1 here, if parse_expiry took it
+    expiry: tuple[str, float] | None = None
+    if expires is not None:
+        expiry = ("days", float(days)) if isinstance(days, int) else ("at", expires)
+    rules = parse_rules(body.get("rules"))
+    if rules:  # checked before the code too: a typo in the form must not burn it
+        catalog = store.load_catalog()
+        if catalog is None:
+            raise CatalogError("there is no catalog to check the rules against")
+        for rule in rules:
+            catalog.check_rule(rule)
+    limits = token_limits(body.get("limits"))  # "100/min, 10000/day": the whole token's
+    return TokenForm(name, expiry, expires, rules, limits)
+
+
 def secret_name(name: str) -> str:
     if SECRET_NAME_RE.fullmatch(name) is None:
         raise not_found("There is no secret by that name.")
@@ -76,19 +125,11 @@ class TokenActions:
 
     # -- workspace tokens -------------------------------------------------------------
     def create_token(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
-        """``{name, expires…, rules, limits, code}``: the code from ``api/otp`` (``token.create``).
-        Without ``code`` the form is only checked: 400 if it is wrong, else 403
-        ``otp_required``, so the page asks for a code only for a form that will work."""
-        name = check_label(text(body, "name", "Token name"), "token name")
-        expires = parse_expiry(body, self.store.ctx.clock())
-        rules = parse_rules(body.get("rules"))
-        if rules:  # checked before the code too: a typo in the form must not burn it
-            catalog = self.store.load_catalog()
-            if catalog is None:
-                raise CatalogError("there is no catalog to check the rules against")
-            for rule in rules:
-                catalog.check_rule(rule)
-        limits = token_limits(body.get("limits"))  # "100/min, 10000/day": the whole token's
+        """``{name, expires…, rules, limits, code}``: the code from ``api/otp`` (``token.create``,
+        asked for this same form: it mints only that token). Without ``code`` the form is
+        only checked: 400 if it is wrong, else 403 ``otp_required``, so the page asks for a
+        code only for a form that will work."""
+        form = token_form(self.store, body)
         if body.get("code") in (None, ""):
             raise Problem(
                 403,
@@ -97,9 +138,11 @@ class TokenActions:
                 "Creating a token needs a one-time password: ask for one (token.create).",
                 action=TOKEN_CREATE,
             )
-        self.flow.verify(admin, ws, TOKEN_CREATE, body.get("code"))
+        bound = form.binding(self.store.ctx.keyring)
+        self.flow.verify(admin, ws, TOKEN_CREATE, body.get("code"), bound=bound)
+        limits = form.limits
         created = self.store.create_token(
-            ws, name, actor=admin.actor, expires=expires, rules=rules, limits=limits
+            ws, form.name, actor=admin.actor, expires=form.expires, rules=form.rules, limits=limits
         )
         info = created.info
         return answer(
@@ -135,10 +178,10 @@ class TokenActions:
 
     def reveal_secret(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
         name = secret_name(text(body, "name", "Secret name"))
-        self.flow.verify(admin, ws, secret_reveal(name), body.get("code"))
-        return answer(
-            {"name": name, "value": self.store.reveal_secret(ws, name, actor=admin.actor)}
-        )
+        version = self.store.secret_version(ws, name)  # the code was sent for one version
+        self.flow.verify(admin, ws, secret_reveal(name), body.get("code"), bound=version)
+        value = self.store.reveal_secret(ws, name, actor=admin.actor, version=version)
+        return answer({"name": name, "value": value})
 
     def delete_secret(self, admin: AdminIdentity, ws: str, secret: str) -> Response:
         self.store.delete_secret(ws, secret_name(secret), actor=admin.actor)

@@ -11,6 +11,7 @@ import click
 from gateway.routing.router import Router
 from keystile.cli.base import ACTOR, main, store_of, when
 from policies import Catalog
+from policies.backup.document import DAY, MAX_AGE
 from policies.listing import MAX_PAGE, AuditQuery
 
 
@@ -101,24 +102,70 @@ def export_command(ctx: click.Context, workspace_id: str, path: Path) -> None:
 @click.option(
     "--unverified",
     is_flag=True,
-    help="Disaster recovery: accept a backup made under another digest secret, or an "
-    "unauthenticated format-1 backup (audited). Never a modified one.",
+    help="Accept an unauthenticated format-1 backup (no MAC; audited), only if you know "
+    "nobody edited the file. A format-2 backup's MAC is always checked: a modified one is "
+    "never restored.",
+)
+@click.option(
+    "--backup-digest-secret-file",
+    "secret_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A backup made under another digest secret: FILE holds that secret, and the "
+    "backup's MAC is checked with it (its keys will not work here: roll them).",
+)
+@click.option(
+    "--max-age",
+    "max_age_days",
+    default=MAX_AGE / DAY,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True, max=36500),
+    help="Refuse a backup older than this many days (it may bring back what changed since).",
 )
 @click.pass_context
-def import_command(ctx: click.Context, path: Path, apply_catalog: bool, unverified: bool) -> None:
+def import_command(
+    ctx: click.Context,
+    path: Path,
+    apply_catalog: bool,
+    unverified: bool,
+    secret_file: Path | None,
+    max_age_days: float,
+) -> None:
     """Restore a workspace exported with `keystile export` (into a Redis without it).
 
     Only that workspace is restored: the backup's catalog is compared with the live one and
-    applied only with --apply-catalog.
+    applied only with --apply-catalog. Credentials revoked here since the backup was made
+    stay revoked.
     """
     try:
         document = json.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise click.ClickException(f"cannot read backup {path}: {exc}") from None
-    restored = store_of(ctx).import_workspace(
-        document, actor=ACTOR, apply_catalog=apply_catalog, unverified=unverified
+    secret = None
+    if secret_file is not None:
+        try:
+            secret = secret_file.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"cannot read {secret_file}: {exc}") from None
+    store = store_of(ctx)
+    restored = store.import_workspace(
+        document,
+        actor=ACTOR,
+        apply_catalog=apply_catalog,
+        unverified=unverified,
+        digest_secret=secret,
+        max_age=max_age_days * DAY,
     )
     click.echo(f"restored {restored.workspace_id}")
+    if restored.exported_at is None:
+        click.echo("made: unknown (a format-1 backup does not say)")
+    else:
+        days = (store.ctx.clock() - restored.exported_at) / DAY
+        click.echo(f"made: {when(restored.exported_at)} ({days:.1f} days ago)")
     click.echo(f"catalog: {restored.catalog}")
+    if restored.kept_revoked:
+        click.echo(
+            f"kept revoked: {restored.kept_revoked} credential(s) revoked here since the "
+            "backup was made (a replaced publishable or SDK key: rotate or roll it)"
+        )
     if not restored.verified:
         click.echo("warning: restored UNVERIFIED (not authenticated under this deployment)")

@@ -27,7 +27,9 @@ def secrets_rewrap(ctx: click.Context) -> None:
     """Re-encrypt every stored key and secret under the first master key.
 
     One value per atomic step; values already current are skipped, so an interrupted run
-    is simply run again. Audited per workspace and in the deployment's stream.
+    is simply run again. At the end every value is counted again: any still under a
+    retired key (a process still writing with the old list) fails the run.
+    Audited per workspace and in the deployment's stream.
     """
 
     def progress(ws: str, rewrapped: int, failed: int) -> None:
@@ -42,6 +44,12 @@ def secrets_rewrap(ctx: click.Context) -> None:
         raise click.ClickException(
             f"{report.failed} value(s) could not be rewrapped (undecryptable or not bound "
             "to their place): see `keystile secrets status`"
+        )
+    if report.left:
+        raise click.ClickException(
+            f"{report.left} value(s) remain under a master key being retired: a process "
+            "still writes with the old key list: restart it with the new list first, then "
+            "run `keystile secrets rewrap` again"
         )
 
 

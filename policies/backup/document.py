@@ -3,9 +3,11 @@
 A backup (``keystile-backup/2``) is one workspace as stored (digests and ciphertexts, never a
 plain key), the catalog it was made with, the check values of the secrets it was made under
 and an HMAC-SHA256 over everything else (canonical JSON), under a key derived from the digest
-secret. :func:`check` refuses a modified backup, one made under other secrets (unless the
-operator accepts it unverified) and any section the live operations would not have written,
-using their validators; it returns every section in the canonical encoding the store writes.
+secret. :func:`check` refuses a modified backup (whatever the flags: nothing in the file
+decides whether its MAC is checked), one older than a bound, and any section the live
+operations would not have written, using their validators; credentials this deployment
+revoked since stay revoked. It returns every section in the canonical encoding the store
+writes. Only a format-1 file (no MAC) is accepted unverified, on the operator's word.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ SECTIONS = ("keys", "tokens", "lastused", "secrets", "limits")
 # Sections added after format 2 was first written: a backup without one restores without it
 # (an older Keystile restoring a newer backup ignores them, as it ignores any unknown field).
 ADDED_SECTIONS = frozenset({"limits"})
+DAY = 86400.0
+MAX_AGE = 7 * DAY  # a restore refuses an older backup unless told otherwise
+FUTURE_SLACK = 300.0  # clocks disagree a little
 
 
 def canonical(document: dict[str, Any]) -> bytes:
@@ -54,18 +59,42 @@ class Restoration:
     secrets: dict[str, str]
     limits: dict[str, str]
     catalog: Catalog | None
-    verified: bool
+    verified: bool  # authenticated under this deployment's digest secret
+    exported_at: float | None
+    kept_revoked: int
 
 
-def _authenticate(keyring: Keyring, doc: dict[str, Any], unverified: bool) -> bool:
+def _authenticate(
+    keyring: Keyring, doc: dict[str, Any], unverified: bool, other: Keyring | None
+) -> Keyring | None:
+    """The keyring whose MAC authenticates ``doc``: this deployment's, or ``other`` (the
+    digest secret the operator says it was made under); None for a format-1 file accepted
+    unverified. No field of the file chooses whether its MAC is checked."""
     if doc.get("format") == LEGACY_FORMAT:
         if not unverified:
-            raise fail("it is unauthenticated (format 1); re-export it, or pass --unverified")
-        return False
+            raise fail(
+                "it is unauthenticated (format 1: no MAC); pass --unverified to restore it "
+                "anyway, only if you know nobody edited the file"
+            )
+        return None
     checks = doc.get("key_check")
     mac = doc.get("mac")
     if not isinstance(checks, dict) or not isinstance(mac, str):
         raise fail("it carries no MAC or key-check values")
+    if checks.get("digest_secret") == keyring.digest_check:
+        signer = keyring
+    elif other is not None:
+        signer = other
+    else:
+        raise fail(
+            f"it says it was made under another digest secret (check value "
+            f"{str(checks.get('digest_secret'))[:16]!r}, this deployment's is "
+            f"{keyring.digest_check!r}), or it was modified: give the secret it was made "
+            "under with --backup-digest-secret-file FILE to check its MAC"
+        )
+    if not signer.verify_mac(canonical(doc), mac):
+        under = "this deployment's" if signer is keyring else "the given"
+        raise fail(f"it was modified after export (its MAC does not match under {under} secret)")
     masters = checks.get("master_keys")
     if not isinstance(masters, list) or not all(isinstance(m, str) for m in masters):
         raise fail("its key-check values are damaged")
@@ -75,18 +104,33 @@ def _authenticate(keyring: Keyring, doc: dict[str, Any], unverified: bool) -> bo
             f"it was made under master key(s) {', '.join(unknown)} (check values), which "
             "are not in KEYSTILE_MASTER_KEYS: its ciphertexts cannot be decrypted here"
         )
-    if checks.get("digest_secret") != keyring.digest_check:
-        if not unverified:
-            raise fail(
-                f"it was made under another digest secret (check value "
-                f"{str(checks.get('digest_secret'))[:16]!r}, this deployment's is "
-                f"{keyring.digest_check!r}): none of its keys would work here. Pass "
-                "--unverified to restore it anyway (disaster recovery; audited)"
-            )
-        return False
-    if not keyring.verify_mac(canonical(doc), mac):
-        raise fail("it was modified after export (its MAC does not match)")
-    return True
+    return signer
+
+
+def _exported_at(ctx: Context, doc: dict[str, Any], max_age: float) -> float | None:
+    """When it was made (under the MAC from format 2), within ``max_age`` of now."""
+    if doc.get("format") == LEGACY_FORMAT and "exported_at" not in doc:
+        return None
+    made = sections.time_of(doc.get("exported_at"), "its export time")
+    age = ctx.clock() - made
+    if age < -FUTURE_SLACK:
+        raise fail("its export time is in the future (is this clock or the exporter's wrong?)")
+    if age > max_age:
+        raise fail(
+            f"it is {age / DAY:.1f} days old, older than {max_age / DAY:g} days: it may bring "
+            "back what was changed since; pass --max-age DAYS to restore it anyway"
+        )
+    return made
+
+
+def _honour_revocations(
+    parts: dict[str, dict[str, str]], revoked: dict[str, float]
+) -> tuple[dict[str, dict[str, str]], dict[str, float]]:
+    """The sections without the credentials revoked here since, and which (digest: when)."""
+    kept = {d: revoked[d] for d in parts["keys"] if d in revoked}
+    out = dict(parts)
+    out["keys"] = {d: r for d, r in parts["keys"].items() if d not in kept}
+    return out, kept
 
 
 def check(
@@ -96,19 +140,25 @@ def check(
     *,
     apply_catalog: bool = False,
     unverified: bool = False,
+    other: Keyring | None = None,
+    max_age: float = MAX_AGE,
+    revoked: dict[str, float] | None = None,
 ) -> Restoration:
-    """Everything a restore writes, checked; raises :class:`KeystileError` on any doubt."""
+    """Everything a restore writes, checked; raises :class:`KeystileError` on any doubt.
+    ``revoked``: digests this deployment revoked (they stay revoked)."""
     if not isinstance(document, dict) or document.get("format") not in (FORMAT, LEGACY_FORMAT):
         raise KeystileError(f"not a Keystile backup (expected format {FORMAT!r})")
     ws = document.get("workspace_id")
     if not isinstance(ws, str) or not is_workspace_id(ws):
         raise fail("it has no valid workspace_id")
-    verified = _authenticate(ctx.keyring, document, unverified)
+    signer = _authenticate(ctx.keyring, document, unverified, other)
+    exported_at = _exported_at(ctx, document, max_age)
     parts = {
         name: sections.strings(document, name)
         for name in ("meta", *SECTIONS)
         if name in document or name not in ADDED_SECTIONS
     }
+    parts, kept = _honour_revocations(parts, revoked or {})
     own = (
         Catalog.from_dict(document["catalog"], redirect_default=True)
         if document.get("catalog")
@@ -117,14 +167,14 @@ def check(
     if apply_catalog and own is None:
         raise fail("it holds no catalog to apply")
     catalog = own if apply_catalog else live_catalog
-    meta = sections.meta(ctx, ws, parts["meta"], verified)
+    meta = sections.meta(ctx, ws, parts["meta"], signer)
     rules = sections.rules(document.get("rules"), catalog, "the workspace's rules")
-    tokens = sections.tokens(parts["tokens"], catalog)
+    tokens, dropped = sections.revoke(sections.tokens(parts["tokens"], catalog), kept)
     infos = {digest: info for info, digest in tokens.values()}
-    credentials = sections.credentials(ctx, parts["keys"], meta, infos)
+    credentials = sections.credentials(ctx, parts["keys"], meta, infos, set(kept))
     last_used = sections.last_used(ctx, parts["lastused"])
     sections.secrets(ctx, ws, parts["secrets"])
-    limits = sections.limits(parts.get("limits", {}), tokens, catalog)
+    limits = sections.limits(parts.get("limits", {}), tokens, catalog, dropped)
     return Restoration(
         ws,
         meta,
@@ -135,5 +185,7 @@ def check(
         dict(parts["secrets"]),
         limits,
         own,
-        verified,
+        signer is ctx.keyring,
+        exported_at,
+        len(kept),
     )

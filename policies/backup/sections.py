@@ -5,6 +5,7 @@ records, ``repr`` times), so nothing is stored as the backup spelled it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from policies.catalog.catalog import Catalog
 from policies.catalog.rules import Rule
 from policies.errors import KeystileError
-from policies.keys.crypto import KEY_ID_RE, secret_context
+from policies.keys.crypto import KEY_ID_RE, Keyring, secret_context
 from policies.keys.keyformat import KeyKind
 from policies.limits.rate_limits import KEY_SCOPE, LimitError, Limits
 from policies.operations.base import Context, check_label
@@ -86,7 +87,9 @@ def record(raw: str, what: str) -> dict[str, Any]:
     return data
 
 
-def meta(ctx: Context, ws: str, raw: dict[str, str], verified: bool) -> dict[str, str]:
+def meta(ctx: Context, ws: str, raw: dict[str, str], signer: Keyring | None) -> dict[str, str]:
+    """``signer``: the keyring whose MAC authenticated the backup (its digests are that
+    secret's); None for a format-1 file."""
     missing = {"id", "name", "created", "pk_digest", "pk_enc", "sk_digest", "sk_enc"} - set(raw)
     if missing or set(raw) - _META or raw["id"] != ws:
         raise fail("its meta section is not a workspace's")
@@ -109,14 +112,19 @@ def meta(ctx: Context, ws: str, raw: dict[str, str], verified: bool) -> dict[str
             key = role_key(ctx, ws, role, raw[f"{role}_enc"])
         except KeystileError as exc:
             raise fail(f"the {role} key's ciphertext: {exc}") from None
-        if verified and ctx.keyring.digest(key) != raw[f"{role}_digest"]:
+        if signer is not None and signer.digest(key) != raw[f"{role}_digest"]:
             raise fail(f"meta {role}_digest is not the digest of its key")
     return meta
 
 
 def credentials(
-    ctx: Context, raw: dict[str, str], meta: dict[str, str], tokens: dict[str, TokenInfo]
+    ctx: Context,
+    raw: dict[str, str],
+    meta: dict[str, str],
+    tokens: dict[str, TokenInfo],
+    revoked: set[str],
 ) -> dict[str, str]:
+    """``revoked``: digests revoked here since (their records were left out)."""
     roles = {meta.get(f"{r}{p}_digest"): r for r in ("pk", "sk") for p in ("", "_prev")}
     by_digest = {info_digest: info for info_digest, info in tokens.items()}
     out = {}
@@ -142,7 +150,7 @@ def credentials(
             KeyKind(kind), kid, created, expires=expires, name=name, rule_list=rules
         )
     for role in ("pk", "sk"):
-        if meta[f"{role}_digest"] not in out:
+        if meta[f"{role}_digest"] not in out | dict.fromkeys(revoked, ""):
             raise fail(f"the workspace's {role} key has no credential record")
     live = {d for d, info in by_digest.items() if info.revoked is None}
     if live - set(out):
@@ -170,6 +178,18 @@ def tokens(raw: dict[str, str], catalog: Catalog | None) -> dict[str, tuple[Toke
     return out
 
 
+def revoke(
+    tokens: dict[str, tuple[TokenInfo, str]], revoked: dict[str, float]
+) -> tuple[dict[str, tuple[TokenInfo, str]], set[str]]:
+    """Tokens revoked here since the backup was made, restored as revoked; their ids."""
+    out, dropped = dict(tokens), set()
+    for kid, (info, digest) in tokens.items():
+        if digest in revoked and info.revoked is None:
+            out[kid] = (dataclasses.replace(info, revoked=revoked[digest]), digest)
+            dropped.add(kid)
+    return out, dropped
+
+
 def last_used(ctx: Context, raw: dict[str, str]) -> dict[str, str]:
     out = {}
     for kid, value in raw.items():
@@ -192,13 +212,18 @@ def secrets(ctx: Context, ws: str, raw: dict[str, str]) -> None:
 
 
 def limits(
-    raw: dict[str, str], tokens: dict[str, tuple[TokenInfo, str]], catalog: Catalog | None
+    raw: dict[str, str],
+    tokens: dict[str, tuple[TokenInfo, str]],
+    catalog: Catalog | None,
+    dropped: set[str],
 ) -> dict[str, str]:
     """Limits of the owners the live operations give them to (the role keys, and tokens of
     this backup that are not revoked), re-encoded canonically, their actions checked
-    against the catalog as rules are."""
+    against the catalog as rules are; those of ``dropped`` tokens (revoked here since) go."""
     out = {}
     for owner, text in raw.items():
+        if owner.startswith("tk:") and owner[3:] in dropped:
+            continue
         token = tokens.get(owner[3:]) if owner.startswith("tk:") else None
         if owner not in ("pk", "sk") and (token is None or token[0].revoked is not None):
             raise fail(

@@ -77,6 +77,7 @@ class Keyring:
             raise ConfigError(
                 f"KEYSTILE_DIGEST_SECRET must be at least {MIN_DIGEST_SECRET_BYTES} bytes"
             )
+        self._master_keys = tuple(master_keys)
         self._fernets = tuple(fernets)
         self._fernet = MultiFernet(fernets)
         self._digest_secret = secret
@@ -86,6 +87,10 @@ class Keyring:
         """Check values of the master keys, in configured order (the first encrypts)."""
         self.digest_check = _check_value(secret, "keystile digest secret")
         """Check value of the digest secret (stored in Redis, carried by backups)."""
+
+    def with_digest_secret(self, digest_secret: str | bytes) -> Keyring:
+        """These master keys with another digest secret (a backup made under it)."""
+        return Keyring(self._master_keys, digest_secret, clock=self._clock)
 
     @staticmethod
     def generate_master_key() -> str:

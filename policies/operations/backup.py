@@ -11,6 +11,7 @@ from typing import Any
 
 from policies.backup import document as document_checks
 from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
+from policies.keys.keyformat import is_workspace_id
 from policies.operations.base import Context, audit_call, require_workspace, write_call
 from policies.operations.rules import load_catalog, save_catalog
 from policies.storage import schema
@@ -18,6 +19,7 @@ from policies.storage.driver import Batch, Command, Operation
 from policies.storage.lua_deployment import RESTORE
 from policies.storage.scripting import Reply
 from policies.storage.values import Restored
+from policies.times import is_time, stored_time
 
 CHUNK = 1000
 _SCAN = 1000
@@ -114,11 +116,28 @@ def import_workspace(
     actor: str,
     apply_catalog: bool = False,
     unverified: bool = False,
+    digest_secret: str | bytes | None = None,
+    max_age: float = document_checks.MAX_AGE,
 ) -> Operation[Restored]:
-    """Restore a backup made by :func:`export_workspace` (see the module doc)."""
+    """Restore a backup made by :func:`export_workspace` (see the module doc).
+    ``digest_secret``: the one it was made under, when not this deployment's."""
     live = yield from load_catalog(ctx)
+    other = None if digest_secret is None else ctx.keyring.with_digest_secret(digest_secret)
+    ws = backup.get("workspace_id") if isinstance(backup, dict) else None
+    revoked: dict[str, float] = {}
+    if isinstance(ws, str) and is_workspace_id(ws):
+        found = yield Command(("HGETALL", schema.revoked(ws)))
+        times = {d: stored_time(t) for d, t in schema.pairs(found)}
+        revoked = {d: t if is_time(t) else ctx.clock() for d, t in times.items()}
     checked = document_checks.check(
-        ctx, backup, live, apply_catalog=apply_catalog, unverified=unverified
+        ctx,
+        backup,
+        live,
+        apply_catalog=apply_catalog,
+        unverified=unverified,
+        other=other,
+        max_age=max_age,
+        revoked=revoked,
     )
     ws = checked.workspace_id
     if (yield Command(("EXISTS", schema.meta(ws)))):
@@ -161,6 +180,8 @@ def import_workspace(
         "entries": sum(sizes),
         "verified": checked.verified,
         "catalog": "applied" if apply_catalog else "kept",
+        "exported_at": checked.exported_at,
+        "kept_revoked": checked.kept_revoked,
     }
     try:
         for key, mapping in zip(staged, hashes, strict=True):
@@ -192,4 +213,11 @@ def import_workspace(
     yield Command(("SADD", schema.WORKSPACES, ws))
     if apply_catalog and own is not None:
         yield from save_catalog(ctx, own, actor=actor)
-    return Restored(ws, catalog_status, apply_catalog and own is not None, checked.verified)
+    return Restored(
+        ws,
+        catalog_status,
+        apply_catalog and own is not None,
+        checked.verified,
+        checked.exported_at,
+        checked.kept_revoked,
+    )

@@ -5,7 +5,9 @@ stored once and every side compares it at start-up: a changed secret stops start
 clear message instead of answering 401 to every key. Master keys rotate: ``rewrap``
 re-encrypts every stored ciphertext under the first master key, bound to its place, one
 value per atomic step (compare-and-set), skipping those already current, so it can be
-interrupted and run again; ``status`` counts what each master key still decrypts.
+interrupted and run again; at the end it counts again, so a value a process still on the
+old key list wrote behind it is reported, not hidden; ``status``
+counts what each master key still decrypts.
 """
 
 from __future__ import annotations
@@ -35,30 +37,43 @@ def _mismatch(stored: str, ours: str) -> ConfigError:
 
 def check_digest_secret(ctx: Context, *, stamp: bool) -> Operation[None]:
     """Refuse a digest secret other than the stored one's; with ``stamp``, store ours if
-    none is stored yet (after checking it against a workspace's publishable key)."""
+    none is stored yet, once it is proved: no workspace yet, or a role key this keyring
+    decrypts whose stored digest it reproduces (never on a guess)."""
     ours = ctx.keyring.digest_check
     stored = yield Command(("GET", schema.DIGEST_CHECK))
     if stored is not None:
         if schema.text(stored) != ours:
             raise _mismatch(schema.text(stored), ours)
         return
-    if not stamp:
+    if not stamp or not (yield from _proved(ctx)):
         return
-    ws = yield Command(("SRANDMEMBER", schema.WORKSPACES))
-    if ws is not None:  # a deployment from before check values: its keys tell
-        ws = schema.text(ws)
-        digest, enc = yield Command(("HMGET", schema.meta(ws), "pk_digest", "pk_enc"))
-        if digest is not None and enc is not None:
-            try:
-                key = role_key(ctx, ws, "pk", schema.text(enc))
-            except KeystileError:
-                key = None  # a master key problem: not this check's to report
-            if key is not None and ctx.keyring.digest(key) != schema.text(digest):
-                raise _mismatch("(derived from stored keys)", ours)
     yield Command(("SET", schema.DIGEST_CHECK, ours, "NX"))
     stored = yield Command(("GET", schema.DIGEST_CHECK))
     if schema.text(stored) != ours:  # another side with another secret stamped first
         raise _mismatch(schema.text(stored), ours)
+
+
+def _proved(ctx: Context) -> Operation[bool]:
+    """Whether stored keys prove our digest secret (a deployment from before check values:
+    its keys tell); raises if one disproves it. Workspaces under master keys not
+    configured here are passed over: none of them decides."""
+    cursor, seen = "0", False
+    while True:
+        cursor, members = yield Command(("SSCAN", schema.WORKSPACES, cursor, "COUNT", 100))
+        for ws in map(schema.text, members):
+            seen = True
+            digest, enc = yield Command(("HMGET", schema.meta(ws), "pk_digest", "pk_enc"))
+            if digest is None or enc is None:
+                continue
+            try:
+                key = role_key(ctx, ws, "pk", schema.text(enc))
+            except KeystileError:
+                continue  # a master key problem: not this check's to report
+            if ctx.keyring.digest(key) != schema.text(digest):
+                raise _mismatch("(derived from stored keys)", ctx.keyring.digest_check)
+            return True
+        if schema.text(cursor) == "0":
+            return not seen  # no workspace yet: nothing stored to contradict it
 
 
 Place = tuple[str, str, str, str]  # Redis hash, field, context, ciphertext
@@ -113,6 +128,7 @@ class RewrapReport:
     rewrapped: int
     current: int
     failed: int
+    left: int = 0  # counted again at the end: still readable, yet not current
 
 
 def rewrap(
@@ -140,11 +156,29 @@ def rewrap(
         if progress is not None:
             progress(ws, done, failed)
         total = RewrapReport(total.rewrapped + done, total.current + current, total.failed + failed)
+    left = yield from _left_behind(ctx)
+    total = RewrapReport(total.rewrapped, total.current, total.failed, left)
     fields = schema.audit_fields(actor, "secrets.rewrapped", "-", ctx.clock(), vars_of(total))
     stream = schema.DEPLOYMENT_AUDIT
     yield Command(("XADD", stream, "MAXLEN", "~", schema.AUDIT_MAXLEN, "*", *fields))
     return total
 
 
+def _left_behind(ctx: Context) -> Operation[int]:
+    """Values a configured key still decrypts that are not current: what a process still
+    writing with the old key list put behind the rewrap (undecryptable ones are failures)."""
+    left = 0
+    for ws in (yield from _workspaces()):
+        for _, _, _, enc in (yield from _places(ws)):
+            keyring = ctx.keyring
+            left += not keyring.is_current(enc) and keyring.key_position(enc) is not None
+    return left
+
+
 def vars_of(report: RewrapReport) -> dict[str, int]:
-    return {"rewrapped": report.rewrapped, "current": report.current, "failed": report.failed}
+    return {
+        "rewrapped": report.rewrapped,
+        "current": report.current,
+        "failed": report.failed,
+        "left": report.left,
+    }

@@ -41,9 +41,10 @@ def _keys(ws: str, admin_key: str, action_key: str) -> tuple[str, str, str]:
 
 
 def issue(
-    ctx: Context, ws: str, admin_id: str, action: str, policy: OtpPolicy
+    ctx: Context, ws: str, admin_id: str, action: str, policy: OtpPolicy, bound: str = ""
 ) -> Operation[IssuedOtp]:
-    """Store a new challenge and return its code (to be mailed), or raise OtpThrottled."""
+    """Store a new challenge and return its code (to be mailed), or raise OtpThrottled.
+    ``bound``: see :func:`policies.otp.codes.code_digest`."""
     require_workspace(ws)
     otp.check_admin_id(admin_id)
     otp.check_action(action)
@@ -51,7 +52,7 @@ def issue(
     now = ctx.clock()
     admin_key = otp.admin_binding(ctx.keyring, admin_id)
     action_key = otp.action_binding(ctx.keyring, admin_id, action)
-    digest = otp.code_digest(ctx.keyring, ws, admin_id, action, code)
+    digest = otp.code_digest(ctx.keyring, ws, admin_id, action, code, bound)
     challenge, sends, last = _keys(ws, admin_key, action_key)
     send_id, sent_at, expires = secrets.token_hex(8), repr(now), now + policy.ttl_seconds
     across = schema.otp_admin_sends(admin_key)
@@ -103,7 +104,7 @@ def issue(
 
 
 def verify(
-    ctx: Context, ws: str, admin_id: str, action: str, code: str, *, actor: str
+    ctx: Context, ws: str, admin_id: str, action: str, code: str, *, actor: str, bound: str = ""
 ) -> Operation[None]:
     """Accept and consume the code in one atomic step, or raise OtpRejected (audited).
 
@@ -119,7 +120,7 @@ def verify(
     )
     reply = yield OTP_VERIFY.call(
         (challenge, last),
-        digest=otp.code_digest(ctx.keyring, ws, admin_id, action, code),
+        digest=otp.code_digest(ctx.keyring, ws, admin_id, action, code, bound),
         now=repr(ctx.clock()),
         binding=otp.action_binding(ctx.keyring, admin_id, action),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 
 from policies.errors import AlreadyExists, KeystileError, NotFound, UnknownWorkspace
@@ -64,10 +65,28 @@ def list_secrets(ctx: Context, ws: str) -> Operation[list[str]]:
     return sorted(schema.text(n) for n in names)
 
 
-def reveal_secret(ctx: Context, ws: str, name: str, *, actor: str) -> Operation[str]:
+def _version(ctx: Context, enc: str) -> str:
+    """A secret's version: a digest of its ciphertext (a value added again, or rewrapped,
+    is another version). Binds a reveal's one-time password to what it reveals."""
+    return ctx.keyring.digest(f"keystile secret version\x00{enc}")[:32]
+
+
+def secret_version(ctx: Context, ws: str, name: str) -> Operation[str]:
     enc = yield Command(("HGET", schema.secrets(require_workspace(ws)), name))
     if enc is None:
         raise NotFound(f"no secret named {name!r}")
+    return _version(ctx, schema.text(enc))
+
+
+def reveal_secret(
+    ctx: Context, ws: str, name: str, *, actor: str, version: str | None = None
+) -> Operation[str]:
+    """The value; with ``version``, only that version's (another is :class:`NotFound`)."""
+    enc = yield Command(("HGET", schema.secrets(require_workspace(ws)), name))
+    if enc is None:
+        raise NotFound(f"no secret named {name!r}")
+    if version is not None and not hmac.compare_digest(_version(ctx, schema.text(enc)), version):
+        raise NotFound(f"the secret {name!r} changed after the code was sent: ask for a new code")
     value = ctx.keyring.decrypt(schema.text(enc), secret_context(ws, name))
     yield audit_call(ctx, ws, actor, "secret.revealed", {"name": name})
     return value

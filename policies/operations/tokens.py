@@ -89,6 +89,8 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
     if info.revoked is not None:
         return info
     revoked = dataclasses.replace(info, revoked=ctx.clock())
+    # Recorded first (outside the workspace's slot): a restore honours it (see backups).
+    yield Command(("HSET", schema.revoked(ws), digest, repr(revoked.revoked)))
     ops = [
         ("NEED", schema.credentials(ws), digest, ""),
         ("HDEL", schema.credentials(ws), digest, ""),

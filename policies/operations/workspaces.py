@@ -141,6 +141,9 @@ def _rotate(
 ) -> Operation[str]:
     require_workspace(ws)
     key, digest, record, enc = _new_key(ctx, kind, ws, ctx.clock())
+    old = yield Command(("HGET", schema.meta(ws), f"{kind.value}_digest"))
+    if old is not None:  # recorded first, outside the workspace's slot: restores honour it
+        yield Command(("HSET", schema.revoked(ws), schema.text(old), repr(ctx.clock())))
     detail: dict[str, object] = {"key_id": ctx.keyring.key_id(digest)}
     if grace_until is not None:
         detail["old_key_valid_until"] = grace_until

@@ -75,8 +75,12 @@ def _digest(keyring: Keyring, purpose: str, *parts: str) -> str:
     return keyring.digest(json.dumps(["keystile-otp", purpose, *parts]))
 
 
-def code_digest(keyring: Keyring, ws: str, admin_id: str, action: str, code: str) -> str:
-    return _digest(keyring, "code", ws, admin_id, action, code)
+def code_digest(
+    keyring: Keyring, ws: str, admin_id: str, action: str, code: str, bound: str = ""
+) -> str:
+    """``bound``: what the code unlocks beyond its action (a token form's digest, a
+    secret's version); a code verifies only with the same."""
+    return _digest(keyring, "code", ws, admin_id, action, code, *([bound] if bound else []))
 
 
 def admin_binding(keyring: Keyring, admin_id: str) -> str:

@@ -70,6 +70,12 @@ def staging(ws: str, run: str, part: str) -> str:
     return f"{PREFIX}:{{{ws}}}:staging:{run}:{part}"
 
 
+def revoked(ws: str) -> str:
+    """Digests of a workspace's revoked credentials (hash: digest -> time). Outside the
+    workspace's slot, so losing the workspace (its keys, its node) does not lose it."""
+    return f"{PREFIX}:revoked:{ws}"
+
+
 def otp(ws: str, *parts: str) -> str:
     return ":".join((f"{PREFIX}:{{{ws}}}:otp", *parts))
 

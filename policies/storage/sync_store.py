@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from policies.backup.document import MAX_AGE as MAX_BACKUP_AGE
 from policies.catalog.catalog import Catalog
 from policies.catalog.rules import Rule
 from policies.keys.crypto import Keyring
@@ -164,8 +165,12 @@ class PolicyStore:
     def list_secrets(self, ws: str) -> list[str]:
         return self.run(secrets.list_secrets(self.ctx, ws))
 
-    def reveal_secret(self, ws: str, name: str, *, actor: str) -> str:
-        return self.run(secrets.reveal_secret(self.ctx, ws, name, actor=actor))
+    def secret_version(self, ws: str, name: str) -> str:
+        return self.run(secrets.secret_version(self.ctx, ws, name))
+
+    def reveal_secret(self, ws: str, name: str, *, actor: str, version: str | None = None) -> str:
+        """The value; with ``version``, only if it is still that version (else NotFound)."""
+        return self.run(secrets.reveal_secret(self.ctx, ws, name, actor=actor, version=version))
 
     def delete_secret(self, ws: str, name: str, *, actor: str) -> None:
         self.run(secrets.delete_secret(self.ctx, ws, name, actor=actor))
@@ -208,11 +213,24 @@ class PolicyStore:
         return self.run(backup.export_workspace(self.ctx, ws, actor=actor))
 
     def import_workspace(
-        self, document: Any, *, actor: str, apply_catalog: bool = False, unverified: bool = False
+        self,
+        document: Any,
+        *,
+        actor: str,
+        apply_catalog: bool = False,
+        unverified: bool = False,
+        digest_secret: str | bytes | None = None,
+        max_age: float = MAX_BACKUP_AGE,
     ) -> Restored:
         return self.run(
             backup.import_workspace(
-                self.ctx, document, actor=actor, apply_catalog=apply_catalog, unverified=unverified
+                self.ctx,
+                document,
+                actor=actor,
+                apply_catalog=apply_catalog,
+                unverified=unverified,
+                digest_secret=digest_secret,
+                max_age=max_age,
             )
         )
 
@@ -231,14 +249,23 @@ class PolicyStore:
 
     # -- one-time passwords (the admin plugin's challenges) --------------------------
     def issue_otp(
-        self, ws: str, admin_id: str, action: str, *, policy: OtpPolicy = DEFAULT_POLICY
+        self,
+        ws: str,
+        admin_id: str,
+        action: str,
+        *,
+        policy: OtpPolicy = DEFAULT_POLICY,
+        bound: str = "",
     ) -> IssuedOtp:
-        """A new challenge for (admin, workspace, action); raises OtpThrottled."""
-        return self.run(otp_ops.issue(self.ctx, ws, admin_id, action, policy))
+        """A new challenge for (admin, workspace, action[, what it is bound to]); raises
+        OtpThrottled."""
+        return self.run(otp_ops.issue(self.ctx, ws, admin_id, action, policy, bound))
 
-    def verify_otp(self, ws: str, admin_id: str, action: str, code: str, *, actor: str) -> None:
+    def verify_otp(
+        self, ws: str, admin_id: str, action: str, code: str, *, actor: str, bound: str = ""
+    ) -> None:
         """Consume the challenge if ``code`` is right; raises OtpRejected (audited) if not."""
-        self.run(otp_ops.verify(self.ctx, ws, admin_id, action, code, actor=actor))
+        self.run(otp_ops.verify(self.ctx, ws, admin_id, action, code, actor=actor, bound=bound))
 
     def cancel_otp(self, issued: IssuedOtp) -> None:
         """Take back a challenge whose mail could not be sent."""

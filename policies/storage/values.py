@@ -91,3 +91,5 @@ class Restored:
     catalog: str
     catalog_applied: bool
     verified: bool
+    exported_at: float | None = None  # None: a format-1 backup that does not say
+    kept_revoked: int = 0  # credentials revoked here since the backup was made

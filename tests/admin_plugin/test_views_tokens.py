@@ -23,7 +23,7 @@ def create(api: Api, inbox: Inbox, **body: object) -> dict[str, object]:
     form = {"name": "ci", **body}
     checked = api.post("api/tokens", form)
     assert checked.status_code == 403 and checked.get_json()["code"] == "otp_required"
-    assert api.post("api/otp", {"action": "token.create"}).status_code == 202
+    assert api.post("api/otp", {"action": "token.create", **form}).status_code == 202
     response = api.post("api/tokens", {**form, "code": inbox.next_code()})
     assert response.status_code == 201, response.get_json()
     assert response.headers["Cache-Control"] == "no-store"
@@ -272,7 +272,7 @@ def test_minting_a_token_needs_a_code_for_that_action_once(
     other = api.post("api/tokens", {**form, "code": inbox.next_code()})
     assert other.status_code == 403 and other.get_json()["reason"] == "missing"
     # The form is checked before the code is spent.
-    assert api.post("api/otp", {"action": "token.create"}).status_code == 202
+    assert api.post("api/otp", {"action": "token.create", **form}).status_code == 202
     text = inbox.next_text()
     assert "create a workspace token" in text
     code = text.split()[text.split().index("is:") + 1]
@@ -282,3 +282,57 @@ def test_minting_a_token_needs_a_code_for_that_action_once(
     replay = api.post("api/tokens", {**form, "code": code})
     assert replay.status_code == 403 and replay.get_json()["reason"] == "missing"
     assert [t.name for t in store.list_tokens(ws)] == ["ci"]
+
+
+def test_a_token_code_mints_only_the_form_it_was_asked_for(
+    api: Api, inbox: Inbox, store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
+) -> None:
+    """Issue 26.5: a code asked for one form created another token (another name, a
+    3,650-day expiry); the mail named no token detail."""
+    ws = workspace.workspace_id
+    asked = {"name": "ci", "expires_in_days": 30}
+    assert api.post("api/otp", {"action": "token.create", **asked}).status_code == 202
+    text = inbox.next_text()
+    assert '"ci"' in text and "expires 30 days after it is created" in text
+    code = text.split()[text.split().index("is:") + 1]
+    for other in (
+        {"name": "admin", "expires_in_days": 30},
+        {"name": "ci", "expires_in_days": 3650},
+        {"name": "ci"},
+        {**asked, "limits": "1000/s"},
+    ):
+        refused = api.post("api/tokens", {**other, "code": code})
+        assert refused.status_code == 403, refused.get_json()
+    assert store.list_tokens(ws) == []
+    clock.advance(61)  # past the resend cooldown
+    assert api.post("api/otp", {"action": "token.create", **asked}).status_code == 202
+    created = api.post("api/tokens", {**asked, "code": inbox.next_code()})
+    assert created.status_code == 201 and created.get_json()["name"] == "ci"
+    assert [t.name for t in store.list_tokens(ws)] == ["ci"]
+
+
+def test_a_token_code_needs_a_form_that_works(api: Api, inbox: Inbox) -> None:
+    """No code is mailed for a form that cannot be created."""
+    refused = api.post("api/otp", {"action": "token.create", "name": ""})
+    assert refused.status_code == 400
+    assert inbox.is_empty()
+
+
+def test_a_secret_code_is_bound_to_the_secret_s_version(
+    api: Api, inbox: Inbox, store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
+) -> None:
+    """Issue 26.5: a code for a secret deleted and added again meanwhile revealed the new
+    value; it is bound to the version it was sent for."""
+    ws = workspace.workspace_id
+    store.put_secret(ws, "API", "first value", actor="t")
+    assert api.post("api/otp", {"action": "secret.reveal", "name": "API"}).status_code == 202
+    code = inbox.next_code()
+    store.delete_secret(ws, "API", actor="t")
+    store.put_secret(ws, "API", "second value", actor="t")
+    refused = api.post("api/secrets/reveal", {"name": "API", "code": code})
+    assert refused.status_code == 403, refused.get_json()
+    assert "second value" not in refused.get_data(as_text=True)
+    clock.advance(61)
+    assert api.post("api/otp", {"action": "secret.reveal", "name": "API"}).status_code == 202
+    shown = api.post("api/secrets/reveal", {"name": "API", "code": inbox.next_code()})
+    assert shown.status_code == 200 and shown.get_json()["value"] == "second value"

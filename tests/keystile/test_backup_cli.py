@@ -69,3 +69,34 @@ def test_export_wipe_import_and_the_keys_work_at_the_gateway(
         typo = publishable[:-1] + ("x" if publishable[-1] != "x" else "y")
         assert status(typo, "GET", "/projects") == 401
     assert PolicyStore(redis_client, settings.keyring()).publishable_key(ws) == publishable
+
+
+def test_import_never_restores_an_edited_backup_and_says_so_consistently(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis, master_key: str, digest_secret: str
+) -> None:
+    """Issue 26.1/26.2: an edited digest check is refused with --unverified too, and the
+    refusal no longer points at --unverified; the help says what the flag accepts; a
+    restore shows the backup's age and refuses an old one."""
+    env = {
+        "KEYSTILE_REDIS_URL": redis_url,
+        "KEYSTILE_MASTER_KEYS": master_key,
+        "KEYSTILE_DIGEST_SECRET": digest_secret,
+    }
+    ws = ok(env, "workspace", "create", "Acme").split()[1]
+    backup = tmp_path / "acme.json"
+    ok(env, "export", ws, str(backup))
+    document = json.loads(backup.read_text())
+    document["key_check"]["digest_secret"] = "0" * 16
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(document))
+    redis_client.flushall()
+    for flags in ([], ["--unverified"]):
+        result = CliRunner().invoke(main, ["import", str(edited), *flags], env=env)
+        assert result.exit_code == 1 and "backup refused" in result.output
+        assert "--unverified" not in result.output and "Traceback" not in result.output
+    assert not redis_client.exists(f"ks:{{{ws}}}:meta")
+    help_text = ok(env, "import", "--help")
+    assert "format-1" in help_text and "never restored" in help_text
+    assert "--max-age" in help_text and "--backup-digest-secret-file" in help_text
+    restored = ok(env, "import", str(backup))
+    assert f"restored {ws}" in restored and "days ago)" in restored

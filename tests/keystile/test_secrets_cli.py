@@ -4,12 +4,13 @@ expiries and stored times at the command line (issues 17.5, 17.6 and 11.4)."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 import redis
 
-from policies import Keyring
+from policies import Keyring, PolicyStore
 from policies.storage import schema
 from tests.support.catalog import DEMO_CATALOG
 from tests.support.cli import cli, ok
@@ -73,3 +74,35 @@ def test_tokens_list_shows_any_stored_time(
     listed = ok(env, "tokens", "list", workspace)
     assert "expires after 9999" in listed and "invalid time" in listed
     assert "revoked" in ok(env, "tokens", "revoke", workspace, kid)
+
+
+def test_rewrap_fails_while_a_process_writes_with_the_old_key_list(
+    env: dict[str, str], workspace: str, redis_client: redis.Redis
+) -> None:
+    """Issue 26.3: values written under the old key behind the rewrap make it exit 1,
+    naming the cause, instead of reporting success."""
+    old = Keyring([env["KEYSTILE_MASTER_KEYS"]], env["KEYSTILE_DIGEST_SECRET"])
+    other = ok(env, "workspace", "create", "Busy").split()[1]
+    first, second = sorted((workspace, other))
+    for n in range(300):  # rewrapping the second workspace takes a while: the window
+        name = f"S{n}"
+        redis_client.hset(schema.secrets(second), name, old.encrypt("v", f"{second}/secret/{name}"))
+
+    def old_admin() -> None:
+        # Awaits the rewrap's audit entry for the first workspace, then writes behind it.
+        reader = redis.Redis.from_url(env["KEYSTILE_REDIS_URL"])
+        reader.xread({schema.audit(first): "$"}, block=30_000)
+        PolicyStore(reader, old).put_secret(first, "LATE", "old key list", actor="old admin")
+
+    writer = threading.Thread(target=old_admin)
+    writer.start()
+    keys = f"{Keyring.generate_master_key()},{env['KEYSTILE_MASTER_KEYS']}"
+    rotated = {**env, "KEYSTILE_MASTER_KEYS": keys}
+    result = cli(rotated, "secrets", "rewrap")
+    writer.join()
+    assert result.exit_code == 1, result.output
+    assert "1 value(s) remain under a master key being retired" in result.output
+    assert "a process still writes with the old key list: restart it with the new list first" in (
+        result.output
+    )
+    assert "Traceback" not in result.output

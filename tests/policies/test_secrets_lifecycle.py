@@ -106,3 +106,62 @@ def test_a_deployment_from_before_check_values_is_checked_against_its_keys(
     with pytest.raises(ConfigError, match="derived from stored keys"):
         other.check_digest_secret()
     assert redis_client.get(schema.DIGEST_CHECK) is None  # nothing stamped by the wrong one
+
+
+def test_rewrap_counts_again_and_reports_values_still_under_a_retired_key(
+    redis_client: redis.Redis, digest_secret: str, clock: ManualClock
+) -> None:
+    """Issue 26.3: an admin process still on the old key list writes behind the rewrap;
+    the report says how many values it left under the retired key."""
+    old, new = Keyring.generate_master_key(), Keyring.generate_master_key()
+    stale = PolicyStore(redis_client, Keyring([old], digest_secret), clock=clock)
+    first, second = sorted(
+        stale.create_workspace(f"W{n}", actor="t").workspace_id for n in range(2)
+    )
+    rotated = PolicyStore(redis_client, Keyring([new, old], digest_secret), clock=clock)
+
+    def write_behind(ws: str, rewrapped: int, failed: int) -> None:
+        if ws == second:  # the rewrap has passed the first workspace: the old list writes
+            stale.put_secret(first, "LATE", "written with the old key list", actor="t")
+
+    report = rotated.rewrap_secrets(actor="op", progress=write_behind)
+    assert (report.rewrapped, report.failed) == (4, 0)
+    assert report.left == 1
+    assert rotated.deployment_audit_tail(1)[0].detail["left"] == 1
+    assert rotated.secrets_status().by_master_key[1][1] == 1
+
+
+def test_a_digest_secret_is_stamped_only_once_proved_against_stored_keys(
+    store: PolicyStore, redis_client: redis.Redis, master_key: str, digest_secret: str
+) -> None:
+    """Issue 26.4: with no check value stored and master keys that decrypt nothing, a wrong
+    digest secret was stamped, and from then on the right one was refused."""
+    store.create_workspace("Acme", actor="t")
+    redis_client.delete(schema.DIGEST_CHECK)
+    foreign = Keyring.generate_master_key()
+    guess = PolicyStore(redis_client, Keyring([foreign], "z" * 40))
+    guess.check_digest_secret()  # nothing it can decrypt proves or disproves it
+    assert redis_client.get(schema.DIGEST_CHECK) is None
+    store.check_digest_secret()  # the right secret still starts, and is stamped now
+    assert redis_client.get(schema.DIGEST_CHECK) == store.ctx.keyring.digest_check
+
+
+def test_the_digest_check_proves_against_any_workspace_it_can_read(
+    redis_client: redis.Redis, master_key: str, digest_secret: str
+) -> None:
+    """A workspace under a master key not configured here does not decide the check: the
+    others do (one picked at random once stamped a wrong secret, or none)."""
+    foreign = Keyring.generate_master_key()
+    readable = PolicyStore(redis_client, Keyring([master_key], digest_secret))
+    unreadable = PolicyStore(redis_client, Keyring([foreign], digest_secret))
+    for n in range(5):
+        unreadable.create_workspace(f"Foreign {n}", actor="t")
+    readable.create_workspace("Ours", actor="t")
+    redis_client.delete(schema.DIGEST_CHECK)
+    wrong = PolicyStore(redis_client, Keyring([master_key], "z" * 40))
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="derived from stored keys"):
+            wrong.check_digest_secret()
+    assert redis_client.get(schema.DIGEST_CHECK) is None
+    readable.check_digest_secret()
+    assert redis_client.get(schema.DIGEST_CHECK) == readable.ctx.keyring.digest_check

@@ -1,4 +1,4 @@
-/* Keystile Tokens page: the one-time-password modal. K.otp({action, name, purpose,
+/* Keystile Tokens page: the one-time-password modal. K.otp({action, name, form, purpose,
  * verifyPath, extra, onVerified}) mails a code, opens the modal at once, verifies. */
 (function () {
   "use strict";
@@ -39,7 +39,8 @@
       verify.disabled = true;
       resend.disabled = true;
       setError(error, "");
-      call("POST", "api/otp", { action: asked.action, name: asked.name }).then(function (res) {
+      // A token's form goes along: the code is bound to it (it mints only that token).
+      call("POST", "api/otp", Object.assign({ action: asked.action, name: asked.name }, asked.form)).then(function (res) {
         if (current !== asked) { return; }
         if (res.ok) {
           var minutes = Math.round(res.data.expires_in / 60);

@@ -65,6 +65,7 @@
       K.after("#ks-token-modal", function () {
         K.otp({
           action: "token.create",
+          form: body,
           purpose: "create the workspace token \u201c" + body.name.trim() + "\u201d",
           verifyPath: "api/tokens",
           extra: body,

@@ -198,17 +198,16 @@ def test_a_modified_backup_is_refused(
     assert not redis_client.exists(schema.meta(created.workspace_id))
 
 
-def test_a_backup_made_under_other_secrets_needs_the_audited_override(
+def test_a_backup_made_under_other_secrets_needs_the_secret_it_was_made_under(
     store: PolicyStore, redis_client: redis.Redis, master_key: str
 ) -> None:
-    created, _, _ = backup_of(store)
     elsewhere = PolicyStore(redis_client, Keyring([master_key], "x" * 40), clock=store.ctx.clock)
-    document = elsewhere.export_workspace(created.workspace_id, actor="t")
+    created, _, document = backup_of(elsewhere)
     forget(redis_client, created.workspace_id)
-    with pytest.raises(KeystileError, match=r"another digest secret.*--unverified"):
-        store.import_workspace(document, actor="t")
+    with pytest.raises(KeystileError, match=r"another digest secret.*--backup-digest-secret"):
+        store.import_workspace(document, actor="t", unverified=True)
     assert not redis_client.exists(schema.meta(created.workspace_id))
-    restored = store.import_workspace(document, actor="t", unverified=True)
+    restored = store.import_workspace(document, actor="t", digest_secret="x" * 40)
     assert not restored.verified
     entry = store.audit_tail(created.workspace_id, 1)[0]
     assert entry.action == "workspace.restored" and entry.detail["verified"] is False
