@@ -103,12 +103,15 @@ class GatewayMetrics:
                 self.cache["hit"] += hits
 
     def snapshot(self) -> tuple[dict[tuple[str, str], int], dict[str, int], int]:
-        """Totals including live entries' hits: (decisions, cache results, entries)."""
+        """Totals including live entries' hits: (decisions, cache results, entries); cache
+        results include ``evicted_full``."""
         with self._lock:
             decisions = dict(self.decisions)
             cache = dict(self.cache)
             size = 0
+            cache["evicted_full"] = 0
             for watched in list(self._caches):
+                cache["evicted_full"] += watched.positive.evicted_full
                 entries = watched.entries()
                 size += len(entries)
                 for entry in entries:
@@ -138,9 +141,16 @@ class _HotCollector(Collector):
             "Decision cache probes: hit, miss (looked up in Redis) or negative_hit.",
             labels=["result"],
         )
+        evicted_full = cache_counts.pop("evicted_full")
         for result, value in cache_counts.items():
             cache.add_metric([result], value)
         yield cache
+        yield CounterMetricFamily(
+            "keystile_gateway_cache_evictions_full",
+            "Keys evicted from the decision caches before their TTL because a cache was "
+            "full (raise cache_size; see the README).",
+            value=evicted_full,
+        )
         yield GaugeMetricFamily(
             "keystile_gateway_cache_entries",
             "Keys held in the decision caches.",

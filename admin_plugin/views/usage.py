@@ -13,7 +13,7 @@ from admin_plugin.problems import bad_request, not_found
 from admin_plugin.views.base import answer
 from policies import PolicyStore
 from policies.catalog.rules import Rule
-from policies.usage.request_counts import PUBLISHABLE, SDK, action_name
+from policies.usage.request_counts import PUBLISHABLE, SDK, action_name, origin_name
 
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 IMPACT_SPANS = (("24h", 86400), ("7d", 7 * 86400))
@@ -49,7 +49,7 @@ class UsageActions:
                 # Lists of [name, count], most first (a JSON object's order is not kept).
                 "top_actions": _named(report.top_actions(TOP)),
                 "top_refused": _named(report.top_refused(TOP)),
-                "top_origins": list(report.top_origins(TOP).items()),
+                "top_origins": _origins(report.top_origins(TOP)),
             }
         )
 
@@ -59,10 +59,14 @@ class UsageActions:
         spans = []
         for label, span in IMPACT_SPANS:
             found = self.store.rule_impact(ws, rule, span=span)
-            origins = list(found.origins.items())[:TOP]
+            origins = _origins(dict(list(found.origins.items())[:TOP]))
             spans.append({"label": label, "requests": found.requests, "origins": origins})
         return answer({"rule": rule.encode(), "spans": spans})
 
 
 def _named(counts: dict[str, int]) -> list[tuple[str, int]]:
     return [(action_name(action), n) for action, n in counts.items()]
+
+
+def _origins(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return [(origin_name(origin), n) for origin, n in counts.items()]

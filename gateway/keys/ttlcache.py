@@ -56,11 +56,23 @@ class ReportingTTLCache(TTLCache[bytes, CachedKey, float]):
     ) -> None:
         super().__init__(maxsize, ttl, timer)
         self._left = left
+        self._clearing = False
+        self.evicted_full = 0  # entries dropped before their TTL because the cache was full
 
     def popitem(self) -> tuple[bytes, CachedKey]:
         key, entry = super().popitem()  # (its own expire() call reports the expired ones)
+        if not self._clearing:
+            self.evicted_full += 1
         self._left(entry)
         return key, entry
+
+    def clear(self) -> None:
+        """Empty the cache (older cachetools pop entry by entry: not counted as evictions)."""
+        self._clearing = True
+        try:
+            super().clear()
+        finally:
+            self._clearing = False
 
     def expire(self, time: float | None = None) -> list[tuple[bytes, CachedKey]]:
         expired = super().expire(time)

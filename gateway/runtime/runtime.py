@@ -20,6 +20,7 @@ from gateway.config import GatewayConfig
 from gateway.keys.cache import DecisionCache
 from gateway.keys.cached_key import CachedKey
 from gateway.keys.invalidation import Invalidation
+from gateway.keys.thrash import ThrashWatch
 from gateway.limits.limiter import Limiter
 from gateway.limits.sync import LimitSync
 from gateway.metrics import GatewayMetrics
@@ -84,6 +85,7 @@ class Runtime:
             timeout=config.store_timeout,
         )
         cache.on_evict = self._evicted
+        self.thrash = ThrashWatch(cache, logger)
         self.invalidation = Invalidation(
             cache,
             metrics,
@@ -263,4 +265,5 @@ class Runtime:
         # A flush may take longer than one lookup (10,000 active keys: see bench case 9),
         # not longer than its interval.
         timeout = max(self.config.store_timeout, self.config.touch_interval)
+        self.thrash.check(self.clock())
         return await flush(self.usage, self.counter, self.cache, self.metrics, reader, timeout)

@@ -11,7 +11,15 @@ from keystile.cli.base import main, store_of, when
 from keystile.durations import parse_duration
 from policies import PolicyStore, Rule
 from policies.errors import KeystileError, NotFound
-from policies.usage.request_counts import ALLOWED, PUBLISHABLE, SDK, Impact, Report, action_name
+from policies.usage.request_counts import (
+    ALLOWED,
+    PUBLISHABLE,
+    SDK,
+    Impact,
+    Report,
+    action_name,
+    origin_name,
+)
 
 MAX_SPAN = 400 * 86400  # the day buckets' retention
 IMPACT_SPANS = (("24h", 86400.0), ("7d", 7 * 86400.0))
@@ -64,7 +72,10 @@ def usage(
             rows.append([action_name(action), str(n), str(allowed), str(n - allowed)])
         _table(["action", "requests", "allowed", "refused"], rows)
     else:
-        _table(["origin", "requests"], [[o, str(n)] for o, n in report.top_origins(1000).items()])
+        _table(
+            ["origin", "requests"],
+            [[origin_name(o), str(n)] for o, n in report.top_origins(1000).items()],
+        )
 
 
 def _subject(store: PolicyStore, ws: str, key: str | None) -> str | None:
@@ -113,7 +124,7 @@ def echo_impact(rule: Rule, found: list[tuple[str, Impact]]) -> None:
     """``rules add --dry-run``: what the rule would have refused, nothing saved."""
     click.echo(f"dry run: {rule} is not saved; over the last")
     for label, impact in found:
-        origins = ", ".join(f"{o} {n}" for o, n in list(impact.origins.items())[:5])
+        origins = ", ".join(f"{origin_name(o)} {n}" for o, n in list(impact.origins.items())[:5])
         click.echo(
             f"  {label}: it would have refused {impact.requests} request(s) of the "
             f"publishable key" + (f" (origins: {origins})" if origins else "")

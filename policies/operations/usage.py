@@ -1,21 +1,29 @@
 """Usage counts in Redis: the gateway's flush (one pipeline) and the readers' ranges.
 
-Plain commands, no script: counts only ever add up (``HINCRBY``), so a pipeline needs no
-atomicity, and every key of a workspace is in its hash slot (cluster-safe).
+A flush is one script call per workspace (and ``CHUNK_ROWS`` rows) into its minute, hour and
+day buckets (:data:`policies.storage.lua_usage.COUNT`): every key of a workspace is in its
+hash slot (cluster-safe), and the per-key bound on a bucket's fields holds across processes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from policies.catalog.rules import Rule
 from policies.operations.base import Context, require_workspace
 from policies.storage import schema
-from policies.storage.driver import Batch, Command, Operation
+from policies.storage.driver import Batch, Command, Operation, Script
+from policies.storage.lua_usage import COUNT
 from policies.usage.request_counts import (
+    ALLOWED,
+    BUCKET_ACTIONS,
+    BUCKET_ORIGINS,
     DAY,
-    GRAINS,
     HOUR,
+    MINUTE,
+    OTHER_ACTION,
+    OTHER_ORIGIN,
     Grain,
     Impact,
     Report,
@@ -32,22 +40,53 @@ MAX_BUCKETS = 2000  # one read: e.g. 30 days of hours, not 30 days of minutes
 CHUNK = 1000
 
 
-def count_commands(counts: Counts, now: float) -> list[Command]:
-    """``HINCRBY`` every field into the minute, hour and day buckets of ``now``, each with
-    its expiry: no roll-up job, and a bucket outlives its last write by its retention."""
-    commands: list[Command] = []
+CHUNK_ROWS = 1000  # rows per script call: Redis serves others between two calls
+
+
+def count_calls(counts: Counts, now: float) -> list[Script]:
+    """Every field into the minute, hour and day buckets of ``now``, each with its expiry
+    (no roll-up job: a bucket outlives its last write by its retention), bounded per key."""
+    calls: list[Script] = []
+    grains = (MINUTE, HOUR, DAY)
     for ws, fields in counts.items():
-        if not fields:
-            continue
-        for grain in GRAINS:
-            start = grain.start(now)
-            key = schema.usage(ws, grain.code, start)
-            commands += [Command(("HINCRBY", key, name, n)) for name, n in fields.items()]
-            if grain is DAY:  # each key's total of the day: one field for a sparkline
-                totals = subject_totals(fields).items()
-                commands += [Command(("HINCRBY", key, total_field(s), n)) for s, n in totals]
-            commands.append(Command(("EXPIREAT", key, grain.expires(start))))
-    return commands
+        keys = [schema.usage(ws, grain.code, grain.start(now)) for grain in grains]
+        expires = [grain.expires(grain.start(now)) for grain in grains]
+        totals = [[total_field(s), n] for s, n in subject_totals(fields).items()]
+        groups: dict[str, tuple[list[Any], list[Any]]] = {}
+        for name, n in fields.items():
+            kind, subject, action, label = name.split("|")
+            rows = groups.setdefault(subject, ([], []))
+            if kind == "a":
+                rows[0].append([name, n, label])
+            elif kind == "g":
+                rows[1].append([name, n, action])
+        # In chunks of about CHUNK_ROWS rows (a key's rows stay together); the day's totals
+        # go with the first.
+        chunk: list[Any] = []
+        size = 0
+        for subject, (a_rows, g_rows) in groups.items():
+            chunk.append([subject, a_rows, g_rows])
+            size += len(a_rows) + len(g_rows)
+            if size >= CHUNK_ROWS:
+                calls.append(_count(keys, chunk, totals, expires))
+                chunk, size, totals = [], 0, []
+        if chunk or totals:
+            calls.append(_count(keys, chunk, totals, expires))
+    return calls
+
+
+def _count(keys: list[str], groups: list[Any], totals: list[Any], expires: list[int]) -> Script:
+    return COUNT.call(
+        keys,
+        groups=groups,
+        totals=totals,
+        expires=expires,
+        max_a=BUCKET_ACTIONS,
+        max_g=BUCKET_ORIGINS,
+        allowed=ALLOWED,
+        other_action=OTHER_ACTION,
+        other_origin=OTHER_ORIGIN,
+    )
 
 
 def record(
@@ -55,12 +94,12 @@ def record(
 ) -> Operation[None]:
     """One flush of a gateway: last-used times and usage counts, one pipeline (in chunks
     of ``CHUNK`` commands when it is large)."""
-    commands = [
+    commands: list[Command | Script] = [
         Command(("HSET", schema.last_used(ws), *(x for kv in times.items() for x in kv)))
         for ws, times in last_used.items()
         if times
     ]
-    commands += count_commands(counts, ctx.clock())
+    commands += count_calls(counts, ctx.clock())
     for first in range(0, len(commands), CHUNK):
         yield Batch(tuple(commands[first : first + CHUNK]))
 

@@ -5,6 +5,7 @@ Design notes: ``docs/architecture.md``.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -26,6 +27,7 @@ DIGEST_CHECK = f"{PREFIX}:digest_check"
 STAGING_TTL_SECONDS = 3600
 MAX_AUDIT_TEXT = 200
 MAX_AUDIT_DETAIL = 2000
+MAX_DETAIL_DEPTH = 3  # levels of nesting kept in an audit detail
 
 
 def meta(ws: str) -> str:
@@ -188,21 +190,28 @@ def decode_token(raw: Any, last_used_at: Any = None) -> tuple[TokenInfo, str]:
 
 
 def _clean(value: str, limit: int = MAX_AUDIT_TEXT) -> str:
-    """Audit text: control and other unprintable characters replaced, length bounded."""
-    value = "".join(c if c.isprintable() else "\ufffd" for c in value)
-    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+    """Audit text: control and other unprintable characters replaced, length bounded (cut
+    first, so a megabyte costs no more than ``limit`` characters of work)."""
+    cut = len(value) > limit
+    value = "".join(c if c.isprintable() else "\ufffd" for c in value[: limit if cut else None])
+    return value[: limit - 1] + "\u2026" if cut else value
 
 
-def _clean_detail(value: Any) -> Any:
+def _clean_detail(value: Any, depth: int = 0) -> Any:
+    """A detail bounded in width (32 items a level) and depth (``MAX_DETAIL_DEPTH``), so a
+    deep or self-sharing structure costs at most 32 ** depth items before it is encoded."""
     if isinstance(value, str):
         return _clean(value)
-    if isinstance(value, dict):
-        return {_clean(str(k), 64): _clean_detail(v) for k, v in list(value.items())[:32]}
-    if isinstance(value, list | tuple):
-        return [_clean_detail(v) for v in value[:32]]
     if value is None or isinstance(value, bool | int | float):
         return value
-    return _clean(str(value))
+    if depth >= MAX_DETAIL_DEPTH:
+        return "\u2026"
+    if isinstance(value, dict):
+        items = list(itertools.islice(value.items(), 32))
+        return {_clean(str(k), 64): _clean_detail(v, depth + 1) for k, v in items}
+    if isinstance(value, list | tuple):
+        return [_clean_detail(v, depth + 1) for v in value[:32]]
+    return _clean(str(value)[: MAX_AUDIT_TEXT + 1])
 
 
 def audit_fields(actor: str, action: str, ws: str, now: float, detail: dict[str, Any]) -> list[str]:
@@ -215,7 +224,7 @@ def audit_fields(actor: str, action: str, ws: str, now: float, detail: dict[str,
         "ts",
         repr(now),
         "actor",
-        _clean(str(actor)),
+        _clean(actor if isinstance(actor, str) else str(actor)),
         "action",
         _clean(str(action), 64),
         "workspace",

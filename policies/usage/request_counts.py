@@ -22,9 +22,27 @@ def action_name(action: str) -> str:
     return NO_ACTION_LABEL if action == NO_ACTION else action
 
 
-OTHER_ORIGIN = "other"
-NO_ORIGIN = "none"
-MAX_ORIGINS = 20  # distinct origins per key per minute per process; the rest are "other"
+# Reserved labels, stored as they are: a caller's origin is stored normalised (lowercase,
+# see policies.origins) and an action is a catalogue name (no spaces), so no caller-sent
+# value can be stored as one of these (the gateway's "other" and "none" are not these).
+OTHER_ORIGIN = "OTHER"  # the overflow row of a bucket's origins
+NO_ORIGIN = "NONE"  # requests without an Origin (or Referer)
+OTHER_ACTION = "(other actions)"  # the overflow row of a bucket's actions
+MAX_ORIGINS = 20  # distinct origins per key per minute per process (a cheap first cut)
+# The hard bounds, per key (subject) per bucket across every process, kept by the flush's
+# script (policies.storage.lua_usage): fields past them fold into the overflow rows.
+BUCKET_ACTIONS = 200  # (action, outcome) fields
+BUCKET_ORIGINS = 100  # (action, origin) fields
+
+
+def origin_name(origin: str) -> str:
+    """An origin as reports show it: the reserved rows named, a caller's text that is not a
+    ``scheme://host`` origin quoted (so ``"none"`` sent by a caller is not the no-origin row)."""
+    if origin == OTHER_ORIGIN:
+        return "(other origins)"
+    if origin == NO_ORIGIN:
+        return "(no origin)"
+    return origin if "://" in origin else f'"{origin}"'
 
 
 @dataclass(frozen=True, slots=True)

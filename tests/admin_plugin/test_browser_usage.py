@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from policies import PolicyStore, Rule
-from policies.operations.usage import count_commands
+from policies.operations.usage import count_calls
 from policies.storage.driver import Batch, Operation
 from policies.usage.request_counts import action_field
 from tests.admin_plugin.test_browser import Live, live, page, page_sizes, shot, shots
@@ -45,7 +45,7 @@ def counted(store: PolicyStore, ws: str, subject: str, total: int) -> None:
 
 def plant(store: PolicyStore, ws: str, field: str, count: int, ago: float) -> Operation[None]:
     """Counts as an older flush wrote them (the gateway's own write path, back-dated)."""
-    yield Batch(tuple(count_commands({ws: {field: count}}, time.time() - ago)))
+    yield Batch(tuple(count_calls({ws: {field: count}}, time.time() - ago)))
 
 
 def drawn(panel: Locator) -> bool:

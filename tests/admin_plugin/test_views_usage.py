@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from policies import PolicyStore
-from policies.operations.usage import count_commands
+from policies.operations.usage import count_calls
 from policies.storage.driver import Batch, Operation
 from policies.storage.values import CreatedWorkspace
 from policies.usage.request_counts import action_field, origin_field
@@ -19,7 +19,7 @@ def get(api: Api, path: str, **args: str) -> Any:
 
 def flushed(ws: str, fields: dict[str, int], now: float) -> Operation[None]:
     """Counts as a gateway's flush writes them (its own write path)."""
-    yield Batch(tuple(count_commands({ws: fields}, now)))
+    yield Batch(tuple(count_calls({ws: fields}, now)))
 
 
 def test_usage_and_impact_answer_what_was_counted(

@@ -61,7 +61,7 @@ async def test_usage_tables_json_and_dry_run(
     assert by_action[2].split() == ["billing.read", "3", "3", "0"]
     assert by_action[3].split() == ["reports.export", "2", "0", "2"]
     by_origin = cli(env, "usage", ws, "--key", "publishable", "--by", "origin").output
-    assert by_origin.splitlines()[1:] == ["https://shop.example  4", "none                  2"]
+    assert by_origin.splitlines()[1:] == ["https://shop.example  4", "(no origin)           2"]
     document = json.loads(cli(env, "usage", ws, "--key", token.info.key_id, "--json").output)
     assert document["totals"] == {"allowed": 3}
     assert document["actions"] == {"billing.read": {"allowed": 3}}
@@ -69,7 +69,7 @@ async def test_usage_tables_json_and_dry_run(
     dry = cli(env, "rules", "add", ws, "projects", "*", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "24h: it would have refused 6 request(s)" in dry.output
-    assert "(origins: https://shop.example 4, none 2)" in dry.output
+    assert "(origins: https://shop.example 4, (no origin) 2)" in dry.output
     assert "projects:*" not in {str(r) for r in store.list_rules(ws)}  # nothing saved
 
     for args, message in [

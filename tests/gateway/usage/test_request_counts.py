@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -10,15 +11,29 @@ import pytest
 import redis
 
 from gateway import KeyGateMiddleware
+from gateway.keys.cached_key import CachedKey
+from gateway.usage.request_counts import UsageCounter
 from keystile.redis_server import RedisServer
 from policies import PolicyStore, Settings
 from policies.catalog.rules import Rule
 from policies.errors import StoreUnavailable
 from policies.keys.crypto import Keyring
+from policies.keys.keyformat import KeyKind
 from policies.storage import schema
-from policies.storage.connections import sync_client
-from policies.storage.values import CreatedWorkspace
-from policies.usage.request_counts import GRAINS, HOUR, MAX_ORIGINS
+from policies.storage.async_store import AsyncPolicyStore
+from policies.storage.connections import async_client, sync_client
+from policies.storage.values import CreatedWorkspace, KeyPolicy
+from policies.usage.request_counts import (
+    BUCKET_ORIGINS,
+    DAY,
+    GRAINS,
+    HOUR,
+    MAX_ORIGINS,
+    MINUTE,
+    NO_ORIGIN,
+    OTHER_ORIGIN,
+    summarize,
+)
 from tests.support.asgi import call, http_scope
 from tests.support.clock import ManualClock
 from tests.support.gateway import Factory
@@ -66,7 +81,7 @@ async def test_counts_per_key_outcome_action_and_origin_equal_the_requests(
         "projects.create": {"allowed": 3},
         "members.invite": {"action_blocked": 4},
     }
-    assert report.origins == {"https://shop.example": 7, "none": 3}
+    assert report.origins == {"https://shop.example": 7, NO_ORIGIN: 3}
     assert report.top_refused() == {"members.invite": 4}
     tokens = store.usage(ws, since=3600, subject=token.info.key_id)
     assert tokens.totals() == {"action_blocked": 5, "allowed": 5}
@@ -84,7 +99,7 @@ async def test_counts_per_key_outcome_action_and_origin_equal_the_requests(
     await gate.flush_usage()
     assert store.usage(ws, since=3600, subject="publishable").totals()["allowed"] == 11
     impact = store.rule_impact(ws, Rule("projects", "*"), span=86400)
-    assert (impact.requests, impact.origins) == (11, {"https://shop.example": 8, "none": 3})
+    assert (impact.requests, impact.origins) == (11, {"https://shop.example": 8, NO_ORIGIN: 3})
 
 
 async def test_evicted_entries_hand_their_counts_over(
@@ -197,10 +212,62 @@ async def test_origins_are_bounded_per_minute_and_escaped(
     assert len(origins) == MAX_ORIGINS + 1  # N names and "other"
     assert origins["https://busy.example"] == 3
     assert origins["https://a|b%7c.example"] == 2  # normalised, and its "|" kept apart
-    assert origins["other"] == len(sent) - MAX_ORIGINS
+    assert origins[OTHER_ORIGIN] == len(sent) - MAX_ORIGINS
     assert sum(origins.values()) == sum(sent.values())
     # A second flush in the same minute names no new origin either.
     assert (await call(gate, request(pk, origin="https://late.example"))).status == 200
     await gate.flush_usage()
     later = store.usage(workspace.workspace_id, since=600, subject="publishable").origins
-    assert "https://late.example" not in later and later["other"] == origins["other"] + 1
+    assert "https://late.example" not in later and later[OTHER_ORIGIN] == origins[OTHER_ORIGIN] + 1
+
+
+async def test_four_processes_of_hostile_origins_leave_a_bounded_bucket(
+    workspace: CreatedWorkspace, redis_url: str, settings: Settings, redis_client: redis.Redis
+) -> None:
+    """The bound holds in Redis across processes: 4 counters (each naming its own 20
+    origins a minute) flush concurrently for an hour; every bucket keeps at most
+    BUCKET_ORIGINS origin fields of the key, the rest in the reserved overflow row, and no
+    request is lost."""
+    ws = workspace.workspace_id
+    clock = ManualClock(HOUR.start(time.time()) + 1.0)
+    stores = [
+        AsyncPolicyStore(async_client(redis_url), settings.keyring(), clock=clock) for _ in range(4)
+    ]
+    counters = [UsageCounter(clock) for _ in range(4)]
+    entries = [
+        CachedKey(bytes([p]), KeyPolicy(ws, KeyKind.PUBLISHABLE, "pk", version=1), 0.0)
+        for p in range(4)
+    ]
+    sent = 0
+    try:
+        for minute in range(10):
+            clock.now = HOUR.start(clock.now) + minute * 60 + 1.0
+            for p, entry in enumerate(entries):
+                for n in range(30):
+                    entry.tally[("projects.list", f"https://m{minute}p{p}n{n}.x".encode())] += 1
+                    sent += 1
+                # Caller-sent, the busiest (named), kept apart from the overflow row.
+                entry.tally[("projects.list", b"other")] += 2
+                sent += 2
+            await asyncio.gather(
+                *(
+                    s.record({}, c.collect([e]))
+                    for s, c, e in zip(stores, counters, entries, strict=True)
+                )
+            )
+    finally:
+        for s in stores:
+            await s.client.aclose()
+    for grain in (MINUTE, HOUR, DAY):
+        fields = redis_client.hkeys(schema.usage(ws, grain.code, grain.start(clock.now)))
+        origins = [f for f in fields if f.startswith("g|publishable|")]
+        assert len(origins) <= BUCKET_ORIGINS + 1
+    hour = HOUR.start(clock.now)
+    raw = redis_client.hgetall(schema.usage(ws, HOUR.code, hour))
+    report = summarize(HOUR, {hour: {k: int(v) for k, v in raw.items()}}, "publishable")
+    assert len(report.origins) == BUCKET_ORIGINS + 1
+    assert report.origins["other"] == 10 * 4 * 2
+    assert report.origins[OTHER_ORIGIN] == sent - sum(
+        n for o, n in report.origins.items() if o != OTHER_ORIGIN
+    )
+    assert sum(report.origins.values()) == sent == report.total

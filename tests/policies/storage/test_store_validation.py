@@ -89,6 +89,23 @@ def test_audit_fields_are_bounded_and_free_of_control_characters(
     json.loads(fields["detail"])
 
 
+def test_audit_of_a_megabyte_or_a_self_sharing_detail_stays_bounded_at_the_store_api(
+    store: PolicyStore, workspace: CreatedWorkspace, redis_client: redis.Redis
+) -> None:
+    ws = workspace.workspace_id
+    shared: list[object] = ["x" * 1_000_000]
+    for _ in range(40):  # 32 ** 40 items if walked whole: only 3 levels are kept
+        shared = [shared] * 32
+    store.audit(ws, "a" * 1_000_000, "b" * 1_000_000, {"deep": shared, "big": "c" * 1_000_000})
+    [raw] = redis_client.xrevrange(schema.audit(ws), count=1)
+    fields = raw[1]
+    assert len(fields["actor"]) == schema.MAX_AUDIT_TEXT
+    assert len(fields["action"]) == 64
+    assert len(fields["detail"]) <= schema.MAX_AUDIT_DETAIL + 50
+    assert sum(len(k) + len(v) for k, v in fields.items()) < 3 * schema.MAX_AUDIT_DETAIL
+    json.loads(fields["detail"])
+
+
 def test_catalog_loads_are_audited_in_the_deployment_stream(
     store: PolicyStore, catalog: Catalog
 ) -> None:
