@@ -44,6 +44,7 @@ class UsageActions:
                 "starts": report.starts,
                 "outcomes": report.outcomes,
                 "total": report.total,
+                "partial": report.partial,  # a bucket too large to read whole, read in part
                 # Lists of [name, count], most first (a JSON object's order is not kept).
                 "top_actions": _named(report.top_actions(TOP)),
                 "top_refused": _named(report.top_refused(TOP)),
