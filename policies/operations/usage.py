@@ -36,11 +36,13 @@ from policies.usage.request_counts import (
 
 Counts = Mapping[str, Mapping[str, int]]  # workspace -> field -> count
 MAX_BUCKETS = 2000  # one read: e.g. 30 days of hours, not 30 days of minutes
-SUM_BUCKETS = 8  # buckets summed per script call: Redis serves others between two calls
+SUM_BUCKETS = 4  # buckets summed per script call: Redis serves others between two calls
 # Fields of one bucket a read sums at most: a bucket within the bound holds far fewer per
 # key; only one written before the bound (or a workspace of many thousands of busy keys)
 # is read in part, and the report says so (Report.partial).
-BUCKET_READ = 50_000
+BUCKET_READ = 10_000
+OVERSIZED_READ = 1000  # fields read of a bucket over BUCKET_READ (HSCAN steps, then stop)
+BUCKET_ROWS = 2000  # distinct origin rows a bucket's sums hold (the rest: the overflow row)
 # A flush's commands go in pipelines of this many: redis-py encodes a pipeline in one go,
 # and the gateway's event loop serves requests between two of them.
 CHUNK = 1000
@@ -128,7 +130,16 @@ def buckets(
     calls = []
     for first in range(0, len(starts), SUM_BUCKETS):
         keys = [schema.usage(ws, grain.code, s) for s in starts[first : first + SUM_BUCKETS]]
-        calls.append(SUM.call(keys, subject=subject or "", cap=BUCKET_READ))
+        calls.append(
+            SUM.call(
+                keys,
+                subject=subject or "",
+                cap=BUCKET_READ,
+                sample=OVERSIZED_READ,
+                rows=BUCKET_ROWS,
+                other_origin=OTHER_ORIGIN,
+            )
+        )
     replies = (yield Batch(tuple(calls))) if calls else []
     sums = [rows for _, per_bucket in replies for rows in per_bucket]
     partial = any(int(flag) for flag, _ in replies)

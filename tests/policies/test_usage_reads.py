@@ -64,15 +64,19 @@ def test_an_oversized_bucket_is_read_in_part_and_says_so(
 ) -> None:
     ws = workspace.workspace_id
     monkeypatch.setattr(usage, "BUCKET_READ", 2000)
-    hour = HOUR.start(clock())
+    monkeypatch.setattr(usage, "OVERSIZED_READ", 500)
+    monkeypatch.setattr(usage, "BUCKET_ROWS", 300)
+    key = schema.usage(ws, HOUR.code, HOUR.start(clock()))
     big = {f"g|publishable|projects.list|https://o{n}.example": 1 for n in range(20_000)}
-    redis_client.hset(schema.usage(ws, HOUR.code, hour), mapping=big)
+    redis_client.hset(key, mapping=big)
     report = store.usage(ws, since=3600, grain=HOUR)
     assert report.partial
     read = sum(report.origins.values())
-    assert 2000 <= read < 20_000  # at most a step of HSCAN past the cap
-    small = {f"g|publishable|projects.list|https://o{n}.example": 1 for n in range(2000)}
-    redis_client.delete(schema.usage(ws, HOUR.code, hour))
-    redis_client.hset(schema.usage(ws, HOUR.code, hour), mapping=small)
+    assert 500 <= read < 2000  # a sample: HSCAN steps up to OVERSIZED_READ, not the bucket
+    # Past BUCKET_ROWS distinct origins, the rest is summed into the overflow row.
+    assert len(report.origins) == 301 and report.origins["OTHER"] == read - 300
+    redis_client.delete(key)
+    redis_client.hset(key, mapping=dict(list(big.items())[:2000]))  # at the cap: read whole
+    monkeypatch.setattr(usage, "BUCKET_ROWS", 5000)
     whole = store.usage(ws, since=3600, grain=HOUR)
     assert not whole.partial and sum(whole.origins.values()) == 2000
