@@ -9,6 +9,8 @@
 * the 30-day chart (day buckets) of that workspace, every day bucket as full as the bound
   allows (the hostile day copied to 30 days, plus every token at its action bound): the
   store's read as the admin's usage view makes it;
+* the 30-day chart over 30 old oversized day buckets (``--oversized`` fields each, as one
+  written before the bound could grow): read in part, in bounded cost;
 * the flush of ``--keys`` active keys (3 actions each, 10 workspaces): median of runs.
 """
 
@@ -24,6 +26,7 @@ import redis
 from bench.setup import BenchEnv, bench_env
 from gateway.keys.cached_key import CachedKey
 from gateway.usage.request_counts import UsageCounter
+from policies.errors import StoreUnavailable
 from policies.keys.keyformat import KeyKind
 from policies.storage import schema
 from policies.storage.async_store import AsyncPolicyStore
@@ -115,6 +118,41 @@ async def flush(env: BenchEnv, keys: int) -> float:
         await store.client.aclose()
 
 
+def oversized_chart(env: BenchEnv, day: float, fields: int, runs: int) -> None:
+    """30 day buckets of ``fields`` origin fields each (written straight, as before the
+    bound), in a workspace of their own; the 30-day chart's read of them."""
+    client: redis.Redis = env.client
+    ws = "ws_bench9999999"
+    source = schema.usage(ws, DAY.code, DAY.start(day))
+    pipe = client.pipeline(transaction=False)
+    for first in range(0, fields, 1000):
+        batch = range(first, min(first + 1000, fields))
+        pipe.hset(source, mapping={f"g|publishable|-|https://o{n}.evil.example": 1 for n in batch})
+    pipe.execute()
+    dumped = client.dump(source)
+    assert isinstance(dumped, bytes)
+    for back in range(1, 30):
+        target = schema.usage(ws, DAY.code, DAY.start(day - back * 86400))
+        client.restore(target, 0, dumped, replace=True)
+    since = 29 * 86400 + (time.time() - day)
+    times = []
+    for _ in range(runs + 1):
+        t0 = time.perf_counter()
+        try:
+            report = env.store.usage(ws, since=since)
+        except StoreUnavailable as error:  # the read outlasted the client's timeout
+            took = (time.perf_counter() - t0) * 1000
+            print(f"30-day chart of 30 oversized buckets: failed after {took:.0f} ms: {error}")
+            return
+        times.append((time.perf_counter() - t0) * 1000)
+    partial = getattr(report, "partial", "n/a")
+    print(
+        f"30-day chart of 30 oversized buckets ({fields:,} fields each): median "
+        f"{statistics.median(times[1:]):.0f} ms, worst {max(times[1:]):.0f} ms; "
+        f"partial: {partial}, origins counted: {sum(report.origins.values()):,}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=int, default=1440)
@@ -122,6 +160,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--oversized", type=int, default=86_407)
     args = parser.parse_args()
     with bench_env() as env:
         day = DAY.start(time.time()) + 60.0  # the day's first minute
@@ -156,6 +195,7 @@ def main() -> None:
             f"(publishable at its bound, {args.tokens} tokens at theirs): median "
             f"{statistics.median(times[1:]):.0f} ms, worst {max(times[1:]):.0f} ms"
         )
+        oversized_chart(env, day, args.oversized, args.runs)
         flushes = [asyncio.run(flush(env, args.keys)) for _ in range(args.runs)]
         print(
             f"flush of {args.keys:,} active keys (3 actions, 10 workspaces): first "

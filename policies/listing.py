@@ -66,6 +66,10 @@ class TokenQuery:
             raise KeystileError("the offset must be a whole number, 0 or more")
         _limit(self.limit)
 
+    @property
+    def filtered(self) -> bool:
+        return bool(self.text) or self.status is not None
+
     def matches(self, info: TokenInfo, now: float) -> bool:
         if self.status is not None and info.status(now) != self.status:
             return False
@@ -75,12 +79,14 @@ class TokenQuery:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """``items`` from ``offset`` of the ``total`` that matched."""
+    """``items`` from ``offset`` of the ``total`` that matched; ``unsearched``: how many
+    older items a bounded search left out (0: the answer is complete)."""
 
     items: list[T]
     total: int
     offset: int
     limit: int
+    unsearched: int = 0
 
     @property
     def number(self) -> int:

@@ -34,9 +34,7 @@ class UsageActions:
         span = RANGES.get(request.args.get("range", "24h"))
         if span is None:
             raise bad_request(f"range must be one of {', '.join(RANGES)}.")
-        if key not in (PUBLISHABLE, SDK) and not any(
-            t.key_id == key for t in self.store.list_tokens(ws)
-        ):
+        if key not in (PUBLISHABLE, SDK) and not self.store.has_token(ws, key):
             raise not_found("There is no such key in this workspace.")
         report = self.store.usage(ws, since=span, subject=key)
         return answer(
@@ -46,6 +44,7 @@ class UsageActions:
                 "starts": report.starts,
                 "outcomes": report.outcomes,
                 "total": report.total,
+                "partial": report.partial,  # a bucket too large to read whole, read in part
                 # Lists of [name, count], most first (a JSON object's order is not kept).
                 "top_actions": _named(report.top_actions(TOP)),
                 "top_refused": _named(report.top_refused(TOP)),

@@ -135,6 +135,8 @@ def tokens_list(
         )
     if page.total > len(page.items):
         click.echo(f"({len(page.items)} of {page.total} shown: raise --limit)", err=True)
+    if page.unsearched:
+        click.echo(f"({page.unsearched} older tokens not searched)", err=True)
 
 
 @tokens.command("revoke")

@@ -82,7 +82,7 @@ def _subject(store: PolicyStore, ws: str, key: str | None) -> str | None:
     store.workspace(ws)  # an unknown workspace is an error, not an empty table
     if key is None or key in (PUBLISHABLE, SDK):
         return key
-    if not any(t.key_id == key for t in store.list_tokens(ws)):
+    if not store.has_token(ws, key):
         raise NotFound(f"--key: no token with id {key!r} in {ws} (or publishable, sdk)")
     return key
 

@@ -14,6 +14,7 @@ from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
 from policies.keys.keyformat import is_workspace_id
 from policies.operations.base import Context, audit_call, require_workspace, write_call
 from policies.operations.rules import load_catalog, save_catalog
+from policies.operations.token_index import stored_score
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
 from policies.storage.lua_deployment import RESTORE
@@ -156,7 +157,7 @@ def import_workspace(
         )
     run = secrets.token_hex(8)
     # In the order of RESTORE's sections (policies.storage.lua_deployment.SECTIONS).
-    parts = ("keys", "rules", "tokens", "lastused", "secrets", "limits")
+    parts = ("keys", "rules", "tokens", "lastused", "secrets", "limits", "tokenindex")
     live_keys = (
         schema.credentials(ws),
         schema.rules(ws),
@@ -164,6 +165,7 @@ def import_workspace(
         schema.last_used(ws),
         schema.secrets(ws),
         schema.limits(ws),
+        schema.token_index(ws),
     )
     staged = tuple(schema.staging(ws, run, part) for part in parts)
     hashes = (
@@ -175,19 +177,22 @@ def import_workspace(
         checked.limits,
     )
     sizes = [len(m) if m is not None else len(checked.rules) for m in hashes]
+    sizes.append(len(checked.tokens))  # the index: one member a token
     meta_items = [x for kv in checked.meta.items() for x in kv]
     detail = {
-        "entries": sum(sizes),
+        "entries": sum(sizes[:-1]),
         "verified": checked.verified,
         "catalog": "applied" if apply_catalog else "kept",
         "exported_at": checked.exported_at,
         "kept_revoked": checked.kept_revoked,
     }
     try:
-        for key, mapping in zip(staged, hashes, strict=True):
+        for key, mapping in zip(staged[: len(hashes)], hashes, strict=True):
             if mapping is not None:
                 yield from _stage(key, "HSET", (x for kv in mapping.items() for x in kv), 2)
         yield from _stage(staged[1], "SADD", checked.rules, 1)
+        index = ((stored_score(v), k) for k, v in checked.tokens.items())
+        yield from _stage(staged[6], "ZADD", (x for pair in index for x in pair), 2)
         reply = yield write_call(
             ctx,
             ws,

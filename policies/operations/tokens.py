@@ -14,6 +14,7 @@ from policies.limits.rate_limits import Limits, owner
 from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
 from policies.operations.limits import check_scope
 from policies.operations.rules import require_catalog
+from policies.operations.token_index import index_op
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
 from policies.storage.scripting import Reply
@@ -53,6 +54,7 @@ def create_token(
     ops = [
         ("HSET", schema.credentials(ws), digest, record),
         ("HSET", schema.tokens(ws), kid, schema.token_metadata(info, digest)),
+        index_op(ws, kid, now),
     ]
     detail: dict[str, Any] = {"key_id": kid, "name": name}
     if limits:
@@ -77,6 +79,12 @@ def list_tokens(ctx: Context, ws: str) -> Operation[list[TokenInfo]]:
     infos = [schema.decode_token(raw, used.get(schema.text(kid)))[0] for kid, raw in tokens.items()]
     # Newest first; a damaged stored time sorts last rather than failing the whole list.
     return sorted(infos, key=lambda i: (-i.created if is_time(i.created) else 0, i.key_id))
+
+
+def has_token(ctx: Context, ws: str, key_id: str) -> Operation[bool]:
+    """Whether ``key_id`` is a token of the workspace (revoked ones too): one O(1) read."""
+    found = yield Command(("HEXISTS", schema.tokens(require_workspace(ws)), key_id))
+    return bool(found)
 
 
 def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation[TokenInfo]:

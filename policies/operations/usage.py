@@ -14,7 +14,7 @@ from policies.catalog.rules import Rule
 from policies.operations.base import Context, require_workspace
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation, Script
-from policies.storage.lua_usage import COUNT
+from policies.storage.lua_usage import COUNT, SUM
 from policies.usage.request_counts import (
     ALLOWED,
     BUCKET_ACTIONS,
@@ -24,6 +24,7 @@ from policies.usage.request_counts import (
     MINUTE,
     OTHER_ACTION,
     OTHER_ORIGIN,
+    PUBLISHABLE,
     Grain,
     Impact,
     Report,
@@ -35,6 +36,13 @@ from policies.usage.request_counts import (
 
 Counts = Mapping[str, Mapping[str, int]]  # workspace -> field -> count
 MAX_BUCKETS = 2000  # one read: e.g. 30 days of hours, not 30 days of minutes
+SUM_BUCKETS = 4  # buckets summed per script call: Redis serves others between two calls
+# Fields of one bucket a read sums at most: a bucket within the bound holds far fewer per
+# key; only one written before the bound (or a workspace of many thousands of busy keys)
+# is read in part, and the report says so (Report.partial).
+BUCKET_READ = 10_000
+OVERSIZED_READ = 1000  # fields read of a bucket over BUCKET_READ (HSCAN steps, then stop)
+BUCKET_ROWS = 2000  # distinct origin rows a bucket's sums hold (the rest: the overflow row)
 # A flush's commands go in pipelines of this many: redis-py encodes a pipeline in one go,
 # and the gateway's event loop serves requests between two of them.
 CHUNK = 1000
@@ -105,20 +113,41 @@ def record(
 
 
 def buckets(
-    ctx: Context, ws: str, grain: Grain, since: float, until: float | None = None
-) -> Operation[dict[int, dict[str, int]]]:
-    """The raw buckets of ``grain`` from ``since`` to ``until`` (default: now), start ->
-    field -> count; a bucket without counts is there, empty."""
+    ctx: Context,
+    ws: str,
+    grain: Grain,
+    since: float,
+    until: float | None = None,
+    subject: str | None = None,
+) -> Operation[tuple[dict[int, dict[str, int]], bool]]:
+    """The buckets of ``grain`` from ``since`` to ``until`` (default: now), start -> field ->
+    count, summed in Redis per (kind, action, label) for ``subject`` (None: every subject's,
+    named ``*``; see :data:`policies.storage.lua_usage.SUM`); a bucket without counts is
+    there, empty. With whether a bucket was too large to read whole (``BUCKET_READ``)."""
     require_workspace(ws)
     until = ctx.clock() if until is None else until
     starts = grain.starts(since, until)[-MAX_BUCKETS:]
-    replies = yield Batch(
-        tuple(Command(("HGETALL", schema.usage(ws, grain.code, s))) for s in starts)
-    )
-    return {
-        start: {schema.text(k): int(schema.text(v)) for k, v in _pairs(reply)}
-        for start, reply in zip(starts, replies, strict=True)
+    calls = []
+    for first in range(0, len(starts), SUM_BUCKETS):
+        keys = [schema.usage(ws, grain.code, s) for s in starts[first : first + SUM_BUCKETS]]
+        calls.append(
+            SUM.call(
+                keys,
+                subject=subject or "",
+                cap=BUCKET_READ,
+                sample=OVERSIZED_READ,
+                rows=BUCKET_ROWS,
+                other_origin=OTHER_ORIGIN,
+            )
+        )
+    replies = (yield Batch(tuple(calls))) if calls else []
+    sums = [rows for _, per_bucket in replies for rows in per_bucket]
+    partial = any(int(flag) for flag, _ in replies)
+    found = {
+        start: {schema.text(k): int(schema.text(v)) for k, v in _pairs(rows)}
+        for start, rows in zip(starts, sums, strict=True)
     }
+    return found, partial
 
 
 def daily_totals(
@@ -143,8 +172,10 @@ def report(
     ctx: Context, ws: str, since: float, grain: Grain, subject: str | None = None
 ) -> Operation[Report]:
     """A subject's counts (None: the whole workspace's) from ``since`` to now."""
-    raw = yield from buckets(ctx, ws, grain, since)
-    return summarize(grain, raw, subject)
+    raw, partial = yield from buckets(ctx, ws, grain, since, subject=subject)
+    report = summarize(grain, raw)
+    report.partial = partial
+    return report
 
 
 def rule_impact(ctx: Context, ws: str, rule: Rule, span: float) -> Operation[Impact]:
@@ -152,7 +183,7 @@ def rule_impact(ctx: Context, ws: str, rule: Rule, span: float) -> Operation[Imp
     8 days, day buckets beyond)."""
     since = ctx.clock() - span
     grain = HOUR if span <= 8 * 86400 else DAY
-    raw = yield from buckets(ctx, ws, grain, since)
+    raw, _ = yield from buckets(ctx, ws, grain, since, subject=PUBLISHABLE)
     return impact(rule, since, raw.values())
 
 

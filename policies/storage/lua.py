@@ -76,9 +76,10 @@ return {R.OK, commit()}
 """,
 )
 
-# ops: [verb, index into K.targets, field, value] each. Guards (NEED: the field must exist,
-# ABSENT: must not, SAME: must hold value, '' for absent) all run before any write. Writes
-# that change nothing (an HSET of the value already there) do not count: no version, no entry.
+# ops: [verb, index into K.targets, field, value] each (ZADD: member, score). Guards (NEED:
+# the field must exist, ABSENT: must not, SAME: must hold value, '' for absent) all run
+# before any write. Writes that change nothing (an HSET of the value already there) do not
+# count: no version, no entry.
 APPLY = write_script(
     "apply",
     ("*targets",),
@@ -109,6 +110,8 @@ for _, op in ipairs(A.ops) do
     changed = changed + redis.call('SADD', key, member)
   elseif verb == 'SREM' then
     changed = changed + redis.call('SREM', key, member)
+  elseif verb == 'ZADD' then
+    changed = changed + redis.call('ZADD', key, value, member)
   end
 end
 if changed == 0 then

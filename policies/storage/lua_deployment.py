@@ -13,14 +13,15 @@ from __future__ import annotations
 from policies.storage.lua import write_script
 from policies.storage.scripting import LuaScript
 
-SECTIONS = ("credentials", "rules", "tokens", "last_used", "secrets", "limits")
+SECTIONS = ("credentials", "rules", "tokens", "last_used", "secrets", "limits", "token_index")
 # The restore's Lua loops over the same list, made from SECTIONS so the two cannot drift apart.
 _LUA_SECTIONS = "{" + ", ".join(f"'{name}'" for name in SECTIONS) + "}"
 
 # A restore's last, atomic step (policies.operations.backup): the live keys of SECTIONS and
-# their staged copies (staged_*), the staged sizes, and the meta hash's fields as one list
-# of field/value items. Each step is O(1) in the backup's size (RENAME moves a key, UNLINK
-# frees leftovers in the background), so a large restore never blocks Redis. Replies EXISTS:
+# their staged copies (staged_*; token_index: the tokens' sorted index, made from the
+# tokens), the staged sizes, and the meta hash's fields as one list of field/value items.
+# Each step is O(1) in the backup's size (RENAME moves a key, UNLINK frees leftovers in the
+# background), so a large restore never blocks Redis. Replies EXISTS:
 # the workspace exists; STAGED_MISMATCH: a staged section is not the size it was written
 # with (expired or touched): nothing is made live.
 RESTORE = write_script(
@@ -36,6 +37,7 @@ for i, name in ipairs(sections) do
   local staged = K['staged_' .. name]
   local count = 'HLEN'
   if name == 'rules' then count = 'SCARD' end
+  if name == 'token_index' then count = 'ZCARD' end
   local found = redis.call(count, staged)
   if found ~= tonumber(A.sizes[i]) then return {R.STAGED_MISMATCH, 0} end
 end

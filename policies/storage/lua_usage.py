@@ -109,3 +109,61 @@ return folded
     ("groups", "totals", "expires", "max_a", "max_g", "allowed", "other_action", "other_origin"),
     frozenset({"groups", "totals", "expires"}),
 )
+
+# A reader's sums of some buckets (KEYS: the buckets, one slot): each bucket's 'a' and 'g'
+# fields of subject A.subject ('': every subject's), summed by (kind, action, label) inside
+# Redis, so a reply holds one row per action and outcome or origin, not one per key. A
+# bucket of more than A.cap fields (one written before the bound) is read in part, by HSCAN
+# up to about A.sample fields, and the reply says so; origins past A.rows distinct ones in a bucket
+# are summed into their action's overflow row (A.other_origin), partial too. Replies
+# {partial (0/1), {name, n, ...} per bucket}; a name is 'kind|subject|action|label'
+# (subject '*' for every subject's).
+SUM = LuaScript(
+    "usage_sum",
+    """
+local cap, sample, rows_cap = tonumber(A.cap), tonumber(A.sample), tonumber(A.rows)
+local partial = 0
+local result = {}
+local function fields(bucket)
+  if redis.call('HLEN', bucket) <= cap then return redis.call('HGETALL', bucket) end
+  partial = 1
+  local read, cursor = {}, '0'
+  repeat
+    local reply = redis.call('HSCAN', bucket, cursor, 'COUNT', 1000)
+    cursor = reply[1]
+    for _, item in ipairs(reply[2]) do read[#read + 1] = item end
+  until cursor == '0' or #read >= 2 * sample
+  return read
+end
+for b, bucket in ipairs(K.buckets) do
+  local flat = fields(bucket)
+  local sums, order, origins = {}, {}, 0
+  for j = 1, #flat, 2 do
+    local kind, subject, rest = string.match(flat[j], '^([ag])|([^|]*)|(.*)$')
+    if kind and (A.subject == '' or subject == A.subject) then
+      local name = kind .. '|' .. (A.subject == '' and '*' or subject) .. '|' .. rest
+      local before = sums[name]
+      if before == nil and kind == 'g' then
+        origins = origins + 1
+        if origins > rows_cap then  -- past the rows a reply holds: the origins' overflow row
+          partial = 1
+          name = string.match(name, '^(g|[^|]*|[^|]*|)') .. A.other_origin
+          before = sums[name]
+        end
+      end
+      if before == nil then order[#order + 1] = name; before = 0 end
+      sums[name] = before + tonumber(flat[j + 1])
+    end
+  end
+  local rows = {}
+  for _, name in ipairs(order) do
+    rows[#rows + 1] = name
+    rows[#rows + 1] = sums[name]
+  end
+  result[b] = rows
+end
+return {partial, result}
+""",
+    ("*buckets",),
+    ("subject", "cap", "sample", "rows", "other_origin"),
+)

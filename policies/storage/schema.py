@@ -46,6 +46,11 @@ def tokens(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:tokens"
 
 
+def token_index(ws: str) -> str:
+    """Key ids by creation, newest first (score: minus the creation time): a sorted set."""
+    return f"{PREFIX}:{{{ws}}}:token_index"
+
+
 def last_used(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:lastused"
 

@@ -124,6 +124,9 @@ class PolicyStore:
     def list_tokens(self, ws: str) -> list[TokenInfo]:
         return self.run(tokens.list_tokens(self.ctx, ws))
 
+    def has_token(self, ws: str, key_id: str) -> bool:
+        return self.run(tokens.has_token(self.ctx, ws, key_id))
+
     def token_page(self, ws: str, query: TokenQuery) -> Page[TokenInfo]:
         return self.run(listing.token_page(self.ctx, ws, query))
 

@@ -116,6 +116,7 @@ class Report:
     outcomes: dict[str, list[int]] = field(default_factory=dict)  # outcome -> per bucket
     actions: dict[str, dict[str, int]] = field(default_factory=dict)  # action -> outcome -> n
     origins: dict[str, int] = field(default_factory=dict)
+    partial: bool = False  # a bucket too large to read whole was read in part
 
     @property
     def total(self) -> int:

@@ -67,6 +67,9 @@
       summary.textContent = res.data.total
         ? res.data.total + " request(s) in the last " + panel.range + "."
         : "No requests counted in the last " + panel.range + " yet.";
+      if (res.data.partial) {
+        summary.textContent += " Partial: a bucket too large to read whole was read in part.";
+      }
       fill(root.querySelector(".ks-usage-actions"), res.data.top_actions, "none yet");
       fill(root.querySelector(".ks-usage-refused"), res.data.top_refused, "none");
       var origins = root.querySelector(".ks-usage-origins");

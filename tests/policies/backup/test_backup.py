@@ -42,6 +42,7 @@ def test_round_trip_into_an_empty_redis(store: PolicyStore, redis_client: redis.
     store.save_catalog(Catalog.from_dict(DEMO_CATALOG))
     restored = store.import_workspace(document, actor="t")
     assert restored.workspace_id == ws and restored.verified
+    assert redis_client.zcard(schema.token_index(ws)) == 2  # the restore wrote the index
     assert restored.catalog == "the backup's catalog is the live one"
     policy = lookup(store, created.publishable_key)
     assert policy is not None and Rule("billing", "read") in policy.rules

@@ -138,6 +138,8 @@ def test_nothing_is_stored_in_plain_text(store: PolicyStore, redis_client: redis
             dump.append(str(redis_client.smembers(key)))
         elif kind == "stream":
             dump.append(str(redis_client.xrange(key)))
+        elif kind == "zset":
+            dump.append(str(redis_client.zrange(key, 0, -1, withscores=True)))
         else:
             dump.append(str(redis_client.get(key)))
     everything = "\n".join(dump)

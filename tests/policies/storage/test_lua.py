@@ -180,11 +180,11 @@ def test_restore_exists_mismatch_and_ok(redis_client: redis.Redis) -> None:
     redis_client.hset(staged[0], "d", "{}")
     redis_client.sadd(staged[1], "a:b")
     redis_client.hset(staged[SECTIONS.index("limits")], "pk", '{"*":["1/s"]}')
-    assert status(restore([1, 1, 0, 0, 0, 0])) is Reply.STAGED_MISMATCH  # limits: 1, not 0
-    assert status(restore([1, 1, 0, 0, 0, 1])) is Reply.OK
+    assert status(restore([1, 1, 0, 0, 0, 0, 0])) is Reply.STAGED_MISMATCH  # limits: 1, not 0
+    assert status(restore([1, 1, 0, 0, 0, 1, 0])) is Reply.OK
     assert redis_client.hget(live[0], "d") == "{}" and redis_client.hget(META, "version") == "1"
     assert redis_client.hget(LIMITS, "pk") == '{"*":["1/s"]}'
-    assert status(restore([0, 0, 0, 0, 0, 0])) is Reply.EXISTS
+    assert status(restore([0, 0, 0, 0, 0, 0, 0])) is Reply.EXISTS
 
 
 def test_catalog_save_and_rewrap(redis_client: redis.Redis) -> None:
