@@ -54,7 +54,11 @@ def minimal_app(ready: Any = None) -> Starlette:
     ]
     if ready is not None:
         routes.append(Route(READY, ready, methods=["GET"]))
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    # No slash redirects: the same catalog serves case 8's `keystile authz` in front of a
+    # non-Starlette upstream, under its default `strict` profile (which refuses redirects).
+    app.router.redirect_slashes = False
+    return app
 
 
 def bench_catalog() -> Catalog:
