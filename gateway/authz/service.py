@@ -42,6 +42,7 @@ AMBIGUOUS_PATH = Problem(
 _AMBIGUOUS = re.compile(r"//|/\.\.?(?:/|$)")
 _PEER_MEMO = 1024
 _WS_EXTENSION = "websocket.http.response"
+_ASGI = {"version": "3.0"}
 _HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 
@@ -92,6 +93,7 @@ class AuthzService:
         )
         # Neither the description of the check nor the secret is the original's header.
         self._dropped = self.dialect.own_headers | {self._secret_header}
+        self._dropped_and_host = self._dropped | {b"host"}  # the description names the Host
         # A proxy relays an HTTP answer: WebSockets are refused with the HTTP problem too.
         gateway_options["websocket_denial"] = "http"
         self.gate = KeyGateMiddleware(Identity(config), **gateway_options)
@@ -110,17 +112,18 @@ class AuthzService:
         return cls(settings=settings, **{**gateway, **authz, **overrides})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
+        kind = scope["type"]
+        if kind == "lifespan":
             await self.gate(scope, receive, send)  # starts and stops the gateway's tasks
             return
-        if scope["type"] == "websocket":
+        if kind == "websocket":
             # A proxy that passed the client's upgrade on to the check (Caddy does): answer
             # the handshake in HTTP, which it relays, rather than ever accepting it.
             if _WS_EXTENSION not in (scope.get("extensions") or {}):
                 await send({"type": "websocket.close", "code": 1008})
                 return
             send = WebSocketAnswer(send)
-        elif scope["type"] != "http":
+        elif kind != "http":
             return
         if self._nginx:
             send = ProblemInHeader(send)
@@ -147,18 +150,15 @@ class AuthzService:
             )
             await self._ambiguous.send_http(send, head=original.method == "HEAD")
             return
-        dropped = self._dropped
         host = original.host
-        headers = [
-            (name, value)
-            for name, value in scope["headers"]
-            if name not in dropped and not (host is not None and name == b"host")
-        ]
+        dropped = self._dropped if host is None else self._dropped_and_host
+        headers = [header for header in scope["headers"] if header[0] not in dropped]
         if host is not None:
             headers.append((b"host", host))
+        state = scope.get("state")
         inner: dict[str, Any] = {
             "type": "http",
-            "asgi": scope.get("asgi", {"version": "3.0"}),
+            "asgi": scope.get("asgi") or _ASGI,
             "http_version": scope.get("http_version", "1.1"),
             "scheme": _HTTP_SCHEME.get(scope.get("scheme", "http"), "http"),
             "method": original.method,
@@ -169,7 +169,7 @@ class AuthzService:
             "headers": headers,
             "client": scope.get("client"),
             "server": scope.get("server"),
-            "state": dict(scope.get("state") or {}),
+            "state": dict(state) if state else {},
         }
         if original.method == "GET" and _websocket_upgrade(headers):
             del inner["method"]
