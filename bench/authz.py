@@ -1,17 +1,21 @@
 """Case 8: a non-Python API behind nginx + ``auth_request`` + ``keystile authz``.
 
-One nginx (one worker) serves four things on free loopback ports: the upstream (fixed
+One nginx (one worker) serves five things on free loopback ports: the upstream (fixed
 ``200 ok``), the API through nginx alone, the API through the documented ``auth_request``
-config (``docs/proxies.md``) asking ``keystile authz`` (the real command: one uvicorn
-worker, dialect ``nginx``), and the same config with ``proxy_cache`` on the auth location
-(answers kept 1 s per key, method, host and URI). nginx and the authz service share the
-server cores, the load generator and Redis the others. Each round loads the three fronts
-for the same duration in a rotating order with the same client (wrk, else the Python one);
-numbers are medians over rounds, ratios medians of per-round ratios to nginx alone.
+config (``docs/proxies.md``) asking ``keystile authz`` (the real command, one worker,
+dialect ``nginx``: under Granian, as installed with ``keystile[fast]``), the same config
+asking ``keystile authz`` as installed without that extra (uvicorn on h11 and asyncio: the
+fast extra's modules unimportable in its process), and the first config with
+``proxy_cache`` on the auth location (answers kept 1 s per key, method, host and URI).
+nginx and both services share the server cores, the load generator and Redis the others.
+Each round loads the fronts for the same duration in a rotating order with the same client
+(wrk, else the Python one); numbers are medians over rounds, ratios medians of per-round
+ratios to nginx alone.
 
-Then the authz service's own capacity: its decisions per second loaded directly over HTTP
-(one worker, so one core), and in-process (the ASGI app called in a loop, no HTTP), both
-with a cached publishable key on a catalogued route whose workspace has a blacklist rule.
+Then each service's own capacity: its decisions per second loaded directly over HTTP (one
+worker, so one core; the same rotation), and in-process (the ASGI app called in a loop, no
+HTTP), all with a cached publishable key on a catalogued route whose workspace has a
+blacklist rule.
 """
 
 from __future__ import annotations
@@ -52,22 +56,40 @@ CACHE = f"""
         proxy_cache_valid 200 401 403 1s;
         proxy_ignore_headers Cache-Control Expires;
 """
-FRONTS = ("alone", "authz", "cached")
+FRONTS = ("alone", "authz", "plain", "cached")
 LABELS = {
     "alone": "a nginx alone",
-    "authz": "b nginx + auth_request + authz",
+    "authz": "b nginx + auth_request + authz (Granian, keystile[fast])",
+    "plain": "b' b with authz under uvicorn (no keystile[fast])",
     "cached": "c b + proxy_cache 1 s on the auth location",
 }
+# The services loaded directly: as installed with keystile[fast], and without it.
+SERVICES = {"authz": "Granian, keystile[fast]", "plain": "uvicorn h11, no extra"}
+# `python -c` as the `keystile` script without the fast extra's modules.
+WITHOUT_FAST = (
+    "import sys\n"
+    "for name in ('granian', 'uvloop', 'httptools'):\n"
+    "    sys.modules[name] = None\n"
+    "from keystile.cli import main\n"
+    "main()\n"
+)
 
 Runner = Callable[..., LoadResult]
 
 
-def servers(ports: dict[str, int], authz: int, folder: str) -> str:
-    """The nginx config: upstream, alone, the docs' front, the docs' front with the cache."""
-    docs = snippet("nginx").replace(DOC_AUTHZ, f"{HOST}:{authz}")
+def servers(ports: dict[str, int], authz: dict[str, int], folder: str) -> str:
+    """The nginx config: upstream, alone, the docs' front (one per service), the docs' front
+    with the cache."""
+    docs = snippet("nginx").replace(DOC_AUTHZ, f"{HOST}:{authz['authz']}")
     docs = docs.replace(DOC_UPSTREAM, f"{HOST}:{ports['upstream']}")
     front = docs.replace("listen 8000;", f"listen {HOST}:{ports['authz']};")
     server = docs[docs.index("server {") :]  # the upstream blocks are declared once
+    plain = server.replace("listen 8000;", f"listen {HOST}:{ports['plain']};")
+    plain = plain.replace("http://keystile_authz", "http://keystile_authz_plain")
+    plain = (
+        f"upstream keystile_authz_plain {{ server {HOST}:{authz['plain']}; keepalive 32; }}\n"
+        + plain
+    )
     cached = server.replace("listen 8000;", f"listen {HOST}:{ports['cached']};")
     cached = cached.replace("location = /_keystile {", "location = /_keystile {" + CACHE)
     return f"""
@@ -85,6 +107,7 @@ def servers(ports: dict[str, int], authz: int, folder: str) -> str:
         }}
     }}
 {front}
+{plain}
 {cached}
 """
 
@@ -98,12 +121,15 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
     runner: Runner = run_wrk if use_wrk else run_python
     key = {"X-Api-Key": env.publishable_key()}
     ports = {name: free_port() for name in ("upstream", *FRONTS)}
-    authz_port = free_port()
-    process = start_authz(env, authz_port, server_cpus)
+    services = {name: free_port() for name in SERVICES}
+    processes = [
+        start_authz(env, port, server_cpus, fast=name == "authz") for name, port in services.items()
+    ]
     try:
-        if not await wait_ready(authz_port, "/", 30, expect=400):  # a check without headers
-            raise RuntimeError(f"keystile authz did not start: {tail(env)}")
-        nginx_servers = servers(ports, authz_port, str(env.tmp))
+        for name, port in services.items():  # a check without headers: 400
+            if not await wait_ready(port, "/", 30, expect=400):
+                raise RuntimeError(f"keystile authz ({SERVICES[name]}) did not start: {tail(env)}")
+        nginx_servers = servers(ports, services, str(env.tmp))
         with run_nginx(env.tmp / "nginx", nginx_servers, list(ports.values()), cpus=server_cpus):
 
             def load(port: int, duration: float, path: str = PATH, **extra: str) -> LoadResult:
@@ -118,16 +144,19 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
                 if warm.errors:
                     raise RuntimeError(f"{front}: {warm.errors} errors during warm-up")
             for r in range(rounds):
-                for front in FRONTS[r % 3 :] + FRONTS[: r % 3]:
+                turn = r % len(FRONTS)
+                for front in FRONTS[turn:] + FRONTS[:turn]:
                     runs[front].append(load(ports[front], seconds))
-            direct = load(
-                authz_port, seconds, "/_keystile", **{"X-Original-Method": "GET"},
-                **{"X-Original-URI": PATH},
-            )  # fmt: skip
+            check = {"X-Original-Method": "GET", "X-Original-URI": PATH}
+            direct: dict[str, list[LoadResult]] = {name: [] for name in SERVICES}
+            for r in range(rounds):
+                for name in sorted(SERVICES, reverse=r % 2 == 1):
+                    direct[name].append(load(services[name], seconds, "/_keystile", **check))
             revoked = await revocation(env, key, ports["authz"], ports["cached"])
     finally:
-        process.terminate()
-        process.wait(10)
+        for process in processes:
+            process.terminate()
+            process.wait(10)
     # nginx writes each cache entry's key, as text, into its file: the API key on disk.
     secret = key["X-Api-Key"].encode()
     cache_files = [f for f in (env.tmp / "auth-cache").rglob("*") if f.is_file()]
@@ -158,14 +187,27 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
         "revoked key refused after (b / c)",
         f"{revoked['authz'] * 1e3:.0f} / {revoked['cached'] * 1e3:.0f} ms",
     )
-    result.row("authz over HTTP, 1 uvicorn worker: decisions/s", f"{direct.rps:,.0f}")
+    for name in SERVICES:
+        rps = statistics.median(x.rps for x in direct[name])
+        pairs = zip(direct[name], direct["plain"], strict=True)
+        over = statistics.median(x.rps / p.rps for x, p in pairs)
+        result.row(
+            f"authz over HTTP, 1 worker, {SERVICES[name]}: decisions/s",
+            f"{rps:,.0f} (x{over:.2f} of uvicorn h11)",
+        )
+        result.details.append(
+            f"authz over HTTP, {SERVICES[name]}: decisions/s per round "
+            + ", ".join(f"{x.rps:,.0f}" for x in direct[name])
+            + f"; p50 / p99 {statistics.median(x.p50_ms for x in direct[name]):.2f} / "
+            + f"{statistics.median(x.p99_ms for x in direct[name]):.2f} ms; "
+            + f"{sum(x.errors for x in direct[name])} errors"
+        )
     result.row("authz in-process (no HTTP): decisions/s per core", f"{in_process:,.0f}")
     result.details.append(
-        f"load generator: {direct.tool}, 1 thread, {CONNECTIONS} connections, {rounds} rounds x "
-        f"{seconds:g} s per front (rotating order); nginx (1 worker) and keystile authz (1 "
-        f"worker) on cores {sorted(server_cpus or [])}, the load generator and Redis on "
-        f"{sorted(load_cpus or [])}; the direct load: {direct.requests:,} requests, "
-        f"{direct.errors} errors, p50 / p99 {direct.p50_ms:.2f} / {direct.p99_ms:.2f} ms"
+        f"load generator: {runs['alone'][0].tool}, 1 thread, {CONNECTIONS} connections, "
+        f"{rounds} rounds x {seconds:g} s per front and per service (rotating order); nginx "
+        f"(1 worker) and both keystile authz services (1 worker each) on cores "
+        f"{sorted(server_cpus or [])}, the load generator and Redis on {sorted(load_cpus or [])}"
     )
     return result
 
@@ -191,14 +233,18 @@ async def revocation(
     return {names[port]: seen.get(port, float("inf")) for port in fronts}
 
 
-def start_authz(env: BenchEnv, port: int, cpus: set[int] | None) -> subprocess.Popen[bytes]:
+def start_authz(
+    env: BenchEnv, port: int, cpus: set[int] | None, *, fast: bool
+) -> subprocess.Popen[bytes]:
+    """``keystile authz`` as installed with ``keystile[fast]`` (Granian), or without it."""
     environ = env.environ(
         KEYSTILE_AUTHZ_DIALECT="nginx", KEYSTILE_AUTHZ_TRUSTED_PROXIES="127.0.0.1/32"
     )
-    argv = [sys.executable, "-m", "keystile", "authz", "--host", HOST, "--port", str(port)]
+    script = ["-m", "keystile"] if fast else ["-c", WITHOUT_FAST]
+    argv = [sys.executable, *script, "authz", "--host", HOST, "--port", str(port)]
     if cpus and shutil.which("taskset"):
         argv = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *argv]
-    with (env.tmp / "authz.log").open("wb") as log:
+    with (env.tmp / "authz.log").open("ab") as log:
         return subprocess.Popen(  # our own argv, no shell
             argv, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
