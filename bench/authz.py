@@ -13,9 +13,10 @@ Each round loads the fronts for the same duration in a rotating order with the s
 ratios to nginx alone.
 
 Then each service's own capacity: its decisions per second loaded directly over HTTP (one
-worker, so one core; the same rotation), and in-process (the ASGI app called in a loop, no
-HTTP), all with a cached publishable key on a catalogued route whose workspace has a
-blacklist rule.
+worker, so one core; the same rotation), the same per CPU-second the service spent (what
+other processes on a shared machine cannot take from it), and in-process (the ASGI app
+called in a loop, no HTTP), all with a cached publishable key on a catalogued route whose
+workspace has a blacklist rule.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
@@ -32,11 +31,12 @@ import httpx
 
 from bench.apps import PATH
 from bench.authz_inprocess import decisions_in_process
+from bench.authz_services import SERVICES, cpu_seconds, start_authz, tail
 from bench.httpclient import HOST, wait_ready
 from bench.loadgen import LoadResult, run_python, run_wrk, wrk_path
 from bench.nginx import DOC_AUTHZ, DOC_UPSTREAM, run_nginx, snippet
 from bench.report import CaseResult
-from bench.setup import ROOT, BenchEnv, cpu_plan, pinned
+from bench.setup import BenchEnv, cpu_plan, pinned
 from keystile.redis_server import free_port
 
 NAME = "8 authz behind nginx"
@@ -63,17 +63,6 @@ LABELS = {
     "plain": "b' b with authz under uvicorn (no keystile[fast])",
     "cached": "c b + proxy_cache 1 s on the auth location",
 }
-# The services loaded directly: as installed with keystile[fast], and without it.
-SERVICES = {"authz": "Granian, keystile[fast]", "plain": "uvicorn h11, no extra"}
-# `python -c` as the `keystile` script without the fast extra's modules.
-WITHOUT_FAST = (
-    "import sys\n"
-    "for name in ('granian', 'uvloop', 'httptools'):\n"
-    "    sys.modules[name] = None\n"
-    "from keystile.cli import main\n"
-    "main()\n"
-)
-
 Runner = Callable[..., LoadResult]
 
 
@@ -122,9 +111,7 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
     key = {"X-Api-Key": env.publishable_key()}
     ports = {name: free_port() for name in ("upstream", *FRONTS)}
     services = {name: free_port() for name in SERVICES}
-    processes = [
-        start_authz(env, port, server_cpus, fast=name == "authz") for name, port in services.items()
-    ]
+    processes = {name: start_authz(env, name, port, server_cpus) for name, port in services.items()}
     try:
         for name, port in services.items():  # a check without headers: 400
             if not await wait_ready(port, "/", 30, expect=400):
@@ -149,12 +136,17 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
                     runs[front].append(load(ports[front], seconds))
             check = {"X-Original-Method": "GET", "X-Original-URI": PATH}
             direct: dict[str, list[LoadResult]] = {name: [] for name in SERVICES}
+            per_cpu: dict[str, list[float]] = {name: [] for name in SERVICES}
             for r in range(rounds):
                 for name in sorted(SERVICES, reverse=r % 2 == 1):
-                    direct[name].append(load(services[name], seconds, "/_keystile", **check))
+                    before = cpu_seconds(processes[name].pid)
+                    done = load(services[name], seconds, "/_keystile", **check)
+                    spent = cpu_seconds(processes[name].pid) - before
+                    direct[name].append(done)
+                    per_cpu[name].append(done.requests / spent if spent > 0 else float("nan"))
             revoked = await revocation(env, key, ports["authz"], ports["cached"])
     finally:
-        for process in processes:
+        for process in processes.values():
             process.terminate()
             process.wait(10)
     # nginx writes each cache entry's key, as text, into its file: the API key on disk.
@@ -195,12 +187,21 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
             f"authz over HTTP, 1 worker, {SERVICES[name]}: decisions/s",
             f"{rps:,.0f} (x{over:.2f} of uvicorn h11)",
         )
+        cpu = statistics.median(per_cpu[name])
+        cpu_over = statistics.median(
+            x / p for x, p in zip(per_cpu[name], per_cpu["plain"], strict=True)
+        )
+        result.row(
+            f"authz over HTTP, 1 worker, {SERVICES[name]}: decisions per CPU-second",
+            f"{cpu:,.0f} (x{cpu_over:.2f} of uvicorn h11)",
+        )
         result.details.append(
             f"authz over HTTP, {SERVICES[name]}: decisions/s per round "
             + ", ".join(f"{x.rps:,.0f}" for x in direct[name])
             + f"; p50 / p99 {statistics.median(x.p50_ms for x in direct[name]):.2f} / "
             + f"{statistics.median(x.p99_ms for x in direct[name]):.2f} ms; "
-            + f"{sum(x.errors for x in direct[name])} errors"
+            + f"{sum(x.errors for x in direct[name])} errors; decisions per CPU-second "
+            + ", ".join(f"{x:,.0f}" for x in per_cpu[name])
         )
     result.row("authz in-process (no HTTP): decisions/s per core", f"{in_process:,.0f}")
     result.details.append(
@@ -231,25 +232,3 @@ async def revocation(
             await asyncio.sleep(0.005)
     names = dict(zip(fronts, ("authz", "cached"), strict=True))
     return {names[port]: seen.get(port, float("inf")) for port in fronts}
-
-
-def start_authz(
-    env: BenchEnv, port: int, cpus: set[int] | None, *, fast: bool
-) -> subprocess.Popen[bytes]:
-    """``keystile authz`` as installed with ``keystile[fast]`` (Granian), or without it."""
-    environ = env.environ(
-        KEYSTILE_AUTHZ_DIALECT="nginx", KEYSTILE_AUTHZ_TRUSTED_PROXIES="127.0.0.1/32"
-    )
-    script = ["-m", "keystile"] if fast else ["-c", WITHOUT_FAST]
-    argv = [sys.executable, *script, "authz", "--host", HOST, "--port", str(port)]
-    if cpus and shutil.which("taskset"):
-        argv = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *argv]
-    with (env.tmp / "authz.log").open("ab") as log:
-        return subprocess.Popen(  # our own argv, no shell
-            argv, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-
-
-def tail(env: BenchEnv) -> str:
-    return (env.tmp / "authz.log").read_text(errors="replace")[-500:]
