@@ -13,10 +13,11 @@ Each round loads the fronts for the same duration in a rotating order with the s
 ratios to nginx alone.
 
 Then each service's own capacity: its decisions per second loaded directly over HTTP (one
-worker, so one core; the same rotation), the same per CPU-second the service spent (what
-other processes on a shared machine cannot take from it), and in-process (the ASGI app
-called in a loop, no HTTP), all with a cached publishable key on a catalogued route whose
-workspace has a blacklist rule.
+worker, so one core; alternating, with 32 and with 128 connections), the same per
+CPU-second the service spent (what other processes on a shared machine cannot take from
+it), and in-process (the ASGI app called in a loop, no HTTP), all with a cached publishable
+key on a catalogued route whose workspace has a blacklist rule
+(:mod:`bench.authz_services`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ import httpx
 
 from bench.apps import PATH
 from bench.authz_inprocess import decisions_in_process
-from bench.authz_services import SERVICES, cpu_seconds, start_authz, tail
+from bench.authz_services import (
+    DIRECT_CONNECTIONS,
+    SERVICES,
+    direct_rows,
+    load_directly,
+    start_authz,
+    tail,
+)
 from bench.httpclient import HOST, wait_ready
 from bench.loadgen import LoadResult, run_python, run_wrk, wrk_path
 from bench.nginx import DOC_AUTHZ, DOC_UPSTREAM, run_nginx, snippet
@@ -119,9 +127,15 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
         nginx_servers = servers(ports, services, str(env.tmp))
         with run_nginx(env.tmp / "nginx", nginx_servers, list(ports.values()), cpus=server_cpus):
 
-            def load(port: int, duration: float, path: str = PATH, **extra: str) -> LoadResult:
+            def load(
+                port: int,
+                duration: float,
+                path: str = PATH,
+                connections: int = CONNECTIONS,
+                **extra: str,
+            ) -> LoadResult:
                 return runner(
-                    port, path, {**key, **extra}, connections=CONNECTIONS, duration=duration,
+                    port, path, {**key, **extra}, connections=connections, duration=duration,
                     max_requests=MAX_REQUESTS, cpus=load_cpus,
                 )  # fmt: skip
 
@@ -134,16 +148,8 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
                 turn = r % len(FRONTS)
                 for front in FRONTS[turn:] + FRONTS[:turn]:
                     runs[front].append(load(ports[front], seconds))
-            check = {"X-Original-Method": "GET", "X-Original-URI": PATH}
-            direct: dict[str, list[LoadResult]] = {name: [] for name in SERVICES}
-            per_cpu: dict[str, list[float]] = {name: [] for name in SERVICES}
-            for r in range(rounds):
-                for name in sorted(SERVICES, reverse=r % 2 == 1):
-                    before = cpu_seconds(processes[name].pid)
-                    done = load(services[name], seconds, "/_keystile", **check)
-                    spent = cpu_seconds(processes[name].pid) - before
-                    direct[name].append(done)
-                    per_cpu[name].append(done.requests / spent if spent > 0 else float("nan"))
+            pids = {name: process.pid for name, process in processes.items()}
+            direct = load_directly(load, services, pids, rounds=rounds, seconds=seconds)
             revoked = await revocation(env, key, ports["authz"], ports["cached"])
     finally:
         for process in processes.values():
@@ -179,34 +185,15 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
         "revoked key refused after (b / c)",
         f"{revoked['authz'] * 1e3:.0f} / {revoked['cached'] * 1e3:.0f} ms",
     )
-    for name in SERVICES:
-        rps = statistics.median(x.rps for x in direct[name])
-        pairs = zip(direct[name], direct["plain"], strict=True)
-        over = statistics.median(x.rps / p.rps for x, p in pairs)
-        result.row(
-            f"authz over HTTP, 1 worker, {SERVICES[name]}: decisions/s",
-            f"{rps:,.0f} (x{over:.2f} of uvicorn h11)",
-        )
-        cpu = statistics.median(per_cpu[name])
-        cpu_over = statistics.median(
-            x / p for x, p in zip(per_cpu[name], per_cpu["plain"], strict=True)
-        )
-        result.row(
-            f"authz over HTTP, 1 worker, {SERVICES[name]}: decisions per CPU-second",
-            f"{cpu:,.0f} (x{cpu_over:.2f} of uvicorn h11)",
-        )
-        result.details.append(
-            f"authz over HTTP, {SERVICES[name]}: decisions/s per round "
-            + ", ".join(f"{x.rps:,.0f}" for x in direct[name])
-            + f"; p50 / p99 {statistics.median(x.p50_ms for x in direct[name]):.2f} / "
-            + f"{statistics.median(x.p99_ms for x in direct[name]):.2f} ms; "
-            + f"{sum(x.errors for x in direct[name])} errors; decisions per CPU-second "
-            + ", ".join(f"{x:,.0f}" for x in per_cpu[name])
-        )
+    for metric, value, details in direct_rows(direct):
+        result.row(metric, value)
+        result.details.append(details)
     result.row("authz in-process (no HTTP): decisions/s per core", f"{in_process:,.0f}")
     result.details.append(
-        f"load generator: {runs['alone'][0].tool}, 1 thread, {CONNECTIONS} connections, "
-        f"{rounds} rounds x {seconds:g} s per front and per service (rotating order); nginx "
+        f"load generator: {runs['alone'][0].tool}, 1 thread, {CONNECTIONS} connections (the "
+        f"direct loads: also {DIRECT_CONNECTIONS[-1]}), {rounds} rounds x {seconds:g} s per front "
+        "and per service (rotating order); the ratios of the direct loads: to uvicorn h11's "
+        "rounds; nginx "
         f"(1 worker) and both keystile authz services (1 worker each) on cores "
         f"{sorted(server_cpus or [])}, the load generator and Redis on {sorted(load_cpus or [])}"
     )

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from bench.apps import PATH
 from bench.httpclient import HOST
+from bench.loadgen import LoadResult
 from bench.setup import ROOT, BenchEnv
 
 # The services and how they are labelled: as installed with keystile[fast], and without it.
 SERVICES = {"authz": "Granian, keystile[fast]", "plain": "uvicorn h11, no extra"}
+# Concurrent checks of the direct loads: the fronts' (and the docs' nginx keepalive), and one
+# that saturates either server (Granian batches its hand-overs to Python as checks queue up).
+DIRECT_CONNECTIONS = (32, 128)
+CHECK = {"X-Original-Method": "GET", "X-Original-URI": PATH}
 # `python -c` as the `keystile` script without the fast extra's modules.
 WITHOUT_FAST = (
     "import sys\n"
@@ -79,3 +87,50 @@ def cpu_seconds(pid: int) -> float:
         tree |= found
         grew = bool(found)
     return sum(ticks.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
+
+
+Load = Callable[..., LoadResult]
+# (service, connections) -> per round: (the load's result, decisions per CPU-second)
+Direct = dict[tuple[str, int], list[tuple[LoadResult, float]]]
+
+
+def load_directly(
+    load: Load, ports: dict[str, int], pids: dict[str, int], *, rounds: int, seconds: float
+) -> Direct:
+    """Each service loaded with checks, alternating, at each of :data:`DIRECT_CONNECTIONS`."""
+    direct: Direct = {(name, c): [] for name in SERVICES for c in DIRECT_CONNECTIONS}
+    for r in range(rounds):
+        for connections in DIRECT_CONNECTIONS:
+            for name in sorted(SERVICES, reverse=r % 2 == 1):
+                before = cpu_seconds(pids[name])
+                done = load(ports[name], seconds, "/_keystile", connections=connections, **CHECK)
+                spent = cpu_seconds(pids[name]) - before
+                per_cpu = done.requests / spent if spent > 0 else float("nan")
+                direct[name, connections].append((done, per_cpu))
+    return direct
+
+
+def direct_rows(direct: Direct) -> list[tuple[str, str, str]]:
+    """(metric, value, details) per service and concurrency, ratios to uvicorn h11's rounds."""
+    rows = []
+    for (name, connections), runs in direct.items():
+        base = direct["plain", connections]
+        rps = statistics.median(done.rps for done, _ in runs)
+        cpu = statistics.median(per_cpu for _, per_cpu in runs)
+        over = statistics.median(x.rps / b.rps for (x, _), (b, _) in zip(runs, base, strict=True))
+        cpu_over = statistics.median(x / b for (_, x), (_, b) in zip(runs, base, strict=True))
+        rows.append(
+            (
+                f"authz over HTTP, 1 worker, {SERVICES[name]}, {connections} connections: "
+                "decisions/s; per CPU-second",
+                f"{rps:,.0f} (x{over:.2f}); {cpu:,.0f} (x{cpu_over:.2f})",
+                f"authz over HTTP, {SERVICES[name]}, {connections} connections: decisions/s "
+                + ", ".join(f"{done.rps:,.0f}" for done, _ in runs)
+                + "; per CPU-second "
+                + ", ".join(f"{per_cpu:,.0f}" for _, per_cpu in runs)
+                + f"; p50 / p99 {statistics.median(d.p50_ms for d, _ in runs):.2f} / "
+                + f"{statistics.median(d.p99_ms for d, _ in runs):.2f} ms; "
+                + f"{sum(d.errors for d, _ in runs)} errors",
+            )
+        )
+    return rows
