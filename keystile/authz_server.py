@@ -3,8 +3,8 @@ uvicorn (``keystile[serve]``). Both run :func:`keystile.serving.create_authz_app
 worker, read the trust check's peer address from the TCP connection (never from
 ``X-Forwarded-For``) and log no access line (the proxy logs every request).
 
-Granian parses HTTP and does the socket work in Rust: a check costs the service about a
-third of what it costs under uvicorn's pure-Python h11 (bench case 8).
+Granian parses HTTP and does the socket work in Rust: per worker, x2.3-x3.7 the checks per
+second of uvicorn on h11 (bench case 8, 32 and 128 concurrent checks).
 """
 
 from __future__ import annotations
