@@ -1,17 +1,23 @@
 """Case 8: a non-Python API behind nginx + ``auth_request`` + ``keystile authz``.
 
-One nginx (one worker) serves four things on free loopback ports: the upstream (fixed
+One nginx (one worker) serves five things on free loopback ports: the upstream (fixed
 ``200 ok``), the API through nginx alone, the API through the documented ``auth_request``
-config (``docs/proxies.md``) asking ``keystile authz`` (the real command: one uvicorn
-worker, dialect ``nginx``), and the same config with ``proxy_cache`` on the auth location
-(answers kept 1 s per key, method, host and URI). nginx and the authz service share the
-server cores, the load generator and Redis the others. Each round loads the three fronts
-for the same duration in a rotating order with the same client (wrk, else the Python one);
-numbers are medians over rounds, ratios medians of per-round ratios to nginx alone.
+config (``docs/proxies.md``) asking ``keystile authz`` (the real command, one worker,
+dialect ``nginx``: under Granian, as installed with ``keystile[fast]``), the same config
+asking ``keystile authz`` as installed without that extra (uvicorn on h11 and asyncio: the
+fast extra's modules unimportable in its process), and the first config with
+``proxy_cache`` on the auth location (answers kept 1 s per key, method, host and URI).
+nginx and both services share the server cores, the load generator and Redis the others.
+Each round loads the fronts for the same duration in a rotating order with the same client
+(wrk, else the Python one); numbers are medians over rounds, ratios medians of per-round
+ratios to nginx alone.
 
-Then the authz service's own capacity: its decisions per second loaded directly over HTTP
-(one worker, so one core), and in-process (the ASGI app called in a loop, no HTTP), both
-with a cached publishable key on a catalogued route whose workspace has a blacklist rule.
+Then each service's own capacity: its decisions per second loaded directly over HTTP (one
+worker, so one core; alternating, with 32 and with 128 connections), the same per
+CPU-second the service spent (what other processes on a shared machine cannot take from
+it), and in-process (the ASGI app called in a loop, no HTTP), all with a cached publishable
+key on a catalogued route whose workspace has a blacklist rule
+(:mod:`bench.authz_services`).
 """
 
 from __future__ import annotations
@@ -19,8 +25,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
@@ -28,11 +32,19 @@ import httpx
 
 from bench.apps import PATH
 from bench.authz_inprocess import decisions_in_process
+from bench.authz_services import (
+    DIRECT_CONNECTIONS,
+    SERVICES,
+    direct_rows,
+    load_directly,
+    start_authz,
+    tail,
+)
 from bench.httpclient import HOST, wait_ready
 from bench.loadgen import LoadResult, run_python, run_wrk, wrk_path
 from bench.nginx import DOC_AUTHZ, DOC_UPSTREAM, run_nginx, snippet
 from bench.report import CaseResult
-from bench.setup import ROOT, BenchEnv, cpu_plan, pinned
+from bench.setup import BenchEnv, cpu_plan, pinned
 from keystile.redis_server import free_port
 
 NAME = "8 authz behind nginx"
@@ -52,22 +64,29 @@ CACHE = f"""
         proxy_cache_valid 200 401 403 1s;
         proxy_ignore_headers Cache-Control Expires;
 """
-FRONTS = ("alone", "authz", "cached")
+FRONTS = ("alone", "authz", "plain", "cached")
 LABELS = {
     "alone": "a nginx alone",
-    "authz": "b nginx + auth_request + authz",
+    "authz": "b nginx + auth_request + authz (Granian, keystile[fast])",
+    "plain": "b' b with authz under uvicorn (no keystile[fast])",
     "cached": "c b + proxy_cache 1 s on the auth location",
 }
-
 Runner = Callable[..., LoadResult]
 
 
-def servers(ports: dict[str, int], authz: int, folder: str) -> str:
-    """The nginx config: upstream, alone, the docs' front, the docs' front with the cache."""
-    docs = snippet("nginx").replace(DOC_AUTHZ, f"{HOST}:{authz}")
+def servers(ports: dict[str, int], authz: dict[str, int], folder: str) -> str:
+    """The nginx config: upstream, alone, the docs' front (one per service), the docs' front
+    with the cache."""
+    docs = snippet("nginx").replace(DOC_AUTHZ, f"{HOST}:{authz['authz']}")
     docs = docs.replace(DOC_UPSTREAM, f"{HOST}:{ports['upstream']}")
     front = docs.replace("listen 8000;", f"listen {HOST}:{ports['authz']};")
     server = docs[docs.index("server {") :]  # the upstream blocks are declared once
+    plain = server.replace("listen 8000;", f"listen {HOST}:{ports['plain']};")
+    plain = plain.replace("http://keystile_authz", "http://keystile_authz_plain")
+    plain = (
+        f"upstream keystile_authz_plain {{ server {HOST}:{authz['plain']}; keepalive 32; }}\n"
+        + plain
+    )
     cached = server.replace("listen 8000;", f"listen {HOST}:{ports['cached']};")
     cached = cached.replace("location = /_keystile {", "location = /_keystile {" + CACHE)
     return f"""
@@ -85,6 +104,7 @@ def servers(ports: dict[str, int], authz: int, folder: str) -> str:
         }}
     }}
 {front}
+{plain}
 {cached}
 """
 
@@ -98,17 +118,24 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
     runner: Runner = run_wrk if use_wrk else run_python
     key = {"X-Api-Key": env.publishable_key()}
     ports = {name: free_port() for name in ("upstream", *FRONTS)}
-    authz_port = free_port()
-    process = start_authz(env, authz_port, server_cpus)
+    services = {name: free_port() for name in SERVICES}
+    processes = {name: start_authz(env, name, port, server_cpus) for name, port in services.items()}
     try:
-        if not await wait_ready(authz_port, "/", 30, expect=400):  # a check without headers
-            raise RuntimeError(f"keystile authz did not start: {tail(env)}")
-        nginx_servers = servers(ports, authz_port, str(env.tmp))
+        for name, port in services.items():  # a check without headers: 400
+            if not await wait_ready(port, "/", 30, expect=400):
+                raise RuntimeError(f"keystile authz ({SERVICES[name]}) did not start: {tail(env)}")
+        nginx_servers = servers(ports, services, str(env.tmp))
         with run_nginx(env.tmp / "nginx", nginx_servers, list(ports.values()), cpus=server_cpus):
 
-            def load(port: int, duration: float, path: str = PATH, **extra: str) -> LoadResult:
+            def load(
+                port: int,
+                duration: float,
+                path: str = PATH,
+                connections: int = CONNECTIONS,
+                **extra: str,
+            ) -> LoadResult:
                 return runner(
-                    port, path, {**key, **extra}, connections=CONNECTIONS, duration=duration,
+                    port, path, {**key, **extra}, connections=connections, duration=duration,
                     max_requests=MAX_REQUESTS, cpus=load_cpus,
                 )  # fmt: skip
 
@@ -118,16 +145,16 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
                 if warm.errors:
                     raise RuntimeError(f"{front}: {warm.errors} errors during warm-up")
             for r in range(rounds):
-                for front in FRONTS[r % 3 :] + FRONTS[: r % 3]:
+                turn = r % len(FRONTS)
+                for front in FRONTS[turn:] + FRONTS[:turn]:
                     runs[front].append(load(ports[front], seconds))
-            direct = load(
-                authz_port, seconds, "/_keystile", **{"X-Original-Method": "GET"},
-                **{"X-Original-URI": PATH},
-            )  # fmt: skip
+            pids = {name: process.pid for name, process in processes.items()}
+            direct = load_directly(load, services, pids, rounds=rounds, seconds=seconds)
             revoked = await revocation(env, key, ports["authz"], ports["cached"])
     finally:
-        process.terminate()
-        process.wait(10)
+        for process in processes.values():
+            process.terminate()
+            process.wait(10)
     # nginx writes each cache entry's key, as text, into its file: the API key on disk.
     secret = key["X-Api-Key"].encode()
     cache_files = [f for f in (env.tmp / "auth-cache").rglob("*") if f.is_file()]
@@ -158,14 +185,17 @@ async def run(env: BenchEnv, *, rounds: int, seconds: float, loadgen: str = "aut
         "revoked key refused after (b / c)",
         f"{revoked['authz'] * 1e3:.0f} / {revoked['cached'] * 1e3:.0f} ms",
     )
-    result.row("authz over HTTP, 1 uvicorn worker: decisions/s", f"{direct.rps:,.0f}")
+    for metric, value, details in direct_rows(direct):
+        result.row(metric, value)
+        result.details.append(details)
     result.row("authz in-process (no HTTP): decisions/s per core", f"{in_process:,.0f}")
     result.details.append(
-        f"load generator: {direct.tool}, 1 thread, {CONNECTIONS} connections, {rounds} rounds x "
-        f"{seconds:g} s per front (rotating order); nginx (1 worker) and keystile authz (1 "
-        f"worker) on cores {sorted(server_cpus or [])}, the load generator and Redis on "
-        f"{sorted(load_cpus or [])}; the direct load: {direct.requests:,} requests, "
-        f"{direct.errors} errors, p50 / p99 {direct.p50_ms:.2f} / {direct.p99_ms:.2f} ms"
+        f"load generator: {runs['alone'][0].tool}, 1 thread, {CONNECTIONS} connections (the "
+        f"direct loads: also {DIRECT_CONNECTIONS[-1]}), {rounds} rounds x {seconds:g} s per front "
+        "and per service (rotating order); the ratios of the direct loads: to uvicorn h11's "
+        "rounds; nginx "
+        f"(1 worker) and both keystile authz services (1 worker each) on cores "
+        f"{sorted(server_cpus or [])}, the load generator and Redis on {sorted(load_cpus or [])}"
     )
     return result
 
@@ -189,21 +219,3 @@ async def revocation(
             await asyncio.sleep(0.005)
     names = dict(zip(fronts, ("authz", "cached"), strict=True))
     return {names[port]: seen.get(port, float("inf")) for port in fronts}
-
-
-def start_authz(env: BenchEnv, port: int, cpus: set[int] | None) -> subprocess.Popen[bytes]:
-    environ = env.environ(
-        KEYSTILE_AUTHZ_DIALECT="nginx", KEYSTILE_AUTHZ_TRUSTED_PROXIES="127.0.0.1/32"
-    )
-    argv = [sys.executable, "-m", "keystile", "authz", "--host", HOST, "--port", str(port)]
-    if cpus and shutil.which("taskset"):
-        argv = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *argv]
-    with (env.tmp / "authz.log").open("wb") as log:
-        return subprocess.Popen(  # our own argv, no shell
-            argv, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-
-
-def tail(env: BenchEnv) -> str:
-    return (env.tmp / "authz.log").read_text(errors="replace")[-500:]

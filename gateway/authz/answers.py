@@ -12,6 +12,8 @@ from gateway.authz.config import AuthzConfig
 from gateway.keys.identity import SCOPE_NAMES
 
 PROBLEM_HEADER = b"x-keystile-problem"
+_KIND_NAMES = {kind: name.encode() for kind, name in SCOPE_NAMES.items()}
+_NO_BODY = (b"content-length", b"0")
 
 
 async def handshake() -> Message:
@@ -89,35 +91,37 @@ class HeadAnswer:
 class Identity:
     """The app behind the gateway: 200 and who the caller is (the gateway's scope state)."""
 
+    __slots__ = ("action", "key_id", "key_kind", "workspace")
+
     def __init__(self, config: AuthzConfig) -> None:
-        self.names = tuple(
-            name.encode()
-            for name in (
-                config.workspace_header,
-                config.key_kind_header,
-                config.key_id_header,
-                config.action_header,
-            )
-        )
+        self.workspace = config.workspace_header.encode()
+        self.key_kind = config.key_kind_header.encode()
+        self.key_id = config.key_id_header.encode()
+        self.action = config.action_header.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
+        # Every allowed check ends here: built inline, no more than the answer needs.
+        kind = scope["type"]
+        if kind == "lifespan":
             await _lifespan(receive, send)
             return
         state = scope["state"]
-        kind = state.get("key_kind")
-        values = (
-            state.get("workspace_id"),
-            None if kind is None else SCOPE_NAMES[kind],
-            state.get("key_id"),
-            state.get("action"),
-        )
-        headers = [(n, (v or "").encode()) for n, v in zip(self.names, values, strict=True)]
-        headers.append((b"content-length", b"0"))
-        websocket = scope["type"] == "websocket"
-        prefix = "websocket.http.response" if websocket else "http.response"
-        await send({"type": f"{prefix}.start", "status": 200, "headers": headers})
-        await send({"type": f"{prefix}.body", "body": b""})
+        key_kind = state.get("key_kind")
+        headers = [
+            (self.workspace, (state.get("workspace_id") or "").encode()),
+            (self.key_kind, b"" if key_kind is None else _KIND_NAMES[key_kind]),
+            (self.key_id, (state.get("key_id") or "").encode()),
+            (self.action, (state.get("action") or "").encode()),
+            _NO_BODY,
+        ]
+        if kind == "websocket":
+            start, body = "websocket.http.response.start", "websocket.http.response.body"
+        else:
+            start, body = "http.response.start", "http.response.body"
+            if type(send) is ProblemInHeader:  # passes a 200 as it is: one layer less
+                send = send.send
+        await send({"type": start, "status": 200, "headers": headers})
+        await send({"type": body, "body": b""})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

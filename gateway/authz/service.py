@@ -42,6 +42,7 @@ INVALID_CHECK = Problem("invalid_check_request", 400, "Invalid check request", "
 AMBIGUOUS_PATH = Problem("ambiguous_path", 400, "Ambiguous path", "", 1008)
 _PEER_MEMO = 1024
 _WS_EXTENSION = "websocket.http.response"
+_ASGI = {"version": "3.0"}
 _HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 
@@ -94,6 +95,7 @@ class AuthzService:
         )
         # Neither the description of the check nor the secret is the original's header.
         self._dropped = self.dialect.own_headers | {self._secret_header}
+        self._dropped_and_host = self._dropped | {b"host"}  # the description names the Host
         # A proxy relays an HTTP answer: WebSockets are refused with the HTTP problem too.
         gateway_options["websocket_denial"] = "http"
         if upstream != "starlette" and gateway_options.get("method_override") == "decide":
@@ -127,17 +129,18 @@ class AuthzService:
         return cls(settings=settings, **{**gateway, **authz, **overrides})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
+        kind = scope["type"]
+        if kind == "lifespan":
             await self.gate(scope, receive, send)  # starts and stops the gateway's tasks
             return
-        if scope["type"] == "websocket":
+        if kind == "websocket":
             # A proxy that passed the client's upgrade on to the check (Caddy does): answer
             # the handshake in HTTP, which it relays, rather than ever accepting it.
             if _WS_EXTENSION not in (scope.get("extensions") or {}):
                 await send({"type": "websocket.close", "code": 1008})
                 return
             send = WebSocketAnswer(send)
-        elif scope["type"] != "http":
+        elif kind != "http":
             return
         if self._nginx:
             send = ProblemInHeader(send)
@@ -161,18 +164,15 @@ class AuthzService:
         path = await self._path(original, websocket, send)
         if path is None:
             return
-        dropped = self._dropped
         host = original.host
-        headers = [
-            (name, value)
-            for name, value in scope["headers"]
-            if name not in dropped and not (host is not None and name == b"host")
-        ]
+        dropped = self._dropped if host is None else self._dropped_and_host
+        headers = [header for header in scope["headers"] if header[0] not in dropped]
         if host is not None:
             headers.append((b"host", host))
+        state = scope.get("state")
         inner: dict[str, Any] = {
             "type": "http",
-            "asgi": scope.get("asgi", {"version": "3.0"}),
+            "asgi": scope.get("asgi") or _ASGI,
             "http_version": scope.get("http_version", "1.1"),
             "scheme": _HTTP_SCHEME.get(scope.get("scheme", "http"), "http"),
             "method": original.method,
@@ -183,7 +183,7 @@ class AuthzService:
             "headers": headers,
             "client": scope.get("client"),
             "server": scope.get("server"),
-            "state": dict(scope.get("state") or {}),
+            "state": dict(state) if state else {},
         }
         if websocket:
             del inner["method"]

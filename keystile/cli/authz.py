@@ -6,6 +6,7 @@ import os
 
 import click
 
+from keystile.authz_server import SERVERS, ServerName, default_server
 from keystile.cli.base import REDIS_URL, main, with_home_hint
 from keystile.home import Home
 
@@ -14,15 +15,20 @@ from keystile.home import Home
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    help="HTTP server (default: granian when installed, with keystile[fast]; else uvicorn).",
+)
 @click.pass_context
-def authz(ctx: click.Context, host: str, port: int, workers: int) -> None:
+def authz(
+    ctx: click.Context, host: str, port: int, workers: int, server: ServerName | None
+) -> None:
     """Answer a reverse proxy's auth checks (options: [authz] and [gateway], or
     KEYSTILE_AUTHZ_* / KEYSTILE_GATEWAY_*; the catalog: `keystile catalog load FILE`).
     With `keystile --embedded authz`, the data folder's own Redis and secrets."""
-    import uvicorn  # the serving stack loads only here
-
-    from gateway.authz.service import AuthzService
-    from keystile import serving
+    from gateway.authz.service import AuthzService  # the serving stack loads only here
+    from keystile import authz_server, serving
     from policies import Settings
 
     root = ctx.find_root()
@@ -34,19 +40,13 @@ def authz(ctx: click.Context, host: str, port: int, workers: int) -> None:
     # [authz] and [gateway] from the file
     settings = with_home_hint(lambda: Settings.load(config_file=config), root.params)
     root.meta[REDIS_URL] = settings.redis_url
-    # Built once here so that a bad option is one line and exit 1 before uvicorn starts.
+    # Built once here so that a bad option is one line and exit 1 before the server starts.
     AuthzService.from_settings(settings)
+    server = server or default_server()
+    if not authz_server.installed(server):
+        extra = "fast" if server == "granian" else "serve"
+        raise click.ClickException(f"{server} is not installed: pip install 'keystile[{extra}]'")
     if config:
         os.environ["KEYSTILE_CONFIG"] = os.path.abspath(config)
-    uvicorn.run(
-        "keystile.serving:create_authz_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        # The trust check reads the peer's own address: never one from X-Forwarded-For.
-        proxy_headers=False,
-        # The proxy logs every request; the service logs each refusal (keystile.gateway).
-        access_log=False,
-        log_level="info",
-    )
+    click.echo(f"keystile authz: {server} on http://{host}:{port}, {workers} worker(s)", err=True)
+    authz_server.run(server, host=host, port=port, workers=workers)
