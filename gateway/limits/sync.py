@@ -89,6 +89,8 @@ class LimitSync:
         batch: list[tuple[WindowCounter, Tally]] = []
         for key, counter in list(limiter.counters.items()):
             counter.estimate(now)  # rolls its bucket over if one ended
+            if counter.pending:  # (the request path's fast lane leaves ``used`` to this)
+                counter.used = now
             active = (
                 counter.pending or counter.pending_previous or now - counter.used < ACTIVE_SECONDS
             )

@@ -19,18 +19,19 @@ from policies.limits.rate_limits import KEY_SCOPE
 
 CounterKey = tuple[str, str, str, int]  # workspace, owner, scope, window seconds
 # Weights are floats: 3 * (1 - 1/3) must count as 2, not 2.0000000000000004.
-_EPSILON = 1e-9
+EPSILON = 1e-9
 
 
 _R, _T = 111_111_111_111, 222_222_222_222  # placeholders no real value can collide with
 
 
-def item_template(name: str) -> bytes:
+def item_template(name: str, *, r: str = "%d", t: str = "%d") -> bytes:
     """A ``RateLimit`` item serialised by ``http-sf`` once, with placeholder integers made
-    ``%d``: a request then only formats its two integers (plain digits in Structured
-    Fields) into their places, for serialising costs 6 us and a hit has fewer to spend."""
+    ``%d`` (or what ``r`` and ``t`` say): a request then only formats an integer (plain
+    digits in Structured Fields) into its place, for serialising costs 6 us and a hit has
+    fewer to spend."""
     text = http_sf.ser([(name, {"r": _R, "t": _T})]).replace("%", "%%")  # type: ignore[list-item]
-    return text.replace(str(_R), "%d").replace(str(_T), "%d").encode("ascii")
+    return text.replace(str(_R), r).replace(str(_T), t).encode("ascii")
 
 
 class WindowCounter:
@@ -45,19 +46,22 @@ class WindowCounter:
         "lease_bucket",
         "lease_into",
         "lease_previous",
-        "left_base",
         "name",
         "pending",
         "pending_previous",
         "previous",
         "processes",
         "quota",
+        "r_base",
         "rank",
         "seconds",
         "sending",
         "spent",
         "synced",
+        "t_next",
         "template",
+        "timed",
+        "timing",
         "used",
     )
 
@@ -83,13 +87,18 @@ class WindowCounter:
         self.lease_bucket = -1
         self.synced = -math.inf  # clock time of the last successful sync
         self.used = -math.inf
-        # The last full decision (decide()): what was left then plus what had been spent;
-        # until fast_until, fast_limit admissions pass on two comparisons.
-        self.left_base = 0.0
+        # Until fast_until, fast_limit admissions pass on two comparisons (decide()).
         self.bucket_end = 0.0
         self.fast_limit = 0
         self.fast_until = -math.inf
         self.template = item_template(self.name)
+        # The field of an admission, prepared once per state: ``timing`` % t is the item
+        # with ``t`` in place (``timed``, until ``t_next``), which leaves ``r`` to format;
+        # r is r_base - spent (r_base: set by decide()).
+        self.timing = item_template(self.name, r="%%d")
+        self.timed = self.timing % 0
+        self.t_next = -math.inf
+        self.r_base = 0
 
     def roll(self, bucket: int) -> None:
         if bucket == self.bucket + 1:  # what we know of the bucket that ended
@@ -100,7 +109,7 @@ class WindowCounter:
         self.current = 0
         self.bucket = bucket
         self.bucket_end = float((bucket + 1) * self.seconds)
-        self.fast_until = -math.inf
+        self.fast_until = self.t_next = -math.inf
 
     def estimate(self, now: float) -> float:
         """The sliding-window count now: shared view plus this process's unsynced counts."""
@@ -133,8 +142,8 @@ class WindowCounter:
         shared = self.previous * (1.0 - into) + self.current
         left = self.quota - shared - mine  # before this request
         spent = self.spent
-        self.left_base = left + spent  # field() counts down from here
-        if left < 1.0 - _EPSILON:
+        self.r_base = math.floor(left + spent + EPSILON)  # field() counts down from here
+        if left < 1.0 - EPSILON:
             return 1
         if now - self.synced <= fresh_for:  # a lease from a recent sync: the exact split
             # Plus this process's share of what the previous bucket's decaying weight has
@@ -144,17 +153,20 @@ class WindowCounter:
                 freed = self.lease_previous * (into - self.lease_into)
             else:
                 freed = self.previous * into
-            allowed = int(self.lease + freed / self.processes + _EPSILON)
+            allowed = int(self.lease + freed / self.processes + EPSILON)
             if spent >= allowed:
                 return 2
-            self.fast_limit = min(allowed, spent + int(left + _EPSILON))
-            self.fast_until = min(self.synced + fresh_for, (bucket + 1) * seconds)
+            self.fast_limit = min(allowed, spent + int(left + EPSILON))
+            if now >= self.t_next:
+                self.retime(now)
+            # Until the lease goes stale, the bucket ends or the field's t changes.
+            self.fast_until = min(self.synced + fresh_for, self.t_next)
             return 0
         # No fresh lease (a counter just seen, or Redis away): split what this process's
         # view says is left, by the process count and rank it last knew.
         processes = self.processes
         if processes > 1:
-            whole = int(self.quota - shared + _EPSILON)
+            whole = int(self.quota - shared + EPSILON)
             share = whole // processes + (1 if self.rank < whole % processes else 0)
             if mine + 1 > share:
                 return 2
@@ -163,14 +175,19 @@ class WindowCounter:
     def field(self, now: float) -> bytes:
         """This counter's ``RateLimit`` item after an admission: what is left is counted
         down from the last full decision (:meth:`decide`), so it errs low, never high."""
-        left = self.left_base - self.spent
-        return self.template % (
-            int(left + _EPSILON) if left > 0 else 0,
-            -int((now - self.bucket_end) // 1),  # ceil(seconds to the bucket's end)
-        )
+        if now >= self.t_next:
+            self.retime(now)
+        left = self.r_base - self.spent
+        return self.timed % (left if left > 0 else 0)
+
+    def retime(self, now: float) -> None:
+        """``t`` (whole seconds to the bucket's end, rounded up) and until when it holds."""
+        t = -int((now - self.bucket_end) // 1)
+        self.timed = self.timing % t
+        self.t_next = self.bucket_end - t + 1
 
     def remaining(self, now: float) -> int:
-        return max(0, math.floor(self.quota - self.estimate(now) + _EPSILON))
+        return max(0, math.floor(self.quota - self.estimate(now) + EPSILON))
 
     def reset_in(self, now: float) -> int:
         """Seconds until the current bucket ends (RateLimit's ``t`` while there is room)."""
