@@ -21,6 +21,7 @@ from gateway.limits.ratelimit_fields import (
 )
 from gateway.limits.window_counter import CounterKey, WindowCounter
 from gateway.refusals.problems import Rendered
+from policies.limits.counters import FirstLeases
 from policies.limits.rate_limits import KEY_SCOPE, Limits
 
 __all__ = ["CounterKey", "Lane", "LimitPlan", "Limiter", "WindowCounter"]
@@ -91,6 +92,15 @@ class Limiter:
             self.ask()
         found.used = max(found.used, self.clock())  # held by a new entry: keep it a while
         return found
+
+    def first_seen(self, plan: LimitPlan, found: FirstLeases) -> None:
+        """A lookup's leases (its one round trip was each new counter's first sync)."""
+        now = self.clock()
+        for counter in plan.counters:
+            if counter.synced == -math.inf:
+                first = found.get((counter.key[2], counter.seconds))
+                if first is not None:
+                    counter.first_seen(*first, now)
 
     def ask(self) -> None:
         if not self.wanted:

@@ -41,6 +41,8 @@ class LimitSync:
         self.timeout = timeout
         # Unique per process and start, so a restarted process is not taken for its past self.
         self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # A process is live (counted in N, its lease set aside) this long after its last sync.
+        self.stale = 3 * interval
 
     async def run(self, reader: AsyncPolicyStore) -> None:
         """Sync until cancelled (failures are counted by the metrics' ``store_call``,
@@ -105,7 +107,7 @@ class LimitSync:
                 totals = await reader.sync_limits(
                     [t for _, t in batch],
                     process=self.process,
-                    stale=3 * self.interval,
+                    stale=self.stale,
                     timeout=self.timeout,
                 )
         except BaseException:
@@ -114,5 +116,5 @@ class LimitSync:
             raise
         now = limiter.clock()
         for (counter, tally), total in zip(batch, totals, strict=True):
-            counter.synced_with(tally, total, now)
+            counter.synced_with(tally.bucket, total, now)
         return len(batch)

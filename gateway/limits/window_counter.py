@@ -215,12 +215,25 @@ class WindowCounter:
         add_previous, self.pending_previous = self.pending_previous, 0
         return Tally(ws, owner, scope, seconds, self.bucket, self.quota, self.sending, add_previous)
 
-    def synced_with(self, tally: Tally, totals: Totals, now: float) -> None:
+    def first_seen(self, bucket: int, totals: Totals, now: float) -> None:
+        """The lookup's answer (:func:`policies.operations.lookup.lookup_leased`): this
+        process's first sync of the counter, read in the lookup's one round trip."""
+        if self.sending:  # a sync is under way: its answer is the newer one
+            return
+        self.estimate(now)  # rolls its bucket over to now's
+        if totals.lease >= 0:
+            self.synced_with(bucket, totals, now)
+        else:  # it holds a lease already (a changed quota, a forgotten counter): N and rank
+            self.processes = max(1, totals.processes)
+            self.rank = totals.rank
+
+    def synced_with(self, bucket: int, totals: Totals, now: float) -> None:
+        """A sync's answer, for the counts of ``bucket`` it sent."""
         self.sending = 0
         self.fast_until = -math.inf  # a new view: decide afresh
-        if tally.bucket == self.bucket:
+        if bucket == self.bucket:
             self.current, self.previous = totals.current, totals.previous
-        elif tally.bucket == self.bucket - 1:
+        elif bucket == self.bucket - 1:
             self.previous = totals.current  # rolled over meanwhile: the ended bucket's total
         self.processes = max(1, totals.processes)
         self.rank = totals.rank

@@ -70,7 +70,8 @@ async def test_redis_down_keeps_limiting_and_counts_come_back(
     for gate in gates:
         await gate.start()
     try:
-        assert [await admitted(gate, key, 1) for gate in gates] == [1, 1]
+        # The first lookup leased the first process the whole limit: the second gets none yet.
+        assert [await admitted(gate, key, 1) for gate in gates] == [1, 0]
         for _ in range(2):
             for gate in gates:
                 await sync(gate)
@@ -78,8 +79,8 @@ async def test_redis_down_keeps_limiting_and_counts_come_back(
         for gate in gates:
             assert await gate.invalidation.wait_until(lambda: not gate.invalidation.subscribed, 10)  # noqa: B023
 
-        # Each process keeps to its lease: 8 were left, 4 each.
-        assert [await admitted(gate, key, 10) for gate in gates] == [4, 4]
+        # Each process keeps to its lease: 9 were left, 5 and 4.
+        assert sorted([await admitted(gate, key, 10) for gate in gates]) == [4, 5]
         # Past the leases' life (3 sync intervals) and into a later window: each process
         # admits at most its last known share of the quota (1/2), so together the limit
         # (in each fixed window; see the README for the bound over any sliding one).

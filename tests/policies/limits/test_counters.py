@@ -1,0 +1,61 @@
+"""The shared rate-limit counters (real Redis): a gateway process's lookup of a limited key is
+also its first sync of the owner's counters, and grants a lease from what is left."""
+
+from __future__ import annotations
+
+from policies import PolicyStore
+from policies.limits import counters
+from policies.limits.counters import Tally
+from policies.operations.lookup import lookup, lookup_leased
+from policies.storage.values import CreatedWorkspace
+from tests.support.clock import ManualClock
+
+STALE = 5.0
+
+
+def first(store: PolicyStore, key: str, process: str) -> dict[tuple[str, int], tuple[int, int]]:
+    """(scope, seconds) -> (lease, processes) of ``process``'s lookup of ``key``."""
+    policy, found = store.run(lookup_leased(store.ctx, key, process=process, stale=STALE))
+    assert policy.limits is not None
+    return {where: (totals.lease, totals.processes) for where, (_, totals) in found.items()}
+
+
+def test_a_lookup_leases_each_window_from_what_is_left(
+    store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    ws, key = workspace.workspace_id, workspace.publishable_key
+    store.set_limits(ws, "pk", ["10/min", "1000/day"], actor="test")
+    store.set_limits(ws, "pk", ["3/min"], scope="projects.create", actor="test")
+    # The first process gets everything; a second one what the first's lease leaves: nothing.
+    assert first(store, key, "a") == {
+        ("*", 60): (10, 1),
+        ("*", 86_400): (1000, 1),
+        ("projects.create", 60): (3, 1),
+    }
+    assert first(store, key, "b") == {
+        ("*", 60): (0, 2),
+        ("*", 86_400): (0, 2),
+        ("projects.create", 60): (0, 2),
+    }
+    # A process that holds a lease keeps it: the lookup only reads (-1).
+    assert first(store, key, "a")[("*", 60)] == (-1, 2)
+    # The plain lookup (no process) leases nothing.
+    assert store.run(lookup(store.ctx, key)).limits is not None
+
+
+def test_a_process_joining_a_spent_window_gets_no_lease(
+    store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    ws, key = workspace.workspace_id, workspace.publishable_key
+    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    clock = ManualClock(1_800_000_030.0)  # mid-bucket: sync and lookup see one bucket
+    store = PolicyStore(store.client, store.ctx.keyring, clock=clock)
+    now = clock()
+    bucket = int(now // 60)
+    tally = Tally(ws, "pk", "*", 60, bucket, 10, add=10)
+    (totals,) = store.run(counters.sync([tally], now=now, process="a", stale=STALE))
+    assert (totals.current, totals.lease) == (10, 0)
+    _, found = store.run(lookup_leased(store.ctx, key, process="b", stale=STALE))
+    assert found == {("*", 60): (bucket, found["*", 60][1])}
+    joined = found["*", 60][1]
+    assert (joined.current, joined.processes, joined.lease) == (10, 2, 0)
