@@ -89,6 +89,7 @@ class Limiter:
         if found.quota != quota:  # a changed limit applies to the counts so far
             found.quota = quota
             found.synced = found.fast_until = -math.inf  # granted under the old limit
+            found.lease_bucket = -1  # so is its lease: the view's split until the next sync
             self.ask()
         found.used = max(found.used, self.clock())  # held by a new entry: keep it a while
         return found

@@ -146,14 +146,7 @@ class WindowCounter:
         if left < 1.0 - EPSILON:
             return 1
         if now - self.synced <= fresh_for:  # a lease from a recent sync: the exact split
-            # Plus this process's share of what the previous bucket's decaying weight has
-            # freed since (every process takes 1/N of it, so together no more than freed;
-            # after a roll-over our view of the ended bucket is a lower bound of it).
-            if bucket == self.lease_bucket:
-                freed = self.lease_previous * (into - self.lease_into)
-            else:
-                freed = self.previous * into
-            allowed = int(self.lease + freed / self.processes + EPSILON)
+            allowed = self.allowed(bucket, into)
             if spent >= allowed:
                 return 2
             self.fast_limit = min(allowed, spent + int(left + EPSILON))
@@ -162,8 +155,12 @@ class WindowCounter:
             # Until the lease goes stale, the bucket ends or the field's t changes.
             self.fast_until = min(self.synced + fresh_for, self.t_next)
             return 0
-        # No fresh lease (a counter just seen, or Redis away): split what this process's
-        # view says is left, by the process count and rank it last knew.
+        # No fresh lease (Redis away, this process's syncs late, a changed quota): in the
+        # bucket of its last lease, never past that lease (the others set it aside for it);
+        # and split what its own view says is left by the process count and rank it last
+        # knew (all there is once the bucket has turned).
+        if bucket == self.lease_bucket and spent >= self.allowed(bucket, into):
+            return 2
         processes = self.processes
         if processes > 1:
             whole = int(self.quota - shared + EPSILON)
@@ -171,6 +168,17 @@ class WindowCounter:
             if mine + 1 > share:
                 return 2
         return 0
+
+    def allowed(self, bucket: int, into: float) -> int:
+        """What this process may have admitted since its lease: the lease, plus its share of
+        what the previous bucket's decaying weight has freed since (every process takes 1/N
+        of it, so together no more than freed; after a roll-over our view of the ended
+        bucket is a lower bound of it)."""
+        if bucket == self.lease_bucket:
+            freed = self.lease_previous * (into - self.lease_into)
+        else:
+            freed = self.previous * into
+        return int(self.lease + freed / self.processes + EPSILON)
 
     def field(self, now: float) -> bytes:
         """This counter's ``RateLimit`` item after an admission: what is left is counted

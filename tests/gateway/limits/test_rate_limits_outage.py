@@ -111,3 +111,43 @@ async def test_redis_down_keeps_limiting_and_counts_come_back(
         for gate in gates:
             await gate.stop()
         client.close()
+
+
+async def test_fresh_processes_losing_redis_keep_to_their_first_leases(
+    server: RedisServer, master_key: str, digest_secret: str, app_catalog: Catalog
+) -> None:
+    """Two processes look up a key (each lookup leases from what is left) and lose Redis at
+    once, before they learn of each other: past their leases' life, in the same window, they
+    admit no more than those leases (the split by what each last knew would give 10 + 5)."""
+    settings = Settings(server.url, (master_key,), digest_secret)
+    client = sync_client(server.url)
+    store = PolicyStore(client, settings.keyring())
+    store.save_catalog(app_catalog)
+    created = store.create_workspace("Acme", actor="test")
+    store.set_limits(created.workspace_id, "pk", ["10/h"], actor="test")
+    clock = ManualClock(1_800_000_000.0)  # an hour's start
+    gates = [
+        KeyGateMiddleware(
+            starlette_app(),
+            settings=settings,
+            registry=CollectorRegistry(),
+            clock=clock,
+            limit_sync_interval=60.0,  # leases live 180 s of the clock
+            store_timeout=0.5,
+        )
+        for _ in range(2)
+    ]
+    for gate in gates:
+        await gate.start()
+    try:
+        key = created.publishable_key
+        assert [await admitted(gate, key, 1) for gate in gates] == [1, 0]
+        server.stop()
+        for gate in gates:
+            assert await gate.invalidation.wait_until(lambda: not gate.invalidation.subscribed, 10)  # noqa: B023
+        clock.advance(200)  # the leases are stale; the hour has not turned
+        assert [await admitted(gate, key, 20) for gate in gates] == [9, 0]
+    finally:
+        for gate in gates:
+            await gate.stop()
+        client.close()
