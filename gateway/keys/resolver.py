@@ -67,6 +67,7 @@ class KeyResolver:
     async def _lookup(self, raw: str, cache_key: bytes, workspace_id: str, started: float) -> Found:
         reader = self.runtime.ensure_started()
         sync = self.runtime.limit_sync  # the lookup is also the first sync of its counters
+        sent = self.runtime.limiter.clock()
         try:
             with self.metrics.store_call("lookup"):
                 policy, leases = await reader.lookup_leased(
@@ -90,6 +91,6 @@ class KeyResolver:
             owner = limits.owner(policy.kind, policy.key_id)
             limiter = self.runtime.limiter
             entry.limits = limiter.plan(policy.workspace_id, owner, policy.limits)
-            limiter.first_seen(entry.limits, leases)
+            limiter.first_seen(entry.limits, leases, sent)
         self.cache.put(entry)
         return entry, workspace_id

@@ -7,6 +7,8 @@ How one counter decides: :mod:`gateway.limits.window_counter`; how counters reac
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -20,11 +22,14 @@ from gateway.limits.ratelimit_fields import (
     with_fields,
 )
 from gateway.limits.window_counter import CounterKey, WindowCounter
-from gateway.refusals.problems import Rendered
+from gateway.refusals.problems import RATE_LIMITED, Rendered
 from policies.limits.counters import FirstLeases
 from policies.limits.rate_limits import KEY_SCOPE, Limits
 
-__all__ = ["CounterKey", "Lane", "LimitPlan", "Limiter", "WindowCounter"]
+__all__ = ["HOLD", "CounterKey", "Lane", "LimitPlan", "Limiter", "WindowCounter"]
+
+# Limiter.answer's "wait for the sync that is due" (Limiter.held), never sent.
+HOLD = Rendered(RATE_LIMITED, (), b"")
 
 
 class Lane:
@@ -67,12 +72,15 @@ class LimitPlan:
 class Limiter:
     """Every counter of this process, shared by the cache entries of their owners."""
 
-    def __init__(self, clock: Callable[[], float], *, stale_after: float) -> None:
+    def __init__(self, clock: Callable[[], float], *, stale_after: float, hold_for: float) -> None:
         self.clock = clock
         self.stale_after = stale_after  # a view older than this asks for an early sync
+        self.hold_for = hold_for  # the longest a request waits for a due sync
         self.counters: dict[CounterKey, WindowCounter] = {}
         self.wanted = False  # an early sync is asked for (read by the sync loop)
         self.wake: Callable[[], None] = _nothing  # set by the sync loop
+        # What requests held for a sync wait on: the next sync's end (set by the sync loop).
+        self.waiting: asyncio.Future[None] | None = None
 
     def plan(self, ws: str, owner: str, limits: Limits) -> LimitPlan:
         counters = {
@@ -94,14 +102,13 @@ class Limiter:
         found.used = max(found.used, self.clock())  # held by a new entry: keep it a while
         return found
 
-    def first_seen(self, plan: LimitPlan, found: FirstLeases) -> None:
-        """A lookup's leases (its one round trip was each new counter's first sync)."""
-        now = self.clock()
+    def first_seen(self, plan: LimitPlan, found: FirstLeases, sent: float) -> None:
+        """The leases of a lookup sent at ``sent`` (each new counter's first sync)."""
         for counter in plan.counters:
             if counter.synced == -math.inf:
                 first = found.get((counter.key[2], counter.seconds))
                 if first is not None:
-                    counter.first_seen(*first, now)
+                    counter.first_seen(*first, sent)
 
     def ask(self) -> None:
         if not self.wanted:
@@ -150,10 +157,41 @@ class Limiter:
             limit = counter.timed % (counter.r_base - spent)
             return None, with_fields(send, lane.policy, limit, scope_type)
         counters = lane.counters
+        fresh_for = self.stale_after
+        for counter in counters:
+            if counter.due(now, fresh_for):
+                counter.used = now  # active: the next sync carries it
+                return HOLD, send
+        return self.decide(lane, now, send, scope_type)
+
+    async def held(
+        self, plan: LimitPlan, name: str | None, send: Send, scope_type: str
+    ) -> tuple[Rendered | None, Send]:
+        """:meth:`answer`, once the sync that is due has run (or failed, or ``hold_for``
+        passed): the first requests of a key not synced lately wait for that one sync."""
+        if self.waiting is None or self.waiting.done():
+            self.waiting = asyncio.get_running_loop().create_future()
+        waiting = self.waiting
+        self.ask()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(waiting), self.hold_for)
+        lane = plan.lanes.get(name, plan.for_key)
+        assert lane is not None  # answer() found it
+        return self.decide(lane, self.clock(), send, scope_type)
+
+    def decide(
+        self, lane: Lane, now: float, send: Send, scope_type: str
+    ) -> tuple[Rendered | None, Send]:
+        counters = lane.counters
         refused_by = self.admit(counters, now)
         if refused_by is not None:
             return rate_limited(refused_by, counters, lane.policy[1], now), send
         return None, with_fields(send, lane.policy, limit_field(counters, now), scope_type)
+
+    def synced(self, waiting: asyncio.Future[None] | None) -> None:
+        """A sync ended (either way): the requests that waited for it decide."""
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
 
 def _nothing() -> None:

@@ -65,6 +65,8 @@ class LimitSync:
             event.clear()
             self.limiter.wanted = False
             last = time.monotonic()
+            # The requests held for this sync (Limiter.held); later ones wait for the next.
+            waiting, self.limiter.waiting = self.limiter.waiting, None
             try:
                 await self.sync(reader)
             except asyncio.CancelledError:
@@ -82,6 +84,8 @@ class LimitSync:
             except Exception:  # never let a bug stop the syncs
                 self.logger.exception("rate-limit sync failed")
                 continue
+            finally:
+                self.limiter.synced(waiting)
             failing = False
 
     async def sync(self, reader: AsyncPolicyStore) -> int:
@@ -102,6 +106,7 @@ class LimitSync:
                 del limiter.counters[key]
         if not batch:
             return 0
+        sent = limiter.clock()  # the store's now: the others' view of this process's life
         try:
             with self.metrics.store_call("limits"):
                 totals = await reader.sync_limits(
@@ -114,7 +119,6 @@ class LimitSync:
             for counter, tally in batch:
                 counter.unsynced(tally)
             raise
-        now = limiter.clock()
         for (counter, tally), total in zip(batch, totals, strict=True):
-            counter.synced_with(tally.bucket, total, now)
+            counter.synced_with(tally.bucket, total, sent)
         return len(batch)

@@ -36,6 +36,7 @@ def item_template(name: str, *, r: str = "%d", t: str = "%d") -> bytes:
 
 class WindowCounter:
     __slots__ = (
+        "away",
         "bucket",
         "bucket_end",
         "current",
@@ -85,7 +86,8 @@ class WindowCounter:
         self.lease_previous = 0
         self.lease_into = 0.0
         self.lease_bucket = -1
-        self.synced = -math.inf  # clock time of the last successful sync
+        self.synced = -math.inf  # clock time the last successful sync was sent at
+        self.away = False  # its last sync failed (Redis away), not merely late
         self.used = -math.inf
         # Until fast_until, fast_limit admissions pass on two comparisons (decide()).
         self.bucket_end = 0.0
@@ -155,12 +157,17 @@ class WindowCounter:
             # Until the lease goes stale, the bucket ends or the field's t changes.
             self.fast_until = min(self.synced + fresh_for, self.t_next)
             return 0
-        # No fresh lease (Redis away, this process's syncs late, a changed quota): in the
-        # bucket of its last lease, never past that lease (the others set it aside for it);
-        # and split what its own view says is left by the process count and rank it last
-        # knew (all there is once the bucket has turned).
-        if bucket == self.lease_bucket and spent >= self.allowed(bucket, into):
-            return 2
+        # No fresh lease. Not synced lately (idle, or this process's loop late): the others
+        # count it out, and take its lease back, from the very time it went stale, so the
+        # request waited for a sync (Limiter.held); if that did not come, no more now.
+        # Redis away: in the bucket of its last lease, never past that lease; and the split
+        # of what its own view says is left by the process count and rank it last knew (all
+        # there is once the bucket has turned, or the quota changed).
+        if self.lease_bucket >= 0:
+            if not self.away:
+                return 2
+            if bucket == self.lease_bucket and spent >= self.allowed(bucket, into):
+                return 2
         processes = self.processes
         if processes > 1:
             whole = int(self.quota - shared + EPSILON)
@@ -168,6 +175,11 @@ class WindowCounter:
             if mine + 1 > share:
                 return 2
         return 0
+
+    def due(self, now: float, fresh_for: float) -> bool:
+        """Its lease went stale while Redis answers: the others count this process out
+        and take the lease back, so a request waits for a sync (Limiter.held)."""
+        return now - self.synced > fresh_for and not self.away and self.lease_bucket >= 0
 
     def allowed(self, bucket: int, into: float) -> int:
         """What this process may have admitted since its lease: the lease, plus its share of
@@ -224,8 +236,8 @@ class WindowCounter:
         return Tally(ws, owner, scope, seconds, self.bucket, self.quota, self.sending, add_previous)
 
     def first_seen(self, bucket: int, totals: Totals, now: float) -> None:
-        """The lookup's answer (:func:`policies.operations.lookup.lookup_leased`): this
-        process's first sync of the counter, read in the lookup's one round trip."""
+        """The lookup's answer (:func:`policies.operations.lookup.lookup_leased`, sent at
+        ``now``): this process's first sync of the counter, in the lookup's round trip."""
         if self.sending:  # a sync is under way: its answer is the newer one
             return
         self.estimate(now)  # rolls its bucket over to now's
@@ -236,8 +248,10 @@ class WindowCounter:
             self.rank = totals.rank
 
     def synced_with(self, bucket: int, totals: Totals, now: float) -> None:
-        """A sync's answer, for the counts of ``bucket`` it sent."""
+        """A sync's answer, for the counts of ``bucket`` it sent at ``now`` (the time the
+        store judges liveness by: the lease is this process's until then + 3 intervals)."""
         self.sending = 0
+        self.away = False
         self.fast_until = -math.inf  # a new view: decide afresh
         if bucket == self.bucket:
             self.current, self.previous = totals.current, totals.previous
@@ -256,6 +270,7 @@ class WindowCounter:
 
     def unsynced(self, tally: Tally) -> None:
         """A sync failed: its counts go back (to the previous bucket if this one rolled)."""
+        self.away = True
         if tally.bucket == self.bucket:
             self.pending += self.sending
         elif tally.bucket == self.bucket - 1:

@@ -74,7 +74,11 @@ class Runtime:
         self.usage = UsageRecorder(clock)
         self.counter = UsageCounter(clock)
         # Rate limits (gateway.limits.limiter): a stale view asks for a sync after 3 intervals.
-        self.limiter = Limiter(clock, stale_after=3 * config.limit_sync_interval)
+        self.limiter = Limiter(
+            clock,
+            stale_after=3 * config.limit_sync_interval,
+            hold_for=config.limit_sync_interval + config.store_timeout,
+        )
         self.limit_sync = LimitSync(
             self.limiter,
             metrics,

@@ -45,6 +45,14 @@ async def sync(gate: KeyGateMiddleware) -> int:
     return await gate.runtime.limit_sync.sync(reader)
 
 
+async def sync_fails(gates: list[KeyGateMiddleware]) -> None:
+    """Each process's next sync fails: from now on its counters know Redis is away (until
+    then a stale lease waits for a sync, which the loop would try a quarter interval on)."""
+    for gate in gates:
+        with pytest.raises(StoreUnavailable):
+            await sync(gate)
+
+
 async def test_redis_down_keeps_limiting_and_counts_come_back(
     server: RedisServer, master_key: str, digest_secret: str, app_catalog: Catalog
 ) -> None:
@@ -81,6 +89,7 @@ async def test_redis_down_keeps_limiting_and_counts_come_back(
 
         # Each process keeps to its lease: 9 were left, 5 and 4.
         assert sorted([await admitted(gate, key, 10) for gate in gates]) == [4, 5]
+        await sync_fails(gates)
         # Past the leases' life (3 sync intervals) and into a later window: each process
         # admits at most its last known share of the quota (1/2), so together the limit
         # (in each fixed window; see the README for the bound over any sliding one).
@@ -145,6 +154,7 @@ async def test_fresh_processes_losing_redis_keep_to_their_first_leases(
         server.stop()
         for gate in gates:
             assert await gate.invalidation.wait_until(lambda: not gate.invalidation.subscribed, 10)  # noqa: B023
+        await sync_fails(gates)
         clock.advance(200)  # the leases are stale; the hour has not turned
         assert [await admitted(gate, key, 20) for gate in gates] == [9, 0]
     finally:
