@@ -9,7 +9,7 @@ counted (each run a new workspace, so every process meets the key for the first 
 (c) 2 processes under load (5 requests a second each), 2 more started mid-window, then a
     burst of 150 on each of the 4;
 (d) 2 processes; 25 requests to each, one restarted (SIGTERM, then a new one) while the
-    other stays under load, then a burst of 150 on both;
+    other stays under load, a second of load on both, then a burst of 150 on both;
 (e) Redis down, fresh processes: 4 processes started, each looks the key (100 per 10 s)
     up once, and Redis stops at once (before they sync again); then a burst of 150 on each
     in that window and again in the next one; the admitted count of each window.
@@ -130,9 +130,13 @@ async def restart(env: BenchEnv) -> Shape:
             before = await burst(pair, key, LIMIT // 4)
             await asyncio.to_thread(pair[1].stop)
             async with uvicorn_servers(env, "gateway") as replacement:
-                after = await burst(pair[:1] + replacement, key)
-    total = before + after + during[0]
-    note = f"{before} before the restart, {after} after, {during[0]} of the steady load"
+                both = pair[:1] + replacement
+                async with steady(both, key) as settling:  # a second of load on both first
+                    await asyncio.sleep(1.0)
+                after = await burst(both, key)
+    steadily = during[0] + settling[0]
+    total = before + after + steadily
+    note = f"{before} before the restart, {after} in the burst after, {steadily} of the load"
     return total, allowed(first, time.time(), total), note
 
 
