@@ -43,6 +43,9 @@ class LimitSync:
         self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         # A process is live (counted in N, its lease set aside) this long after its last sync.
         self.stale = 3 * interval
+        # A flag as well as a cancellation (as the listener has): redis-py can swallow a
+        # cancellation that lands during a call, and the loop then stops at its next turn.
+        self.stopping = False
 
     async def run(self, reader: AsyncPolicyStore) -> None:
         """Sync until cancelled (failures are counted by the metrics' ``store_call``,
@@ -53,12 +56,14 @@ class LimitSync:
             event.set()
         failing = False
         last = -1.0
-        while True:
+        while not self.stopping:
             try:
                 async with asyncio.timeout(self.interval):
                     await event.wait()
             except TimeoutError:
                 pass
+            if self.stopping:
+                return
             gap = last + self.interval / 4 - time.monotonic()
             if gap > 0:
                 await asyncio.sleep(gap)
@@ -88,8 +93,10 @@ class LimitSync:
                 self.limiter.synced(waiting)
             failing = False
 
-    async def sync(self, reader: AsyncPolicyStore) -> int:
-        """One sync now; how many counters it carried."""
+    async def sync(self, reader: AsyncPolicyStore, *, leaving: bool = False) -> int:
+        """One sync now; how many counters it carried. ``leaving`` (the process stops):
+        every counter's last counts, and its leases and presence given back at once, so a
+        restart's new process (or the others) need not wait for them to go stale."""
         limiter = self.limiter
         now = limiter.clock()
         batch: list[tuple[WindowCounter, Tally]] = []
@@ -98,7 +105,10 @@ class LimitSync:
             if counter.pending:  # (the request path's fast lane leaves ``used`` to this)
                 counter.used = now
             active = (
-                counter.pending or counter.pending_previous or now - counter.used < ACTIVE_SECONDS
+                leaving
+                or counter.pending
+                or counter.pending_previous
+                or now - counter.used < ACTIVE_SECONDS
             )
             if active:
                 batch.append((counter, counter.tally()))
@@ -113,6 +123,7 @@ class LimitSync:
                     [t for _, t in batch],
                     process=self.process,
                     stale=self.stale,
+                    leaving=leaving,
                     timeout=self.timeout,
                 )
         except BaseException:

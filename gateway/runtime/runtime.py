@@ -144,7 +144,7 @@ class Runtime:
             timeout=timeout,
         )
         self.catalog.lock = asyncio.Lock()
-        self.invalidation.stopping = False
+        self.invalidation.stopping = self.limit_sync.stopping = False
         self._tasks = [
             loop.create_task(self.invalidation.listen(reader), name="keystile-gateway-listener"),
             loop.create_task(self._scheduled(loop), name="keystile-gateway-ticker"),
@@ -197,7 +197,7 @@ class Runtime:
         tasks, self._tasks = self._tasks, []
         # A flag as well as a cancellation: redis-py can swallow a cancellation that lands
         # while it connects, and the loops then stop at their next turn.
-        self.invalidation.stopping = True
+        self.invalidation.stopping = self.limit_sync.stopping = True
         for task in tasks:
             task.cancel()
         if tasks:
@@ -210,7 +210,8 @@ class Runtime:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(_FLUSH_ON_STOP_SECONDS):
                     await self.flush_usage(reader)
-                    await self.limit_sync.sync(reader)  # this process's last counts
+                    # This process's last counts; its leases and presence given back.
+                    await self.limit_sync.sync(reader, leaving=True)
             with contextlib.suppress(Exception):
                 await reader.client.aclose()
         self.loop = None

@@ -39,9 +39,11 @@ def leases(ws: str, owner: str, scope: str, seconds: int) -> str:
 # so the counts plus all leases never pass the quota, however the syncs interleave.
 # ``first`` (the gateway's lookup, :data:`policies.storage.lua.LOOKUP`): grant only a
 # process that holds no lease of this counter yet (-1 otherwise: it keeps the one it has).
+# ``leaving`` (a process's last sync as it stops): its counts, then its lease and presence
+# given back (lease 0), so the others need not wait for them to go stale.
 LEASE_STEP = """
 local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_key, leases_key,
-                          add, add_prev, ttl, quota, seconds, bucket, first)
+                          add, add_prev, ttl, quota, seconds, bucket, first, leaving)
   local cur, prev
   if add > 0 then
     cur = redis.call('INCRBY', cur_key, add)
@@ -57,8 +59,12 @@ local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_ke
   end
   local p = seen[presence_key]
   if not p then
-    redis.call('HSET', presence_key, proc, now)
-    redis.call('PEXPIRE', presence_key, math.ceil(stale * 2000))
+    if leaving then
+      redis.call('HDEL', presence_key, proc)
+    else
+      redis.call('HSET', presence_key, proc, now)
+      redis.call('PEXPIRE', presence_key, math.ceil(stale * 2000))
+    end
     local flat = redis.call('HGETALL', presence_key)
     local live, names = {}, {}
     for j = 1, #flat, 2 do
@@ -76,6 +82,10 @@ local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_ke
     end
     p = {#names, rank, live}
     seen[presence_key] = p
+  end
+  if leaving then
+    redis.call('HDEL', leases_key, proc)
+    return {cur, prev, p[1], p[2], 0}
   end
   if first and redis.call('HEXISTS', leases_key, proc) == 1 then
     return {cur, prev, p[1], p[2], -1}
@@ -113,12 +123,13 @@ local seen = {}
 local out = {}
 for i, e in ipairs(A.entries) do
   out[i] = lease_step(seen, A.proc, now, stale, K.keys[e[1]], K.keys[e[2]], K.keys[e[3]],
-                      K.keys[e[4]], e[5], e[6], e[7], e[8], e[9], e[10], false)
+                      K.keys[e[4]], e[5], e[6], e[7], e[8], e[9], e[10], false,
+                      A.leaving == '1')
 end
 return out
 """,
     ("*keys",),
-    ("now", "proc", "stale", "entries"),
+    ("now", "proc", "stale", "leaving", "entries"),
     frozenset({"entries"}),
 )
 
@@ -154,7 +165,7 @@ class Totals:
 
 
 def sync(
-    tallies: list[Tally], *, now: float, process: str, stale: float
+    tallies: list[Tally], *, now: float, process: str, stale: float, leaving: bool = False
 ) -> Operation[list[Totals]]:
     """Add every tally and read the totals back: one pipeline, one SYNC per workspace."""
     by_ws: defaultdict[str, list[int]] = defaultdict(list)
@@ -185,7 +196,14 @@ def sync(
                 ]
             )
         calls.append(
-            SYNC.call(tuple(keys), now=repr(now), proc=process, stale=stale, entries=entries)
+            SYNC.call(
+                tuple(keys),
+                now=repr(now),
+                proc=process,
+                stale=stale,
+                leaving="1" if leaving else "0",
+                entries=entries,
+            )
         )
     replies = yield Batch(tuple(calls))  # the driver sends the text if Redis lacks it
     totals: list[Totals | None] = [None] * len(tallies)

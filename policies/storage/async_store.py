@@ -123,12 +123,18 @@ class AsyncPolicyStore:
             await run_async(self.client, usage.record(self.ctx, last_used, counts))
 
     async def sync_limits(
-        self, tallies: list[Tally], *, process: str, stale: float, timeout: float | None = None
+        self,
+        tallies: list[Tally],
+        *,
+        process: str,
+        stale: float,
+        timeout: float | None = None,
+        leaving: bool = False,
     ) -> list[Totals]:
         """Add rate-limit counts and read the totals back (:mod:`policies.limits.counters`)."""
         async with self._deadline(timeout, "limits: "):
             operation = rate_counters.sync(
-                tallies, now=self.ctx.clock(), process=process, stale=stale
+                tallies, now=self.ctx.clock(), process=process, stale=stale, leaving=leaving
             )
             return await run_async(self.client, operation)
 

@@ -257,3 +257,22 @@ async def test_a_process_back_from_idle_waits_for_one_sync(
     finally:
         for gate in (first, second):
             await gate.stop()
+
+
+async def test_a_stopped_process_gives_its_lease_back_at_once(
+    make_gate: Factory, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """A restart: the process that stops syncs its last counts and gives its lease back, so
+    the one started next leases what is left at once."""
+    ws, key = workspace.workspace_id, workspace.publishable_key
+    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    old = make_gate()
+    await old.start()
+    assert [(await get(old, key)).status for _ in range(3)] == [200] * 3  # of a lease of 10
+    await old.stop()
+    new = make_gate()
+    await new.start()
+    try:
+        assert [(await get(new, key)).status for _ in range(8)] == [200] * 7 + [429]
+    finally:
+        await new.stop()

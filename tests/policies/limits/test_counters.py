@@ -59,3 +59,21 @@ def test_a_process_joining_a_spent_window_gets_no_lease(
     assert found == {("*", 60): (bucket, found["*", 60][1])}
     joined = found["*", 60][1]
     assert (joined.current, joined.processes, joined.lease) == (10, 2, 0)
+
+
+def test_a_leaving_process_gives_its_lease_and_presence_back(
+    store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    ws, key = workspace.workspace_id, workspace.publishable_key
+    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    clock = ManualClock(1_800_000_030.0)
+    store = PolicyStore(store.client, store.ctx.keyring, clock=clock)
+    assert first(store, key, "a") == {("*", 60): (10, 1)}
+    tally = Tally(ws, "pk", "*", 60, int(clock() // 60), 10, add=3)
+    (totals,) = store.run(
+        counters.sync([tally], now=clock(), process="a", stale=STALE, leaving=True)
+    )
+    assert (totals.current, totals.lease) == (3, 0)  # its counts land; its lease goes
+    assert store.client.hkeys(counters.leases(ws, "pk", "*", 60)) == []
+    assert store.client.hkeys(counters.presence(ws, "pk")) == []
+    assert first(store, key, "b") == {("*", 60): (7, 1)}  # at once, not 3 intervals on
