@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import secrets
 import socket
@@ -20,6 +21,7 @@ from policies.limits.counters import Tally
 from policies.storage.async_store import AsyncPolicyStore
 
 ACTIVE_SECONDS = 2.0
+RELEASE = "release"  # policies.limits.counters.LEASE_STEP's mode
 
 
 class LimitSync:
@@ -112,10 +114,14 @@ class LimitSync:
             )
             if active:
                 batch.append((counter, counter.tally()))
+            elif counter.synced > -math.inf:  # no longer used: its lease goes back, once
+                batch.append((counter, counter.tally(RELEASE)))
             elif now - counter.used > max(2 * counter.seconds, self.keep_seconds):
                 del limiter.counters[key]
         if not batch:
             return 0
+        # Releases last: a release does not mark the process live (LEASE_STEP), a sync does.
+        batch.sort(key=lambda item: item[1].mode == RELEASE)
         sent = limiter.clock()  # the store's now: the others' view of this process's life
         try:
             with self.metrics.store_call("limits"):
@@ -131,5 +137,8 @@ class LimitSync:
                 counter.unsynced(tally)
             raise
         for (counter, tally), total in zip(batch, totals, strict=True):
-            counter.synced_with(tally.bucket, total, sent)
+            if tally.mode == RELEASE:
+                counter.released()
+            else:
+                counter.synced_with(tally.bucket, total, sent)
         return len(batch)

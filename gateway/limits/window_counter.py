@@ -228,12 +228,20 @@ class WindowCounter:
         return max(1, math.ceil(wait))
 
     # -- syncing (gateway.limits.sync) ---------------------------------------------------
-    def tally(self) -> Tally:
+    def tally(self, mode: str = "") -> Tally:
         self.sending += self.pending
         self.pending = 0
         ws, owner, scope, seconds = self.key
         add_previous, self.pending_previous = self.pending_previous, 0
-        return Tally(ws, owner, scope, seconds, self.bucket, self.quota, self.sending, add_previous)
+        return Tally(
+            ws, owner, scope, seconds, self.bucket, self.quota, self.sending, add_previous, mode
+        )
+
+    def released(self) -> None:
+        """Its lease was given back (no longer used): a request now waits for a sync."""
+        self.sending = self.lease = 0
+        self.synced = self.fast_until = -math.inf
+        self.away = False
 
     def first_seen(self, bucket: int, totals: Totals, now: float) -> None:
         """The lookup's answer (:func:`policies.operations.lookup.lookup_leased`, sent at

@@ -35,15 +35,17 @@ def leases(ws: str, owner: str, scope: str, seconds: int) -> str:
 # ``seen``), and grant its lease. Returns {current total, previous total, live processes,
 # this process's rank, its lease}. The lease is what this process may admit until its next
 # sync: its even share of what the sliding window has left (the remainder to the lowest
-# ranks), but never more than is left once every other live process's lease is set aside,
-# so the counts plus all leases never pass the quota, however the syncs interleave.
-# ``first`` (the gateway's lookup, :data:`policies.storage.lua.LOOKUP`): grant only a
-# process that holds no lease of this counter yet (-1 otherwise: it keeps the one it has).
-# ``leaving`` (a process's last sync as it stops): its counts, then its lease and presence
-# given back (lease 0), so the others need not wait for them to go stale.
+# ranks), but never more than is left once every other lease is set aside, so the counts
+# plus all leases never pass the quota, however the syncs interleave. A lease is held as
+# "lease:bucket" and set aside while its process is live or its bucket lasts: a process
+# late to sync (or killed) may have admitted under it counts that Redis has not seen yet.
+# ``mode``: "" a sync; "first" the gateway's lookup (:data:`policies.storage.lua.LOOKUP`):
+# grant only a process that holds no lease of this counter yet (-1 otherwise: it keeps the
+# one it has); "release" a counter the process no longer uses: its lease given back (0);
+# "leave" a process's last sync as it stops: its leases and its presence given back.
 LEASE_STEP = """
 local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_key, leases_key,
-                          add, add_prev, ttl, quota, seconds, bucket, first, leaving)
+                          add, add_prev, ttl, quota, seconds, bucket, mode)
   local cur, prev
   if add > 0 then
     cur = redis.call('INCRBY', cur_key, add)
@@ -59,9 +61,9 @@ local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_ke
   end
   local p = seen[presence_key]
   if not p then
-    if leaving then
+    if mode == 'leave' then
       redis.call('HDEL', presence_key, proc)
-    else
+    elseif mode ~= 'release' then  -- (a sync sends an owner's releases after the rest)
       redis.call('HSET', presence_key, proc, now)
       redis.call('PEXPIRE', presence_key, math.ceil(stale * 2000))
     end
@@ -83,19 +85,23 @@ local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_ke
     p = {#names, rank, live}
     seen[presence_key] = p
   end
-  if leaving then
+  if mode == 'leave' or mode == 'release' then
     redis.call('HDEL', leases_key, proc)
     return {cur, prev, p[1], p[2], 0}
   end
-  if first and redis.call('HEXISTS', leases_key, proc) == 1 then
+  if mode == 'first' and redis.call('HEXISTS', leases_key, proc) == 1 then
     return {cur, prev, p[1], p[2], -1}
   end
   local others = 0
   local flat = redis.call('HGETALL', leases_key)
   for j = 1, #flat, 2 do
     if flat[j] ~= proc then
-      if p[3][flat[j]] then others = others + tonumber(flat[j + 1])
-      else redis.call('HDEL', leases_key, flat[j]) end
+      local held, granted = string.match(flat[j + 1], '^(%d+):(%d+)$')
+      if held and (p[3][flat[j]] or tonumber(granted) == bucket) then
+        others = others + tonumber(held)
+      else
+        redis.call('HDEL', leases_key, flat[j])
+      end
     end
   end
   local weight = 1 - (now - bucket * seconds) / seconds
@@ -104,14 +110,14 @@ local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_ke
   local lease = math.floor(unused / p[1])
   if p[2] < unused % p[1] then lease = lease + 1 end
   lease = math.max(0, math.min(lease, unused - others))
-  redis.call('HSET', leases_key, proc, lease)
+  redis.call('HSET', leases_key, proc, string.format('%d:%d', lease, bucket))
   redis.call('PEXPIRE', leases_key, ttl)
   return {cur, prev, p[1], p[2], lease}
 end
 """
 
 # entries: [current key, previous key, presence key, leases key (indexes into K.keys), add to
-# current, add to previous, TTL ms, quota, window seconds, bucket]. A previous bucket's
+# current, add to previous, TTL ms, quota, window seconds, bucket, mode]. A previous bucket's
 # counts arrive when a process's bucket rolled over before it could sync them.
 # Replies, per entry: LEASE_STEP's.
 SYNC = LuaScript(
@@ -123,13 +129,12 @@ local seen = {}
 local out = {}
 for i, e in ipairs(A.entries) do
   out[i] = lease_step(seen, A.proc, now, stale, K.keys[e[1]], K.keys[e[2]], K.keys[e[3]],
-                      K.keys[e[4]], e[5], e[6], e[7], e[8], e[9], e[10], false,
-                      A.leaving == '1')
+                      K.keys[e[4]], e[5], e[6], e[7], e[8], e[9], e[10], e[11])
 end
 return out
 """,
     ("*keys",),
-    ("now", "proc", "stale", "leaving", "entries"),
+    ("now", "proc", "stale", "entries"),
     frozenset({"entries"}),
 )
 
@@ -151,6 +156,7 @@ class Tally:
     quota: int
     add: int = 0
     add_previous: int = 0
+    mode: str = ""  # "release": the process no longer uses it (LEASE_STEP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +199,7 @@ def sync(
                     t.quota,
                     t.seconds,
                     t.bucket,
+                    "leave" if leaving else t.mode,
                 ]
             )
         calls.append(
@@ -201,7 +208,6 @@ def sync(
                 now=repr(now),
                 proc=process,
                 stale=stale,
-                leaving="1" if leaving else "0",
                 entries=entries,
             )
         )

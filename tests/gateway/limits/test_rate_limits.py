@@ -235,8 +235,8 @@ async def test_processes_split_what_is_left(
 async def test_a_process_back_from_idle_waits_for_one_sync(
     make_gate: Factory, store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
 ) -> None:
-    """A process idle past its lease's life is counted out by the others, who take its
-    lease back: its next request waits for one sync (a lease from what they left) rather
+    """A process that no longer uses a key gives its lease back (its next sync), so others
+    can use it; its next request waits for one sync (a lease from what they left) rather
     than deciding on its own view (which would admit 6 more here: 16 of 10)."""
     ws, key = workspace.workspace_id, workspace.publishable_key
     clock.now = 1_800_000_000.0  # a minute's start: the test stays in one window
@@ -248,6 +248,7 @@ async def test_a_process_back_from_idle_waits_for_one_sync(
         assert [(await get(first, key)).status for _ in range(4)] == [200] * 4  # of a lease of 10
         await sync(first)  # its 4 reach Redis
         clock.advance(5)  # idle: its lease is stale; to the others it is gone
+        assert await sync(first) == 1  # its next sync gives the idle counter's lease back
         assert [(await get(second, key)).status for _ in range(7)] == [200] * 6 + [429]
         # Held for a sync, whose lease is what the second left: nothing.
         assert (await get(first, key)).status == 429

@@ -77,3 +77,29 @@ def test_a_leaving_process_gives_its_lease_and_presence_back(
     assert store.client.hkeys(counters.leases(ws, "pk", "*", 60)) == []
     assert store.client.hkeys(counters.presence(ws, "pk")) == []
     assert first(store, key, "b") == {("*", 60): (7, 1)}  # at once, not 3 intervals on
+
+
+def test_a_late_processs_lease_stays_set_aside_while_its_bucket_lasts(
+    store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """A process that has not synced lately is no longer counted live (N), but the counts it
+    may have admitted under its lease have not reached Redis: its lease stays set aside
+    until its bucket ends, or until it gives it back ("release")."""
+    ws, key = workspace.workspace_id, workspace.publishable_key
+    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    clock = ManualClock(1_800_000_000.0)  # a minute's start
+    store = PolicyStore(store.client, store.ctx.keyring, clock=clock)
+    assert first(store, key, "a") == {("*", 60): (10, 1)}
+    clock.advance(30)  # "a" is not live any more (stale: 5 s); its lease is kept aside
+    assert first(store, key, "b") == {("*", 60): (0, 1)}
+    bucket = int(clock() // 60)
+    release = Tally(ws, "pk", "*", 60, bucket, 10, add=4, mode="release")
+    (totals,) = store.run(counters.sync([release], now=clock(), process="a", stale=STALE))
+    assert (totals.current, totals.lease) == (4, 0)
+    later = Tally(ws, "pk", "*", 60, bucket, 10)
+    (totals,) = store.run(counters.sync([later], now=clock(), process="b", stale=STALE))
+    assert totals.lease == 6  # what "a" left
+    assert store.client.hget(counters.leases(ws, "pk", "*", 60), "b") == f"6:{bucket}"
+    clock.advance(30)  # the next minute: "b" is not live, its lease's bucket is over
+    assert first(store, key, "c") == {("*", 60): (6, 1)}  # 10 - 4 of the weighted minute
+    assert store.client.hkeys(counters.leases(ws, "pk", "*", 60)) == ["c"]
