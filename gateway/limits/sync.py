@@ -113,9 +113,9 @@ class LimitSync:
                 or now - counter.used < ACTIVE_SECONDS
             )
             if active:
-                batch.append((counter, counter.tally()))
+                batch.append((counter, counter.tally(now, self.stale)))
             elif counter.synced > -math.inf:  # no longer used: its lease goes back, once
-                batch.append((counter, counter.tally(RELEASE)))
+                batch.append((counter, counter.tally(now, self.stale, RELEASE)))
             elif now - counter.used > max(2 * counter.seconds, self.keep_seconds):
                 del limiter.counters[key]
         if not batch:

@@ -228,13 +228,28 @@ class WindowCounter:
         return max(1, math.ceil(wait))
 
     # -- syncing (gateway.limits.sync) ---------------------------------------------------
-    def tally(self, mode: str = "") -> Tally:
+    def tally(self, now: float, fresh_for: float, mode: str = "") -> Tally:
+        """Its news for a sync at ``now``, with what it may still admit under its lease
+        while the answer travels (the store keeps that much set aside for it)."""
+        held = 0
+        if now - self.synced <= fresh_for and self.bucket == self.lease_bucket:
+            into = (now - self.bucket * self.seconds) / self.seconds
+            held = max(0, self.allowed(self.bucket, into) - self.spent)
         self.sending += self.pending
         self.pending = 0
         ws, owner, scope, seconds = self.key
         add_previous, self.pending_previous = self.pending_previous, 0
         return Tally(
-            ws, owner, scope, seconds, self.bucket, self.quota, self.sending, add_previous, mode
+            ws,
+            owner,
+            scope,
+            seconds,
+            self.bucket,
+            self.quota,
+            self.sending,
+            add_previous,
+            mode,
+            held,
         )
 
     def released(self) -> None:

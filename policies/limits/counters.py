@@ -43,9 +43,12 @@ def leases(ws: str, owner: str, scope: str, seconds: int) -> str:
 # grant only a process that holds no lease of this counter yet (-1 otherwise: it keeps the
 # one it has); "release" a counter the process no longer uses: its lease given back (0);
 # "leave" a process's last sync as it stops: its leases and its presence given back.
+# ``held``: what the process may still admit under its current lease, which it may use
+# while this step's answer travels (and counts against the new lease): the new lease never
+# goes below that, so what it admits in flight stays set aside (counts + leases <= quota).
 LEASE_STEP = """
 local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_key, leases_key,
-                          add, add_prev, ttl, quota, seconds, bucket, mode)
+                          add, add_prev, ttl, quota, seconds, bucket, mode, held)
   local cur, prev
   if add > 0 then
     cur = redis.call('INCRBY', cur_key, add)
@@ -109,7 +112,7 @@ local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_ke
   local unused = math.floor(quota - prev * weight - cur + 1e-9)
   local lease = math.floor(unused / p[1])
   if p[2] < unused % p[1] then lease = lease + 1 end
-  lease = math.max(0, math.min(lease, unused - others))
+  lease = math.max(0, math.min(lease, unused - others), held)
   redis.call('HSET', leases_key, proc, string.format('%d:%d', lease, bucket))
   redis.call('PEXPIRE', leases_key, ttl)
   return {cur, prev, p[1], p[2], lease}
@@ -117,8 +120,8 @@ end
 """
 
 # entries: [current key, previous key, presence key, leases key (indexes into K.keys), add to
-# current, add to previous, TTL ms, quota, window seconds, bucket, mode]. A previous bucket's
-# counts arrive when a process's bucket rolled over before it could sync them.
+# current, add to previous, TTL ms, quota, window seconds, bucket, mode, held]. A previous
+# bucket's counts arrive when a process's bucket rolled over before it could sync them.
 # Replies, per entry: LEASE_STEP's.
 SYNC = LuaScript(
     "rate_sync",
@@ -129,7 +132,7 @@ local seen = {}
 local out = {}
 for i, e in ipairs(A.entries) do
   out[i] = lease_step(seen, A.proc, now, stale, K.keys[e[1]], K.keys[e[2]], K.keys[e[3]],
-                      K.keys[e[4]], e[5], e[6], e[7], e[8], e[9], e[10], e[11])
+                      K.keys[e[4]], e[5], e[6], e[7], e[8], e[9], e[10], e[11], e[12])
 end
 return out
 """,
@@ -157,6 +160,7 @@ class Tally:
     add: int = 0
     add_previous: int = 0
     mode: str = ""  # "release": the process no longer uses it (LEASE_STEP)
+    held: int = 0  # what it may still admit under its lease meanwhile (LEASE_STEP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +204,7 @@ def sync(
                     t.seconds,
                     t.bucket,
                     "leave" if leaving else t.mode,
+                    t.held,
                 ]
             )
         calls.append(

@@ -153,7 +153,7 @@ if A.proc ~= '' and limits ~= '' then
           local r = lease_step(seen, A.proc, now, stale, base .. ':' .. bucket,
                                base .. ':' .. (bucket - 1), A.counters .. ':procs',
                                base .. ':leases', 0, 0, (2 * seconds + 60) * 1000,
-                               tonumber(quota), seconds, bucket, 'first')
+                               tonumber(quota), seconds, bucket, 'first', 0)
           leases[#leases + 1] = {scope, seconds, bucket, r[1], r[2], r[3], r[4], r[5]}
         end
       end
