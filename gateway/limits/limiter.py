@@ -91,9 +91,8 @@ class Limiter:
 
     def counter(self, key: CounterKey, quota: int) -> WindowCounter:
         found = self.counters.get(key)
-        if found is None:
+        if found is None:  # its first sync is the lookup's (Limiter.first_seen)
             self.counters[key] = found = WindowCounter(key, quota)
-            self.ask()
         if found.quota != quota:  # a changed limit applies to the counts so far
             found.quota = quota
             found.synced = found.fast_until = -math.inf  # granted under the old limit

@@ -231,10 +231,7 @@ class WindowCounter:
     def tally(self, now: float, fresh_for: float, mode: str = "") -> Tally:
         """Its news for a sync at ``now``, with what it may still admit under its lease
         while the answer travels (the store keeps that much set aside for it)."""
-        held = 0
-        if now - self.synced <= fresh_for and self.bucket == self.lease_bucket:
-            into = (now - self.bucket * self.seconds) / self.seconds
-            held = max(0, self.allowed(self.bucket, into) - self.spent)
+        held = max(0, self.lease - self.spent) if now - self.synced <= fresh_for else 0
         self.sending += self.pending
         self.pending = 0
         ws, owner, scope, seconds = self.key

@@ -44,8 +44,9 @@ def leases(ws: str, owner: str, scope: str, seconds: int) -> str:
 # one it has); "release" a counter the process no longer uses: its lease given back (0);
 # "leave" a process's last sync as it stops: its leases and its presence given back.
 # ``held``: what the process may still admit under its current lease, which it may use
-# while this step's answer travels (and counts against the new lease): the new lease never
-# goes below that, so what it admits in flight stays set aside (counts + leases <= quota).
+# while this step's answer travels (it counts that against the new lease too): its record
+# never goes below that until its next sync, so what it admits in flight stays set aside
+# (counts + records <= quota), while the lease it gets is its share of what is left.
 LEASE_STEP = """
 local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_key, leases_key,
                           add, add_prev, ttl, quota, seconds, bucket, mode, held)
@@ -112,8 +113,8 @@ local function lease_step(seen, proc, now, stale, cur_key, prev_key, presence_ke
   local unused = math.floor(quota - prev * weight - cur + 1e-9)
   local lease = math.floor(unused / p[1])
   if p[2] < unused % p[1] then lease = lease + 1 end
-  lease = math.max(0, math.min(lease, unused - others), held)
-  redis.call('HSET', leases_key, proc, string.format('%d:%d', lease, bucket))
+  lease = math.max(0, math.min(lease, unused - others))
+  redis.call('HSET', leases_key, proc, string.format('%d:%d', math.max(lease, held), bucket))
   redis.call('PEXPIRE', leases_key, ttl)
   return {cur, prev, p[1], p[2], lease}
 end

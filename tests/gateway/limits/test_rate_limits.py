@@ -221,10 +221,9 @@ async def test_processes_split_what_is_left(
             for i, gate in enumerate(gates):
                 statuses[i].append((await get(gate, key)).status)
         # The first gateway's lookup leased it the whole limit, so the second's first request
-        # was refused; a live process keeps what is left of its lease within the window (it
-        # may be admitting under it as a sync travels), so the 9 left are the first's.
+        # was refused; 9 were left after the syncs: split 5 and 4, whatever the arrival order.
         assert [s[0] for s in statuses] == [200, 429]
-        assert [s[1:].count(200) for s in statuses] == [9, 0]
+        assert sorted(s[1:].count(200) for s in statuses) == [4, 5]
         for gate in gates:
             await sync(gate)
         assert [(await get(g, key)).status for g in gates] == [429, 429]

@@ -87,8 +87,8 @@ async def test_redis_down_keeps_limiting_and_counts_come_back(
         for gate in gates:
             assert await gate.invalidation.wait_until(lambda: not gate.invalidation.subscribed, 10)  # noqa: B023
 
-        # Each process keeps to its lease: the 9 left are the first's (its lookup's lease).
-        assert [await admitted(gate, key, 10) for gate in gates] == [9, 0]
+        # Each process keeps to its lease: 9 were left, 5 and 4.
+        assert sorted([await admitted(gate, key, 10) for gate in gates]) == [4, 5]
         await sync_fails(gates)
         # Past the leases' life (3 sync intervals) and into a later window: each process
         # admits at most its last known share of the quota (1/2), so together the limit
