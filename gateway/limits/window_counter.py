@@ -182,15 +182,10 @@ class WindowCounter:
         return now - self.synced > fresh_for and not self.away and self.lease_bucket >= 0
 
     def allowed(self, bucket: int, into: float) -> int:
-        """What this process may have admitted since its lease: the lease, plus its share of
-        what the previous bucket's decaying weight has freed since (every process takes 1/N
-        of it, so together no more than freed; after a roll-over our view of the ended
-        bucket is a lower bound of it)."""
-        if bucket == self.lease_bucket:
-            freed = self.lease_previous * (into - self.lease_into)
-        else:
-            freed = self.previous * into
-        return int(self.lease + freed / self.processes + EPSILON)
+        """What this process may have admitted since its lease: the lease. (What the
+        previous bucket's decaying weight frees reaches every process at its next sync: a
+        lease grown by it between syncs would have no reservation in the store.)"""
+        return self.lease
 
     def field(self, now: float) -> bytes:
         """This counter's ``RateLimit`` item after an admission: what is left is counted
