@@ -45,8 +45,6 @@ class WindowCounter:
         "key",
         "lease",
         "lease_bucket",
-        "lease_into",
-        "lease_previous",
         "name",
         "pending",
         "pending_previous",
@@ -81,11 +79,7 @@ class WindowCounter:
         self.rank = 0
         self.lease = 0  # what this process may admit until its next sync (from the store)
         self.spent = 0  # admitted since the lease was granted
-        # The previous bucket's total and how far into the bucket the lease was granted:
-        # what the previous bucket's weight frees after that grows the lease (below).
-        self.lease_previous = 0
-        self.lease_into = 0.0
-        self.lease_bucket = -1
+        self.lease_bucket = -1  # the bucket its lease was granted in (-1: none)
         self.synced = -math.inf  # clock time the last successful sync was sent at
         self.away = False  # its last sync failed (Redis away), not merely late
         self.used = -math.inf
@@ -148,10 +142,11 @@ class WindowCounter:
         if left < 1.0 - EPSILON:
             return 1
         if now - self.synced <= fresh_for:  # a lease from a recent sync: the exact split
-            allowed = self.allowed(bucket, into)
-            if spent >= allowed:
+            # (What the previous bucket's decaying weight frees reaches every process at its
+            # next sync: a lease grown by it between syncs would have no reservation.)
+            if spent >= self.lease:
                 return 2
-            self.fast_limit = min(allowed, spent + int(left + EPSILON))
+            self.fast_limit = min(self.lease, spent + int(left + EPSILON))
             if now >= self.t_next:
                 self.retime(now)
             # Until the lease goes stale, the bucket ends or the field's t changes.
@@ -166,7 +161,7 @@ class WindowCounter:
         if self.lease_bucket >= 0:
             if not self.away:
                 return 2
-            if bucket == self.lease_bucket and spent >= self.allowed(bucket, into):
+            if bucket == self.lease_bucket and spent >= self.lease:
                 return 2
         processes = self.processes
         if processes > 1:
@@ -180,12 +175,6 @@ class WindowCounter:
         """Its lease went stale while Redis answers: the others count this process out
         and take the lease back, so a request waits for a sync (Limiter.held)."""
         return now - self.synced > fresh_for and not self.away and self.lease_bucket >= 0
-
-    def allowed(self, bucket: int, into: float) -> int:
-        """What this process may have admitted since its lease: the lease. (What the
-        previous bucket's decaying weight frees reaches every process at its next sync: a
-        lease grown by it between syncs would have no reservation in the store.)"""
-        return self.lease
 
     def field(self, now: float) -> bytes:
         """This counter's ``RateLimit`` item after an admission: what is left is counted
@@ -275,8 +264,6 @@ class WindowCounter:
         self.processes = max(1, totals.processes)
         self.rank = totals.rank
         self.lease = totals.lease
-        self.lease_previous = self.previous  # the bucket before ours, as just synced
-        self.lease_into = (now - self.bucket * self.seconds) / self.seconds
         self.lease_bucket = self.bucket
         # What was admitted during the round trip came out of the old lease; count it
         # against the new one too (which did not know of it): never more, at worst less.
