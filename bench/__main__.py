@@ -73,14 +73,15 @@ class Sizes:
     usage_requests: int
     usage_keys: int
     limit_seconds: float
+    shape_runs: int
 
 
 FULL = Sizes(
     60, 500, 16, 1.0, 10, 100, 100, 10, None, 1000, 10_000, 2.0, 100_000, 10, 10_000, 5, 2.0,
-    10_000, 10_000, 60.0,
+    10_000, 10_000, 60.0, 3,
 )  # fmt: skip
 QUICK = Sizes(
-    3, 200, 1, 1.0, 1, 5, 3, 2, 0.25, 20, 1000, 0.3, 2000, 2, 300, 1, 1.0, 1000, 500, 31.0
+    3, 200, 1, 1.0, 1, 5, 3, 2, 0.25, 20, 1000, 0.3, 2000, 2, 300, 1, 1.0, 1000, 500, 31.0, 1
 )  # fmt: skip
 
 
@@ -158,9 +159,13 @@ def cases(
 
     def case10(env: BenchEnv) -> CaseResult:
         run = rate_limits.run(
-            env, seconds=sizes.limit_seconds, rounds=sizes.rounds, per_round=sizes.per_round
+            env,
+            seconds=sizes.limit_seconds,
+            rounds=sizes.rounds,
+            per_round=sizes.per_round,
+            shape_runs=sizes.shape_runs,
         )
-        return bounded(run, sizes.limit_seconds + 120)
+        return bounded(run, sizes.limit_seconds + 120 + 60 * sizes.shape_runs)
 
     def case12(env: BenchEnv) -> CaseResult:
         return bounded(catalog_scale.run(env), 300)

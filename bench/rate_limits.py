@@ -1,14 +1,17 @@
 """Case 10: rate limits (:mod:`gateway.limits.limiter`), accuracy across processes and cost.
 
-(a) accuracy: 4 uvicorn gateway processes, a publishable key limited to 1,000 requests per
+(a)-(e) where the user stands: fresh processes, a process joining a spent window, a
+    scale-out, a restart, Redis down (:mod:`bench.rate_limit_shapes`);
+steady accuracy: 4 uvicorn gateway processes, a publishable key limited to 1,000 requests per
     10 s, offered three times that (300 requests a second, open loop) spread unevenly over
     the processes (40/30/20/10 %); the admitted count of every whole window, read from the
     gateways' shared counters in Redis (checked against the 200s the client got), as a
     ratio to the limit: min / median / max;
-(b) cost: case 1's in-process hit with a limit set (1e9 a day: never reached) and without,
+cost: case 1's in-process hit with a limit set (1e9 a day: never reached) and without,
     on the same gateway, interleaved rounds in one run: the difference per request;
-(c) Redis commands per 10,000 limited requests, over run (a): only the sync pipelines
-    (``EVALSHA`` of :data:`policies.limits.counters.SYNC`) and each process's one lookup.
+commands: Redis commands per 10,000 limited requests, over the steady run: only the sync
+    pipelines (``EVALSHA`` of :data:`policies.limits.counters.SYNC`) and each process's one
+    lookup.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import statistics
 import time
 
 from bench import apps
+from bench import rate_limit_shapes as shapes
 from bench.httpclient import Connection, bearer, request_bytes
 from bench.inprocess import _timed, caller, make_scope
 from bench.redisstats import raw_stats
@@ -35,8 +39,11 @@ TARGET = (0.95, 1.05)
 TARGET_US = 1.0
 
 
-async def run(env: BenchEnv, *, seconds: float, rounds: int, per_round: int) -> CaseResult:
+async def run(
+    env: BenchEnv, *, seconds: float, rounds: int, per_round: int, shape_runs: int
+) -> CaseResult:
     result = CaseResult(NAME)
+    await _shapes(env, result, shape_runs)
     limited = env.store.create_workspace("Limited", actor=ACTOR)
     ws = limited.workspace_id
     env.store.set_limits(ws, "pk", [f"{QUOTA}/{WINDOW}s"], actor=ACTOR)
@@ -50,13 +57,13 @@ async def run(env: BenchEnv, *, seconds: float, rounds: int, per_round: int) -> 
     ok = ok and sum(counts) == admitted
     low, mid, high = (ratios[0], statistics.median(ratios), ratios[-1]) if ratios else (0, 0, 0)
     result.row(
-        f"(a) admitted per {WINDOW} s window / limit, 4 processes (min/median/max)",
+        f"steady: admitted per {WINDOW} s window / limit, 4 processes (min/median/max)",
         f"x{low:.3f} / x{mid:.3f} / x{high:.3f}",
         f"x{TARGET[0]}-x{TARGET[1]}",
         ok,
     )
     result.details.append(
-        f"(a) {len(statuses)} requests offered in {ended - started:.1f} s "
+        f"steady: {len(statuses)} requests offered in {ended - started:.1f} s "
         f"({len(statuses) / (ended - started):.0f}/s, {OFFERED:.0f}/s asked), {admitted} "
         f"admitted; per window: {counts} (whole windows: {len(whole)}); the shared "
         f"counters' total {'equals' if sum(counts) == admitted else 'DIFFERS FROM'} the "
@@ -66,21 +73,58 @@ async def run(env: BenchEnv, *, seconds: float, rounds: int, per_round: int) -> 
     env.store.set_limits(generous.workspace_id, "pk", ["1000000000/day"], actor=ACTOR)
     delta, with_limit, without = await _cost(env, generous.publishable_key, rounds, per_round)
     result.row(
-        "(b) hit, limited - unlimited key: us/request",
+        "cost: hit, limited - unlimited key: us/request",
         f"{delta:+.2f} ({with_limit:.1f} vs {without:.1f})",
         f"<= +{TARGET_US}",
         delta <= TARGET_US,
     )
     evalsha = commands.get("evalsha", 0) + commands.get("eval", 0)
     per_10k = evalsha * 10_000 / max(1, len(statuses))
-    result.row("(c) EVALSHA per 10,000 limited requests (syncs + 4 lookups)", f"{per_10k:.0f}")
+    result.row(
+        "commands: EVALSHA per 10,000 limited requests (syncs + 4 lookups)", f"{per_10k:.0f}"
+    )
     inner = {k: v for k, v in commands.items() if k not in ("evalsha", "eval")}
     result.details.append(
-        f"(c) during run (a): EVALSHA {evalsha} for {len(statuses)} requests (4 of them the "
-        "processes' key lookups, the rest sync pipelines); commands those scripts ran and "
+        f"commands, during the steady run: EVALSHA {evalsha} for {len(statuses)} requests "
+        "(4 of them the processes' key lookups, the rest sync pipelines); commands those "
+        "scripts ran and "
         f"periodic checks: {', '.join(f'{k.upper()} {v}' for k, v in sorted(inner.items()))}"
     )
     return result
+
+
+SHAPES = {
+    "(a) 4 fresh processes, 600 concurrent": shapes.fresh,
+    "(b) a process started after the limit was spent": shapes.joined_after_spent,
+    "(c) scale-out 2 -> 4 processes mid-window, under load": shapes.scale_out,
+    "(d) a restart mid-window, under load": shapes.restart,
+}
+
+
+async def _shapes(env: BenchEnv, result: CaseResult, runs: int) -> None:
+    """(a)-(e) of :mod:`bench.rate_limit_shapes`: admitted / allowed, min and max of runs."""
+    for name, shape in SHAPES.items():
+        found = [await shape(env) for _ in range(runs)]
+        ratios = [admitted / allowed for admitted, allowed, _ in found]
+        result.row(
+            f"{name}: admitted / limit (min/max of {runs})",
+            f"x{min(ratios):.2f} / x{max(ratios):.2f}",
+            f"x{TARGET[0]}-x{TARGET[1]}",
+            TARGET[0] <= min(ratios) and max(ratios) <= TARGET[1],
+        )
+        result.details.append(
+            f"{name.split()[0]} per run: "
+            + "; ".join(f"{note} (allowed {allowed})" for _, allowed, note in found)
+        )
+    counts, note = await shapes.redis_down(env)
+    ratios = [n / shapes.LIMIT for n in counts]
+    result.row(
+        "(e) Redis down, 4 fresh processes: admitted / limit, that window / the next",
+        " / ".join(f"x{r:.2f}" for r in ratios),
+        "<= x1.00 / measured",
+        ratios[0] <= 1.0,
+    )
+    result.details.append(f"(e) {note}")
 
 
 async def _accuracy(

@@ -25,6 +25,7 @@ from gateway.assembly import LOGGER_NAME, GatewayParts
 from gateway.config import GatewayConfig, GatewayOptions
 from gateway.keys.cached_key import CachedKey
 from gateway.keys.invalidation import Invalidation
+from gateway.limits.limiter import HOLD
 from gateway.refusals.overrides import OVERRIDE_HEADERS as _OVERRIDE_HEADERS
 from gateway.refusals.overrides import Overrides
 from gateway.refusals.problems import Rendered
@@ -254,6 +255,8 @@ class KeyGateMiddleware:
         name = None if action is None or action is REDIRECT else action.name
         if problem is None and entry.limits is not None:  # in process (gateway.limits)
             problem, send = self._limiter.answer(entry.limits, name, send, scope_type)
+            if problem is HOLD:  # not synced lately: waits for the sync that is due (rare)
+                problem, send = await self._limiter.held(entry.limits, name, send, scope_type)
         if problem is not None:
             if hit:
                 self._cache_counts["hit"] += 1

@@ -15,8 +15,15 @@ from admin_plugin.identity import AdminIdentity
 from admin_plugin.otp_flow import OtpFlow
 from admin_plugin.problems import bad_request
 from admin_plugin.views.base import answer, text
-from policies import PolicyStore
-from policies.limits.rate_limits import KEY_SCOPE, Limits, Window, owner_named, windows
+from policies import Catalog, PolicyStore
+from policies.limits.rate_limits import (
+    KEY_SCOPE,
+    Limits,
+    Window,
+    dead_actions,
+    owner_named,
+    windows,
+)
 
 MAX_LIMITS_TEXT = 200  # four windows fit many times over; longer is a paste gone wrong
 
@@ -27,6 +34,7 @@ class LimitRow:
 
     scope: str
     windows: tuple[Window, ...]
+    dead: bool = False  # an action the catalog no longer has: counts nothing, to remove
 
     @property
     def label(self) -> str:
@@ -42,9 +50,11 @@ def scope_label(scope: str) -> str:
     return "Whole key" if scope == KEY_SCOPE else scope
 
 
-def rows(limits: Limits) -> list[LimitRow]:
-    """The whole key first, then actions by name (``Limits.scopes`` sorts ``*`` first)."""
-    return [LimitRow(scope, ws) for scope, ws in limits.scopes]
+def rows(limits: Limits, catalog: Catalog | None) -> list[LimitRow]:
+    """The whole key first, then actions by name (``Limits.scopes`` sorts ``*`` first);
+    those ``catalog`` lacks marked dead."""
+    dead = dead_actions(limits, catalog)
+    return [LimitRow(scope, ws, scope in dead) for scope, ws in limits.scopes]
 
 
 def owner_of(key: str) -> str:

@@ -66,8 +66,9 @@ class Panels:
         if name == "tokens":
             page = self.store.token_page(ws, state.tokens)
             spark = self.store.daily_totals(ws, [t.key_id for t in page.items])
+            catalog = self.store.load_catalog()
             limits = {
-                owner[3:]: rows(found)
+                owner[3:]: rows(found, catalog)
                 for owner, found in self.store.list_limits(ws).items()
                 if owner.startswith("tk:")
             }
@@ -85,5 +86,6 @@ class Panels:
             return {"rules": self.store.list_rules(ws), "rule_label": rule_label}
         if name in _LIMITED:
             owner, key, what = _LIMITED[name]
-            return {"rows": rows(self.store.limits(ws, owner)), "key": key, "what": what}
+            found = self.store.limits(ws, owner)
+            return {"rows": rows(found, self.store.load_catalog()), "key": key, "what": what}
         return {"page": self.store.audit_page(ws, state.audit), "when": when, "state": state}

@@ -66,9 +66,13 @@ class KeyResolver:
 
     async def _lookup(self, raw: str, cache_key: bytes, workspace_id: str, started: float) -> Found:
         reader = self.runtime.ensure_started()
+        sync = self.runtime.limit_sync  # the lookup is also the first sync of its counters
+        sent = self.runtime.limiter.clock()
         try:
             with self.metrics.store_call("lookup"):
-                policy = await reader.lookup(raw)
+                policy, leases = await reader.lookup_leased(
+                    raw, process=sync.process, stale=sync.stale
+                )
         except InvalidKey:
             self.cache.put_unknown(cache_key, workspace_id)
             return self.problems.invalid_key, workspace_id
@@ -85,6 +89,8 @@ class KeyResolver:
         entry = CachedKey(cache_key, policy, started)
         if policy.limits:
             owner = limits.owner(policy.kind, policy.key_id)
-            entry.limits = self.runtime.limiter.plan(policy.workspace_id, owner, policy.limits)
+            limiter = self.runtime.limiter
+            entry.limits = limiter.plan(policy.workspace_id, owner, policy.limits)
+            limiter.first_seen(entry.limits, leases, sent)
         self.cache.put(entry)
         return entry, workspace_id

@@ -19,22 +19,24 @@ from policies.limits.rate_limits import KEY_SCOPE
 
 CounterKey = tuple[str, str, str, int]  # workspace, owner, scope, window seconds
 # Weights are floats: 3 * (1 - 1/3) must count as 2, not 2.0000000000000004.
-_EPSILON = 1e-9
+EPSILON = 1e-9
 
 
 _R, _T = 111_111_111_111, 222_222_222_222  # placeholders no real value can collide with
 
 
-def item_template(name: str) -> bytes:
+def item_template(name: str, *, r: str = "%d", t: str = "%d") -> bytes:
     """A ``RateLimit`` item serialised by ``http-sf`` once, with placeholder integers made
-    ``%d``: a request then only formats its two integers (plain digits in Structured
-    Fields) into their places, for serialising costs 6 us and a hit has fewer to spend."""
+    ``%d`` (or what ``r`` and ``t`` say): a request then only formats an integer (plain
+    digits in Structured Fields) into its place, for serialising costs 6 us and a hit has
+    fewer to spend."""
     text = http_sf.ser([(name, {"r": _R, "t": _T})]).replace("%", "%%")  # type: ignore[list-item]
-    return text.replace(str(_R), "%d").replace(str(_T), "%d").encode("ascii")
+    return text.replace(str(_R), r).replace(str(_T), t).encode("ascii")
 
 
 class WindowCounter:
     __slots__ = (
+        "away",
         "bucket",
         "bucket_end",
         "current",
@@ -43,21 +45,22 @@ class WindowCounter:
         "key",
         "lease",
         "lease_bucket",
-        "lease_into",
-        "lease_previous",
-        "left_base",
         "name",
         "pending",
         "pending_previous",
         "previous",
         "processes",
         "quota",
+        "r_base",
         "rank",
         "seconds",
         "sending",
         "spent",
         "synced",
+        "t_next",
         "template",
+        "timed",
+        "timing",
         "used",
     )
 
@@ -76,20 +79,22 @@ class WindowCounter:
         self.rank = 0
         self.lease = 0  # what this process may admit until its next sync (from the store)
         self.spent = 0  # admitted since the lease was granted
-        # The previous bucket's total and how far into the bucket the lease was granted:
-        # what the previous bucket's weight frees after that grows the lease (below).
-        self.lease_previous = 0
-        self.lease_into = 0.0
-        self.lease_bucket = -1
-        self.synced = -math.inf  # clock time of the last successful sync
+        self.lease_bucket = -1  # the bucket its lease was granted in (-1: none)
+        self.synced = -math.inf  # clock time the last successful sync was sent at
+        self.away = False  # its last sync failed (Redis away), not merely late
         self.used = -math.inf
-        # The last full decision (decide()): what was left then plus what had been spent;
-        # until fast_until, fast_limit admissions pass on two comparisons.
-        self.left_base = 0.0
+        # Until fast_until, fast_limit admissions pass on two comparisons (decide()).
         self.bucket_end = 0.0
         self.fast_limit = 0
         self.fast_until = -math.inf
         self.template = item_template(self.name)
+        # The field of an admission, prepared once per state: ``timing`` % t is the item
+        # with ``t`` in place (``timed``, until ``t_next``), which leaves ``r`` to format;
+        # r is r_base - spent (r_base: set by decide()).
+        self.timing = item_template(self.name, r="%%d")
+        self.timed = self.timing % 0
+        self.t_next = -math.inf
+        self.r_base = 0
 
     def roll(self, bucket: int) -> None:
         if bucket == self.bucket + 1:  # what we know of the bucket that ended
@@ -100,7 +105,7 @@ class WindowCounter:
         self.current = 0
         self.bucket = bucket
         self.bucket_end = float((bucket + 1) * self.seconds)
-        self.fast_until = -math.inf
+        self.fast_until = self.t_next = -math.inf
 
     def estimate(self, now: float) -> float:
         """The sliding-window count now: shared view plus this process's unsynced counts."""
@@ -133,44 +138,60 @@ class WindowCounter:
         shared = self.previous * (1.0 - into) + self.current
         left = self.quota - shared - mine  # before this request
         spent = self.spent
-        self.left_base = left + spent  # field() counts down from here
-        if left < 1.0 - _EPSILON:
+        self.r_base = math.floor(left + spent + EPSILON)  # field() counts down from here
+        if left < 1.0 - EPSILON:
             return 1
         if now - self.synced <= fresh_for:  # a lease from a recent sync: the exact split
-            # Plus this process's share of what the previous bucket's decaying weight has
-            # freed since (every process takes 1/N of it, so together no more than freed;
-            # after a roll-over our view of the ended bucket is a lower bound of it).
-            if bucket == self.lease_bucket:
-                freed = self.lease_previous * (into - self.lease_into)
-            else:
-                freed = self.previous * into
-            allowed = int(self.lease + freed / self.processes + _EPSILON)
-            if spent >= allowed:
+            # (What the previous bucket's decaying weight frees reaches every process at its
+            # next sync: a lease grown by it between syncs would have no reservation.)
+            if spent >= self.lease:
                 return 2
-            self.fast_limit = min(allowed, spent + int(left + _EPSILON))
-            self.fast_until = min(self.synced + fresh_for, (bucket + 1) * seconds)
+            self.fast_limit = min(self.lease, spent + int(left + EPSILON))
+            if now >= self.t_next:
+                self.retime(now)
+            # Until the lease goes stale, the bucket ends or the field's t changes.
+            self.fast_until = min(self.synced + fresh_for, self.t_next)
             return 0
-        # No fresh lease (a counter just seen, or Redis away): split what this process's
-        # view says is left, by the process count and rank it last knew.
+        # No fresh lease. Not synced lately (idle, or this process's loop late): the others
+        # count it out, and take its lease back, from the very time it went stale, so the
+        # request waited for a sync (Limiter.held); if that did not come, no more now.
+        # Redis away: in the bucket of its last lease, never past that lease; and the split
+        # of what its own view says is left by the process count and rank it last knew (all
+        # there is once the bucket has turned, or the quota changed).
+        if self.lease_bucket >= 0:
+            if not self.away:
+                return 2
+            if bucket == self.lease_bucket and spent >= self.lease:
+                return 2
         processes = self.processes
         if processes > 1:
-            whole = int(self.quota - shared + _EPSILON)
+            whole = int(self.quota - shared + EPSILON)
             share = whole // processes + (1 if self.rank < whole % processes else 0)
             if mine + 1 > share:
                 return 2
         return 0
 
+    def due(self, now: float, fresh_for: float) -> bool:
+        """Its lease went stale while Redis answers: the others count this process out
+        and take the lease back, so a request waits for a sync (Limiter.held)."""
+        return now - self.synced > fresh_for and not self.away and self.lease_bucket >= 0
+
     def field(self, now: float) -> bytes:
         """This counter's ``RateLimit`` item after an admission: what is left is counted
         down from the last full decision (:meth:`decide`), so it errs low, never high."""
-        left = self.left_base - self.spent
-        return self.template % (
-            int(left + _EPSILON) if left > 0 else 0,
-            -int((now - self.bucket_end) // 1),  # ceil(seconds to the bucket's end)
-        )
+        if now >= self.t_next:
+            self.retime(now)
+        left = self.r_base - self.spent
+        return self.timed % (left if left > 0 else 0)
+
+    def retime(self, now: float) -> None:
+        """``t`` (whole seconds to the bucket's end, rounded up) and until when it holds."""
+        t = -int((now - self.bucket_end) // 1)
+        self.timed = self.timing % t
+        self.t_next = self.bucket_end - t + 1
 
     def remaining(self, now: float) -> int:
-        return max(0, math.floor(self.quota - self.estimate(now) + _EPSILON))
+        return max(0, math.floor(self.quota - self.estimate(now) + EPSILON))
 
     def reset_in(self, now: float) -> int:
         """Seconds until the current bucket ends (RateLimit's ``t`` while there is room)."""
@@ -191,25 +212,58 @@ class WindowCounter:
         return max(1, math.ceil(wait))
 
     # -- syncing (gateway.limits.sync) ---------------------------------------------------
-    def tally(self) -> Tally:
+    def tally(self, now: float, fresh_for: float, mode: str = "") -> Tally:
+        """Its news for a sync at ``now``, with what it may still admit under its lease
+        while the answer travels (the store keeps that much set aside for it)."""
+        held = max(0, self.lease - self.spent) if now - self.synced <= fresh_for else 0
         self.sending += self.pending
         self.pending = 0
         ws, owner, scope, seconds = self.key
         add_previous, self.pending_previous = self.pending_previous, 0
-        return Tally(ws, owner, scope, seconds, self.bucket, self.quota, self.sending, add_previous)
+        return Tally(
+            ws,
+            owner,
+            scope,
+            seconds,
+            self.bucket,
+            self.quota,
+            self.sending,
+            add_previous,
+            mode,
+            held,
+        )
 
-    def synced_with(self, tally: Tally, totals: Totals, now: float) -> None:
+    def released(self) -> None:
+        """Its lease was given back (no longer used): a request now waits for a sync."""
+        self.sending = self.lease = 0
+        self.synced = self.fast_until = -math.inf
+        self.away = False
+
+    def first_seen(self, bucket: int, totals: Totals, now: float) -> None:
+        """The lookup's answer (:func:`policies.operations.lookup.lookup_leased`, sent at
+        ``now``): this process's first sync of the counter, in the lookup's round trip."""
+        if self.sending:  # a sync is under way: its answer is the newer one
+            return
+        self.estimate(now)  # rolls its bucket over to now's
+        if totals.lease >= 0:
+            self.synced_with(bucket, totals, now)
+        else:  # it holds a lease already (a changed quota, a forgotten counter): N and rank
+            self.processes = max(1, totals.processes)
+            self.rank = totals.rank
+
+    def synced_with(self, bucket: int, totals: Totals, now: float) -> None:
+        """A sync's answer, for the counts of ``bucket`` it sent at ``now`` (the time the
+        store judges liveness by: the lease is this process's until then + 3 intervals)."""
         self.sending = 0
+        self.away = False
         self.fast_until = -math.inf  # a new view: decide afresh
-        if tally.bucket == self.bucket:
+        if bucket == self.bucket:
             self.current, self.previous = totals.current, totals.previous
-        elif tally.bucket == self.bucket - 1:
+        elif bucket == self.bucket - 1:
             self.previous = totals.current  # rolled over meanwhile: the ended bucket's total
         self.processes = max(1, totals.processes)
         self.rank = totals.rank
         self.lease = totals.lease
-        self.lease_previous = self.previous  # the bucket before ours, as just synced
-        self.lease_into = (now - self.bucket * self.seconds) / self.seconds
         self.lease_bucket = self.bucket
         # What was admitted during the round trip came out of the old lease; count it
         # against the new one too (which did not know of it): never more, at worst less.
@@ -218,6 +272,7 @@ class WindowCounter:
 
     def unsynced(self, tally: Tally) -> None:
         """A sync failed: its counts go back (to the previous bucket if this one rolled)."""
+        self.away = True
         if tally.bucket == self.bucket:
             self.pending += self.sending
         elif tally.bucket == self.bucket - 1:

@@ -75,7 +75,11 @@ class Runtime:
         self.usage = UsageRecorder(clock)
         self.counter = UsageCounter(clock)
         # Rate limits (gateway.limits.limiter): a stale view asks for a sync after 3 intervals.
-        self.limiter = Limiter(clock, stale_after=3 * config.limit_sync_interval)
+        self.limiter = Limiter(
+            clock,
+            stale_after=3 * config.limit_sync_interval,
+            hold_for=config.limit_sync_interval + config.store_timeout,
+        )
         self.limit_sync = LimitSync(
             self.limiter,
             metrics,
@@ -142,7 +146,7 @@ class Runtime:
             timeout=timeout,
         )
         self.catalog.lock = asyncio.Lock()
-        self.invalidation.stopping = False
+        self.invalidation.stopping = self.limit_sync.stopping = False
         self._tasks = [
             loop.create_task(self.invalidation.listen(reader), name="keystile-gateway-listener"),
             loop.create_task(self._scheduled(loop), name="keystile-gateway-ticker"),
@@ -195,7 +199,7 @@ class Runtime:
         tasks, self._tasks = self._tasks, []
         # A flag as well as a cancellation: redis-py can swallow a cancellation that lands
         # while it connects, and the loops then stop at their next turn.
-        self.invalidation.stopping = True
+        self.invalidation.stopping = self.limit_sync.stopping = True
         for task in tasks:
             task.cancel()
         if tasks:
@@ -208,7 +212,8 @@ class Runtime:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(_FLUSH_ON_STOP_SECONDS):
                     await self.flush_usage(reader)
-                    await self.limit_sync.sync(reader)  # this process's last counts
+                    # This process's last counts; its leases and presence given back.
+                    await self.limit_sync.sync(reader, leaving=True)
             with contextlib.suppress(Exception):
                 await reader.client.aclose()
         self.loop = None

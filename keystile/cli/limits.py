@@ -15,9 +15,10 @@ import click
 
 from keystile.cli.base import ACTOR, main, store_of
 from policies import PolicyStore
-from policies.limits.rate_limits import KEY_SCOPE, Limits, Window, owner_for
+from policies.limits.rate_limits import KEY_SCOPE, Limits, Window, dead_actions, owner_for
 
 NO_LIMITS = "none"
+DEAD = "(dead)"
 
 
 key_option = click.option(
@@ -88,28 +89,43 @@ def limits_list(ctx: click.Context, workspace_id: str, as_json: bool) -> None:
             keys.append((token.key_id, token.name, found.pop(f"tk:{token.key_id}", Limits())))
     # A token's limits go with it when it is revoked; anything else left is shown, not hidden.
     keys += [(owner.removeprefix("tk:"), None, rest) for owner, rest in found.items()]
+    catalog = store.load_catalog()  # an action it lacks is a dead limit: never counted
+    dead = {k: dead_actions(lim, catalog) for k, _, lim in keys}
     if as_json:
         document = {
             "workspace": workspace_id,
-            "keys": [{"key": k, "name": name, **_as_json(lim)} for k, name, lim in keys],
+            "keys": [
+                {"key": k, "name": name, **_as_json(lim), "dead_actions": list(dead[k])}
+                for k, name, lim in keys
+            ],
         }
         click.echo(json.dumps(document, indent=2))
         return
     rows = [["key", "name", "scope", "limits"]]
     for k, name, lim in keys:
-        rows += [[k, name or "", scope, text] for scope, text in scope_rows(lim)]
+        rows += [[k, name or "", scope, text] for scope, text in scope_rows(lim, dead[k])]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if any(dead.values()):
+        click.echo(
+            f"{DEAD}: the catalog has no such action (a forced `keystile catalog load`), so "
+            f"the limit counts nothing; lift it with `keystile limits remove {workspace_id} "
+            "--key KEY --action ACTION`"
+        )
 
 
-def scope_rows(found: Limits) -> list[tuple[str, str]]:
-    """(scope, its windows) per scope, the whole key first; one ``none`` row when unlimited."""
+def scope_rows(found: Limits, dead: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(scope, its windows) per scope, the whole key first; one ``none`` row when unlimited;
+    a ``dead`` action (not in the catalog) marked."""
     if not found:
         return [("-", NO_LIMITS)]
     # Scopes are sorted, and "*" (the whole key) sorts before every action.
     return [
-        ("whole key" if scope == KEY_SCOPE else scope, ", ".join(str(w) for w in windows))
+        (
+            "whole key" if scope == KEY_SCOPE else f"{scope} {DEAD}" if scope in dead else scope,
+            ", ".join(str(w) for w in windows),
+        )
         for scope, windows in found.scopes
     ]
 

@@ -23,7 +23,11 @@ def catalog() -> None:
 
 @catalog.command("load")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--force", is_flag=True, help="Store it even if it disarms live rules (or is empty).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Store it even if it disarms live rules or rate limits (or is empty).",
+)
 @click.pass_context
 def catalog_load(ctx: click.Context, path: Path, force: bool) -> None:
     """Store the catalog from a .json or .toml FILE."""

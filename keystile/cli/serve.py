@@ -28,7 +28,7 @@ from keystile.home import Home
 @click.option(
     "--force-catalog",
     is_flag=True,
-    help="Publish the catalog even if it disarms live rules (or is empty).",
+    help="Publish the catalog even if it disarms live rules or rate limits (or is empty).",
 )
 @click.option(
     "--exempt",

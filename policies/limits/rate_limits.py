@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from policies.catalog.rules import NAME_RE
-from policies.errors import KeystileError
+from policies.catalog.catalog import Catalog
+from policies.catalog.rules import NAME_RE, Rule
+from policies.errors import CatalogError, KeystileError
 from policies.keys.crypto import KEY_ID_RE
 from policies.keys.keyformat import KeyKind
 
@@ -154,6 +155,22 @@ class Limits:
             f"{'key' if scope == KEY_SCOPE else scope}: {', '.join(str(w) for w in ws)}"
             for scope, ws in self.scopes
         )
+
+
+def dead_actions(limits: Limits, catalog: Catalog | None) -> tuple[str, ...]:
+    """The actions of ``limits`` that ``catalog`` does not have: no request is ever counted
+    against them (a forced catalog load left them), so they are shown as such, to remove."""
+    if catalog is None:
+        return ()
+    dead = []
+    for scope, _ in limits.scopes:
+        if scope != KEY_SCOPE:
+            module, _, functionality = scope.partition(".")
+            try:
+                catalog.check_rule(Rule(module, functionality))
+            except CatalogError:
+                dead.append(scope)
+    return tuple(dead)
 
 
 def owner(kind: KeyKind, key_id: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from policies.errors import InvalidKey
 from policies.keys import keyformat
 from policies.keys.keyformat import KeyKind
+from policies.limits.counters import FirstLeases, first_leases, owner_prefix
 from policies.limits.rate_limits import owner
 from policies.operations.base import Context
 from policies.storage import schema
@@ -20,19 +21,33 @@ def lookup(ctx: Context, raw_key: str) -> Operation[KeyPolicy]:
 
     Format and checksum are checked before Redis is asked, so junk costs nothing.
     """
+    policy, _ = yield from lookup_leased(ctx, raw_key)
+    return policy
+
+
+def lookup_leased(
+    ctx: Context, raw_key: str, *, process: str = "", stale: float = 0.0
+) -> Operation[tuple[KeyPolicy, FirstLeases]]:
+    """:func:`lookup`, and for a gateway ``process`` its first sync of the owner's rate-limit
+    counters in the same step (:data:`policies.storage.lua.LOOKUP`): a lease per window."""
     parsed = keyformat.parse(raw_key)
     ws = parsed.workspace_id
     digest = ctx.keyring.digest(raw_key)
     kid = ctx.keyring.key_id(digest) if parsed.kind is KeyKind.TOKEN else ""
+    whose = owner(parsed.kind, kid)
     reply = yield LOOKUP.call(
         (schema.meta(ws), schema.credentials(ws), schema.rules(ws), schema.limits(ws)),
         digest=digest,
-        owner=owner(parsed.kind, kid),
+        owner=whose,
+        proc=process,
+        now=repr(ctx.clock()),
+        stale=stale,
+        counters=owner_prefix(ws, whose),
     )
     policy = schema.decode_lookup(ws, reply)
     if policy is None or policy.kind is not parsed.kind:
         raise InvalidKey()
-    return policy
+    return policy, first_leases(reply[5]) if process else {}
 
 
 def versions(ctx: Context, workspace_ids: Iterable[str]) -> Operation[dict[str, int]]:

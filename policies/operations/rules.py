@@ -5,6 +5,7 @@ from __future__ import annotations
 from policies.catalog.catalog import Catalog
 from policies.catalog.rules import Rule, decode_all
 from policies.errors import CatalogError, UnknownWorkspace
+from policies.limits.rate_limits import LimitError, Limits, dead_actions
 from policies.operations.base import Context, apply_call, checked, require_workspace
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
@@ -39,15 +40,20 @@ def save_catalog(
     recorded in the deployment's audit stream, in the same step.
 
     A catalog that would disarm live rules (publishable-key rules or token rules naming a
-    module or functionality it no longer has), or an empty one, is refused unless ``force``:
-    such a rule would silently stop blocking anything.
+    module or functionality it no longer has) or live per-action rate limits (naming an
+    action it no longer has), or an empty one, is refused unless ``force``: such a rule
+    would silently stop blocking anything, such a limit stop counting.
     """
-    disarmed = yield from disarmed_rules(ctx, catalog)
-    if not force and (disarmed or not catalog.modules):
-        listed = "; ".join(disarmed[:_LISTED])
-        more = f" and {len(disarmed) - _LISTED} more" if len(disarmed) > _LISTED else ""
-        what = f"it would disarm live rules: {listed}{more}" if disarmed else "it is empty"
-        raise CatalogError(f"catalog refused: {what} (force it to store it anyway)")
+    rules, limits = yield from disarmed(ctx, catalog)
+    if not force and (rules or limits or not catalog.modules):
+        what = "; and ".join(
+            f"it would disarm live {kind}: {_listed(found)}"
+            for kind, found in (("rules", rules), ("rate limits", limits))
+            if found
+        )
+        raise CatalogError(
+            f"catalog refused: {what or 'it is empty'} (force it to store it anyway)"
+        )
     fingerprint = catalog.fingerprint()
     raw = yield Command(("GET", schema.CATALOG))
     try:
@@ -58,7 +64,8 @@ def save_catalog(
         "fingerprint": fingerprint,
         "previous": previous,
         "modules": len(catalog.modules),
-        "disarmed": len(disarmed),
+        "disarmed": len(rules),
+        "disarmed_limits": len(limits),
     }
     fields = schema.audit_fields(actor, "catalog.loaded", "-", ctx.clock(), detail)
     yield CATALOG_SAVE.call(
@@ -72,32 +79,50 @@ def save_catalog(
     return fingerprint
 
 
-def disarmed_rules(ctx: Context, catalog: Catalog) -> Operation[list[str]]:
-    """The live rules ``catalog`` does not know: ``"W: module:functionality"`` for the
-    publishable key's, ``"W token KID: ..."`` for an active token's. One pipeline."""
+def _listed(found: list[str]) -> str:
+    more = f" and {len(found) - _LISTED} more" if len(found) > _LISTED else ""
+    return "; ".join(found[:_LISTED]) + more
+
+
+def disarmed(ctx: Context, catalog: Catalog) -> Operation[tuple[list[str], list[str]]]:
+    """The live rules and per-action rate limits ``catalog`` does not know. Rules as
+    ``"W: module:functionality"`` for the publishable key's, ``"W token KID: ..."`` for an
+    active token's; limits as ``"W publishable key: module.functionality 10/min"`` (``SDK
+    key``, ``token KID``). One pipeline."""
     members = yield Command(("SMEMBERS", schema.WORKSPACES))
     workspaces = sorted(schema.text(m) for m in members)
+    reads = (("SMEMBERS", schema.rules), ("HGETALL", schema.tokens), ("HGETALL", schema.limits))
     replies = yield Batch(
-        tuple(
-            Command((command, key(ws)))
-            for ws in workspaces
-            for command, key in (("SMEMBERS", schema.rules), ("HGETALL", schema.tokens))
-        )
+        tuple(Command((command, key(ws))) for ws in workspaces for command, key in reads)
     )
-    found: list[str] = []
+    rules: list[str] = []
+    limits: list[str] = []
     for index, ws in enumerate(workspaces):
-        rules_reply, tokens_reply = replies[2 * index], replies[2 * index + 1]
+        rules_reply, tokens_reply, limits_reply = replies[3 * index : 3 * index + 3]
         owned = [(ws, rule) for rule in sorted(decode_all(schema.text(r) for r in rules_reply))]
+        live = {"pk": "publishable key", "sk": "SDK key"}
         for raw in (tokens_reply or {}).values():
             info, _ = schema.decode_token(raw)
             if info.revoked is None:
                 owned += [(f"{ws} token {info.key_id}", rule) for rule in info.rules]
+                live[f"tk:{info.key_id}"] = f"token {info.key_id}"
         for owner, rule in owned:
             try:
                 catalog.check_rule(rule)
             except CatalogError:
-                found.append(f"{owner}: {rule.encode()}")
-    return found
+                rules.append(f"{owner}: {rule.encode()}")
+        for owner, raw in sorted(schema.pairs(limits_reply)):
+            try:
+                found = Limits.decode(raw)
+            except LimitError:
+                continue  # written past the checks: shown nowhere, counted nowhere
+            if owner in live:
+                windows = found.as_dict()
+                limits += [
+                    f"{ws} {live[owner]}: {action} {', '.join(str(w) for w in windows[action])}"
+                    for action in dead_actions(found, catalog)
+                ]
+    return rules, limits
 
 
 def add_rule(ctx: Context, ws: str, rule: Rule, *, actor: str) -> Operation[bool]:

@@ -22,7 +22,7 @@ from policies.catalog.catalog import Catalog
 from policies.errors import StoreUnreachable
 from policies.keys.crypto import Keyring
 from policies.limits import counters as rate_counters
-from policies.limits.counters import SYNC, Tally, Totals
+from policies.limits.counters import SYNC, FirstLeases, Tally, Totals
 from policies.operations import deployment, lookup, rules, usage
 from policies.operations.base import Context
 from policies.storage.driver import Operation, T, load_scripts_async, run_async
@@ -88,6 +88,13 @@ class AsyncPolicyStore:
         """One round trip; raises InvalidKey (any failure) or StoreUnavailable."""
         return await self.run(lookup.lookup(self.ctx, raw_key))
 
+    async def lookup_leased(
+        self, raw_key: str, *, process: str, stale: float
+    ) -> tuple[KeyPolicy, FirstLeases]:
+        """:meth:`lookup`, and ``process``'s first leases of the owner's rate-limit counters
+        (:func:`policies.operations.lookup.lookup_leased`): the same one round trip."""
+        return await self.run(lookup.lookup_leased(self.ctx, raw_key, process=process, stale=stale))
+
     async def prepare(self) -> None:
         """Load the lookup script now, so the first unknown key costs one round trip; and
         raise ConfigError if the digest secret is not the one the store was set up with
@@ -116,12 +123,18 @@ class AsyncPolicyStore:
             await run_async(self.client, usage.record(self.ctx, last_used, counts))
 
     async def sync_limits(
-        self, tallies: list[Tally], *, process: str, stale: float, timeout: float | None = None
+        self,
+        tallies: list[Tally],
+        *,
+        process: str,
+        stale: float,
+        timeout: float | None = None,
+        leaving: bool = False,
     ) -> list[Totals]:
         """Add rate-limit counts and read the totals back (:mod:`policies.limits.counters`)."""
         async with self._deadline(timeout, "limits: "):
             operation = rate_counters.sync(
-                tallies, now=self.ctx.clock(), process=process, stale=stale
+                tallies, now=self.ctx.clock(), process=process, stale=stale, leaving=leaving
             )
             return await run_async(self.client, operation)
 

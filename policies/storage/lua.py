@@ -5,6 +5,7 @@ Design notes: ``docs/architecture.md``.
 
 from __future__ import annotations
 
+from policies.limits.counters import LEASE_STEP
 from policies.storage.scripting import LuaScript
 
 HEAD_KEYS = ("meta", "audit")  # the workspace's meta hash, its audit stream
@@ -124,17 +125,48 @@ return {changed, commit()}
 
 # The gateway's whole read. Unknown key or workspace: nil, with no further work (a flood of
 # junk stays cheap). A.owner: whose rate limits the key obeys (policies.limits.rate_limits.owner).
+# The gateway's one round trip for a key it has not cached. Given a process (``proc``), it is
+# also that process's first sync of the owner's counters: for each window of the owner's
+# limits (stored canonically: 100/min, 1000/10s, 5/2h, 100000/day) it reads the totals,
+# marks the process live and grants it a lease (LEASE_STEP, first sight only), so a
+# process new to a key decides with the shared view from its first request. Reply:
+# {record, version, origins, rules, limits, {{scope, seconds, bucket, LEASE_STEP's}...}}.
 LOOKUP = LuaScript(
     "lookup",
-    """
+    LEASE_STEP
+    + """
 local record = redis.call('HGET', K.credentials, A.digest)
 if not record then return false end
 local meta = redis.call('HMGET', K.meta, 'version', 'origins')
-return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', K.rules),
-  redis.call('HGET', K.limits, A.owner) or ''}
+local limits = redis.call('HGET', K.limits, A.owner) or ''
+local leases = {}
+if A.proc ~= '' and limits ~= '' then
+  local units = {s = 1, min = 60, h = 3600, day = 86400}
+  local now, stale = tonumber(A.now), tonumber(A.stale)
+  local seen = {}
+  local ok, decoded = pcall(cjson.decode, limits)
+  if ok and type(decoded) == 'table' then
+    for scope, texts in pairs(decoded) do
+      for _, text in ipairs(type(texts) == 'table' and texts or {}) do
+        local quota, count, unit = string.match(tostring(text), '^(%d+)/(%d*)(%a+)$')
+        if quota and units[unit] then
+          local seconds = (tonumber(count) or 1) * units[unit]
+          local bucket = math.floor(now / seconds)
+          local base = A.counters .. ':' .. scope .. ':' .. seconds
+          local r = lease_step(seen, A.proc, now, stale, base .. ':' .. bucket,
+                               base .. ':' .. (bucket - 1), A.counters .. ':procs',
+                               base .. ':leases', 0, 0, (2 * seconds + 60) * 1000,
+                               tonumber(quota), seconds, bucket, 'first', 0)
+          leases[#leases + 1] = {scope, seconds, bucket, r[1], r[2], r[3], r[4], r[5]}
+        end
+      end
+    end
+  end
+end
+return {record, meta[1] or '0', meta[2] or '', redis.call('SMEMBERS', K.rules), limits, leases}
 """,
     ("meta", "credentials", "rules", "limits"),
-    ("digest", "owner"),
+    ("digest", "owner", "proc", "now", "stale", "counters"),
 )
 
 # One-time-password challenges (policies.operations.otp). They are not policy changes: no

@@ -134,7 +134,7 @@ def decode_lookup(workspace_id: str, reply: Any) -> KeyPolicy | None:
     """Turn the LOOKUP script's reply into a :class:`KeyPolicy` (None: no such key)."""
     if not reply:
         return None
-    raw_record, version, origins, members, raw_limits = reply
+    raw_record, version, origins, members, raw_limits = reply[:5]
     record = json.loads(text(raw_record))
     kind = KeyKind(record["kind"])
     if kind is KeyKind.TOKEN:

@@ -3,9 +3,11 @@ key's sections, a token's limits in the list and on the token form."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from policies import PolicyStore
+from policies import Catalog, PolicyStore
 from policies.limits.rate_limits import Limits
 from policies.storage.values import CreatedWorkspace
 from tests.admin_plugin.test_views_tokens import create
@@ -198,3 +200,30 @@ def test_a_token_forms_bad_limits_are_explained_before_a_code(
     response = api.post("api/tokens", {"name": "ci", "limits": limits})
     assert response.status_code == 400 and message in response.get_json()["detail"]
     assert inbox.is_empty() and store.list_tokens(workspace.workspace_id) == []
+
+
+def test_limits_a_forced_catalog_disarmed_are_marked_and_removable(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """A forced ``catalog load`` that dropped an action leaves its limits counting nothing:
+    the sections say so, and Remove lifts them (the action need not exist)."""
+    ws = workspace.workspace_id
+    assert put(api, "publishable", "10/min", scope="projects.create")[0] == 200
+    assert put(api, "publishable", "100/min")[0] == 200
+    kid = store.create_token(ws, "ci", actor="t").info.key_id
+    assert put(api, kid, "5/s", scope="projects.create")[0] == 200
+    live = store.load_catalog()
+    assert live is not None
+    data = json.loads(live.to_json())
+    data["modules"]["projects"]["functionalities"].pop("create")
+    data["routes"] = [r for r in data["routes"] if r.get("action") != "projects.create"]
+    store.save_catalog(Catalog.from_dict(data), force=True)
+
+    panel = api.get("panel/pk-limits").get_data(as_text=True)
+    assert panel.count("ks-limit-dead") == 1  # projects.create's row, not the whole key's
+    assert panel.index("<code>projects.create</code>") < panel.index("ks-limit-dead")
+    assert api.get("panel/tokens").get_data(as_text=True).count("ks-limit-dead") == 1
+    assert api.delete("api/limits/publishable/projects.create").status_code == 200
+    assert api.delete(f"api/limits/{kid}/projects.create").status_code == 200
+    assert "ks-limit-dead" not in api.get("panel/pk-limits").get_data(as_text=True)
+    assert described(store, ws, "pk") == "key: 100/min"

@@ -120,16 +120,58 @@ def test_list_json(env: dict[str, str], workspace: str) -> None:
                 "name": None,
                 "whole_key": [minute, day],
                 "actions": {"projects.create": [{"limit": "10/min", "quota": 10, "seconds": 60}]},
+                "dead_actions": [],
             },
-            {"key": "sdk", "name": None, "whole_key": [], "actions": {}},
+            {"key": "sdk", "name": None, "whole_key": [], "actions": {}, "dead_actions": []},
             {
                 "key": kid,
                 "name": "ci",
                 "whole_key": [{"limit": "1000/10s", "quota": 1000, "seconds": 10}],
                 "actions": {"billing.read": [{"limit": "2/2h", "quota": 2, "seconds": 7200}]},
+                "dead_actions": [],
             },
         ],
     }
+
+
+def test_a_catalog_load_that_disarms_limits_is_refused_unless_forced(
+    env: dict[str, str], workspace: str, tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    """Issue 24: renaming ``projects.create`` silently switched its limit off. The load now
+    lists the limits it would disarm and stores nothing; forced, it stores the catalog and
+    ``limits list`` marks the dead limits, which ``limits remove`` lifts."""
+    ws = workspace
+    ok(env, "limits", "set", ws, "--key", "publishable", "--action", "projects.create", "10/min")
+    kid = token(env, ws, "ci")
+    ok(env, "limits", "set", ws, "--key", kid, "--action", "projects.create", "5/s")
+    renamed = json.loads(json.dumps(DEMO_CATALOG))
+    projects = renamed["modules"]["projects"]["functionalities"]
+    projects["make"] = projects.pop("create")
+    (tmp_path / "renamed.json").write_text(json.dumps(renamed))
+    refused = cli(env, "catalog", "load", str(tmp_path / "renamed.json"))
+    assert refused.exit_code == 1 and len(refused.output.strip().splitlines()) == 1
+    assert "it would disarm live rate limits:" in refused.output
+    assert f"{ws} publishable key: projects.create 10/min" in refused.output
+    assert f"{ws} token {kid}: projects.create 5/s" in refused.output
+    assert "projects.create" in ok(env, "catalog", "show")  # the live catalog is untouched
+
+    assert "3 modules" in ok(env, "catalog", "load", str(tmp_path / "renamed.json"), "--force")
+    listed = ok(env, "limits", "list", ws).splitlines()
+    assert [line.split()[:3] for line in listed[1:3]] == [
+        ["publishable", "projects.create", "(dead)"],
+        ["sdk", "-", "none"],
+    ]
+    assert listed[-1].startswith("(dead): the catalog has no such action")
+    document = json.loads(ok(env, "limits", "list", ws, "--json"))
+    assert [k["dead_actions"] for k in document["keys"]] == [
+        ["projects.create"],
+        [],
+        ["projects.create"],
+    ]
+    ok(env, "limits", "remove", ws, "--key", "publishable", "--action", "projects.create")
+    ok(env, "limits", "remove", ws, "--key", kid, "--action", "projects.create")
+    assert stored(redis_client, ws)["limits"] == {}
+    assert "(dead)" not in ok(env, "limits", "list", ws)
 
 
 @pytest.mark.parametrize(

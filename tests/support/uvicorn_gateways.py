@@ -36,6 +36,65 @@ def wait_until_serving(base: str, process: subprocess.Popen[str], seconds: float
     raise AssertionError(f"{base} did not come up")
 
 
+class Gateways:
+    """Gateway processes started (in parallel, each waited for) and stopped as a test needs:
+    fresh ones, more mid-run (scale-out), one stopped and another started (a restart)."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        master_key: str,
+        digest_secret: str,
+        options: Mapping[str, object] | None = None,
+    ) -> None:
+        self.env = {
+            **os.environ,
+            "KEYSTILE_REDIS_URL": redis_url,
+            "KEYSTILE_MASTER_KEYS": master_key,
+            "KEYSTILE_DIGEST_SECRET": digest_secret,
+            **{variable("gateway", name): str(value) for name, value in (options or {}).items()},
+        }
+        self.env.pop("KEYSTILE_CONFIG", None)
+        self.processes: dict[str, subprocess.Popen[str]] = {}
+
+    def start(self, count: int) -> list[str]:
+        """``count`` new processes, serving when this returns: their base URLs."""
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "tests.support.server_app:create_app",
+        ]
+        started = {}
+        for _ in range(count):
+            port = free_port()
+            started[f"http://127.0.0.1:{port}"] = subprocess.Popen(
+                [*command, "--port", str(port), "--log-level", "warning", "--lifespan", "on"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        self.processes.update(started)
+        for base, process in started.items():
+            wait_until_serving(base, process)
+        return list(started)
+
+    def stop(self, *bases: str) -> None:
+        """Stop as a deployment does (SIGTERM: the lifespan's shutdown runs, a last sync)."""
+        stopping = [self.processes.pop(base) for base in bases or list(self.processes)]
+        for process in stopping:
+            process.terminate()
+        for process in stopping:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 @contextlib.contextmanager
 def run_gateways(
     count: int,
@@ -44,38 +103,8 @@ def run_gateways(
     digest_secret: str,
     options: Mapping[str, object] | None = None,
 ) -> Iterator[list[str]]:
-    env = {
-        **os.environ,
-        "KEYSTILE_REDIS_URL": redis_url,
-        "KEYSTILE_MASTER_KEYS": master_key,
-        "KEYSTILE_DIGEST_SECRET": digest_secret,
-        **{variable("gateway", name): str(value) for name, value in (options or {}).items()},
-    }
-    env.pop("KEYSTILE_CONFIG", None)
-    ports = [free_port() for _ in range(count)]
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.support.server_app:create_app"]
-    processes = [
-        subprocess.Popen(
-            [*command, "--port", str(port), "--log-level", "warning", "--lifespan", "on"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for port in ports
-    ]
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    gateways = Gateways(redis_url, master_key, digest_secret, options)
     try:
-        for base, process in zip(bases, processes, strict=True):
-            wait_until_serving(base, process)
-        yield bases
+        yield gateways.start(count)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        gateways.stop()

@@ -198,8 +198,8 @@ async def sync(gate: KeyGateMiddleware) -> int:
 async def test_processes_split_what_is_left(
     make_gate: Factory, store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
-    """Two gateways, one limit: neither admits past its share between syncs, and together
-    they admit exactly the limit."""
+    """Two gateways, one limit: neither admits past its lease between syncs (the first
+    lookups' leases included), and together they admit exactly the limit."""
     ws, key = workspace.workspace_id, workspace.publishable_key
     store.set_limits(ws, "pk", ["10/min"], actor="test")
     # Background syncs slow enough (a quarter interval apart) that only ours count here.
@@ -220,11 +220,60 @@ async def test_processes_split_what_is_left(
         for _ in range(10):
             for i, gate in enumerate(gates):
                 statuses[i].append((await get(gate, key)).status)
-        # 8 were left after the sync: 4 each, whatever the order of arrival.
-        assert [s.count(200) for s in statuses] == [5, 5]
+        # The first gateway's lookup leased it the whole limit, so the second's first request
+        # was refused; 9 were left after the syncs: split 5 and 4, whatever the arrival order.
+        assert [s[0] for s in statuses] == [200, 429]
+        assert sorted(s[1:].count(200) for s in statuses) == [4, 5]
         for gate in gates:
             await sync(gate)
         assert [(await get(g, key)).status for g in gates] == [429, 429]
     finally:
         for gate in gates:
             await gate.stop()
+
+
+async def test_a_process_back_from_idle_waits_for_one_sync(
+    make_gate: Factory, store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
+) -> None:
+    """A process that no longer uses a key gives its lease back (its next sync), so others
+    can use it; its next request waits for one sync (a lease from what they left) rather
+    than deciding on its own view (which would admit 6 more here: 16 of 10)."""
+    ws, key = workspace.workspace_id, workspace.publishable_key
+    clock.now = 1_800_000_000.0  # a minute's start: the test stays in one window
+    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    first, second = make_gate(), make_gate()  # real sync loops (every 0.2 s)
+    for gate in (first, second):
+        await gate.start()
+    try:
+        assert [(await get(first, key)).status for _ in range(4)] == [200] * 4  # of a lease of 10
+        await sync(first)  # its 4 reach Redis
+        clock.advance(5)  # idle: its lease is stale; to the others it is gone
+        assert await sync(first) == 1  # its next sync gives the idle counter's lease back
+        assert [(await get(second, key)).status for _ in range(7)] == [200] * 6 + [429]
+        # Held for a sync, whose lease is what the second left: nothing.
+        assert (await get(first, key)).status == 429
+        assert first.runtime.limiter.counters  # and it did sync meanwhile:
+        counter = next(iter(first.runtime.limiter.counters.values()))
+        assert counter.synced == clock.now and counter.processes == 2
+    finally:
+        for gate in (first, second):
+            await gate.stop()
+
+
+async def test_a_stopped_process_gives_its_lease_back_at_once(
+    make_gate: Factory, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """A restart: the process that stops syncs its last counts and gives its lease back, so
+    the one started next leases what is left at once."""
+    ws, key = workspace.workspace_id, workspace.publishable_key
+    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    old = make_gate()
+    await old.start()
+    assert [(await get(old, key)).status for _ in range(3)] == [200] * 3  # of a lease of 10
+    await old.stop()
+    new = make_gate()
+    await new.start()
+    try:
+        assert [(await get(new, key)).status for _ in range(8)] == [200] * 7 + [429]
+    finally:
+        await new.stop()

@@ -45,6 +45,14 @@ async def sync(gate: KeyGateMiddleware) -> int:
     return await gate.runtime.limit_sync.sync(reader)
 
 
+async def sync_fails(gates: list[KeyGateMiddleware]) -> None:
+    """Each process's next sync fails: from now on its counters know Redis is away (until
+    then a stale lease waits for a sync, which the loop would try a quarter interval on)."""
+    for gate in gates:
+        with pytest.raises(StoreUnavailable):
+            await sync(gate)
+
+
 async def test_redis_down_keeps_limiting_and_counts_come_back(
     server: RedisServer, master_key: str, digest_secret: str, app_catalog: Catalog
 ) -> None:
@@ -70,7 +78,8 @@ async def test_redis_down_keeps_limiting_and_counts_come_back(
     for gate in gates:
         await gate.start()
     try:
-        assert [await admitted(gate, key, 1) for gate in gates] == [1, 1]
+        # The first lookup leased the first process the whole limit: the second gets none yet.
+        assert [await admitted(gate, key, 1) for gate in gates] == [1, 0]
         for _ in range(2):
             for gate in gates:
                 await sync(gate)
@@ -78,8 +87,9 @@ async def test_redis_down_keeps_limiting_and_counts_come_back(
         for gate in gates:
             assert await gate.invalidation.wait_until(lambda: not gate.invalidation.subscribed, 10)  # noqa: B023
 
-        # Each process keeps to its lease: 8 were left, 4 each.
-        assert [await admitted(gate, key, 10) for gate in gates] == [4, 4]
+        # Each process keeps to its lease: 9 were left, 5 and 4.
+        assert sorted([await admitted(gate, key, 10) for gate in gates]) == [4, 5]
+        await sync_fails(gates)
         # Past the leases' life (3 sync intervals) and into a later window: each process
         # admits at most its last known share of the quota (1/2), so together the limit
         # (in each fixed window; see the README for the bound over any sliding one).
@@ -106,6 +116,47 @@ async def test_redis_down_keeps_limiting_and_counts_come_back(
 
         bucket = int(clock.now // 60)
         assert int(client.get(counter(ws, "pk", "*", 60, bucket)) or 0) == 10
+    finally:
+        for gate in gates:
+            await gate.stop()
+        client.close()
+
+
+async def test_fresh_processes_losing_redis_keep_to_their_first_leases(
+    server: RedisServer, master_key: str, digest_secret: str, app_catalog: Catalog
+) -> None:
+    """Two processes look up a key (each lookup leases from what is left) and lose Redis at
+    once, before they learn of each other: past their leases' life, in the same window, they
+    admit no more than those leases (the split by what each last knew would give 10 + 5)."""
+    settings = Settings(server.url, (master_key,), digest_secret)
+    client = sync_client(server.url)
+    store = PolicyStore(client, settings.keyring())
+    store.save_catalog(app_catalog)
+    created = store.create_workspace("Acme", actor="test")
+    store.set_limits(created.workspace_id, "pk", ["10/h"], actor="test")
+    clock = ManualClock(1_800_000_000.0)  # an hour's start
+    gates = [
+        KeyGateMiddleware(
+            starlette_app(),
+            settings=settings,
+            registry=CollectorRegistry(),
+            clock=clock,
+            limit_sync_interval=60.0,  # leases live 180 s of the clock
+            store_timeout=0.5,
+        )
+        for _ in range(2)
+    ]
+    for gate in gates:
+        await gate.start()
+    try:
+        key = created.publishable_key
+        assert [await admitted(gate, key, 1) for gate in gates] == [1, 0]
+        server.stop()
+        for gate in gates:
+            assert await gate.invalidation.wait_until(lambda: not gate.invalidation.subscribed, 10)  # noqa: B023
+        await sync_fails(gates)
+        clock.advance(200)  # the leases are stale; the hour has not turned
+        assert [await admitted(gate, key, 20) for gate in gates] == [9, 0]
     finally:
         for gate in gates:
             await gate.stop()

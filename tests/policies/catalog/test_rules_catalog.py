@@ -197,3 +197,41 @@ def test_templates_that_backtrack_are_refused(entry: dict[str, object]) -> None:
 )
 def test_one_parameter_per_segment_is_accepted(path: str) -> None:
     assert _one_route({"path": path}).routes[0].path == path
+
+
+def test_a_catalog_that_disarms_live_limits_is_refused_unless_forced(
+    store: PolicyStore, catalog: Catalog
+) -> None:
+    """A per-action rate limit naming an action the catalog drops would stop counting: the
+    load is refused with the list, as for rules; a revoked token's limits are moot."""
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    store.set_limits(ws, "pk", ["10/min"], scope="projects.create", actor="t")
+    store.set_limits(ws, "sk", ["100/min"], actor="t")  # the whole key: no action to lose
+    token = store.create_token(ws, "ci", actor="t")
+    kid = token.info.key_id
+    store.set_limits(ws, f"tk:{kid}", ["1/s", "9/h"], scope="projects.create", actor="t")
+    data = json.loads(catalog.to_json())
+    projects = data["modules"]["projects"]["functionalities"]
+    projects["make"] = projects.pop("create")
+    data["routes"] = [
+        {**r, "action": "projects.make"} if r.get("action") == "projects.create" else r
+        for r in data["routes"]
+    ]
+    renamed = Catalog.from_dict(data)
+    with pytest.raises(CatalogError) as refused:
+        store.save_catalog(renamed)
+    message = str(refused.value)
+    assert "it would disarm live rate limits:" in message and "rules" not in message
+    assert f"{ws} publishable key: projects.create 10/min" in message
+    assert f"{ws} token {kid}: projects.create 1/s, 9/h" in message
+    assert "SDK key" not in message
+    live = store.load_catalog()
+    assert live is not None and live.fingerprint() == catalog.fingerprint()  # untouched
+    store.revoke_token(ws, kid, actor="t")
+    with pytest.raises(CatalogError, match=r"publishable key: projects\.create"):
+        store.save_catalog(renamed)
+    assert store.save_catalog(renamed, force=True) == renamed.fingerprint()
+    assert store.deployment_audit_tail(1)[0].detail["disarmed_limits"] == 1
+    # A dead limit is still stored, to be seen and removed (its action need not exist).
+    store.remove_limits(ws, "pk", scope="projects.create", actor="t")
+    assert store.save_catalog(catalog) == catalog.fingerprint()  # nothing left to disarm

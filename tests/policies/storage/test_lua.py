@@ -99,13 +99,21 @@ def test_apply_guards_changes_and_no_ops(redis_client: redis.Redis) -> None:
 
 
 def test_lookup(redis_client: redis.Redis) -> None:
-    lookup = LOOKUP.call((META, CREDS, RULES, LIMITS), digest="pkd", owner="pk")
+    lookup = LOOKUP.call(
+        (META, CREDS, RULES, LIMITS),
+        digest="pkd",
+        owner="pk",
+        proc="",  # no gateway process: no lease step
+        now="0",
+        stale=0,
+        counters="",
+    )
     assert call(redis_client, lookup) is None
     create(redis_client)
     redis_client.sadd(RULES, "billing:read")
-    record, version, origins, rules, limits = call(redis_client, lookup)
+    record, version, origins, rules, limits, leases = call(redis_client, lookup)
     assert json.loads(record)["kid"] == "p1" and version == "1" and origins == ""
-    assert rules == ["billing:read"] and limits == ""
+    assert rules == ["billing:read"] and limits == "" and leases == []
     redis_client.hset(LIMITS, mapping={"pk": '{"*":["3/min"]}', "sk": '{"*":["9/s"]}'})
     assert call(redis_client, lookup)[4] == '{"*":["3/min"]}'  # the owner's, no other
 
@@ -204,6 +212,6 @@ def test_calls_name_every_argument() -> None:
     with pytest.raises(TypeError, match="unknown"):
         LOOKUP.call(("a", "b", "c", "d"), digest="d", owner="pk", extra=1)
     with pytest.raises(TypeError, match="keys"):
-        LOOKUP.call(("a",), digest="d", owner="pk")
+        LOOKUP.call(("a",), digest="d", owner="pk", proc="", now="0", stale=0, counters="")
     with pytest.raises(ValueError, match="last key"):
         LuaScript("bad", "return 1", ("*rest", "k"))

@@ -121,6 +121,7 @@ def test_catalog_loads_are_audited_in_the_deployment_stream(
         "previous": catalog.fingerprint(),
         "modules": 1,
         "disarmed": 0,
+        "disarmed_limits": 0,
     }
 
 
