@@ -16,19 +16,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from bench.authz_services import WITHOUT_FAST  # `keystile` without the fast extra
 from keystile.cli import main
 from tests.support import proxies
 from tests.support.authz import API_CATALOG
 
 ROOT = Path(__file__).resolve().parents[2]
-# `python -c` as the `keystile` script, with the fast extra's modules made unimportable.
-WITHOUT_FAST = (
-    "import sys\n"
-    "for name in ('granian', 'uvloop', 'httptools'):\n"
-    "    sys.modules[name] = None\n"
-    "from keystile.cli import main\n"
-    "main()\n"
-)
 UPGRADE = {
     "Upgrade": "websocket",
     "Connection": "Upgrade",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from prometheus_client import CollectorRegistry
 
 from gateway import KeyGateMiddleware
@@ -15,6 +16,7 @@ from policies import Catalog, PolicyStore, Settings
 from policies.errors import StoreUnavailable
 from policies.limits.counters import counter
 from policies.storage.connections import sync_client
+from policies.storage.values import CreatedWorkspace
 from tests.support.apps import starlette_app
 from tests.support.asgi import call, http_scope
 from tests.support.clock import ManualClock
@@ -53,28 +55,40 @@ async def sync_fails(gates: list[KeyGateMiddleware]) -> None:
             await sync(gate)
 
 
-async def test_redis_down_keeps_limiting_and_counts_come_back(
-    server: RedisServer, master_key: str, digest_secret: str, app_catalog: Catalog
-) -> None:
+def two_limited_gates(
+    server: RedisServer, master_key: str, digest_secret: str, catalog: Catalog, quota: str
+) -> tuple[redis.Redis, CreatedWorkspace, ManualClock, list[KeyGateMiddleware]]:
+    """Two gateway processes on one clock (at a minute's and an hour's start) that sync only
+    when the test says (leases live 180 s of it), and a workspace whose publishable key is
+    limited to ``quota``."""
     settings = Settings(server.url, (master_key,), digest_secret)
     client = sync_client(server.url)
     store = PolicyStore(client, settings.keyring())
-    store.save_catalog(app_catalog)
+    store.save_catalog(catalog)
     created = store.create_workspace("Acme", actor="test")
-    ws, key = created.workspace_id, created.publishable_key
-    store.set_limits(ws, "pk", ["10/min"], actor="test")
-    clock = ManualClock(1_800_000_000.0)  # a minute's start
+    store.set_limits(created.workspace_id, "pk", [quota], actor="test")
+    clock = ManualClock(1_800_000_000.0)
     gates = [
         KeyGateMiddleware(
             starlette_app(),
             settings=settings,
             registry=CollectorRegistry(),
             clock=clock,
-            limit_sync_interval=60.0,  # only the syncs this test makes (and the first)
+            limit_sync_interval=60.0,
             store_timeout=0.5,
         )
         for _ in range(2)
     ]
+    return client, created, clock, gates
+
+
+async def test_redis_down_keeps_limiting_and_counts_come_back(
+    server: RedisServer, master_key: str, digest_secret: str, app_catalog: Catalog
+) -> None:
+    client, created, clock, gates = two_limited_gates(
+        server, master_key, digest_secret, app_catalog, "10/min"
+    )
+    ws, key = created.workspace_id, created.publishable_key
     for gate in gates:
         await gate.start()
     try:
@@ -128,24 +142,9 @@ async def test_fresh_processes_losing_redis_keep_to_their_first_leases(
     """Two processes look up a key (each lookup leases from what is left) and lose Redis at
     once, before they learn of each other: past their leases' life, in the same window, they
     admit no more than those leases (the split by what each last knew would give 10 + 5)."""
-    settings = Settings(server.url, (master_key,), digest_secret)
-    client = sync_client(server.url)
-    store = PolicyStore(client, settings.keyring())
-    store.save_catalog(app_catalog)
-    created = store.create_workspace("Acme", actor="test")
-    store.set_limits(created.workspace_id, "pk", ["10/h"], actor="test")
-    clock = ManualClock(1_800_000_000.0)  # an hour's start
-    gates = [
-        KeyGateMiddleware(
-            starlette_app(),
-            settings=settings,
-            registry=CollectorRegistry(),
-            clock=clock,
-            limit_sync_interval=60.0,  # leases live 180 s of the clock
-            store_timeout=0.5,
-        )
-        for _ in range(2)
-    ]
+    client, created, clock, gates = two_limited_gates(
+        server, master_key, digest_secret, app_catalog, "10/h"
+    )
     for gate in gates:
         await gate.start()
     try:
