@@ -29,7 +29,7 @@ def check_page_size(value: int, what: str) -> int:
 def _page_number(raw: str) -> int:
     if not raw:
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_NUMBER:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_NUMBER:
         raise KeystileError(f"a page number is a whole number from 1 to {MAX_PAGE_NUMBER}")
     return int(raw)
 

@@ -82,7 +82,7 @@ def _info(ws: str, values: list[object]) -> WorkspaceInfo:
         ws,
         name,
         when,
-        int(version) if version.isdigit() else 0,
+        int(version) if version.isascii() and version.isdigit() else 0,
         tuple(str(o) for o in pinned) if isinstance(pinned, list) else (),
     )
 

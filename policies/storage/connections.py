@@ -45,14 +45,14 @@ def parse_url(url: str) -> Target:
     nodes = []
     for item in hosts.split(","):
         host, _, port = item.rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not (port.isascii() and port.isdigit()):
             raise ConfigError(f"{parts.scheme} URL: {item!r} is not host:port")
         nodes.append((host.strip("[]"), int(port)))
     path = [p for p in parts.path.split("/") if p]
     if parts.scheme == "redis+sentinel" and not path:
         raise ConfigError("redis+sentinel URL needs the service name: .../mymaster[/db]")
     db = path[1] if len(path) > 1 else "0"
-    if not db.isdigit():
+    if not (db.isascii() and db.isdigit()):
         raise ConfigError(f"Redis database must be a number, not {db!r}")
     return Target(
         parts.scheme,

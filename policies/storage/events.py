@@ -27,6 +27,6 @@ def parse_event(message: object) -> Event | None:
     subject, _, value = text(message).partition(" ")
     if subject == "catalog" and value:
         return Event(None, catalog_fingerprint=value)
-    if is_workspace_id(subject) and value.isdigit():
+    if is_workspace_id(subject) and value.isascii() and value.isdigit():
         return Event(subject, int(value))
     return None
