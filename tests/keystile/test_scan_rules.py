@@ -1,8 +1,8 @@
 """The gitleaks rules and the TruffleHog detector in docs/scanners, run the way those tools
-run them (keyword prefilter, regex, secret group, Shannon entropy; TruffleHog's verify POST
-to ``keystile scan --serve-verifier``'s server) over the scan tests' tree: they match exactly
-the secret keys ``keystile scan`` finds, plus the near-misses only the checksum tells apart,
-which the verifier then refuses."""
+run them (keyword prefilter, regex on RE2, secret group, Shannon entropy; TruffleHog's verify
+POST to ``keystile scan --serve-verifier``'s server) over the scan tests' tree: they match
+exactly the secret keys ``keystile scan`` finds, plus the near-misses only the checksum tells
+apart, which the verifier then refuses."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import re2
 import yaml
 
 from keystile.scan import Scanner
@@ -56,7 +57,7 @@ def entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
-def place(path: str, text: str, match: re.Match[str], group: int) -> Placed:
+def place(path: str, text: str, match: Any, group: int) -> Placed:
     index = match.start(group)
     line_start = text.rfind("\n", 0, index) + 1
     raw = match.group(group)
@@ -66,13 +67,17 @@ def place(path: str, text: str, match: re.Match[str], group: int) -> Placed:
 
 def matches(
     texts: dict[str, str], regex: str, keywords: list[str], min_entropy: float, group: int
-) -> Iterator[tuple[Placed, re.Match[str]]]:
-    # RE2's \b, \w and classes are ASCII: Python's re.ASCII is the same.
-    pattern = re.compile(regex, re.ASCII)
+) -> Iterator[tuple[Placed, Any]]:
+    """On RE2 (Go's regexp is its port: the engine gitleaks and TruffleHog run), which also
+    refuses what RE2 cannot do (look-around, back-references). Python's re agrees once
+    re.ASCII makes its \\b and classes ASCII, as RE2's are."""
+    on_re2, on_python = re2.compile(regex), re.compile(regex, re.ASCII)
     for path, text in texts.items():
+        spans = [(m.span(), m.groups()) for m in on_python.finditer(text)]
+        assert [(m.span(), m.groups()) for m in on_re2.finditer(text)] == spans
         if not any(keyword.lower() in text.lower() for keyword in keywords):
             continue
-        for match in pattern.finditer(text):
+        for match in on_re2.finditer(text):
             if entropy(match.group(group)) >= min_entropy:
                 yield place(path, text, match, group), match
 
