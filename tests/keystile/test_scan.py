@@ -3,8 +3,10 @@ from __future__ import annotations
 import io
 import os
 import socket
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +111,38 @@ def test_an_unreadable_file_is_an_error_and_the_rest_is_read(tmp_path: Path) -> 
         report = Scanner().scan([str(tmp_path / "s.sock"), str(tmp_path)])
     assert [path for path, _ in report.errors] == [str(tmp_path / "s.sock")]  # walks skip it
     assert [finding.path for finding in report.findings] == [str(tmp_path / "k.txt")]
+
+
+class Endless(io.RawIOBase):
+    """``size`` bytes of one line, made as they are read, then a key: never all in memory."""
+
+    def __init__(self, size: int, tail: bytes) -> None:
+        self.left, self.tail = size, tail
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left:
+            n = min(len(buffer), self.left)
+            buffer[:n] = b"x" * n
+            self.left -= n
+            return n
+        n = len(self.tail)  # shorter than any buffer BufferedReader passes
+        buffer[:n] = self.tail
+        self.tail = b""
+        return n
+
+
+def test_a_huge_line_is_read_in_bounded_memory() -> None:
+    raw = keyformat.generate(KeyKind.SDK, "ws_AbCdEfGh1234")
+    size = 48 * 1024 * 1024
+    stream = io.BufferedReader(Endless(size, b" " + raw.encode()))
+    tracemalloc.start()
+    try:
+        report = Scanner().scan(["-"], stdin=stream)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found(report) == {Placed("-", 1, size + 2, KeyKind.SDK, "ws_AbCdEfGh1234")}
+    assert peak < 8 * 1024 * 1024  # a few 1 MiB chunks, not 48 MiB
