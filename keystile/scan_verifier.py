@@ -10,6 +10,7 @@ Keystile key", not "still active". Nothing is logged or stored; the key never go
 from __future__ import annotations
 
 import json
+import socket
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -80,8 +81,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: no request is logged."""
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 def verifier(host: str, port: int) -> ThreadingHTTPServer:
     """The server, bound (port 0: any free port); run it with ``serve_forever()``."""
-    server = ThreadingHTTPServer((host, port), _Handler)
-    server.daemon_threads = True
-    return server
+    return (_Server6 if ":" in host else _Server)((host, port), _Handler)

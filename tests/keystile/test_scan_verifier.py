@@ -99,3 +99,20 @@ def test_the_command_serves_it_until_stopped() -> None:
         rest = process.stderr.read()
         process.stderr.close()
     assert raw[3:] not in rest  # nothing logged
+
+
+def test_it_listens_on_ipv6_too() -> None:
+    try:
+        server = verifier("::1", 0)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        raw = keyformat.generate(KeyKind.TOKEN, WS)
+        url = f"http://[::1]:{server.server_address[1]}/"
+        assert httpx.post(url, content=body(raw)).status_code == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
