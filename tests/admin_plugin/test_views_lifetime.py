@@ -75,8 +75,7 @@ def test_the_token_form_is_refused_before_a_code_is_mailed(
     policy(api, max_token_days=30)
     detail = problem(api.post("api/tokens", {"name": "ci"}), 422, "token_lifetime")
     assert detail == (
-        "this workspace's policy requires tokens to expire within 30 days: give the token "
-        "an expiry"
+        "this workspace's policy requires tokens to expire within 30 days: give the token an expiry"
     )
     detail = problem(
         api.post("api/tokens", {"name": "ci", "expires_in_days": 31}), 422, "token_lifetime"
