@@ -70,14 +70,10 @@ def set_policy(
             if policy.empty
             else ("HSET", schema.meta(ws), FIELD, policy.encode())
         )
-        detail = {"before": _described(before), "after": policy.as_dict()}
+        detail = {**policy.as_dict(), "was": before.describe()}  # flat: the log shows values
         reply = yield apply_call(
             ctx, ws, [_same(ws, raw), write], actor=actor, action="policy.changed", detail=detail
         )
         if not refused_meanwhile(reply):
             return before, checked(reply, ws) > 0
     raise KeystileError("the token lifetime policy kept changing meanwhile; try again")
-
-
-def _described(policy: LifetimePolicy) -> object:
-    return "damaged" if policy.damaged else policy.as_dict()
