@@ -23,6 +23,7 @@ from policies.errors import UnknownWorkspace
 from policies.operations.base import Op, require_workspace
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
+from policies.storage.scripting import LuaScript
 from policies.storage.values import TokenInfo
 from policies.times import is_time
 
@@ -75,11 +76,41 @@ def mend(ws: str, stale: Mapping[str, float | None]) -> Operation[None]:
         yield Batch(tuple(commands))
 
 
+# One step of a build: an HSCAN step of the tokens hash, and each live token's activity
+# added if missing (NX). Records are read in Redis (a step of 1000 takes a few ms), never
+# sent to the client. Replies the next cursor ("0": done).
+BUILD = LuaScript(
+    "token_activity_build",
+    """
+local step = redis.call('HSCAN', K.tokens, A.cursor, 'COUNT', A.count)
+local items, now, scored = step[2], tonumber(A.now), {}
+for i = 1, #items, 2 do
+  local ok, record = pcall(cjson.decode, items[i + 1])
+  if ok and type(record) == 'table' and type(record.created) == 'number' then
+    local live = record.revoked == nil or record.revoked == cjson.null
+    local expires = record.expires
+    if live and (type(expires) ~= 'number' or now < expires) then
+      local used = tonumber(redis.call('HGET', K.lastused, items[i]) or '')
+      local at = record.created
+      if used and used == used and used > at then at = used end
+      scored[#scored + 1] = string.format('%.17g', at)
+      scored[#scored + 1] = items[i]
+    end
+  end
+end
+if #scored > 0 then redis.call('ZADD', K.activity, 'NX', unpack(scored)) end
+return step[1]
+""",
+    ("tokens", "lastused", "activity"),
+    ("cursor", "count", "now"),
+)
+
+
 def ensure_activity(ws: str, now: float) -> Operation[None]:
     """The index complete: two O(1) reads when it is; otherwise built from the tokens and
-    last-use hashes (HSCAN steps, ``ZADD NX``: an entry already there is as fresh as the
-    build's, or fresher), then marked. A build cut short is resumed by the next read;
-    entries a racing revoke left behind are mended by the readers."""
+    last-use hashes in steps of :data:`BUILD` (``ZADD NX``: an entry already there is as
+    fresh as the build's, or fresher), then marked. A build cut short is resumed by the
+    next read; entries a racing revoke left behind are mended by the readers."""
     key = schema.token_activity(require_workspace(ws))
     exists, marked = yield Batch(
         (Command(("EXISTS", schema.meta(ws))), Command(("ZSCORE", key, BUILT)))
@@ -88,17 +119,9 @@ def ensure_activity(ws: str, now: float) -> Operation[None]:
         raise UnknownWorkspace(ws)
     if marked is not None:
         return
-    cursor = "0"
+    cursor, keys = "0", (schema.tokens(ws), schema.last_used(ws), key)
     while True:
-        cursor, batch = yield Command(("HSCAN", schema.tokens(ws), cursor, "COUNT", _SCAN))
-        pairs = schema.pairs(batch)
-        if pairs:
-            used = yield Command(("HMGET", schema.last_used(ws), *(k for k, _ in pairs)))
-            infos = [decode(raw, u) for (_, raw), u in zip(pairs, used, strict=True)]
-            live = [i for i in infos if i is not None and i.status(now) == "active"]
-            if live:
-                scored = (x for i in live for x in (repr(activity(i)), i.key_id))
-                yield Command(("ZADD", key, "NX", *scored))
-        if schema.text(cursor) == "0":
+        cursor = schema.text((yield BUILD.call(keys, cursor=cursor, count=_SCAN, now=now)))
+        if cursor == "0":
             break
     yield Command(("ZADD", key, "+inf", BUILT))
