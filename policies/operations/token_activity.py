@@ -3,8 +3,9 @@ by its last activity (its last use, or its creation while never used), so the to
 for N days are one range of it, however many the workspace holds.
 
 Kept by create (ZADD, in the token's atomic step), revoke (ZREM, likewise) and the
-gateways' last-use flushes (``ZADD XX``: a time for a member already there, never a new
-member, so a revoked token and the role keys never enter). It is an index, not the truth:
+gateways' last-use flushes (``ZADD XX``: the hour of the use for a member already there,
+never a new member, so a revoked token and the role keys never enter). An entry is never
+later than the token's true last activity. It is an index, not the truth:
 whoever reads it checks each entry against the tokens hash and the last-use hash and mends
 what it finds stale (a token revoked or expired, a use an older gateway recorded only in
 the hash). A marker member scored ``+inf`` says the index is complete; one without it (a
@@ -28,6 +29,7 @@ from policies.storage.values import TokenInfo
 from policies.times import is_time
 
 BUILT = "~built"  # the marker member (never a key id: those are hex)
+GRAIN = 3600  # a flush writes the hour of a use (an index entry is never later than the use)
 _SCAN = 1000
 
 
@@ -42,8 +44,11 @@ def revoked_op(ws: str, key_id: str) -> Op:
 
 
 def touch_command(ws: str, times: Mapping[str, float]) -> Command:
-    """A flush's last-use times for the index: updates members already there only."""
-    pairs = (x for key_id, at in times.items() for x in (at, key_id))
+    """A flush's last-use times for the index: members already there only (``XX``), each at
+    the start of the hour it was used in, so the flushes of a key used all hour change its
+    entry once (an unchanged score is an O(1) check in Redis, a changed one a re-sort).
+    Readers take the exact time from the last-use hash."""
+    pairs = (x for key_id, at in times.items() for x in (at - at % GRAIN, key_id))
     return Command(("ZADD", schema.token_activity(ws), "XX", *pairs))
 
 

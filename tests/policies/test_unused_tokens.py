@@ -47,11 +47,15 @@ def test_a_use_recorded_by_the_gateway_restarts_the_count(
     used = store.create_token(ws, "used", actor="t").info
     store.create_token(ws, "idle", actor="t")
     clock.advance(50 * DAY)
+    clock.advance(1800)  # half past: the index holds the hour, the hash the second
     flush(store, ws, used.key_id, "0123456789ab")  # a token, and a key that is not one
-    assert redis_client.zscore(schema.token_activity(ws), used.key_id) == clock()
+    assert redis_client.zscore(schema.token_activity(ws), used.key_id) == clock() - 1800
     assert redis_client.zscore(schema.token_activity(ws), "0123456789ab") is None
-    clock.advance(40 * DAY)
+    clock.advance(40 * DAY - 1)
     assert unused(store, ws, 90) == ["idle"]
+    # The index says 40 days and half an hour; the hash, one second less: not yet.
+    assert unused(store, ws, 40) == ["idle"]
+    clock.advance(1)
     assert unused(store, ws, 40) == ["idle", "used"]  # the longest idle first
     assert unused(store, ws, 41) == ["idle"]
     clock.advance(50 * DAY)
