@@ -47,8 +47,14 @@ def touch_command(ws: str, times: Mapping[str, float]) -> Command:
     """A flush's last-use times for the index: members already there only (``XX``), each at
     the start of the hour it was used in, so the flushes of a key used all hour change its
     entry once (an unchanged score is an O(1) check in Redis, a changed one a re-sort).
-    Readers take the exact time from the last-use hash."""
-    pairs = (x for key_id, at in times.items() for x in (at - at % GRAIN, key_id))
+    Readers take the exact time from the last-use hash. The hour goes as text, made once
+    per distinct time (a flush stamps all its keys alike): encoding a float per key costs
+    the client more than Redis spends on the whole command."""
+    hours: dict[float, str] = {}
+    for at in times.values():
+        if at not in hours:
+            hours[at] = str(int(at - at % GRAIN))
+    pairs = (x for key_id, at in times.items() for x in (hours[at], key_id))
     return Command(("ZADD", schema.token_activity(ws), "XX", *pairs))
 
 
