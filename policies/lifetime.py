@@ -12,7 +12,7 @@ Design notes: ``docs/architecture.md``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from policies.errors import KeystileError
@@ -51,7 +51,7 @@ class LifetimePolicy:
 
     max_days: int | None = None
     require_expiry: bool = False
-    damaged: bool = field(default=False, compare=False)
+    damaged: bool = False
 
     def __post_init__(self) -> None:
         if self.max_days is not None:
