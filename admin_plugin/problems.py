@@ -26,6 +26,7 @@ from policies.errors import (
     StoreUnavailable,
     UnknownWorkspace,
 )
+from policies.lifetime import LifetimeRefused
 from policies.otp.codes import OtpRejected, OtpThrottled
 from policies.problems import (
     CODE_RE,
@@ -100,6 +101,8 @@ def from_exception(exc: Exception) -> Problem:
         return not_found(str(exc))
     if isinstance(exc, AlreadyExists):
         return Problem(409, "already_exists", "Already exists", str(exc))
+    if isinstance(exc, LifetimeRefused):
+        return Problem(422, "token_lifetime", "Outside the token lifetime policy", str(exc))
     if isinstance(exc, CatalogError):
         return Problem(422, "not_in_catalog", "Not in the catalog", str(exc))
     if isinstance(exc, ConfigError):

@@ -26,7 +26,7 @@ from keystile.redis_server import RedisServer
 from policies import Catalog, Keyring, PolicyStore, Rule, Settings
 from policies.operations import tokens as token_ops
 from policies.storage.connections import sync_client
-from policies.storage.driver import Script
+from policies.storage.driver import Batch, Call, Operation, Script, T
 from policies.storage.values import CreatedToken, CreatedWorkspace
 
 ACTOR = "bench"
@@ -129,34 +129,51 @@ def bench_env(*, quick: bool = False) -> Iterator[BenchEnv]:
 
 
 def create_tokens(store: PolicyStore, ws: str, count: int, *, batch: int = 2000) -> list[str]:
-    """``count`` new tokens of ``ws``: each is the store's ``create_token`` operation, with the
-    calls of a whole batch sent in one pipeline (same writes, events and audit entries; on a
-    Redis Cluster, whose pipelines refuse scripts, one call after another)."""
+    """``count`` new tokens of ``ws``: each is the store's ``create_token`` operation, the
+    operations of a batch driven side by side, each step's calls of them all sent in one
+    pipeline (same writes, events and audit entries; on a Redis Cluster, whose pipelines
+    refuse scripts, one call after another)."""
     if isinstance(store.client, redis.RedisCluster):  # no scripts in a cluster's pipelines
         return [store.create_token(ws, f"bench-{n}", actor=ACTOR).token for n in range(count)]
     created: list[str] = []
-    first = True
     while len(created) < count:
-        size = min(batch, count - len(created))
-        base = len(created)
+        size, base = min(batch, count - len(created)), len(created)
         ops = [
             token_ops.create_token(store.ctx, ws, f"bench-{base + i}", actor=ACTOR)
             for i in range(size)
         ]
-        calls = [next(op) for op in ops]
-        pipe = store.client.pipeline(transaction=False)
-        for call in calls:
-            assert isinstance(call, Script)
-            if first:  # EVALSHA needs the script loaded once
-                store.client.script_load(call.script.text)
-                first = False
-            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-        for op, reply in zip(ops, pipe.execute(), strict=True):
-            try:
-                op.send(reply)
-            except StopIteration as done:
-                token: CreatedToken = done.value
-                created.append(token.token)
-            else:  # pragma: no cover - create_token makes exactly one call without rules
-                raise RuntimeError("create_token asked for a second Redis call")
+        done: list[CreatedToken] = _side_by_side(store.client, ops)
+        created += [token.token for token in done]
     return created
+
+
+def _side_by_side(client: redis.Redis, ops: list[Operation[T]]) -> list[T]:
+    """Drive ``ops`` in step: each step sends every unfinished one's next call (a batch's
+    commands flattened) in one pipeline. Operations that raise stop the whole."""
+    results: dict[int, T] = {}
+    loaded: set[str] = set()  # EVALSHA needs each script loaded once
+    calls: dict[int, Call] = {i: next(op) for i, op in enumerate(ops)}
+    while calls:
+        pipe = client.pipeline(transaction=False)
+        sizes = {}
+        for i, call in calls.items():
+            parts = call.commands if isinstance(call, Batch) else (call,)
+            for part in parts:
+                if isinstance(part, Script):
+                    if part.script.sha not in loaded:
+                        client.script_load(part.script.text)
+                        loaded.add(part.script.sha)
+                    pipe.evalsha(part.script.sha, len(part.keys), *part.keys, *part.args)
+                else:
+                    pipe.execute_command(*part.args)
+            sizes[i] = len(parts)
+        replies = iter(pipe.execute())
+        following: dict[int, Call] = {}
+        for i, call in calls.items():
+            answer = [next(replies) for _ in range(sizes[i])]
+            try:
+                following[i] = ops[i].send(answer if isinstance(call, Batch) else answer[0])
+            except StopIteration as stop:
+                results[i] = stop.value
+        calls = following
+    return [results[i] for i in range(len(ops))]

@@ -30,6 +30,7 @@ from admin_plugin.views.base import (
     route,
 )
 from admin_plugin.views.keys import GRACE_CHOICES, KeyActions
+from admin_plugin.views.lifetime import LifetimeActions
 from admin_plugin.views.limits import LimitActions
 from admin_plugin.views.panels import (
     AUDIT_PER_PAGE,
@@ -72,6 +73,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
         limits: LimitActions | None = None,
         usage: UsageActions | None = None,
         panels: Panels | None = None,
+        lifetime: LifetimeActions | None = None,
     ) -> None:
         super().__init__(
             name=name,
@@ -92,6 +94,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
         self.tokens = tokens or TokenActions(store, otp_flow)
         self.limits = limits or LimitActions(store, otp_flow)
         self.usage_reads = usage or UsageActions(store, otp_flow)
+        self.lifetime = lifetime or LifetimeActions(store)
 
     @property
     def tokens_per_page(self) -> int:
@@ -216,6 +219,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
                         name: panels.context(name, ws, panels.list_state(ws, strict=False))
                         for name in PANELS
                     },
+                    lifetime=self.lifetime.context(ws, request.args, strict=False),
                 )
         except UnknownWorkspace:
             context.update(ws=None, error="That workspace does not exist in this key store.")
@@ -224,6 +228,12 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
             context.update(ws=None, error="The key store cannot be reached: try again shortly.")
             status = 503
         return self.render("keystile/tokens.html", **context), status
+
+    @route("/panel/lifetime")
+    def lifetime_panel(self) -> Response:
+        _, ws = self.api_workspace()
+        context = self.lifetime.context(ws, request.args, strict=True)
+        return self.fragment("keystile/panels/lifetime.html", p=context)
 
     @route("/panel/<panel_name>")
     def panel(self, panel_name: str) -> Response:
@@ -271,6 +281,14 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
     @route("/api/tokens/<key_id>", "DELETE")
     def revoke_token(self, key_id: str) -> Response:
         return self.tokens.revoke_token(*self.api_workspace(), key_id)
+
+    @route("/api/tokens/revoke-unused", "POST")
+    def revoke_unused_tokens(self) -> Response:
+        return self.lifetime.revoke_unused(*self.api_workspace(), json_body())
+
+    @route("/api/lifetime-policy", "POST")
+    def set_lifetime_policy(self) -> Response:
+        return self.lifetime.set_policy(*self.api_workspace(), json_body())
 
     @route("/api/secrets", "POST")
     def add_secret(self) -> Response:

@@ -79,6 +79,7 @@ class Panels:
                 "state": state,
                 "spark": spark,
                 "limits": limits,
+                "policy": self.store.lifetime_policy(ws),  # rows outside it are marked
             }
         if name == "secrets":
             return {"secrets": self.store.list_secrets(ws)}

@@ -14,6 +14,7 @@ from admin_plugin.identity import AdminIdentity
 from admin_plugin.otp_flow import TOKEN_CREATE, OtpFlow, secret_reveal
 from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import answer, text
+from admin_plugin.views.lifetime import check_new_token
 from admin_plugin.views.limits import token_limits
 from policies import PolicyStore
 from policies.catalog.rules import Rule
@@ -130,6 +131,7 @@ class TokenActions:
         only checked: 400 if it is wrong, else 403 ``otp_required``, so the page asks for a
         code only for a form that will work."""
         form = token_form(self.store, body)
+        check_new_token(self.store, ws, form.expires)
         if body.get("code") in (None, ""):
             raise Problem(
                 403,

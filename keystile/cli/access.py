@@ -126,12 +126,15 @@ def tokens_list(
     ctx: click.Context, workspace_id: str, status: str | None, name: str, limit: int
 ) -> None:
     """Tokens, newest first (revoked and expired ones too, unless --status says)."""
-    now = time.time()
-    page = store_of(ctx).token_page(workspace_id, TokenQuery(name, status, 0, limit))
+    now, store = time.time(), store_of(ctx)
+    page = store.token_page(workspace_id, TokenQuery(name, status, 0, limit))
+    policy = store.lifetime_policy(workspace_id)  # tokens outside it are marked
     for t in page.items:
+        outside = policy.violation(t, now)
         click.echo(
             f"{t.key_id}  {t.status(now):8} created {when(t.created)}  "
             f"expires {when(t.expires)}  last used {when(t.last_used)}  {t.name}"
+            + (f"  [out of policy: {outside}]" if outside else "")
         )
     if page.total > len(page.items):
         click.echo(f"({len(page.items)} of {page.total} shown: raise --limit)", err=True)

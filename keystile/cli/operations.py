@@ -171,5 +171,10 @@ def import_command(
             f"kept revoked: {restored.kept_revoked} credential(s) revoked here since the "
             "backup was made (a replaced publishable or SDK key: rotate or roll it)"
         )
+    if restored.out_of_policy:
+        click.echo(
+            f"out of policy: {restored.out_of_policy} live token(s) beyond the workspace's "
+            "token lifetime policy, kept as they are (shown out of policy)"
+        )
     if not restored.verified:
         click.echo("warning: restored UNVERIFIED (not authenticated under this deployment)")

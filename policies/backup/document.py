@@ -22,6 +22,8 @@ from policies.catalog.catalog import Catalog
 from policies.errors import KeystileError
 from policies.keys.crypto import Keyring
 from policies.keys.keyformat import is_workspace_id
+from policies.lifetime import FIELD as LIFETIME_FIELD
+from policies.lifetime import LifetimePolicy
 from policies.operations.base import Context
 from policies.storage import schema
 
@@ -62,6 +64,7 @@ class Restoration:
     verified: bool  # authenticated under this deployment's digest secret
     exported_at: float | None
     kept_revoked: int
+    out_of_policy: int = 0  # live tokens beyond the lifetime policy: kept, shown out of it
 
 
 def _authenticate(
@@ -133,6 +136,17 @@ def _honour_revocations(
     return out, kept
 
 
+def _lifetime(value: Any) -> LifetimePolicy:
+    """The backup's token lifetime policy (absent or null: none), as the live operation
+    would have stored it."""
+    if value is None:
+        return LifetimePolicy()
+    try:
+        return LifetimePolicy.from_dict(value)
+    except KeystileError as exc:
+        raise fail(f"its lifetime_policy: {exc}") from None
+
+
 def check(
     ctx: Context,
     document: Any,
@@ -168,6 +182,9 @@ def check(
         raise fail("it holds no catalog to apply")
     catalog = own if apply_catalog else live_catalog
     meta = sections.meta(ctx, ws, parts["meta"], signer)
+    policy = _lifetime(document.get("lifetime_policy"))
+    if not policy.empty:
+        meta[LIFETIME_FIELD] = policy.encode()
     rules = sections.rules(document.get("rules"), catalog, "the workspace's rules")
     tokens, dropped = sections.revoke(sections.tokens(parts["tokens"], catalog), kept)
     infos = {digest: info for info, digest in tokens.values()}
@@ -188,4 +205,5 @@ def check(
         signer is ctx.keyring,
         exported_at,
         len(kept),
+        sum(policy.violation(info, ctx.clock()) is not None for info, _ in tokens.values()),
     )

@@ -12,6 +12,8 @@ from typing import Any
 from policies.backup import document as document_checks
 from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
 from policies.keys.keyformat import is_workspace_id
+from policies.lifetime import FIELD as LIFETIME_FIELD
+from policies.lifetime import LifetimePolicy
 from policies.operations.base import Context, audit_call, require_workspace, write_call
 from policies.operations.rules import load_catalog, save_catalog
 from policies.operations.token_index import stored_score
@@ -67,6 +69,9 @@ def export_workspace(ctx: Context, ws: str, *, actor: str) -> Operation[dict[str
             break
     else:
         raise KeystileError(f"workspace {ws} kept changing during the export; try again")
+    policy = LifetimePolicy.decode(meta.pop(LIFETIME_FIELD, None))  # its own section
+    if policy.damaged:
+        raise KeystileError(f"workspace {ws}'s token lifetime policy is damaged: set it again")
     catalog = yield from load_catalog(ctx)
     ciphertexts = [meta["pk_enc"], meta["sk_enc"], *sections["secrets"].values()]
     positions = {ctx.keyring.key_position(c) for c in ciphertexts}
@@ -82,6 +87,7 @@ def export_workspace(ctx: Context, ws: str, *, actor: str) -> Operation[dict[str
         "meta": meta,
         **sections,
         "rules": sorted(members),
+        "lifetime_policy": None if policy.empty else policy.as_dict(),
         "catalog": catalog.to_dict() if catalog is not None else None,
     }
     detail = {"entries": sum(len(s) for s in sections.values()) + len(members)}
@@ -186,6 +192,8 @@ def import_workspace(
         "exported_at": checked.exported_at,
         "kept_revoked": checked.kept_revoked,
     }
+    # Rebuilt from the restored tokens on first read (a leftover would be another's).
+    yield Command(("UNLINK", schema.token_activity(ws)))
     try:
         for key, mapping in zip(staged[: len(hashes)], hashes, strict=True):
             if mapping is not None:
@@ -225,4 +233,5 @@ def import_workspace(
         checked.verified,
         checked.exported_at,
         checked.kept_revoked,
+        checked.out_of_policy,
     )

@@ -9,6 +9,7 @@ from policies.keys import keyformat
 from policies.keys.keyformat import KeyKind
 from policies.limits.counters import FirstLeases, first_leases, owner_prefix
 from policies.limits.rate_limits import owner
+from policies.operations import token_activity
 from policies.operations.base import Context
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
@@ -64,9 +65,13 @@ def versions(ctx: Context, workspace_ids: Iterable[str]) -> Operation[dict[str, 
 def touch(ctx: Context, usage: Mapping[str, Mapping[str, float]]) -> Operation[None]:
     """Record last-use times, ``{workspace: {key_id: unix_time}}``, batched by the caller."""
     commands = tuple(
-        Command(("HSET", schema.last_used(ws), *(x for kv in times.items() for x in kv)))
+        command
         for ws, times in usage.items()
         if times
+        for command in (
+            Command(("HSET", schema.last_used(ws), *(x for kv in times.items() for x in kv))),
+            token_activity.touch_command(ws, times),
+        )
     )
     if commands:
         yield Batch(commands)

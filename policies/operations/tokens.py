@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from policies.catalog.rules import Rule
-from policies.errors import NotFound, UnknownWorkspace
+from policies.errors import KeystileError, NotFound, UnknownWorkspace
 from policies.keys import keyformat
 from policies.keys.keyformat import KeyKind
 from policies.limits.rate_limits import Limits, owner
+from policies.operations import lifetime, token_activity
 from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
 from policies.operations.limits import check_scope
 from policies.operations.rules import require_catalog
@@ -37,6 +38,7 @@ def create_token(
     name = check_label(name, "token name")
     now = ctx.clock()
     expires = check_expiry(expires, now)
+    policy_guard = yield from lifetime.guard(ctx, ws, expires, now)  # the workspace's policy
     rule_list = tuple(sorted(set(rules)))
     for scope in limits.as_dict() if limits else ():
         yield from check_scope(ctx, scope)
@@ -52,15 +54,19 @@ def create_token(
         KeyKind.TOKEN, kid, now, expires=expires, name=name, rule_list=rule_list
     )
     ops = [
+        policy_guard,
         ("HSET", schema.credentials(ws), digest, record),
         ("HSET", schema.tokens(ws), kid, schema.token_metadata(info, digest)),
         index_op(ws, kid, now),
+        token_activity.created_op(ws, kid, now),
     ]
     detail: dict[str, Any] = {"key_id": kid, "name": name}
     if limits:
         ops.append(("HSET", schema.limits(ws), owner(KeyKind.TOKEN, kid), limits.encode()))
         detail["limits"] = limits.describe()
     reply = yield apply_call(ctx, ws, ops, actor=actor, action="token.created", detail=detail)
+    if lifetime.refused_meanwhile(reply):
+        raise KeystileError(lifetime.POLICY_CHANGED)
     checked(reply, ws)
     return CreatedToken(token, info)
 
@@ -104,6 +110,7 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
         ("HDEL", schema.credentials(ws), digest, ""),
         ("HSET", schema.tokens(ws), key_id, schema.token_metadata(revoked, digest)),
         ("HDEL", schema.limits(ws), owner(KeyKind.TOKEN, key_id), ""),  # its limits go too
+        token_activity.revoked_op(ws, key_id),
     ]
     reply = yield apply_call(
         ctx,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.catalog.rules import Rule
+from policies.operations import token_activity
 from policies.operations.base import Context, require_workspace
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation, Script
@@ -103,9 +104,13 @@ def record(
     """One flush of a gateway: last-used times and usage counts, one pipeline (in chunks
     of ``CHUNK`` commands when it is large)."""
     commands: list[Command | Script] = [
-        Command(("HSET", schema.last_used(ws), *(x for kv in times.items() for x in kv)))
+        command
         for ws, times in last_used.items()
         if times
+        for command in (
+            Command(("HSET", schema.last_used(ws), *(x for kv in times.items() for x in kv))),
+            token_activity.touch_command(ws, times),  # the "unused for N days" index
+        )
     ]
     commands += count_calls(counts, ctx.clock())
     for first in range(0, len(commands), CHUNK):

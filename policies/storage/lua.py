@@ -113,6 +113,8 @@ for _, op in ipairs(A.ops) do
     changed = changed + redis.call('SREM', key, member)
   elseif verb == 'ZADD' then
     changed = changed + redis.call('ZADD', key, value, member)
+  elseif verb == 'ZREM' then
+    changed = changed + redis.call('ZREM', key, member)
   end
 end
 if changed == 0 then

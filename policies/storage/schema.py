@@ -51,6 +51,12 @@ def token_index(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:token_index"
 
 
+def token_activity(ws: str) -> str:
+    """Live tokens by last activity (last use, else creation): a sorted set, with a marker
+    member once complete (see :mod:`policies.operations.token_activity`)."""
+    return f"{PREFIX}:{{{ws}}}:token_activity"
+
+
 def last_used(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:lastused"
 

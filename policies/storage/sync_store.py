@@ -16,6 +16,7 @@ from policies.backup.document import MAX_AGE as MAX_BACKUP_AGE
 from policies.catalog.catalog import Catalog
 from policies.catalog.rules import Rule
 from policies.keys.crypto import Keyring
+from policies.lifetime import LifetimePolicy, UnusedPage, UnusedRevocation
 from policies.limits.rate_limits import KEY_SCOPE, Limits, Window
 from policies.limits.rate_limits import windows as limit_windows
 from policies.listing import AuditPage, AuditQuery, Page, TokenQuery
@@ -23,10 +24,12 @@ from policies.operations import (
     audit,
     backup,
     deployment,
+    lifetime,
     listing,
     rules,
     secrets,
     tokens,
+    unused_tokens,
     usage,
     workspaces,
 )
@@ -132,6 +135,24 @@ class PolicyStore:
 
     def revoke_token(self, ws: str, key_id: str, *, actor: str) -> TokenInfo:
         return self.run(tokens.revoke_token(self.ctx, ws, key_id, actor=actor))
+
+    # -- token lifetime policy, unused tokens (policies.lifetime) ---------------------
+    def lifetime_policy(self, ws: str) -> LifetimePolicy:
+        return self.run(lifetime.get_policy(self.ctx, ws))
+
+    def set_lifetime_policy(
+        self, ws: str, policy: LifetimePolicy, *, actor: str
+    ) -> tuple[LifetimePolicy, bool]:
+        """The policy replaced, and whether anything changed."""
+        return self.run(lifetime.set_policy(self.ctx, ws, policy, actor=actor))
+
+    def unused_tokens(self, ws: str, days: int, *, offset: int = 0, limit: int = 50) -> UnusedPage:
+        return self.run(unused_tokens.unused_page(self.ctx, ws, days, offset=offset, limit=limit))
+
+    def revoke_unused_tokens(
+        self, ws: str, key_ids: Iterable[str], days: int, *, actor: str
+    ) -> UnusedRevocation:
+        return self.run(unused_tokens.revoke_unused(self.ctx, ws, key_ids, days, actor=actor))
 
     # -- rate limits (owner: "pk", "sk" or "tk:<key id>", see policies.limits.rate_limits) --
     def limits(self, ws: str, owner: str) -> Limits:

@@ -93,3 +93,4 @@ class Restored:
     verified: bool
     exported_at: float | None = None  # None: a format-1 backup that does not say
     kept_revoked: int = 0  # credentials revoked here since the backup was made
+    out_of_policy: int = 0  # live tokens beyond the backup's token lifetime policy (kept)

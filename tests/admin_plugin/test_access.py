@@ -42,11 +42,14 @@ UNSAFE: list[tuple[str, str, Any]] = [
     ("DELETE", "api/secrets/A", None),
     ("POST", "api/limits", {"key": "publishable", "scope": "*", "limits": "100/min"}),
     ("DELETE", "api/limits/publishable/*", None),
+    ("POST", "api/lifetime-policy", {"max_token_days": 30}),
+    ("POST", "api/tokens/revoke-unused", {"days": 90, "key_ids": ["0123456789ab"]}),
 ]
 SAFE: list[tuple[str, str, Any]] = [
     ("GET", "api/catalog", None),
     ("GET", "api/usage", None),
     ("GET", "api/usage/impact", None),
+    ("GET", "panel/lifetime", None),
 ] + [
     ("GET", f"panel/{name}", None)
     for name in ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits")
