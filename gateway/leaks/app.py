@@ -77,8 +77,11 @@ class LeakReports:
         return cls(settings=settings, **{**table, **overrides})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
         if scope["type"] != "http":
-            return  # lifespan: nothing to start; a WebSocket is not a report
+            return  # a WebSocket is not a report
         request = Request(scope, receive)
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root):
@@ -91,6 +94,17 @@ class LeakReports:
         except Refusal as refusal:
             response = refusal.response()
         await response(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Served on its own: nothing to start; the store's connections close at the end."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.store.client.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     async def report(self, token: str, sighting: Sighting) -> Outcome:
         """Handle one reported key (its material never logged)."""
