@@ -57,18 +57,19 @@ class GitHubReports:
             for item in json_array(body, self.config.max_items)
         ]
         outcomes: dict[str, Outcome] = {}
-        feedback: list[dict[str, str]] = []
+        feedback: dict[tuple[str, str], dict[str, str]] = {}
         for token, kind, url, source in reports:
             if token not in outcomes:  # a duplicate is answered, not handled again
                 outcomes[token] = await self.report(token, Sighting("github", url, source))
-            entry = {
-                "token_hash": hashlib.sha256(token.encode()).hexdigest(),
-                "token_type": kind,
-                "label": outcomes[token].label,
-            }
-            if entry not in feedback:
-                feedback.append(entry)
-        return JSONResponse(feedback, headers={"cache-control": "no-store"})
+            feedback.setdefault(
+                (token, kind),
+                {
+                    "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                    "token_type": kind,
+                    "label": outcomes[token].label,
+                },
+            )
+        return JSONResponse(list(feedback.values()), headers={"cache-control": "no-store"})
 
 
 def _one(request: Request, name: str) -> str:
