@@ -85,10 +85,15 @@ def create_gateway_app() -> ASGIApp:
     return with_leak_reports(gate, settings)
 
 
-def leak_reports_path(settings: Settings) -> str | None:
-    """Where ``keystile serve`` mounts the leak-report endpoint (None: not enabled)."""
+def leak_report_routes(settings: Settings) -> list[str]:
+    """The leak-report routes ``keystile serve`` mounts (none unless ``[leaks] enabled``)."""
     config = LeakConfig.from_mapping(settings.section("leaks", LeakConfig))
-    return config.path if config.enabled else None
+    if not config.enabled:
+        return []
+    routes = [f"{config.path}/github"] if config.github else []
+    if config.gitlab_token is not None:
+        routes.append(f"{config.path}/gitlab/v1/")
+    return routes
 
 
 def with_leak_reports(app: ASGIApp, settings: Settings) -> ASGIApp:

@@ -42,6 +42,7 @@ UNSAFE: list[tuple[str, str, Any]] = [
     ("DELETE", "api/secrets/A", None),
     ("POST", "api/limits", {"key": "publishable", "scope": "*", "limits": "100/min"}),
     ("DELETE", "api/limits/publishable/*", None),
+    ("POST", "api/leak-policy", {"sdk": "notify", "tokens": "notify"}),
 ]
 SAFE: list[tuple[str, str, Any]] = [
     ("GET", "api/catalog", None),
