@@ -23,11 +23,16 @@ class Refusal(Exception):
     """A request refused with a problem document."""
 
     def __init__(
-        self, status: int, code: str, title: str, detail: str, headers: Mapping[str, str] = {}
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.code, self.title, self.detail = status, code, title, detail
-        self.headers = dict(headers)
+        self.headers = dict(headers or {})
 
     def response(self) -> Response:
         body = problems.document(self.code, self.status, self.title, self.detail)
