@@ -26,8 +26,10 @@ OUTCOMES = {
 
 def panel(store: PolicyStore, ws: str) -> dict[str, Any]:
     """The panel's context: the policy, its choices, the newest reports."""
+    policy, damaged = store.run(leak_ops.policy_in_force(store.ctx, ws))
     return {
-        "policy": store.run(leak_ops.get_policy(store.ctx, ws)),
+        "policy": policy,
+        "damaged": damaged,
         "records": store.run(leak_ops.recent(store.ctx, ws, LISTED)),
         "sdk_choices": SDK_CHOICES,
         "token_choices": TOKEN_CHOICES,

@@ -34,7 +34,9 @@ def leaks_policy(
 ) -> None:
     """Show the workspace's leak policy, or change it with --sdk / --tokens."""
     store = store_of(ctx)
-    policy = store.run(leak_ops.get_policy(store.ctx, workspace_id))
+    policy, damaged = store.run(leak_ops.policy_in_force(store.ctx, workspace_id))
+    if damaged:
+        click.echo("the stored leak policy cannot be read: the default is in force", err=True)
     if sdk is not None or tokens is not None:
         policy = dataclasses.replace(policy, sdk=sdk or policy.sdk, tokens=tokens or policy.tokens)
         store.run(leak_ops.set_policy(store.ctx, workspace_id, policy, actor=ACTOR))

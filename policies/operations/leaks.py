@@ -46,10 +46,22 @@ class Found:
 
 
 def get_policy(ctx: Context, ws: str) -> Operation[LeakPolicy]:
+    """The workspace's policy; KeystileError if the stored one is damaged."""
     raw = yield Command(("HMGET", schema.meta(require_workspace(ws)), "id", "leak_policy"))
     if raw[0] is None:
         raise UnknownWorkspace(ws)
     return LeakPolicy.decode(None if raw[1] is None else schema.text(raw[1]))
+
+
+def policy_in_force(ctx: Context, ws: str) -> Operation[tuple[LeakPolicy, bool]]:
+    """The policy reports follow, and whether the stored one is damaged (then the default,
+    the key treated as compromised, is in force until a valid one is set)."""
+    try:
+        return (yield from get_policy(ctx, ws)), False
+    except UnknownWorkspace:
+        raise
+    except KeystileError:
+        return LeakPolicy(), True
 
 
 def set_policy(ctx: Context, ws: str, policy: LeakPolicy, *, actor: str) -> Operation[bool]:
@@ -145,10 +157,7 @@ def _find(ctx: Context, ws: str, kind: KeyKind, digest: str) -> Operation[Found 
 def _act(ctx: Context, found: Found, actor: str) -> Operation[Outcome]:
     if found.state == "revoked":
         return Outcome.ALREADY_REVOKED
-    try:
-        policy = yield from get_policy(ctx, found.ws)
-    except KeystileError:  # a damaged stored policy: the default (treat it as compromised)
-        policy = LeakPolicy()
+    policy, _ = yield from policy_in_force(ctx, found.ws)
     if found.kind is KeyKind.TOKEN:
         if policy.tokens == "notify":
             return Outcome.NOTIFIED

@@ -5,6 +5,7 @@ from __future__ import annotations
 from policies import PolicyStore
 from policies.leaks.policy import LeakPolicy, Sighting
 from policies.operations import leaks
+from policies.storage import schema
 from policies.storage.values import CreatedWorkspace
 from tests.support.admin import Api
 
@@ -49,3 +50,14 @@ def test_the_panel_lists_reports_newest_first(
     assert html.index("&lt;b&gt;second&lt;/b&gt;") < html.index("first")
     assert "https://x/&lt;i&gt;" in html and "<i>" not in html
     assert html.count("token revoked") == 2
+
+
+def test_a_damaged_policy_is_shown_not_a_500(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    store.client.hset(schema.meta(workspace.workspace_id), "leak_policy", "{")
+    page = api.page()
+    assert page.status_code == 200
+    assert 'id="ks-leak-policy-damaged"' in page.get_data(as_text=True)
+    assert api.post("api/leak-policy", {"sdk": "roll", "tokens": "notify"}).status_code == 200
+    assert 'id="ks-leak-policy-damaged"' not in api.get("panel/leaks").get_data(as_text=True)

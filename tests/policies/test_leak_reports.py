@@ -177,3 +177,17 @@ def test_the_list_is_bounded_newest_first(
         report(store, token.token)
     names = [r.name for r in store.run(leaks.recent(store.ctx, ws))]
     assert names == ["t4", "t3", "t2"]
+
+
+def test_a_damaged_policy_means_the_default(
+    store: PolicyStore, workspace: CreatedWorkspace, redis_client: redis.Redis
+) -> None:
+    ws = workspace.workspace_id
+    redis_client.hset(schema.meta(ws), "leak_policy", '{"sdk": "shrug"}')
+    with pytest.raises(KeystileError):
+        store.run(leaks.get_policy(store.ctx, ws))
+    assert store.run(leaks.policy_in_force(store.ctx, ws)) == (LeakPolicy(), True)
+    assert report(store, workspace.sdk_key) is Outcome.ROLLED
+    chosen = LeakPolicy("notify", "notify")
+    store.run(leaks.set_policy(store.ctx, ws, chosen, actor="t"))
+    assert store.run(leaks.policy_in_force(store.ctx, ws)) == (chosen, False)
