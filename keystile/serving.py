@@ -24,6 +24,8 @@ from admin_plugin import KeystileAdmin, SmtpConfig, SmtpMailer
 from gateway import KeyGateMiddleware, catalog_from_app
 from gateway.authz.service import AuthzService
 from gateway.config import GatewayConfig
+from gateway.leaks import LeakConfig, LeakReports
+from gateway.leaks.app import Mounted
 from policies import Catalog, ConfigError, PolicyStore, Settings
 from policies.otp.codes import OtpPolicy
 from policies.storage.connections import sync_client
@@ -77,9 +79,30 @@ def create_gateway_app() -> ASGIApp:
     app = load_target(os.environ[ENV_TARGET], os.environ.get(ENV_APP_DIR) or None)
     catalog = resolve_catalog(app, os.environ.get(ENV_CATALOG) or None)
     added = os.environ.get(ENV_EXEMPT, "").splitlines()
-    return KeyGateMiddleware.from_settings(
+    gate = KeyGateMiddleware.from_settings(
         app, settings, catalog=catalog, exempt_paths=exempt_paths(settings, added)
     )
+    return with_leak_reports(gate, settings)
+
+
+def leak_report_routes(settings: Settings) -> list[str]:
+    """The leak-report routes ``keystile serve`` mounts (none unless ``[leaks] enabled``)."""
+    config = LeakConfig.from_mapping(settings.section("leaks", LeakConfig))
+    if not config.enabled:
+        return []
+    routes = [f"{config.path}/github"] if config.github else []
+    if config.gitlab_token is not None:
+        routes.append(f"{config.path}/gitlab/v1/")
+    return routes
+
+
+def with_leak_reports(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """``app``, with the leak-report endpoint in front at ``[leaks] path`` when ``[leaks]
+    enabled`` (:class:`gateway.leaks.app.Mounted`); otherwise ``app`` itself."""
+    config = LeakConfig.from_mapping(settings.section("leaks", LeakConfig))
+    if not config.enabled:
+        return app
+    return Mounted(app, LeakReports.from_settings(settings), config.path)
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

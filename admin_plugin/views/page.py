@@ -30,6 +30,7 @@ from admin_plugin.views.base import (
     route,
 )
 from admin_plugin.views.keys import GRACE_CHOICES, KeyActions
+from admin_plugin.views.leaks import LeakActions
 from admin_plugin.views.lifetime import LifetimeActions
 from admin_plugin.views.limits import LimitActions
 from admin_plugin.views.panels import (
@@ -95,6 +96,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
         self.limits = limits or LimitActions(store, otp_flow)
         self.usage_reads = usage or UsageActions(store, otp_flow)
         self.lifetime = lifetime or LifetimeActions(store)
+        self.leaks = LeakActions(store)
 
     @property
     def tokens_per_page(self) -> int:
@@ -309,6 +311,10 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
     @route("/api/limits/<key>/<scope>", "DELETE")
     def remove_limits(self, key: str, scope: str) -> Response:
         return self.limits.remove_limits(*self.api_workspace(), key, scope)
+
+    @route("/api/leak-policy", "POST")
+    def set_leak_policy(self) -> Response:
+        return self.leaks.set_policy(*self.api_workspace(), json_body())
 
     @route("/api/usage")
     def usage(self) -> Response:

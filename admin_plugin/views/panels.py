@@ -12,13 +12,14 @@ from flask import request, url_for
 
 from admin_plugin.identity import AdminIdentity
 from admin_plugin.views.keys import rule_label
+from admin_plugin.views.leaks import panel as leak_panel
 from admin_plugin.views.limits import rows
 from admin_plugin.views.listing import ListState, check_page_size
 from policies import PolicyStore
 from policies.errors import UnknownWorkspace
 from policies.times import format_time
 
-PANELS = ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits")
+PANELS = ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits", "leaks")
 # The two role keys' limits share one template; the panel's name says whose they are.
 TEMPLATES = {"pk-limits": "limits", "sk-limits": "limits"}
 _LIMITED = {
@@ -81,6 +82,8 @@ class Panels:
                 "limits": limits,
                 "policy": self.store.lifetime_policy(ws),  # rows outside it are marked
             }
+        if name == "leaks":
+            return {**leak_panel(self.store, ws), "when": when}
         if name == "secrets":
             return {"secrets": self.store.list_secrets(ws)}
         if name == "rules":

@@ -79,6 +79,9 @@ def serve(
         click.echo(f"no key needed for: {', '.join(exempt_paths)}")
     else:
         click.echo("every path needs a key (open one, e.g. /health or /docs, with --exempt PATH)")
+    leak_routes = serving.leak_report_routes(settings)
+    if leak_routes:
+        click.echo(f"leak reports: {', '.join(leak_routes)} (README: Leak reports)")
     # Workers are fresh processes: they rebuild the app from these.
     os.environ[serving.ENV_TARGET] = target
     os.environ[serving.ENV_APP_DIR] = app_dir

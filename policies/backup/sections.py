@@ -15,6 +15,7 @@ from policies.catalog.rules import Rule
 from policies.errors import KeystileError
 from policies.keys.crypto import KEY_ID_RE, Keyring, secret_context
 from policies.keys.keyformat import KeyKind
+from policies.leaks.policy import LeakPolicy
 from policies.limits.rate_limits import KEY_SCOPE, LimitError, Limits
 from policies.operations.base import Context, check_label
 from policies.operations.secrets import SECRET_NAME_RE
@@ -27,7 +28,7 @@ MAX_ENTRIES = 1_000_000
 MAX_TEXT = 200_000
 _DIGEST_RE = re.compile(r"[0-9a-f]{64}")
 _META = {"id", "name", "created", "origins", "version", "pk_digest", "pk_enc", "sk_digest"}
-_META |= {"sk_enc", "pk_prev_digest", "sk_prev_digest"}
+_META |= {"sk_enc", "pk_prev_digest", "sk_prev_digest", "leak_policy"}
 
 
 def fail(why: str) -> KeystileError:
@@ -103,6 +104,11 @@ def meta(ctx: Context, ws: str, raw: dict[str, str], signer: Keyring | None) -> 
     if not isinstance(origins, list):
         raise fail("meta origins is not a JSON list")
     meta["origins"] = json.dumps(clean_origins(origins))
+    if "leak_policy" in raw:
+        try:
+            meta["leak_policy"] = LeakPolicy.decode(raw["leak_policy"]).encode()
+        except KeystileError as exc:
+            raise fail(f"meta leak_policy: {exc}") from None
     for role in ("pk", "sk", "pk_prev", "sk_prev"):
         digest = raw.get(f"{role}_digest")
         if digest is not None and not _DIGEST_RE.fullmatch(digest):

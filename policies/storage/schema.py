@@ -78,6 +78,17 @@ def audit(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:audit"
 
 
+def leaks(ws: str) -> str:
+    """Reported keys (hash: digest -> "<time> pending|done"): a report's claim, so the same
+    key reported twice is acted on once."""
+    return f"{PREFIX}:{{{ws}}}:leaks"
+
+
+def leak_reports(ws: str) -> str:
+    """The workspace's leak reports, newest first (a list, bounded): the Tokens page's."""
+    return f"{PREFIX}:{{{ws}}}:leak_reports"
+
+
 def staging(ws: str, run: str, part: str) -> str:
     """A restore's section before it goes live: same slot as the workspace's own keys."""
     return f"{PREFIX}:{{{ws}}}:staging:{run}:{part}"

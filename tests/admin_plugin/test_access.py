@@ -44,6 +44,7 @@ UNSAFE: list[tuple[str, str, Any]] = [
     ("DELETE", "api/limits/publishable/*", None),
     ("POST", "api/lifetime-policy", {"max_token_days": 30}),
     ("POST", "api/tokens/revoke-unused", {"days": 90, "key_ids": ["0123456789ab"]}),
+    ("POST", "api/leak-policy", {"sdk": "notify", "tokens": "notify"}),
 ]
 SAFE: list[tuple[str, str, Any]] = [
     ("GET", "api/catalog", None),

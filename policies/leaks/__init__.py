@@ -1,0 +1,1 @@
+"""Leak reports: what a workspace does when a scanner reports one of its keys in public."""

@@ -1,0 +1,71 @@
+"""The endpoint's routes, its options, and ``Mounted`` (what ``keystile serve`` runs)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gateway.leaks import LeakConfig, LeakReports
+from gateway.leaks.app import Mounted
+from policies import ConfigError, Settings
+from tests.gateway.leaks.conftest import Make
+from tests.support.asgi import call, http_scope
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_unknown_paths_and_methods_are_problems(http: httpx.AsyncClient) -> None:
+    missing = await http.get("/nothing")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    wrong = await http.get("/github")
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+
+
+async def test_mounted_sends_its_path_to_the_endpoint_and_the_rest_on(make_leaks: Make) -> None:
+    async def inner(scope: object, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 299, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    app = Mounted(inner, make_leaks(), "/keystile/leaks")
+    assert (await call(app, http_scope("/keystile/leaks/github", "GET"))).status == 405
+    assert (await call(app, http_scope("/keystile/leaks/gitlab/v1/x", "GET"))).status == 404
+    assert (await call(app, http_scope("/keystile/leaksy", "GET"))).status == 299
+    assert (await call(app, http_scope("/projects", "GET"))).status == 299
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"gitlab_token": "short"}, "at least 32"),
+        ({"github_keys_url": "ftp://x"}, "https"),
+        ({"path": "leaks"}, "path"),
+        ({"max_items": 0}, "max_items"),
+        ({"gitlab_types": "one"}, "gitlab_types"),
+        ({"github_keys_refresh": -1}, "github_keys_refresh"),
+    ],
+)
+def test_bad_options_fail_at_start(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        LeakConfig(**options)  # type: ignore[arg-type]
+
+
+def test_from_settings_reads_the_leaks_table_and_the_environment(settings: Settings) -> None:
+    configured = Settings(
+        settings.redis_url,
+        settings.master_keys,
+        settings.digest_secret,
+        {"leaks": {"max_items": 5, "github": False}},
+        environ={"KEYSTILE_LEAKS_GITLAB_TOKEN": "g" * 40},
+    )
+    app = LeakReports.from_settings(configured)
+    assert app.config.max_items == 5
+    assert set(app.routes) == {
+        ("GET", "/gitlab/v1/revocable_token_types"),
+        ("POST", "/gitlab/v1/revoke_tokens"),
+    }
+    typo = Settings(
+        settings.redis_url, settings.master_keys, settings.digest_secret, {"leaks": {"nope": 1}}
+    )
+    with pytest.raises(ConfigError, match="unknown option"):
+        LeakReports.from_settings(typo)

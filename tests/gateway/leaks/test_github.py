@@ -1,0 +1,219 @@
+"""GitHub's partner contract with real signatures: only a verified report changes anything."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import httpx
+import pytest
+
+from policies import PolicyStore
+from policies.keys import keyformat
+from policies.keys.keyformat import KeyKind
+from policies.storage.values import CreatedWorkspace
+from tests.support.admin import gateway_lookup
+from tests.support.clock import ManualClock
+from tests.support.leak_reports import KeyServer, Signer, found, github_body
+
+pytestmark = pytest.mark.anyio
+
+
+async def post(http: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return await http.post("/github", content=body, headers=headers)
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def leaked(store: PolicyStore, ws: str) -> int:
+    return sum(e.action == "key.leaked" for e in store.audit_tail(ws, 100))
+
+
+async def test_a_signed_batch_is_acted_on_and_answered_with_feedback(
+    http: httpx.AsyncClient, store: PolicyStore, workspace: CreatedWorkspace, signer: Signer
+) -> None:
+    ws = workspace.workspace_id
+    token = store.create_token(ws, "ci", actor="test")
+    unknown = keyformat.generate(KeyKind.TOKEN, ws)
+    body = github_body(
+        found(token.token),
+        found(token.token, "https://github.com/acme/app/blob/def/b.py"),  # a duplicate
+        found(workspace.publishable_key),
+        found(unknown),
+        found(workspace.sdk_key),
+    )
+    answer = await post(http, body, signer.headers(body))
+    assert answer.status_code == 200
+    assert answer.json() == [
+        {
+            "token_hash": sha(token.token),
+            "token_type": "keystile_sdk_key",
+            "label": "true_positive",
+        },
+        {
+            "token_hash": sha(workspace.publishable_key),
+            "token_type": "keystile_sdk_key",
+            "label": "false_positive",
+        },
+        {"token_hash": sha(unknown), "token_type": "keystile_sdk_key", "label": "false_positive"},
+        {
+            "token_hash": sha(workspace.sdk_key),
+            "token_type": "keystile_sdk_key",
+            "label": "true_positive",
+        },
+    ]
+    assert gateway_lookup(store, token.token) is None
+    assert gateway_lookup(store, workspace.sdk_key) is None  # rolled
+    assert gateway_lookup(store, workspace.publishable_key) is not None
+    assert leaked(store, ws) == 2
+    again = await post(http, body, signer.headers(body))  # GitHub retries: nothing more
+    assert again.json() == answer.json()
+    assert leaked(store, ws) == 2
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        "bad signature",
+        "other key",
+        "re-serialised",
+        "no signature",
+        "not base64",
+        "two identifiers",
+    ],
+)
+async def test_an_unverified_report_changes_nothing(
+    http: httpx.AsyncClient,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    signer: Signer,
+    forge: str,
+) -> None:
+    ws = workspace.workspace_id
+    token = store.create_token(ws, "ci", actor="test")
+    body = github_body(found(token.token))
+    headers = signer.headers(body)
+    if forge == "bad signature":
+        headers["Github-Public-Key-Signature"] = signer.sign(body + b" ")
+    elif forge == "other key":
+        headers["Github-Public-Key-Signature"] = Signer("github-key-1").sign(body)
+    elif forge == "re-serialised":  # the same JSON, spaced otherwise: another body
+        body = json.dumps(json.loads(body), indent=2).encode()
+    elif forge == "no signature":
+        del headers["Github-Public-Key-Signature"]
+    elif forge == "not base64":
+        headers["Github-Public-Key-Signature"] = "@@@"
+    sent = list(headers.items())
+    if forge == "two identifiers":
+        sent.append(("Github-Public-Key-Identifier", "github-key-1"))
+    answer = await http.post("/github", content=body, headers=sent)
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "invalid_signature"
+    assert gateway_lookup(store, token.token) is not None
+    assert leaked(store, ws) == 0
+
+
+async def test_an_unknown_identifier_refreshes_once_then_is_refused(
+    http: httpx.AsyncClient,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    signer: Signer,
+    keys: KeyServer,
+    refresh_clock: ManualClock,
+) -> None:
+    body = github_body(found(workspace.sdk_key))
+    assert (await post(http, body, signer.headers(body))).status_code == 200
+    assert keys.requests == 1  # the first report fetched the set
+    refresh_clock.advance(61)
+    stranger = Signer("not-githubs")
+    for _ in range(20):  # a flood of unknown identifiers: one more fetch, then none
+        answer = await post(http, body, stranger.headers(body))
+        assert answer.status_code == 401
+    assert keys.requests == 2
+    refresh_clock.advance(61)
+    assert (await post(http, body, stranger.headers(body))).status_code == 401
+    assert keys.requests == 3
+
+
+async def test_a_new_github_key_is_picked_up(
+    http: httpx.AsyncClient,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    signer: Signer,
+    keys: KeyServer,
+    refresh_clock: ManualClock,
+) -> None:
+    token = store.create_token(workspace.workspace_id, "ci", actor="test")
+    body = github_body(found(token.token))
+    assert (await post(http, body, signer.headers(body))).status_code == 200
+    rotated = Signer("github-key-2")
+    keys.signers.append(rotated)  # GitHub published a new key
+    refresh_clock.advance(61)
+    body = github_body(found(workspace.sdk_key))
+    answer = await post(http, body, rotated.headers(body))
+    assert answer.status_code == 200 and answer.json()[0]["label"] == "true_positive"
+    assert keys.requests == 2
+
+
+async def test_a_key_server_that_is_down_is_a_503_to_retry(
+    http: httpx.AsyncClient, store: PolicyStore, workspace: CreatedWorkspace, signer: Signer,
+    keys: KeyServer,
+) -> None:  # fmt: skip
+    keys.down = True
+    body = github_body(found(workspace.sdk_key))
+    answer = await post(http, body, signer.headers(body))
+    assert answer.status_code == 503 and answer.headers["retry-after"]
+    assert gateway_lookup(store, workspace.sdk_key) is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"not json", 400),
+        (b'{"token": "x"}', 400),  # not an array
+        (b"[1, 2]", 400),
+        (b'[{"token": 5, "type": "t"}]', 400),
+        (b'[{"token": "x", "type": ["t"]}]', 400),
+        (b'[{"token": "x", "type": "t", "url": {}}]', 400),
+        (b'[{"type": "t"}]', 400),
+        (b'[{"token": "\\ud800", "type": "t"}]', 400),
+        (b"[" * 100_000 + b"]" * 100_000, 400),
+    ],
+)
+async def test_hostile_bodies_are_problems(
+    http: httpx.AsyncClient, signer: Signer, body: bytes, status: int
+) -> None:
+    answer = await post(http, body, signer.headers(body))
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_batch_past_the_bound_is_refused_whole(
+    http: httpx.AsyncClient, store: PolicyStore, workspace: CreatedWorkspace, signer: Signer
+) -> None:
+    ws = workspace.workspace_id
+    token = store.create_token(ws, "ci", actor="test")
+    items = [found(token.token)] + [{"token": f"j{i}", "type": "t"} for i in range(9_999)]
+    body = github_body(*items)  # 10,000 items, under the byte bound
+    answer = await post(http, body, signer.headers(body))
+    assert answer.status_code == 413 and answer.json()["code"] == "report_too_large"
+    assert "1000" in answer.json()["detail"]
+    assert gateway_lookup(store, token.token) is not None
+    huge = github_body(found("x" * 900), *([found("y" * 900)] * 2000))  # past max_body_bytes
+    answer = await post(http, huge, signer.headers(huge))
+    assert answer.status_code == 413
+
+
+async def test_the_bounds_are_configurable(
+    make_leaks: object, store: PolicyStore, workspace: CreatedWorkspace, signer: Signer
+) -> None:
+    app = make_leaks(max_items=2)  # type: ignore[operator]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = github_body(*[found(workspace.sdk_key)] * 3)
+        assert (await post(client, body, signer.headers(body))).status_code == 413
+        body = github_body(*[found(workspace.sdk_key)] * 2)
+        assert (await post(client, body, signer.headers(body))).status_code == 200
