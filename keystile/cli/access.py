@@ -125,7 +125,8 @@ def tokens_create(
 def tokens_list(
     ctx: click.Context, workspace_id: str, status: str | None, name: str, limit: int
 ) -> None:
-    """Tokens, newest first (revoked and expired ones too, unless --status says)."""
+    """Tokens, newest first (revoked and expired ones too, unless --status says); with a
+    name, those with a word or key id starting with it, by name."""
     now = time.time()
     page = store_of(ctx).token_page(workspace_id, TokenQuery(name, status, 0, limit))
     for t in page.items:
@@ -136,7 +137,11 @@ def tokens_list(
     if page.total > len(page.items):
         click.echo(f"({len(page.items)} of {page.total} shown: raise --limit)", err=True)
     if page.unsearched:
-        click.echo(f"({page.unsearched} older tokens not searched)", err=True)
+        click.echo(
+            f"({page.unsearched} more tokens matching the name not checked for the status: "
+            "narrow the name)",
+            err=True,
+        )
 
 
 @tokens.command("revoke")

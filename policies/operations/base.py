@@ -67,7 +67,7 @@ Op = tuple[str, str, str, str]  # verb, Redis key, field or member, value
 def apply_call(
     ctx: Context, ws: str, ops: Sequence[Op], *, actor: str, action: str, detail: dict[str, Any]
 ) -> Script:
-    """An APPLY call: guards, then HSET/HDEL/SADD/SREM/ZADD, committed as one step."""
+    """An APPLY call: guards, then HSET/HDEL/SADD/SREM/ZADD/ZREM, committed as one step."""
     keys: list[str] = []
     encoded: list[tuple[str, int, str, str]] = []
     for verb, key, member, value in ops:

@@ -14,6 +14,7 @@ from policies.limits.rate_limits import Limits, owner
 from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
 from policies.operations.limits import check_scope
 from policies.operations.rules import require_catalog
+from policies.operations.token_filters import create_ops, revoke_ops
 from policies.operations.token_index import index_op
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
@@ -55,6 +56,7 @@ def create_token(
         ("HSET", schema.credentials(ws), digest, record),
         ("HSET", schema.tokens(ws), kid, schema.token_metadata(info, digest)),
         index_op(ws, kid, now),
+        *create_ops(ws, info),
     ]
     detail: dict[str, Any] = {"key_id": kid, "name": name}
     if limits:
@@ -104,6 +106,7 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
         ("HDEL", schema.credentials(ws), digest, ""),
         ("HSET", schema.tokens(ws), key_id, schema.token_metadata(revoked, digest)),
         ("HDEL", schema.limits(ws), owner(KeyKind.TOKEN, key_id), ""),  # its limits go too
+        *revoke_ops(ws, info),
     ]
     reply = yield apply_call(
         ctx,

@@ -77,10 +77,10 @@ return {R.OK, commit()}
 """,
 )
 
-# ops: [verb, index into K.targets, field, value] each (ZADD: member, score). Guards (NEED:
-# the field must exist, ABSENT: must not, SAME: must hold value, '' for absent) all run
-# before any write. Writes that change nothing (an HSET of the value already there) do not
-# count: no version, no entry.
+# ops: [verb, index into K.targets, field, value] each (ZADD: member, score; ZREM: member).
+# Guards (NEED: the field must exist, ABSENT: must not, SAME: must hold value, '' for
+# absent) all run before any write. Writes that change nothing (an HSET of the value
+# already there) do not count: no version, no entry.
 APPLY = write_script(
     "apply",
     ("*targets",),
@@ -113,6 +113,8 @@ for _, op in ipairs(A.ops) do
     changed = changed + redis.call('SREM', key, member)
   elseif verb == 'ZADD' then
     changed = changed + redis.call('ZADD', key, value, member)
+  elseif verb == 'ZREM' then
+    changed = changed + redis.call('ZREM', key, member)
   end
 end
 if changed == 0 then
