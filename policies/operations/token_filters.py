@@ -25,12 +25,13 @@ from typing import Any
 
 from policies.listing import TOKEN_STATUSES, Page, TokenQuery
 from policies.operations.base import Context, Op
-from policies.operations.token_index import ensure_index, score
+from policies.operations.token_index import ensure_index, score, stored_score
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
-from policies.storage.lua_tokens import EXPIRE, FILE
+from policies.storage.lua_tokens import EXPIRE, FILE, SEARCH
 from policies.storage.scripting import Script
 from policies.storage.values import TokenInfo
+from policies.times import is_time
 
 STEP = 1000  # tokens filed, or moved to expired, per script call
 SEARCH_WINDOW = 5000  # text matches a text-and-status page reads at most
@@ -76,14 +77,18 @@ def revoke_ops(ws: str, info: TokenInfo) -> list[Op]:
 
 
 def _file(ws: str, now: float, pairs: list[tuple[str, str]]) -> Script:
-    items = []
+    items: list[list[Any]] = []
     for kid, raw in pairs:
         try:
-            name = str(json.loads(raw).get("name", ""))
+            data = json.loads(raw)
+            info = TokenInfo(kid, str(data.get("name", "")), 0, data.get("expires"), None)
+            revoked = data.get("revoked") is not None
         except (ValueError, AttributeError):
-            name = ""
-        items.append([kid, terms(name, kid)])
-    return FILE.call(_keys(ws), now=repr(now), items=items)
+            info, revoked = TokenInfo(kid, "", 0, None, None), False
+        status = "revoked" if revoked else info.status(now)
+        expires = repr(float(info.expires)) if is_time(info.expires) else ""
+        items.append([kid, status, stored_score(raw), expires, terms(info.name, kid)])
+    return FILE.call(_keys(ws), items=items)
 
 
 def ensure_filters(ctx: Context, ws: str) -> Operation[int]:
@@ -169,24 +174,15 @@ def _text_page(
 def _text_and_status_page(
     ws: str, ranges: tuple[tuple[bytes, bytes], ...], status: str, start: int, limit: int
 ) -> Operation[Page[str]]:
-    key, wanted = schema.token_terms(ws), schema.token_status(ws, status)
-    matched: list[str] = []
-    read = 0
-    left = 0
-    for low, high in ranges:
-        offset = 0
-        while True:
-            if read >= SEARCH_WINDOW:
-                left += int((yield Command(("ZLEXCOUNT", key, low, high)))) - offset
-                break
-            step = min(STEP, SEARCH_WINDOW - read)
-            found = yield Command(("ZRANGEBYLEX", key, low, high, "LIMIT", offset, step))
-            kids = [_kid(t) for t in found]
-            if kids:
-                scores = yield Batch(tuple(Command(("ZSCORE", wanted, k)) for k in kids))
-                matched += [k for k, s in zip(kids, scores, strict=True) if s is not None]
-            read, offset = read + len(kids), offset + len(kids)
-            if len(kids) < step:
-                break
-    unique = list(dict.fromkeys(matched))
-    return Page(unique[start : start + limit], len(unique), start, limit, left)
+    (low1, high1), (low2, high2) = ranges
+    matched, left, kids = yield SEARCH.call(
+        (schema.token_terms(ws), schema.token_status(ws, status)),
+        low1=low1,
+        high1=high1,
+        low2=low2,
+        high2=high2,
+        window=SEARCH_WINDOW,
+        start=start,
+        limit=limit,
+    )
+    return Page([schema.text(k) for k in kids], int(matched), start, limit, int(left))
