@@ -38,6 +38,11 @@ def _records(ws: str, key_ids: list[Any]) -> Operation[list[TokenInfo]]:
     return [schema.decode_token(r, u)[0] for r, u in zip(raws, used, strict=True) if r is not None]
 
 
+def tokens_by_id(ctx: Context, ws: str, key_ids: list[str]) -> Operation[list[TokenInfo]]:
+    """The tokens named (one read, whatever the workspace holds); unknown ids left out."""
+    return (yield from _records(require_workspace(ws), list(key_ids)))
+
+
 def token_page(ctx: Context, ws: str, query: TokenQuery) -> Operation[Page[TokenInfo]]:
     """One page of the workspace's tokens matching ``query``, newest first."""
     if query.filtered:

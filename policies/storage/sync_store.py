@@ -130,6 +130,9 @@ class PolicyStore:
     def token_page(self, ws: str, query: TokenQuery) -> Page[TokenInfo]:
         return self.run(listing.token_page(self.ctx, ws, query))
 
+    def tokens_by_id(self, ws: str, key_ids: list[str]) -> list[TokenInfo]:
+        return self.run(listing.tokens_by_id(self.ctx, ws, key_ids))
+
     def revoke_token(self, ws: str, key_id: str, *, actor: str) -> TokenInfo:
         return self.run(tokens.revoke_token(self.ctx, ws, key_id, actor=actor))
 
