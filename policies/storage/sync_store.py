@@ -26,6 +26,7 @@ from policies.operations import (
     listing,
     rules,
     secrets,
+    token_filters,
     tokens,
     usage,
     workspaces,
@@ -129,6 +130,10 @@ class PolicyStore:
 
     def token_page(self, ws: str, query: TokenQuery) -> Page[TokenInfo]:
         return self.run(listing.token_page(self.ctx, ws, query))
+
+    def index_tokens(self, ws: str) -> int:
+        """The token filters' indexes complete (built if missing): how many tokens."""
+        return self.run(token_filters.ensure_filters(self.ctx, ws))
 
     def tokens_by_id(self, ws: str, key_ids: list[str]) -> list[TokenInfo]:
         return self.run(listing.tokens_by_id(self.ctx, ws, key_ids))

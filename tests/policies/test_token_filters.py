@@ -154,3 +154,15 @@ def test_a_restored_workspace_has_its_filters_built_by_the_first_read(
     assert not redis_client.exists(schema.token_terms(ws))  # a restore brings tokens only
     assert answers(store, ws) == expected
     assert [t.key_id for t in store.token_page(ws, TokenQuery(text=ids[0])).items] == [ids[0]]
+
+
+def test_the_index_command_builds_them_once(
+    store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """What ``keystile tokens index`` runs after an upgrade."""
+    ws = workspace.workspace_id
+    seed(store, ws, clock, 10)
+    redis_client.delete(schema.token_terms(ws), schema.token_status(ws, "active"))
+    assert store.index_tokens(ws) == 10
+    assert redis_client.zcard(schema.token_status(ws, "active")) == 8  # 10 - 2 revoked
+    assert redis_client.zcard(schema.token_terms(ws)) == 30  # key id, "svc-00nn", "00nn"
