@@ -79,6 +79,7 @@ def test_statuses_and_terms_are_kept_by_every_writer(
     assert store.token_page(ws, TokenQuery(text="ploy")).items == []  # not inside a word
 
 
+@pytest.mark.single_redis  # one server's command counts
 def test_the_oldest_token_is_found_and_pages_cost_the_same_at_any_size(
     store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock, redis_client: redis.Redis
 ) -> None:
