@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 from policies.errors import KeystileError
 from policies.storage.values import AuditEntry, TokenInfo
 
+_WORD = re.compile(r"\w+")  # a name's words, as the token filters index them
 TOKEN_STATUSES = ("active", "expired", "revoked")
 MAX_PAGE = 1000
 MAX_TEXT = 200
@@ -71,10 +72,16 @@ class TokenQuery:
         return bool(self.text) or self.status is not None
 
     def matches(self, info: TokenInfo, now: float) -> bool:
+        """The filters' answer: of the status, and with a key id or one of the name's words
+        (the name from that word on, casefolded) that starts with the text."""
         if self.status is not None and info.status(now) != self.status:
             return False
-        text = self.text
-        return not text or text.casefold() in info.name.casefold() or info.key_id.startswith(text)
+        text, folded = self.text, info.name.casefold()
+        return (
+            not text
+            or info.key_id.startswith(text)
+            or any(folded[m.start() :].startswith(text.casefold()) for m in _WORD.finditer(folded))
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,8 +87,12 @@ class Router:
                 f"the catalog's path convertor(s) {sorted(unknown)} are not registered in this "
                 "process (starlette.convertors.register_url_convertor)"
             )
-        self._actions: dict[str, Action] = {}
-        self.actions = tuple(self._actions_of(catalog))
+        self._actions: dict[str, Action] = {}  # interned as routes are compiled
+        # The catalog's action names in route order (a tuple of strings: nothing for the
+        # cycle collector to scan, unlike an Action each).
+        self.action_names = tuple(
+            dict.fromkeys(e.action for _, e in catalog.entries() if e.action is not None)
+        )
         self._head_for_get = catalog.head_for_get
         self._index = SegmentIndex(
             catalog.routes, self._compile, redirect_slashes=catalog.redirect_slashes
@@ -112,16 +116,20 @@ class Router:
     def from_catalog(cls, catalog: Catalog) -> Router:
         return cls(catalog)
 
-    def _actions_of(self, catalog: Catalog) -> list[Action]:
-        """The catalog's actions, interned in its route order."""
-        for _, entry in catalog.entries():
-            if entry.action is not None:
-                module, _, functionality = entry.action.partition(".")
-                self._actions.setdefault(entry.action, Action(module, functionality))
-        return list(self._actions.values())
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """The catalog's actions, interned, in its route order."""
+        return tuple(self._action(name) for name in self.action_names)
+
+    def _action(self, name: str) -> Action:
+        action = self._actions.get(name)
+        if action is None:
+            module, _, functionality = name.partition(".")
+            action = self._actions[name] = Action(module, functionality)
+        return action
 
     def _compile(self, entry: RouteEntry) -> BaseRoute:
-        endpoint = _Endpoint(None if entry.action is None else self._actions[entry.action])
+        endpoint = _Endpoint(None if entry.action is None else self._action(entry.action))
         if entry.kind == "http":
             methods = None if entry.methods is None else list(entry.methods)
             route = Route(entry.path, endpoint, methods=methods)

@@ -3,9 +3,10 @@ routed by Starlette's own router over only the routes that can match it, in thei
 
 A route whose template starts with a literal segment (``/projects/{id}``, a ``/api``
 mount) can only match a path with that first segment; the others (a parameter there, an
-empty mount, a host) are tried for every path. A path holding a newline is routed over
-every route (Python's ``$`` matches before a final newline). Design notes:
-``docs/architecture.md``.
+empty mount, a host) are tried for every path. A path ``/a\n`` is routed with the routes of
+``a`` (Python's ``$`` matches before a final newline); a first segment holding any other
+newline, or a path not starting with ``/``, only with those tried for every path: no
+request compiles more than its segment's routes. Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from starlette.types import Scope
 from policies.catalog.routes import RouteEntry
 
 _ROUTERS_KEPT = 256  # routers merged for a segment, kept (then merged again)
-_EVERYTHING = "\0every route"
 
 
 def entry_segment(entry: RouteEntry) -> str | None:
@@ -37,10 +37,14 @@ def entry_segment(entry: RouteEntry) -> str | None:
 
 
 def path_segment(path: str) -> str | None:
-    """A request path's first segment, or None when it must be routed over every route."""
-    if not path.startswith("/") or "\n" in path:
+    """The literal first segment of the routes that may match ``path``, or None: only those
+    that match any first segment may (a route's regex starts ``^/segment`` and ends ``$``)."""
+    if not path.startswith("/"):
         return None
-    return path[1:].split("/", 1)[0]
+    segment = path[1:].split("/", 1)[0]
+    if segment.endswith("\n") and len(segment) == len(path) - 1:
+        return segment[:-1]  # "/a\n" matches "^/a$"
+    return segment
 
 
 class SegmentIndex:
@@ -57,37 +61,40 @@ class SegmentIndex:
         self._compile_route = compile_route
         self._compiled: list[BaseRoute | None] = [None] * len(self._entries)
         self._redirect_slashes = redirect_slashes
-        self._buckets: dict[str, list[int]] = {}
-        self._anywhere: list[int] = []
+        buckets: dict[str, list[int]] = {}
+        anywhere: list[int] = []
         for index, entry in enumerate(self._entries):
             segment = entry_segment(entry)
             if segment is None:
-                self._anywhere.append(index)
+                anywhere.append(index)
             else:
-                self._buckets.setdefault(segment, []).append(index)
+                buckets.setdefault(segment, []).append(index)
+        # An int, or a tuple of ints: nothing the cycle collector must scan past its first pass.
+        self._buckets = {
+            segment: indexes[0] if len(indexes) == 1 else tuple(indexes)
+            for segment, indexes in buckets.items()
+        }
+        self._anywhere = tuple(anywhere)
         self._routers: dict[str | None, StarletteRouter] = {}
 
     def compile_all(self) -> None:
-        """Compile every route now (off the event loop, before the router is used)."""
-        self._router(_EVERYTHING)
+        """Compile every route now (the command line's checks)."""
+        for index in range(len(self._entries)):
+            self._route(index)
 
     def router_for(self, scope: Scope) -> StarletteRouter:
         """The router to route ``scope`` with: the same answer as one over every route."""
         segment = path_segment(get_route_path(scope))
-        if segment is None:
-            key: str | None = _EVERYTHING
-        else:
-            key = segment if segment in self._buckets else None
+        key = segment if segment in self._buckets else None
         router = self._routers.get(key)
         return self._router(key) if router is None else router
 
     def _router(self, key: str | None) -> StarletteRouter:
-        if key == _EVERYTHING:
-            indexes: Sequence[int] = range(len(self._entries))
-        elif key is None:
-            indexes = self._anywhere
+        if key is None:
+            indexes: Sequence[int] = self._anywhere
         else:
-            indexes = sorted(self._buckets[key] + self._anywhere)
+            own = self._buckets[key]
+            indexes = sorted(((own,) if isinstance(own, int) else own) + self._anywhere)
         router = StarletteRouter(
             [self._route(i) for i in indexes], redirect_slashes=self._redirect_slashes
         )

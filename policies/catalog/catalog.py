@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,8 +139,10 @@ class Catalog:
     def fingerprint(self) -> str:
         # Keys sorted, lists (the route table among them) in their order: a reordered
         # route table is another catalog.
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        digest = hashlib.sha256()
+        for piece in _canonical(self.to_dict(), 2):
+            digest.update(piece.encode())
+        return digest.hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, data: Any, *, redirect_default: bool = False) -> Catalog:
@@ -248,6 +250,27 @@ class Catalog:
             Module(m, "", tuple(Functionality(f) for f in fs)) for m, fs in grouped.items()
         )
         return cls(modules, routes, redirect_slashes, frozenset(convertors), head_for_get)
+
+
+def _canonical(value: Any, depth: int) -> Iterator[str]:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"))`` in pieces, ``depth``
+    levels down: no single call holds the GIL for a whole big catalog (a gateway takes a
+    catalog in a worker thread while its event loop runs)."""
+    if depth and isinstance(value, dict):
+        yield "{"
+        for index, key in enumerate(sorted(value)):
+            yield ("," if index else "") + json.dumps(key) + ":"
+            yield from _canonical(value[key], depth - 1)
+        yield "}"
+    elif depth and isinstance(value, list):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ","
+            yield from _canonical(item, depth - 1)
+        yield "]"
+    else:
+        yield json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _refuse_shadowed(entries: Iterable[RouteEntry]) -> None:

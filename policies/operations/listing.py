@@ -2,9 +2,9 @@
 
 Tokens live in one hash per workspace (``ks:{W}:tokens``) with a sorted index of their key
 ids, newest first (:mod:`policies.operations.token_index`): a page is a range of the index
-and the records it names, so it costs the same at 100 or 100,000 tokens. A filtered page
-(name, key id or status) searches the newest ``SEARCH_WINDOW`` tokens at most and says how
-many older ones it left unsearched (measured in ``bench/token_page.py``).
+and the records it names, so it costs the same at 100 or 100,000 tokens; so does a filtered
+page (name, key id or status), a range of the filters' indexes
+(:mod:`policies.operations.token_filters`; measured in ``bench/token_page.py``).
 
 Design notes: ``docs/architecture.md``.
 """
@@ -16,13 +16,13 @@ from typing import Any
 from policies.listing import AuditPage, AuditQuery, Page, TokenQuery
 from policies.operations.audit import decode_entry
 from policies.operations.base import Context, require_workspace
+from policies.operations.token_filters import filtered_page
 from policies.operations.token_index import ensure_index
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
 from policies.storage.values import AuditEntry, TokenInfo
 
 BATCH = 500
-SEARCH_WINDOW = 5000  # a filtered page searches at most this many of the newest tokens
 
 
 def _records(ws: str, key_ids: list[Any]) -> Operation[list[TokenInfo]]:
@@ -38,19 +38,21 @@ def _records(ws: str, key_ids: list[Any]) -> Operation[list[TokenInfo]]:
     return [schema.decode_token(r, u)[0] for r, u in zip(raws, used, strict=True) if r is not None]
 
 
+def tokens_by_id(ctx: Context, ws: str, key_ids: list[str]) -> Operation[list[TokenInfo]]:
+    """The tokens named (one read, whatever the workspace holds); unknown ids left out."""
+    return (yield from _records(require_workspace(ws), list(key_ids)))
+
+
 def token_page(ctx: Context, ws: str, query: TokenQuery) -> Operation[Page[TokenInfo]]:
     """One page of the workspace's tokens matching ``query``, newest first."""
+    if query.filtered:
+        found = yield from filtered_page(ctx, ws, query)
+        infos = yield from _records(ws, found.items)
+        return Page(infos, found.total, found.offset, found.limit, found.unsearched)
     held = yield from ensure_index(ws)
-    index, start, end = schema.token_index(ws), query.offset, query.offset + query.limit
-    if not query.filtered:
-        key_ids = yield Command(("ZRANGE", index, start, end - 1))
-        return Page((yield from _records(ws, key_ids)), held, start, query.limit)
-    now, window, matched = ctx.clock(), min(held, SEARCH_WINDOW), list[TokenInfo]()
-    for first in range(0, window, BATCH):
-        key_ids = yield Command(("ZRANGE", index, first, min(first + BATCH, window) - 1))
-        infos = yield from _records(ws, key_ids)
-        matched += [info for info in infos if query.matches(info, now)]
-    return Page(matched[start:end], len(matched), start, query.limit, held - window)
+    start, end = query.offset, query.offset + query.limit
+    key_ids = yield Command(("ZRANGE", schema.token_index(ws), start, end - 1))
+    return Page((yield from _records(ws, key_ids)), held, start, query.limit)
 
 
 def audit_page(ctx: Context, ws: str, query: AuditQuery) -> Operation[AuditPage]:

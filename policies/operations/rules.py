@@ -30,6 +30,8 @@ def require_catalog(ctx: Context) -> Operation[Catalog]:
     return catalog
 
 
+_STEP = 1000  # tokens read per HSCAN step
+_NO_RULES = '"rules":[]'  # in a stored token record (schema.dump) without rules
 _LISTED = 20  # disarmed rules named in a refusal; the rest are counted
 
 
@@ -88,30 +90,40 @@ def disarmed(ctx: Context, catalog: Catalog) -> Operation[tuple[list[str], list[
     """The live rules and per-action rate limits ``catalog`` does not know. Rules as
     ``"W: module:functionality"`` for the publishable key's, ``"W token KID: ..."`` for an
     active token's; limits as ``"W publishable key: module.functionality 10/min"`` (``SDK
-    key``, ``token KID``). One pipeline."""
+    key``, ``token KID``). The tokens are read in HSCAN steps (never a whole hash at once),
+    keeping only what has rules or limits."""
     members = yield Command(("SMEMBERS", schema.WORKSPACES))
     workspaces = sorted(schema.text(m) for m in members)
-    reads = (("SMEMBERS", schema.rules), ("HGETALL", schema.tokens), ("HGETALL", schema.limits))
+    reads = (("SMEMBERS", schema.rules), ("HGETALL", schema.limits))
     replies = yield Batch(
         tuple(Command((command, key(ws))) for ws in workspaces for command, key in reads)
     )
     rules: list[str] = []
     limits: list[str] = []
     for index, ws in enumerate(workspaces):
-        rules_reply, tokens_reply, limits_reply = replies[3 * index : 3 * index + 3]
+        rules_reply, limits_reply = replies[2 * index : 2 * index + 2]
+        limited = dict(schema.pairs(limits_reply))
         owned = [(ws, rule) for rule in sorted(decode_all(schema.text(r) for r in rules_reply))]
         live = {"pk": "publishable key", "sk": "SDK key"}
-        for raw in (tokens_reply or {}).values():
-            info, _ = schema.decode_token(raw)
-            if info.revoked is None:
-                owned += [(f"{ws} token {info.key_id}", rule) for rule in info.rules]
-                live[f"tk:{info.key_id}"] = f"token {info.key_id}"
-        for owner, rule in owned:
+        cursor = "0"
+        while True:
+            cursor, batch = yield Command(("HSCAN", schema.tokens(ws), cursor, "COUNT", _STEP))
+            for kid, raw in schema.pairs(batch):
+                if _NO_RULES in raw and f"tk:{kid}" not in limited:
+                    continue  # nothing of it to check: not decoded
+                info, _ = schema.decode_token(raw)
+                if info.revoked is None:
+                    owned += [(f"{ws} token {info.key_id}", rule) for rule in info.rules]
+                    if f"tk:{info.key_id}" in limited:
+                        live[f"tk:{info.key_id}"] = f"token {info.key_id}"
+            if schema.text(cursor) == "0":
+                break
+        for owner, rule in sorted(owned, key=lambda pair: pair[0] != ws):
             try:
                 catalog.check_rule(rule)
             except CatalogError:
                 rules.append(f"{owner}: {rule.encode()}")
-        for owner, raw in sorted(schema.pairs(limits_reply)):
+        for owner, raw in sorted(limited.items()):
             try:
                 found = Limits.decode(raw)
             except LimitError:

@@ -15,6 +15,7 @@ from policies.operations import lifetime, token_activity
 from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
 from policies.operations.limits import check_scope
 from policies.operations.rules import require_catalog
+from policies.operations.token_filters import create_ops, revoke_ops
 from policies.operations.token_index import index_op
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
@@ -59,6 +60,7 @@ def create_token(
         ("HSET", schema.tokens(ws), kid, schema.token_metadata(info, digest)),
         index_op(ws, kid, now),
         token_activity.created_op(ws, kid, now),
+        *create_ops(ws, info),
     ]
     detail: dict[str, Any] = {"key_id": kid, "name": name}
     if limits:
@@ -111,6 +113,7 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
         ("HSET", schema.tokens(ws), key_id, schema.token_metadata(revoked, digest)),
         ("HDEL", schema.limits(ws), owner(KeyKind.TOKEN, key_id), ""),  # its limits go too
         token_activity.revoked_op(ws, key_id),
+        *revoke_ops(ws, info),
     ]
     reply = yield apply_call(
         ctx,

@@ -77,10 +77,10 @@ return {R.OK, commit()}
 """,
 )
 
-# ops: [verb, index into K.targets, field, value] each (ZADD: member, score). Guards (NEED:
-# the field must exist, ABSENT: must not, SAME: must hold value, '' for absent) all run
-# before any write. Writes that change nothing (an HSET of the value already there) do not
-# count: no version, no entry.
+# ops: [verb, index into K.targets, field, value] each (ZADD: member, score; ZREM: member).
+# Guards (NEED: the field must exist, ABSENT: must not, SAME: must hold value, '' for
+# absent) all run before any write. Writes that change nothing (an HSET of the value
+# already there) do not count: no version, no entry.
 APPLY = write_script(
     "apply",
     ("*targets",),

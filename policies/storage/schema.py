@@ -57,6 +57,21 @@ def token_activity(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:token_activity"
 
 
+def token_status(ws: str, status: str) -> str:
+    """Key ids of one status (active, expired, revoked), scored as in the token index."""
+    return f"{PREFIX}:{{{ws}}}:tokens_{status}"
+
+
+def token_expiry(ws: str) -> str:
+    """Active tokens that expire, scored by their expiry: a sorted set."""
+    return f"{PREFIX}:{{{ws}}}:tokens_expiry"
+
+
+def token_terms(ws: str) -> str:
+    """The tokens' search terms (name words, key ids), one score: a sorted set read by lex."""
+    return f"{PREFIX}:{{{ws}}}:tokens_terms"
+
+
 def last_used(ws: str) -> str:
     return f"{PREFIX}:{{{ws}}}:lastused"
 

@@ -28,6 +28,7 @@ from policies.operations import (
     listing,
     rules,
     secrets,
+    token_filters,
     tokens,
     unused_tokens,
     usage,
@@ -132,6 +133,13 @@ class PolicyStore:
 
     def token_page(self, ws: str, query: TokenQuery) -> Page[TokenInfo]:
         return self.run(listing.token_page(self.ctx, ws, query))
+
+    def index_tokens(self, ws: str) -> int:
+        """The token filters' indexes complete (built if missing): how many tokens."""
+        return self.run(token_filters.ensure_filters(self.ctx, ws))
+
+    def tokens_by_id(self, ws: str, key_ids: list[str]) -> list[TokenInfo]:
+        return self.run(listing.tokens_by_id(self.ctx, ws, key_ids))
 
     def revoke_token(self, ws: str, key_id: str, *, actor: str) -> TokenInfo:
         return self.run(tokens.revoke_token(self.ctx, ws, key_id, actor=actor))

@@ -45,6 +45,8 @@ def test_workspace_keys_rules_tokens_audit(env: dict[str, str], workspace: str) 
     assert key_id in listing and "active" in listing and token not in listing
     assert "revoked" in ok(env, "tokens", "revoke", workspace, key_id)
     assert "revoked" in ok(env, "tokens", "list", workspace)
+    assert key_id in ok(env, "tokens", "list", workspace, "--status", "revoked", "--name", "DEP")
+    assert f"{workspace}: 1 tokens indexed" in ok(env, "tokens", "index")
     tail = ok(env, "audit", "tail", workspace, "-n", "50")
     assert "rule.added" in tail and "token.revoked" in tail and token not in tail
     assert "unblocked billing:read" in ok(env, "rules", "remove", workspace, "billing", "read")

@@ -96,9 +96,10 @@ def test_list_shows_every_key_whole_and_per_action(
         "publishable whole key 100/min, 10000/day",
         "publishable projects.create 10/min",
         "sdk - none",
-        f"{free} deploy - none",  # tokens newest first
-        f"{limited} ci whole key 5/s",
+        f"{limited} ci whole key 5/s",  # tokens with limits, newest first
+        "(1 other tokens not revoked: no limits of their own)",  # counted, not read
     ]
+    assert free not in "\n".join(lines)
     assert gone not in "\n".join(lines)
     assert f"tk:{gone}" not in redis_client.hkeys(schema.limits(ws))  # revoking dropped them
 
@@ -131,6 +132,7 @@ def test_list_json(env: dict[str, str], workspace: str) -> None:
                 "dead_actions": [],
             },
         ],
+        "tokens_without_limits": 0,
     }
 
 

@@ -50,15 +50,18 @@ def test_token_filters_keep_revoked_tokens_findable(
     active = store.token_page(ws, TokenQuery(status="active"))
     assert active.total == 30 - revoked.total - expired.total
     assert all(t.status(clock()) == "active" for t in active.items)
-    # By name (any part, any case) or by the start of a key id; with a status too.
-    assert [t.name for t in store.token_page(ws, TokenQuery(text="VC-1")).items] == [
-        f"svc-{n}" for n in range(19, 9, -1)
+    # By the start of a name's word (any case, in name order) or of a key id; with a
+    # status too.
+    assert [t.name for t in store.token_page(ws, TokenQuery(text="SVC-1")).items] == [
+        f"svc-{n}" for n in range(10, 20)
     ]
+    by_word = store.token_page(ws, TokenQuery(text="07")).items  # a word: "07" of "svc-07"
+    assert [t.name for t in by_word if not t.key_id.startswith("07")] == ["svc-07"]
     assert [t.key_id for t in store.token_page(ws, TokenQuery(text=many[10][:10])).items] == [
         many[10]
     ]
     both = store.token_page(ws, TokenQuery(text="svc-2", status="revoked"))
-    assert [t.name for t in both.items] == ["svc-25", "svc-20"]
+    assert [t.name for t in both.items] == ["svc-20", "svc-25"]
 
 
 @pytest.mark.parametrize(

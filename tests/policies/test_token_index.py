@@ -1,16 +1,14 @@
 """The tokens' sorted index: kept by create, built for deployments from before it (also by
-readers racing writers), and a filtered page's bounded search."""
+readers racing writers)."""
 
 from __future__ import annotations
 
 import threading
 
-import pytest
 import redis
 
 from policies import PolicyStore
 from policies.listing import TokenQuery
-from policies.operations import listing
 from policies.storage import schema
 from policies.storage.values import CreatedWorkspace
 from tests.support.clock import ManualClock
@@ -92,22 +90,3 @@ def test_a_damaged_created_time_sorts_last(
     redis_client.hset(schema.tokens(ws), first, raw.replace('"created":', '"created":"x","was":'))
     redis_client.delete(schema.token_index(ws))
     assert names(store, ws, TokenQuery()) == ["second", "first"]
-
-
-def test_a_filtered_page_searches_a_bounded_window(
-    store: PolicyStore,
-    workspace: CreatedWorkspace,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    ws = workspace.workspace_id
-    for n in range(15):
-        clock.advance(1)
-        store.create_token(ws, f"svc-{n:02}", actor="t")
-    monkeypatch.setattr(listing, "SEARCH_WINDOW", 10)
-    monkeypatch.setattr(listing, "BATCH", 4)
-    page = store.token_page(ws, TokenQuery(text="svc", limit=3, offset=3))
-    assert [t.name for t in page.items] == ["svc-11", "svc-10", "svc-09"]
-    assert (page.total, page.unsearched) == (10, 5)
-    unfiltered = store.token_page(ws, TokenQuery(limit=3))
-    assert (unfiltered.total, unfiltered.unsearched) == (15, 0)

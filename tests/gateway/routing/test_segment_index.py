@@ -42,10 +42,25 @@ def test_the_segment_a_route_needs(entry: RouteEntry, segment: str | None) -> No
     assert entry_segment(entry) == segment
 
 
-def test_a_path_with_a_newline_is_routed_over_every_route() -> None:
-    assert path_segment("/users\n") is None
+def test_a_path_with_a_newline_is_routed_past_its_segments_routes_only() -> None:
+    assert path_segment("/users\n") == "users"  # Python's "$" matches before a final newline
+    assert path_segment("/\n") == ""
+    assert path_segment("/users\n/7") == "users\n"  # no literal segment holds a newline
+    assert path_segment("/users/7\n") == "users"
     assert path_segment("/users/7") == "users"
     assert path_segment("relative") is None
+
+
+def test_no_request_compiles_more_than_its_segments_routes() -> None:
+    """A caller's newline or relative path once made the gateway compile every route."""
+    routes = [{"path": f"/r{i}", "methods": ["GET"], "action": f"m.f{i}"} for i in range(500)]
+    routes.append({"path": "/{tenant}/x", "methods": ["GET"], "action": "m.any"})
+    router = Router(catalog_of(*routes), compile_now=False)
+    eager = Router(catalog_of(*routes))
+    for path in ("/r7\n", "/r7\n/", "/r\n7", "/t\n/x", "/t/x\n", "r7", "*", "/\n"):
+        assert router.match("GET", path) == eager.match("GET", path), path
+    assert router.match("GET", "/r7\n").name == "m.f7"  # type: ignore[union-attr]
+    assert compiled(router) == 2
 
 
 def test_a_request_compiles_and_tries_only_the_routes_that_can_match() -> None:
