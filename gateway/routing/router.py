@@ -17,17 +17,20 @@ from gateway.routing.segment_index import SegmentIndex
 from policies.catalog.catalog import Catalog
 from policies.catalog.routes import PARAM, RouteEntry
 from policies.errors import CatalogError
+from policies.restrictions import grants
 
 
 class Action:
-    """A (module, functionality) pair, interned per router; ``name`` is ``module.functionality``."""
+    """A (module, functionality) pair, interned per router; ``name`` is ``module.functionality``;
+    ``grants``: the allow-listed scopes any one of which allows it (policies.restrictions)."""
 
-    __slots__ = ("functionality", "module", "name")
+    __slots__ = ("functionality", "grants", "module", "name")
 
-    def __init__(self, module: str, functionality: str) -> None:
+    def __init__(self, module: str, functionality: str, writes: bool = True) -> None:
         self.module = module
         self.functionality = functionality
         self.name = f"{module}.{functionality}" if module else ""
+        self.grants = grants(module, functionality, writes) if module else ()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Action) and other.name == self.name
@@ -114,10 +117,12 @@ class Router:
 
     def _actions_of(self, catalog: Catalog) -> list[Action]:
         """The catalog's actions, interned in its route order."""
+        writes = catalog.write_actions()
         for _, entry in catalog.entries():
-            if entry.action is not None:
+            if entry.action is not None and entry.action not in self._actions:
                 module, _, functionality = entry.action.partition(".")
-                self._actions.setdefault(entry.action, Action(module, functionality))
+                action = Action(module, functionality, entry.action in writes)
+                self._actions[entry.action] = action
         return list(self._actions.values())
 
     def _compile(self, entry: RouteEntry) -> BaseRoute:
