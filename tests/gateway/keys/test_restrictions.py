@@ -199,7 +199,9 @@ async def test_a_chain_through_trusted_proxies(
     values: list[bytes],
     status: int,
 ) -> None:
-    gate = make_gate(trusted_proxies=["192.0.2.0/28", "2001:db8:ffff::/48"], forwarded_header=header)
+    gate = make_gate(
+        trusted_proxies=["192.0.2.0/28", "2001:db8:ffff::/48"], forwarded_header=header
+    )
     ws = workspace.workspace_id
     networks = ["10.0.0.0/8", "2001:db8:cafe::/48"]
     token = store.create_token(ws, "office", actor="test", networks=networks).token
