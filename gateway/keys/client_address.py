@@ -50,6 +50,7 @@ class ClientAddress:
 
     def __init__(self, trusted_proxies: Collection[str], header: str) -> None:
         self.trusted = networks_of(trusted_proxies)
+        self.proxied = bool(self.trusted)  # False: the address is the peer, always
         self.header = header.encode()
         self.forwarded = header == "forwarded"
         self._peers: dict[str, bool] = {}  # peer -> trusted proxy?

@@ -14,20 +14,21 @@ _MEMO = 256
 
 
 class AllowedNetworks:
-    __slots__ = ("_seen", "networks")
+    __slots__ = ("networks", "seen")
 
     def __init__(self, networks: tuple[str, ...]) -> None:
         """``networks``: normal-form CIDR ranges; empty allows nothing (a damaged record)."""
         self.networks = tuple(ipaddress.ip_network(n) for n in networks)
-        self._seen: dict[str | None, bool] = {None: False}  # an unknown address: refused
+        # Address -> allowed, probed inline by gateway.keys.checks; unknown address: refused.
+        self.seen: dict[str | None, bool] = {None: False}
 
     def allows(self, client: str | None) -> bool:
-        known = self._seen.get(client)
+        known = self.seen.get(client)
         if known is None:
             found = None if client is None else parse_address(client)
             known = found is not None and any(found in n for n in self.networks)
-            if len(self._seen) >= _MEMO:
-                self._seen.clear()
-                self._seen[None] = False
-            self._seen[client] = known
+            if len(self.seen) >= _MEMO:
+                self.seen.clear()
+                self.seen[None] = False
+            self.seen[client] = known
         return known

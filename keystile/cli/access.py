@@ -153,6 +153,8 @@ def tokens_list(
         click.echo(
             f"{t.key_id}  {t.status(now):8} created {when(t.created)}  "
             f"expires {when(t.expires)}  last used {when(t.last_used)}  {t.name}"
+            + (f"  scopes {','.join(t.scopes)}" if t.scopes is not None else "")
+            + (f"  networks {','.join(t.networks)}" if t.networks is not None else "")
         )
     if page.total > len(page.items):
         click.echo(f"({len(page.items)} of {page.total} shown: raise --limit)", err=True)

@@ -35,6 +35,8 @@ def test_tokens_and_the_sdk_key_restricted_and_lifted(env: dict[str, str], works
     )
     key_id = out.split()[1]
     assert "allowed only billing.read, projects:read, 10.0.0.0/8" in out
+    listed = ok(env, "tokens", "list", workspace)
+    assert "scopes billing.read,projects:read  networks 10.0.0.0/8" in listed
     changed = ok(env, "tokens", "restrict", workspace, key_id, "--network", "2001:db8::/32")
     assert "scopes: billing.read, projects:read; networks: 2001:db8::/32" in changed
     lifted = ok(env, "tokens", "restrict", workspace, key_id, "--any-action")

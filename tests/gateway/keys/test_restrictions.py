@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from gateway import KeyGateMiddleware
-from policies import PolicyStore
+from gateway.config import GatewayConfig
+from policies import ConfigError, PolicyStore, Settings
 from policies.storage.values import CreatedWorkspace
 from tests.support.asgi import call, http_scope
 from tests.support.gateway import Factory
@@ -221,3 +222,32 @@ async def test_keys_without_networks_ignore_forwarding(
     answer = await call(gate, scope_of(token, "GET", "/projects", "192.0.2.1", headers=junk))
     assert answer.status == 200
     await gate.stop()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"trusted_proxies": "10.0.0.0/8"}, "a list of networks"),
+        ({"trusted_proxies": ["10.0.0.1/8"]}, "has host bits set"),
+        ({"trusted_proxies": ["proxy.internal"]}, "does not appear to be an IPv4 or IPv6"),
+        ({"forwarded_header": "x-real-ip"}, "forwarded_header must be one of"),
+    ],
+)
+def test_forwarding_options_are_checked_at_construction(
+    make_gate: Factory, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_gate(**options)
+
+
+def test_trusted_proxies_from_the_environment(settings: Any) -> None:
+    environ = {
+        "KEYSTILE_GATEWAY_TRUSTED_PROXIES": "192.0.2.0/28, 2001:db8:ffff::/48",
+        "KEYSTILE_GATEWAY_FORWARDED_HEADER": "forwarded",
+    }
+    table = Settings(
+        settings.redis_url, settings.master_keys, settings.digest_secret, environ=environ
+    ).section("gateway", GatewayConfig)
+    config = GatewayConfig(**GatewayConfig.from_mapping(table))
+    assert config.trusted_proxies == ("192.0.2.0/28", "2001:db8:ffff::/48")
+    assert config.forwarded_header == "forwarded"
