@@ -21,6 +21,7 @@ from tests.admin_plugin.test_browser import (
     shots,
     verify_token_code,
 )
+from tests.support.admin import ALICE_EMAIL
 from tests.support.browser import chromium
 
 __all__ = ["live", "page", "page_sizes", "shots"]  # fixtures, used by name
@@ -63,3 +64,25 @@ def test_a_token_restricted_in_the_admin_is_refused_outside_its_lists(
     assert call_from("127.0.0.2", live, token, "POST", "/projects") == (403, "action_not_allowed")
     assert call_from("127.0.0.1", live, token, "GET", "/projects") == (403, "network_not_allowed")
     expect(page.locator("#ks-panel-audit")).to_contain_text("token.created")
+
+    # The SDK key's Restrict section: its change needs a code, then applies at once.
+    sdk = live.workspace.sdk_key
+    assert call_from("127.0.0.1", live, sdk, "POST", "/projects") == (201, "")
+    page.locator("#sdk-tab").click()
+    form = page.locator("#ks-sdk-restrict-form")
+    expect(form.locator("fieldset legend")).to_have_count(3)
+    form.locator('label[for="ks-sdk-scopes-projects-projects__"]').click()  # projects:*
+    form.locator("#ks-sdk-networks").fill("127.0.0.2/32")
+    form.get_by_role("button", name="Save restrictions…").click()
+    code_modal = page.locator("#ks-otp-modal")
+    expect(code_modal.locator("#ks-otp-purpose")).to_contain_text("what the SDK access key may do")
+    code_modal.locator("#ks-otp-code").fill(live.inbox.next_code(to=ALICE_EMAIL))
+    code_modal.get_by_role("button", name="Verify").click()
+    expect(code_modal).to_be_hidden()
+    expect(page.locator("#ks-sdk-restriction")).to_contain_text(
+        "Now: only projects:*, from 127.0.0.2/32"
+    )
+    shot(page, shots / "31-sdk-restrict.png")
+    assert call_from("127.0.0.2", live, sdk, "POST", "/projects") == (201, "")
+    assert call_from("127.0.0.2", live, sdk, "GET", "/billing") == (403, "action_not_allowed")
+    assert call_from("127.0.0.1", live, sdk, "POST", "/projects") == (403, "network_not_allowed")
