@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SDK_REVEAL = "sdk_key.reveal"
 SDK_ROLL = "sdk_key.roll"
+SDK_RESTRICT = "sdk_key.restrict"  # its allow-lists (admin_plugin.views.restrictions)
 # A token is a working credential: minting one needs the proof that revealing one does.
 TOKEN_CREATE = "token.create"  # noqa: S105 - an action name, not a password
 _SECRET_REVEAL = "secret.reveal"  # noqa: S105 - an action name, not a password
@@ -36,6 +37,8 @@ def describe(action: str) -> str:
         return "reveal the SDK access key"
     if action == SDK_ROLL:
         return "roll (replace) the SDK access key"
+    if action == SDK_RESTRICT:
+        return "change what the SDK access key may do and where from"
     if action == TOKEN_CREATE:
         return "create a workspace token"
     if action.startswith(_SECRET_REVEAL + ":"):

@@ -34,6 +34,7 @@ from bench import (
     propagation,
     rate_limits,
     redis_load,
+    restricted,
     usage_counts,
 )
 from bench.report import (
@@ -170,9 +171,14 @@ def cases(
     def case12(env: BenchEnv) -> CaseResult:
         return bounded(catalog_scale.run(env), 300)
 
+    def case13(env: BenchEnv) -> CaseResult:
+        with pinned(servers):
+            run = restricted.run(env, rounds=sizes.rounds, per_round=sizes.per_round)
+            return bounded(run, 60)
+
     return {
         "1": case1, "2": case2, "3": case3, "4": case4, "5": case5, "6": case6, "7": case7,
-        "8": case8, "9": case9, "10": case10, "12": case12,
+        "8": case8, "9": case9, "10": case10, "12": case12, "13": case13,
     }  # fmt: skip
 
 
@@ -181,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny counts: the CI smoke run")
     parser.add_argument("--output", type=Path, help="write the results file (bench/RESULTS.md)")
     parser.add_argument(
-        "--only", default="1,2,3,4,5,6,7,8,9,10,12", help="comma-separated case numbers"
+        "--only", default="1,2,3,4,5,6,7,8,9,10,12,13", help="comma-separated case numbers"
     )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--check-interval", type=float, help="case 3's gateway check_interval")

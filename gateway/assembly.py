@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from gateway.config import GatewayConfig, GatewayOptions
 from gateway.keys.cache import DecisionCache
 from gateway.keys.checks import KeyChecks
+from gateway.keys.client_address import ClientAddress
 from gateway.keys.resolver import KeyResolver
 from gateway.metrics import GatewayMetrics
 from gateway.refusals.preflight import InnerCors, Preflight
@@ -82,7 +83,12 @@ class GatewayParts:
             logger=self.logger,
             timer=timer,
         )
-        self.checks = KeyChecks(self.problems, clock, deny_unmatched=config.unmatched == "deny")
+        self.checks = KeyChecks(
+            self.problems,
+            clock,
+            deny_unmatched=config.unmatched == "deny",
+            client_address=ClientAddress(config.trusted_proxies, config.forwarded_header),
+        )
         self.inner_cors = InnerCors.find(app)
         self.preflight = Preflight(self.runtime.catalog, self.inner_cors)
         self.refuser = Refuser(

@@ -11,11 +11,13 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal, TypedDict
 
+from gateway.keys.client_address import networks_of
 from policies.errors import ConfigError
 
 Unmatched = Literal["deny", "allow"]
 WebSocketDenial = Literal["close", "http"]
 MethodOverride = Literal["refuse", "decide"]
+ForwardedHeader = Literal["x-forwarded-for", "forwarded"]
 
 # RFC 9110 token characters: what an HTTP field name may hold (ASGI gives them lowercased).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
@@ -48,6 +50,8 @@ class GatewayOptions(TypedDict, total=False):
     reconnect_max: float
     start_timeout: float
     store_timeout: float
+    trusted_proxies: Collection[str]
+    forwarded_header: ForwardedHeader
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,10 @@ class GatewayConfig:
     reconnect_max: float = 2.0  # longest reconnect delay
     start_timeout: float = 2.0  # start-up wait for the subscription
     store_timeout: float = 0.5  # longest wait for one store call (then 503)
+    # Keys restricted to networks: the client is the ASGI peer, or, from a peer in these
+    # CIDR ranges, the right-most untrusted address of forwarded_header (key networks only).
+    trusted_proxies: Collection[str] = ()
+    forwarded_header: ForwardedHeader = "x-forwarded-for"  # or "forwarded" (RFC 7239)
 
     def __post_init__(self) -> None:
         headers = [
@@ -95,6 +103,10 @@ class GatewayConfig:
         _choice(self.unmatched, "unmatched", ("deny", "allow"))
         _choice(self.websocket_denial, "websocket_denial", ("close", "http"))
         _choice(self.method_override, "method_override", ("refuse", "decide"))
+        _choice(self.forwarded_header, "forwarded_header", ("x-forwarded-for", "forwarded"))
+        object.__setattr__(
+            self, "trusted_proxies", tuple(map(str, networks_of(self.trusted_proxies)))
+        )
         for name in ("pass_preflight", "exempt_catalogued", "usage_counts"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")

@@ -251,7 +251,7 @@ class KeyGateMiddleware:
         if action is not None and not entry.conditional:
             problem = None
         else:
-            problem = self._checks.refusal(entry, action, origin, referer)
+            problem = self._checks.refusal(entry, action, origin, referer, scope)
         name = None if action is None or action is REDIRECT else action.name
         if problem is None and entry.limits is not None:  # in process (gateway.limits)
             problem, send = self._limiter.answer(entry.limits, name, send, scope_type)

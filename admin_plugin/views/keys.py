@@ -8,9 +8,17 @@ from typing import Any
 from flask import Response
 
 from admin_plugin.identity import AdminIdentity
-from admin_plugin.otp_flow import SDK_REVEAL, SDK_ROLL, TOKEN_CREATE, OtpFlow, secret_reveal
+from admin_plugin.otp_flow import (
+    SDK_RESTRICT,
+    SDK_REVEAL,
+    SDK_ROLL,
+    TOKEN_CREATE,
+    OtpFlow,
+    secret_reveal,
+)
 from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import answer, text
+from admin_plugin.views.restrictions import allow_lists
 from admin_plugin.views.tokens import token_form
 from policies import PolicyStore
 from policies.catalog.rules import WILDCARD, Rule
@@ -57,9 +65,13 @@ class KeyActions:
         elif action == TOKEN_CREATE:  # the code mints only the token of this form
             form = token_form(self.store, body)
             bound, detail = form.binding(self.store.ctx.keyring), form.describe()
+        elif action == SDK_RESTRICT:  # the code sets only these lists
+            lists = allow_lists(self.store, body)
+            bound, detail = lists.binding(self.store.ctx.keyring), lists.describe()
         elif action not in (SDK_REVEAL, SDK_ROLL):
             raise bad_request(
-                "Unknown action: use sdk_key.reveal, sdk_key.roll, token.create or secret.reveal."
+                "Unknown action: use sdk_key.reveal, sdk_key.roll, sdk_key.restrict, "
+                "token.create or secret.reveal."
             )
         name = self.store.workspace(ws).name
         sent = self.flow.send(admin, ws, action, name, bound=bound, detail=detail)
@@ -106,12 +118,18 @@ class KeyActions:
                 "The gateway has no catalog loaded, so there is nothing to choose from. "
                 "Load one with `keystile catalog load FILE`.",
             )
+        writes = catalog.write_actions()  # for scopes' read level
         modules: list[dict[str, Any]] = [
             {
                 "name": m.name,
                 "description": m.description,
                 "functionalities": [
-                    {"name": f.name, "description": f.description} for f in m.functionalities
+                    {
+                        "name": f.name,
+                        "description": f.description,
+                        "writes": f"{m.name}.{f.name}" in writes,
+                    }
+                    for f in m.functionalities
                 ],
             }
             for m in catalog.modules

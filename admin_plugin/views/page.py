@@ -40,6 +40,7 @@ from admin_plugin.views.panels import (
     TOKENS_PER_PAGE,
     Panels,
 )
+from admin_plugin.views.restrictions import RestrictionActions
 from admin_plugin.views.tokens import TokenActions
 from admin_plugin.views.usage import RANGES, UsageActions
 from policies import PolicyStore
@@ -97,6 +98,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
         self.usage_reads = usage or UsageActions(store, otp_flow)
         self.lifetime = lifetime or LifetimeActions(store)
         self.leaks = LeakActions(store)
+        self.restrictions = RestrictionActions(store, otp_flow)
 
     @property
     def tokens_per_page(self) -> int:
@@ -213,6 +215,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
                 context.update(
                     workspace=self.store.workspace(ws),
                     masked_sdk_key=self.store.masked_sdk_key(ws),
+                    sdk_restriction=self.store.sdk_restriction(ws),
                     publishable_key=self.store.publishable_key(ws),
                     grace_choices=GRACE_CHOICES,
                     usage_ranges=list(RANGES),
@@ -258,6 +261,10 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
     @route("/api/sdk-key/roll", "POST")
     def roll_sdk_key(self) -> Response:
         return self.keys.roll_sdk_key(*self.api_workspace(), json_body())
+
+    @route("/api/sdk-key/restrict", "POST")
+    def restrict_sdk_key(self) -> Response:
+        return self.restrictions.restrict_sdk_key(*self.api_workspace(), json_body())
 
     @route("/api/publishable-key/rotate", "POST")
     def rotate_publishable_key(self) -> Response:

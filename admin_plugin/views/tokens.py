@@ -16,6 +16,7 @@ from admin_plugin.problems import Problem, bad_request, not_found
 from admin_plugin.views.base import answer, text
 from admin_plugin.views.lifetime import check_new_token
 from admin_plugin.views.limits import token_limits
+from admin_plugin.views.restrictions import UNRESTRICTED, AllowLists, allow_lists
 from policies import PolicyStore
 from policies.catalog.rules import Rule
 from policies.errors import AlreadyExists, CatalogError
@@ -74,11 +75,15 @@ class TokenForm:
     expires: float | None
     rules: list[Rule]
     limits: Limits | None
+    allowed: AllowLists = UNRESTRICTED  # scopes and networks (views.restrictions)
 
     def binding(self, keyring: Keyring) -> str:
-        """A digest of (name, expiry, rules, limits): a code asked for another form differs."""
+        """A digest of (name, expiry, rules, limits, allow-lists): a code asked for another
+        form differs."""
         form = [self.name, self.expiry, sorted(r.encode() for r in self.rules)]
         form.append(self.limits.encode() if self.limits else "")
+        if self.allowed != UNRESTRICTED:
+            form.append(self.allowed.encode())
         return keyring.digest(json.dumps(["keystile token form", form]))
 
     def describe(self) -> str:
@@ -108,7 +113,7 @@ def token_form(store: PolicyStore, body: dict[str, Any]) -> TokenForm:
         for rule in rules:
             catalog.check_rule(rule)
     limits = token_limits(body.get("limits"))  # "100/min, 10000/day": the whole token's
-    return TokenForm(name, expiry, expires, rules, limits)
+    return TokenForm(name, expiry, expires, rules, limits, allow_lists(store, body))
 
 
 def secret_name(name: str) -> str:
@@ -144,7 +149,14 @@ class TokenActions:
         self.flow.verify(admin, ws, TOKEN_CREATE, body.get("code"), bound=bound)
         limits = form.limits
         created = self.store.create_token(
-            ws, form.name, actor=admin.actor, expires=form.expires, rules=form.rules, limits=limits
+            ws,
+            form.name,
+            actor=admin.actor,
+            expires=form.expires,
+            rules=form.rules,
+            limits=limits,
+            scopes=form.allowed.scopes,
+            networks=form.allowed.networks,
         )
         info = created.info
         return answer(
@@ -155,6 +167,8 @@ class TokenActions:
                 "expires": info.expires,
                 "rules": [r.encode() for r in info.rules],
                 "limits": [str(w) for w in limits.as_dict()[KEY_SCOPE]] if limits else [],
+                "scopes": info.scopes,
+                "networks": info.networks,
             },
             201,
         )

@@ -98,6 +98,9 @@ class AuthzService:
         self._dropped_and_host = self._dropped | {b"host"}  # the description names the Host
         # A proxy relays an HTTP answer: WebSockets are refused with the HTTP problem too.
         gateway_options["websocket_denial"] = "http"
+        # Keys restricted to networks: the client is the address the proxy reports in its
+        # forwarding header, believed from the trusted proxies only (gateway.keys.client_address).
+        gateway_options["trusted_proxies"] = tuple(map(str, self._networks))
         if upstream != "starlette" and gateway_options.get("method_override") == "decide":
             raise ConfigError(
                 "method_override = 'decide' is for a Starlette upstream: the others honour "

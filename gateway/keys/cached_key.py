@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from gateway.keys.identity import SCOPE_NAMES, KeyUser, credentials
+from gateway.keys.networks import AllowedNetworks
 from gateway.limits.limiter import LimitPlan
 from policies.catalog.rules import WILDCARD
 from policies.keys.keyformat import KeyKind
@@ -46,8 +47,10 @@ class CachedKey:
         "kind",
         "kind_name",
         "limits",
+        "networks",
         "origins",
         "restricted",
+        "scopes",
         "subject",
         "tally",
         "used",
@@ -81,9 +84,23 @@ class CachedKey:
             if kind is KeyKind.PUBLISHABLE and policy.origins
             else None
         )
+        # Allow-lists (policies.restrictions) of the SDK key and tokens, None when it has
+        # none: the scopes as a frozenset an action's grants are probed against, the
+        # networks precompiled (gateway.keys.networks).
+        allow = kind is not KeyKind.PUBLISHABLE
+        self.scopes = frozenset(policy.scopes) if allow and policy.scopes is not None else None
+        self.networks = (
+            AllowedNetworks(policy.networks) if allow and policy.networks is not None else None
+        )
         # Anything to test beyond the route being in the catalog: lets the request path
-        # skip three tests for most keys.
-        self.conditional = bool(self.expires is not None or self.origins or self.blocked)
+        # skip every test for most keys.
+        self.conditional = bool(
+            self.expires is not None
+            or self.origins
+            or self.blocked
+            or self.scopes is not None
+            or self.networks is not None
+        )
         self.user = KeyUser(workspace_id, kind, policy.key_id, policy.name)
         self.auth = credentials(kind)
         # When it was looked up (the cache's timer): the stale bound counts from here.

@@ -91,6 +91,16 @@ INTERNAL_ERROR = Problem(
     1011,
 )
 RATE_LIMITED = Problem("rate_limited", 429, "Rate limit reached", "", 4029)
+# Allow-lists (policies.restrictions): the action is not in the key's scopes; the caller's
+# address is outside its networks.
+ACTION_NOT_ALLOWED = Problem("action_not_allowed", 403, "Action not allowed", "", 4010)
+NETWORK_NOT_ALLOWED = Problem(
+    "network_not_allowed",
+    403,
+    "Network not allowed",
+    "This key may not be used from this network address.",
+    4011,
+)
 PROBLEMS = {
     p.code: p
     for p in (
@@ -107,6 +117,8 @@ PROBLEMS = {
         INVALID_ORIGIN,
         INTERNAL_ERROR,
         RATE_LIMITED,
+        ACTION_NOT_ALLOWED,
+        NETWORK_NOT_ALLOWED,
     )
 }
 
@@ -190,6 +202,17 @@ def blocked(module: str, functionality: str) -> Rendered:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def not_allowed(module: str, functionality: str) -> Rendered:
+    """The 403 for an action outside a key's scopes, naming it (memoised like ``blocked``)."""
+    return render(
+        ACTION_NOT_ALLOWED,
+        detail=f"This key's scopes do not include {module}.{functionality}.",
+        module=module,
+        functionality=functionality,
+    )
+
+
 class Problems:
     """One gateway's rendered answers (the missing-key hint names its configured headers)."""
 
@@ -213,6 +236,7 @@ class Problems:
         self.expired_key = render(EXPIRED_KEY)
         self.origin_not_allowed = render(ORIGIN_NOT_ALLOWED)
         self.route_not_in_catalog = render(ROUTE_NOT_IN_CATALOG)
+        self.network_not_allowed = render(NETWORK_NOT_ALLOWED)
         self.store_unavailable = render(STORE_UNAVAILABLE, retry_after=retry_after)
         self.invalid_path = render(INVALID_PATH)
         self.path_too_long = render(

@@ -17,17 +17,20 @@ from gateway.routing.segment_index import SegmentIndex
 from policies.catalog.catalog import Catalog
 from policies.catalog.routes import PARAM, RouteEntry
 from policies.errors import CatalogError
+from policies.restrictions import grants
 
 
 class Action:
-    """A (module, functionality) pair, interned per router; ``name`` is ``module.functionality``."""
+    """A (module, functionality) pair, interned per router; ``name`` is ``module.functionality``;
+    ``grants``: the allow-listed scopes any one of which allows it (policies.restrictions)."""
 
-    __slots__ = ("functionality", "module", "name")
+    __slots__ = ("functionality", "grants", "module", "name")
 
-    def __init__(self, module: str, functionality: str) -> None:
+    def __init__(self, module: str, functionality: str, writes: bool = True) -> None:
         self.module = module
         self.functionality = functionality
         self.name = f"{module}.{functionality}" if module else ""
+        self.grants = grants(module, functionality, writes) if module else ()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Action) and other.name == self.name
@@ -93,6 +96,7 @@ class Router:
         self.action_names = tuple(
             dict.fromkeys(e.action for _, e in catalog.entries() if e.action is not None)
         )
+        self._write_actions = catalog.write_actions()  # a read scope leaves them out
         self._head_for_get = catalog.head_for_get
         self._index = SegmentIndex(
             catalog.routes, self._compile, redirect_slashes=catalog.redirect_slashes
@@ -125,7 +129,8 @@ class Router:
         action = self._actions.get(name)
         if action is None:
             module, _, functionality = name.partition(".")
-            action = self._actions[name] = Action(module, functionality)
+            writes = name in self._write_actions
+            action = self._actions[name] = Action(module, functionality, writes)
         return action
 
     def _compile(self, entry: RouteEntry) -> BaseRoute:

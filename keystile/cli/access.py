@@ -87,6 +87,20 @@ def tokens() -> None:
     metavar="COUNT/WINDOW",
     help="A rate limit on the whole token, e.g. 100/min (repeatable: 100/min --limit 10000/day).",
 )
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    metavar="SCOPE",
+    help="Allow only this action: module.functionality, module:* or module:read (repeatable).",
+)
+@click.option(
+    "--network",
+    "networks",
+    multiple=True,
+    metavar="CIDR",
+    help="Allow requests from this range only, e.g. 203.0.113.0/24 (repeatable).",
+)
 @click.pass_context
 def tokens_create(
     ctx: click.Context,
@@ -95,6 +109,8 @@ def tokens_create(
     expires_in: str | None,
     blocks: tuple[str, ...],
     limit_texts: tuple[str, ...],
+    scopes: tuple[str, ...],
+    networks: tuple[str, ...],
 ) -> None:
     # An empty --expires-in is a mistake, not "never": parse_duration refuses it.
     expires = time.time() + parse_duration(expires_in) if expires_in is not None else None
@@ -107,9 +123,14 @@ def tokens_create(
         expires=expires,
         rules=[Rule.decode(b) for b in blocks],
         limits=token_limits,
+        scopes=scopes or None,
+        networks=networks or None,
     )
     click.echo(f"token {created.info.key_id} ({created.info.name}), shown once:")
     click.echo(created.token)
+    if scopes or networks:
+        allowed = (*(created.info.scopes or ()), *(created.info.networks or ()))
+        click.echo(f"allowed only {', '.join(allowed)}")
     if token_limits:
         click.echo(f"limited to {scope_rows(token_limits)[0][1]}")
 
@@ -138,6 +159,8 @@ def tokens_list(
             f"{t.key_id}  {t.status(now):8} created {when(t.created)}  "
             f"expires {when(t.expires)}  last used {when(t.last_used)}  {t.name}"
             + (f"  [out of policy: {outside}]" if outside else "")
+            + (f"  scopes {','.join(t.scopes)}" if t.scopes is not None else "")
+            + (f"  networks {','.join(t.networks)}" if t.networks is not None else "")
         )
     if page.total > len(page.items):
         click.echo(f"({len(page.items)} of {page.total} shown: raise --limit)", err=True)

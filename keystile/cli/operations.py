@@ -26,7 +26,7 @@ def catalog() -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Store it even if it disarms live rules or rate limits (or is empty).",
+    help="Store it even if it disarms live rules, rate limits or scopes (or is empty).",
 )
 @click.pass_context
 def catalog_load(ctx: click.Context, path: Path, force: bool) -> None:

@@ -188,7 +188,7 @@ def check(
     rules = sections.rules(document.get("rules"), catalog, "the workspace's rules")
     tokens, dropped = sections.revoke(sections.tokens(parts["tokens"], catalog), kept)
     infos = {digest: info for info, digest in tokens.values()}
-    credentials = sections.credentials(ctx, parts["keys"], meta, infos, set(kept))
+    credentials = sections.credentials(ctx, parts["keys"], meta, infos, set(kept), catalog)
     last_used = sections.last_used(ctx, parts["lastused"])
     sections.secrets(ctx, ws, parts["secrets"])
     limits = sections.limits(parts.get("limits", {}), tokens, catalog, dropped)

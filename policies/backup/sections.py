@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+from policies.backup.allow_lists import allow_lists
 from policies.catalog.catalog import Catalog
 from policies.catalog.rules import Rule
 from policies.errors import KeystileError
@@ -129,6 +130,7 @@ def credentials(
     meta: dict[str, str],
     tokens: dict[str, TokenInfo],
     revoked: set[str],
+    catalog: Catalog | None = None,
 ) -> dict[str, str]:
     """``revoked``: digests revoked here since (their records were left out)."""
     roles = {meta.get(f"{r}{p}_digest"): r for r in ("pk", "sk") for p in ("", "_prev")}
@@ -141,19 +143,32 @@ def credentials(
             raise fail("a credential record does not match its digest")
         expires = data.get("expires")
         expires = None if expires is None else time_of(expires, "a credential's expiry")
+        # The SDK key and tokens may carry allow-lists (policies.backup.allow_lists).
+        scopes, networks = allow_lists(data, catalog, f"credential {kid}'s")
         if kind in ("pk", "sk") and roles.get(digest) == kind:
             rules: tuple[Rule, ...] = ()
             name = None
+            if kind == "pk" and (scopes, networks) != (None, None):
+                raise fail("the publishable key carries allow-lists")
         elif kind == "tk" and digest in by_digest and by_digest[digest].revoked is None:
             info = by_digest[digest]
             if data.get("name") != info.name or expires != info.expires:
+                raise fail(f"token {kid}'s credential and metadata disagree")
+            if (scopes, networks) != (info.scopes, info.networks):
                 raise fail(f"token {kid}'s credential and metadata disagree")
             rules, name = info.rules, info.name
         else:
             raise fail(f"credential {kid} is not a live key of this workspace")
         created = time_of(data.get("created"), "a credential's creation time")
         out[digest] = schema.credential_record(
-            KeyKind(kind), kid, created, expires=expires, name=name, rule_list=rules
+            KeyKind(kind),
+            kid,
+            created,
+            expires=expires,
+            name=name,
+            rule_list=rules,
+            scopes=scopes,
+            networks=networks,
         )
     for role in ("pk", "sk"):
         if meta[f"{role}_digest"] not in out | dict.fromkeys(revoked, ""):
@@ -179,6 +194,8 @@ def tokens(raw: dict[str, str], catalog: Catalog | None) -> dict[str, tuple[Toke
             None if expires is None else time_of(expires, "a token's expiry"),
             None if revoked is None else time_of(revoked, "a token's revocation time"),
             rules(data.get("rules", []), catalog, f"token {kid}'s rules"),
+            None,
+            *allow_lists(data, catalog, f"token {kid}'s"),
         )
         out[kid] = (info, str(digest))
     return out

@@ -28,6 +28,7 @@ from policies.errors import CatalogError
 class Functionality:
     name: str
     description: str = ""
+    writes: bool | None = None  # overrides its routes' marks (read scopes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,16 @@ class Catalog:
             )
         return rule
 
+    def write_actions(self) -> frozenset[str]:
+        """The actions a read scope leaves out: a functionality's ``writes`` mark, else
+        whether any of its routes writes (:meth:`RouteEntry.writing`)."""
+        writes = {e.action for _, e in self.entries() if e.action is not None and e.writing()}
+        for m in self.modules:
+            for f in m.functionalities:
+                if f.writes is not None:
+                    (writes.add if f.writes else writes.discard)(f"{m.name}.{f.name}")
+        return frozenset(a for a in writes if a is not None)
+
     def entries(self) -> Iterable[tuple[str, RouteEntry]]:
         """``(full path, entry)`` for every entry, nested ones included, in match order."""
         for entry in self.routes:
@@ -116,7 +127,9 @@ class Catalog:
                 m.name: {
                     "description": m.description,
                     "functionalities": {
-                        f.name: {"description": f.description} for f in m.functionalities
+                        f.name: {"description": f.description}
+                        | ({} if f.writes is None else {"writes": f.writes})
+                        for f in m.functionalities
                     },
                 }
                 for m in self.modules
@@ -168,7 +181,12 @@ class Catalog:
                 if not isinstance(routes, list):
                     raise CatalogError(f"{module_name}.{name}: 'routes' must be a list")
                 inline.extend(parse_route(r, f"{module_name}.{name}") for r in routes)
-                functionalities.append(Functionality(str(name), str(f_data.get("description", ""))))
+                writes = f_data.get("writes")
+                if writes is not None and not isinstance(writes, bool):
+                    raise CatalogError(f"{module_name}.{name}: 'writes' is true or false")
+                functionalities.append(
+                    Functionality(str(name), str(f_data.get("description", "")), writes)
+                )
             modules.append(
                 Module(
                     str(module_name),

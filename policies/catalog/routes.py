@@ -19,6 +19,7 @@ BUILTIN_CONVERTORS = frozenset({"str", "path", "int", "float", "uuid"})
 _KEYS = {"http": "path", "websocket": "websocket", "mount": "mount", "host": "host"}
 # Starlette's parameter syntax (starlette.routing.PARAM_REGEX).
 PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # what a read scope allows by default
 _SHORT_METHODS = HTTP_METHODS | {"WEBSOCKET"}  # the "METHOD /path" short form
 _METHOD = re.compile(r"[A-Z][A-Z0-9_-]{0,31}")
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")  # str.isspace's spaces, C0 and DEL
@@ -35,6 +36,7 @@ class RouteEntry:
     methods: tuple[str, ...] | None = None  # http: None means any method
     routes: tuple[RouteEntry, ...] | None = None  # mount/host: None means an opaque app
     redirect_slashes: bool = True  # mount/host with routes: its router's setting
+    writes: bool | None = None  # for read scopes; None: by its methods (GET/HEAD/OPTIONS read)
 
     def walk(self, prefix: str = "") -> Iterator[tuple[str, RouteEntry]]:
         """``(full path, entry)`` for this entry and every entry below it."""
@@ -57,7 +59,18 @@ class RouteEntry:
         if self.routes is not None:
             data["routes"] = [r.to_dict() for r in self.routes]
             data["redirect_slashes"] = self.redirect_slashes
+        if self.writes is not None:
+            data["writes"] = self.writes
         return data
+
+    def writing(self) -> bool:
+        """Whether a read scope leaves it out: its ``writes`` mark, else by its methods (a
+        WebSocket, any method or an opaque app writes)."""
+        if self.writes is not None:
+            return self.writes
+        if self.kind == "http" and self.methods is not None:
+            return not READ_METHODS.issuperset(self.methods)
+        return True
 
     @classmethod
     def from_dict(cls, data: Any, depth: int = 0, *, redirect_default: bool = True) -> RouteEntry:
@@ -70,7 +83,8 @@ class RouteEntry:
                 "'mount', 'host'"
             )
         kind: Kind = kinds[0]  # type: ignore[assignment]
-        unknown = set(data) - {_KEYS[kind], "methods", "action", "routes", "redirect_slashes"}
+        fields = {_KEYS[kind], "methods", "action", "routes", "redirect_slashes", "writes"}
+        unknown = set(data) - fields
         if unknown:
             raise CatalogError(f"route entry {dict(data)!r}: unknown field(s) {sorted(unknown)}")
         methods = data.get("methods")
@@ -97,7 +111,10 @@ class RouteEntry:
         path = data[_KEYS[kind]]
         if not isinstance(path, str):
             raise CatalogError(f"route entry {dict(data)!r}: the path must be a string")
-        return cls(kind, path, action, methods, routes, redirect)
+        writes = data.get("writes")
+        if writes is not None and not isinstance(writes, bool):
+            raise CatalogError(f"route entry {dict(data)!r}: 'writes' is true or false")
+        return cls(kind, path, action, methods, routes, redirect, writes)
 
 
 def parse_route(text: str, action: str | None = None) -> RouteEntry:

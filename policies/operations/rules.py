@@ -7,6 +7,7 @@ from policies.catalog.rules import Rule, decode_all
 from policies.errors import CatalogError, UnknownWorkspace
 from policies.limits.rate_limits import LimitError, Limits, dead_actions
 from policies.operations.base import Context, apply_call, checked, require_workspace
+from policies.operations.live_scopes import dead_scopes
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
 from policies.storage.lua_deployment import CATALOG_SAVE
@@ -42,15 +43,17 @@ def save_catalog(
     recorded in the deployment's audit stream, in the same step.
 
     A catalog that would disarm live rules (publishable-key rules or token rules naming a
-    module or functionality it no longer has) or live per-action rate limits (naming an
-    action it no longer has), or an empty one, is refused unless ``force``: such a rule
-    would silently stop blocking anything, such a limit stop counting.
+    module or functionality it no longer has), live per-action rate limits (naming an
+    action it no longer has) or live allow-listed scopes (:mod:`policies.restrictions`),
+    or an empty one, is refused unless ``force``: such a rule would silently stop blocking
+    anything, such a limit stop counting, such a scope allow nothing.
     """
     rules, limits = yield from disarmed(ctx, catalog)
-    if not force and (rules or limits or not catalog.modules):
+    scopes = yield from dead_scopes(ctx, catalog)
+    if not force and (rules or limits or scopes or not catalog.modules):
         what = "; and ".join(
             f"it would disarm live {kind}: {_listed(found)}"
-            for kind, found in (("rules", rules), ("rate limits", limits))
+            for kind, found in (("rules", rules), ("rate limits", limits), ("scopes", scopes))
             if found
         )
         raise CatalogError(
@@ -68,6 +71,7 @@ def save_catalog(
         "modules": len(catalog.modules),
         "disarmed": len(rules),
         "disarmed_limits": len(limits),
+        "disarmed_scopes": len(scopes),
     }
     fields = schema.audit_fields(actor, "catalog.loaded", "-", ctx.clock(), detail)
     yield CATALOG_SAVE.call(

@@ -17,6 +17,7 @@ from policies.operations.limits import check_scope
 from policies.operations.rules import require_catalog
 from policies.operations.token_filters import create_ops, revoke_ops
 from policies.operations.token_index import index_op
+from policies.restrictions import check_networks, check_scopes, describe
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
 from policies.storage.scripting import Reply
@@ -33,8 +34,11 @@ def create_token(
     expires: float | None = None,
     rules: Iterable[Rule] = (),
     limits: Limits | None = None,
+    scopes: Iterable[str] | None = None,
+    networks: Iterable[str] | None = None,
 ) -> Operation[CreatedToken]:
-    """A new token; its ``limits`` (if any) are stored with it, in the same step."""
+    """A new token; its ``limits`` (if any) are stored with it, in the same step, and so
+    are its allow-lists (``scopes``, ``networks``: :mod:`policies.restrictions`)."""
     require_workspace(ws)
     name = check_label(name, "token name")
     now = ctx.clock()
@@ -47,12 +51,23 @@ def create_token(
         catalog = yield from require_catalog(ctx)
         for rule in rule_list:
             catalog.check_rule(rule)
+    allowed = None
+    if scopes is not None:
+        allowed = check_scopes(scopes, (yield from require_catalog(ctx)))
+    network_list = None if networks is None else check_networks(networks)
     token = keyformat.generate(KeyKind.TOKEN, ws)
     digest = ctx.keyring.digest(token)
     kid = ctx.keyring.key_id(digest)
-    info = TokenInfo(kid, name, now, expires, None, rule_list)
+    info = TokenInfo(kid, name, now, expires, None, rule_list, None, allowed, network_list)
     record = schema.credential_record(
-        KeyKind.TOKEN, kid, now, expires=expires, name=name, rule_list=rule_list
+        KeyKind.TOKEN,
+        kid,
+        now,
+        expires=expires,
+        name=name,
+        rule_list=rule_list,
+        scopes=allowed,
+        networks=network_list,
     )
     ops = [
         policy_guard,
@@ -63,6 +78,8 @@ def create_token(
         *create_ops(ws, info),
     ]
     detail: dict[str, Any] = {"key_id": kid, "name": name}
+    if allowed is not None or network_list is not None:
+        detail.update(describe(allowed, network_list))
     if limits:
         ops.append(("HSET", schema.limits(ws), owner(KeyKind.TOKEN, kid), limits.encode()))
         detail["limits"] = limits.describe()

@@ -60,18 +60,28 @@ if prev then
   redis.call('HDEL', K.credentials, prev)
   redis.call('HDEL', K.meta, A.role .. '_prev_digest')
 end
+local record = A.record
 if old then
   local raw = redis.call('HGET', K.credentials, old)
+  if raw then  -- the new key keeps the old one's allow-lists (policies.restrictions)
+    local held = cjson.decode(raw)
+    for _, field in ipairs({'scopes', 'networks'}) do
+      if type(held[field]) == 'table' and #held[field] > 0 then
+        local list = cjson.encode(held[field])
+        record = string.sub(record, 1, -2) .. ',"' .. field .. '":' .. list .. '}'
+      end
+    end
+  end
   if A.grace_until ~= '' and raw then
-    local record = cjson.decode(raw)
-    record['expires'] = tonumber(A.grace_until)
-    redis.call('HSET', K.credentials, old, cjson.encode(record))
+    local kept = cjson.decode(raw)
+    kept['expires'] = tonumber(A.grace_until)
+    redis.call('HSET', K.credentials, old, cjson.encode(kept))
     redis.call('HSET', K.meta, A.role .. '_prev_digest', old)
   else
     redis.call('HDEL', K.credentials, old)
   end
 end
-redis.call('HSET', K.credentials, A.digest, A.record)
+redis.call('HSET', K.credentials, A.digest, record)
 redis.call('HSET', K.meta, A.role .. '_digest', A.digest, A.role .. '_enc', A.enc)
 return {R.OK, commit()}
 """,

@@ -9,6 +9,7 @@ import itertools
 import json
 from typing import Any
 
+from policies import restrictions
 from policies.catalog.rules import Rule, decode_all
 from policies.keys.keyformat import KeyKind
 from policies.limits.rate_limits import LimitError, Limits
@@ -151,8 +152,11 @@ def credential_record(
     expires: float | None = None,
     name: str | None = None,
     rule_list: tuple[Rule, ...] = (),
+    scopes: tuple[str, ...] | None = None,
+    networks: tuple[str, ...] | None = None,
 ) -> str:
     record: dict[str, Any] = {"kind": kind.value, "kid": key_id, "created": created}
+    restrict(record, scopes, networks)
     if expires is not None:
         record["expires"] = expires
     if name is not None:
@@ -160,6 +164,18 @@ def credential_record(
     if rule_list:  # omitted when empty: Lua's cjson would re-encode [] as {}
         record["rules"] = [r.encode() for r in rule_list]
     return dump(record)
+
+
+def restrict(
+    record: dict[str, Any], scopes: tuple[str, ...] | None, networks: tuple[str, ...] | None
+) -> dict[str, Any]:
+    """Set (or drop, for None) a record's allow-lists (:mod:`policies.restrictions`)."""
+    for field, value in (("scopes", scopes), ("networks", networks)):
+        if value is None:
+            record.pop(field, None)
+        else:
+            record[field] = list(value)
+    return record
 
 
 def decode_lookup(workspace_id: str, reply: Any) -> KeyPolicy | None:
@@ -185,6 +201,8 @@ def decode_lookup(workspace_id: str, reply: Any) -> KeyPolicy | None:
         origins=tuple(json.loads(origins_text)) if origins_text else (),
         name=record.get("name"),
         limits=_limits(raw_limits),
+        scopes=restrictions.stored(record, "scopes"),
+        networks=restrictions.stored(record, "networks"),
     )
 
 
@@ -199,17 +217,16 @@ def _limits(raw: Any) -> Limits | None:
 
 # -- token metadata (ks:{W}:tokens) ----------------------------------------------------
 def token_metadata(info: TokenInfo, digest: str) -> str:
-    return dump(
-        {
-            "kid": info.key_id,
-            "name": info.name,
-            "created": info.created,
-            "expires": info.expires,
-            "revoked": info.revoked,
-            "rules": [r.encode() for r in info.rules],
-            "digest": digest,
-        }
-    )
+    record = {
+        "kid": info.key_id,
+        "name": info.name,
+        "created": info.created,
+        "expires": info.expires,
+        "revoked": info.revoked,
+        "rules": [r.encode() for r in info.rules],
+        "digest": digest,
+    }
+    return dump(restrict(record, info.scopes, info.networks))
 
 
 def decode_token(raw: Any, last_used_at: Any = None) -> tuple[TokenInfo, str]:
@@ -222,6 +239,8 @@ def decode_token(raw: Any, last_used_at: Any = None) -> tuple[TokenInfo, str]:
         revoked=data.get("revoked"),
         rules=tuple(sorted(decode_all(data.get("rules", ())))),
         last_used=stored_time(text(last_used_at)) if last_used_at is not None else None,
+        scopes=restrictions.stored(data, "scopes"),
+        networks=restrictions.stored(data, "networks"),
     )
     return info, data["digest"]
 

@@ -36,7 +36,9 @@ from policies.operations import (
 )
 from policies.operations import limits as limit_ops
 from policies.operations import otp as otp_ops
+from policies.operations import restrictions as restriction_ops
 from policies.operations.base import Context
+from policies.operations.restrictions import KEEP, Change, Restriction
 from policies.otp.codes import DEFAULT_POLICY, IssuedOtp, OtpPolicy
 from policies.storage.driver import Operation, T, run
 from policies.storage.values import (
@@ -118,10 +120,42 @@ class PolicyStore:
         expires: float | None = None,
         rules: Iterable[Rule] = (),
         limits: Limits | None = None,
+        scopes: Iterable[str] | None = None,
+        networks: Iterable[str] | None = None,
     ) -> CreatedToken:
         return self.run(
             tokens.create_token(
-                self.ctx, ws, name, actor=actor, expires=expires, rules=rules, limits=limits
+                self.ctx,
+                ws,
+                name,
+                actor=actor,
+                expires=expires,
+                rules=rules,
+                limits=limits,
+                scopes=scopes,
+                networks=networks,
+            )
+        )
+
+    # -- allow-lists (policies.restrictions; KEEP leaves a list as it is, None lifts it) ---
+    def restrict_token(
+        self, ws: str, key_id: str, *, scopes: Change = KEEP, networks: Change = KEEP, actor: str
+    ) -> TokenInfo:
+        return self.run(
+            restriction_ops.restrict_token(
+                self.ctx, ws, key_id, scopes=scopes, networks=networks, actor=actor
+            )
+        )
+
+    def sdk_restriction(self, ws: str) -> Restriction:
+        return self.run(restriction_ops.sdk_restriction(self.ctx, ws))
+
+    def restrict_sdk_key(
+        self, ws: str, *, scopes: Change = KEEP, networks: Change = KEEP, actor: str
+    ) -> Restriction:
+        return self.run(
+            restriction_ops.restrict_sdk_key(
+                self.ctx, ws, scopes=scopes, networks=networks, actor=actor
             )
         )
 

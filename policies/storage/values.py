@@ -30,6 +30,9 @@ class KeyPolicy:
     origins: tuple[str, ...] = ()
     name: str | None = None
     limits: Limits | None = None  # the owner's rate limits (policies.limits.rate_limits), if any
+    # Allow-lists (policies.restrictions): None unrestricted; () allows nothing.
+    scopes: tuple[str, ...] | None = None
+    networks: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,8 @@ class TokenInfo:
     revoked: float | None
     rules: tuple[Rule, ...] = ()
     last_used: float | None = None
+    scopes: tuple[str, ...] | None = None  # allow-lists (policies.restrictions); None: any
+    networks: tuple[str, ...] | None = None
 
     def status(self, now: float) -> str:
         if self.revoked is not None:

@@ -32,6 +32,7 @@ UNSAFE: list[tuple[str, str, Any]] = [
     ("POST", "api/otp", {"action": "sdk_key.reveal"}),
     ("POST", "api/sdk-key/reveal", {"code": "123456"}),
     ("POST", "api/sdk-key/roll", {"code": "123456"}),
+    ("POST", "api/sdk-key/restrict", {"networks": "10.0.0.0/8", "code": "123456"}),
     ("POST", "api/publishable-key/rotate", {}),
     ("POST", "api/rules", {"module": "projects", "functionality": "create"}),
     ("DELETE", "api/rules/projects/create", None),

@@ -17,12 +17,21 @@ from tests.support.admin import Api
 PROBLEM = "application/problem+json"
 ROUTES = {
     "api/rules": ("module", "functionality"),
-    "api/tokens": ("name", "expires_in_days", "expires_at", "rules", "limits"),
+    "api/tokens": (
+        "name",
+        "expires_in_days",
+        "expires_at",
+        "rules",
+        "limits",
+        "scopes",
+        "networks",
+    ),
     "api/limits": ("key", "scope", "limits"),
     "api/secrets": ("name", "value"),
     "api/otp": ("action", "name"),
     "api/sdk-key/reveal": ("code",),
     "api/sdk-key/roll": ("code", "grace_seconds"),
+    "api/sdk-key/restrict": ("scopes", "networks", "code"),
     "api/secrets/reveal": ("name", "code"),
 }
 # What a rejected request may still change: the audit (failed codes are logged on purpose)

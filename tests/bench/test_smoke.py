@@ -26,6 +26,7 @@ CASES = (
     "7 garbage flood",
     "8 authz behind nginx",
     "9 usage counts",
+    "13 restricted key",
 )
 
 WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:8000/projects

@@ -53,6 +53,7 @@
       limits: byId("ks-token-limits").value,
       rules: Array.prototype.map.call(tokenRules.selectedOptions, function (o) { return o.value; })
     };
+    if (K.allowLists) { Object.assign(body, K.allowLists("ks-token")); }  // allow_lists.js
     if (expiry.value === "date") { body.expires_at = expiryDate.value; }
     else if (expiry.value) { body.expires_in_days = parseInt(expiry.value, 10); }
     var button = byId("ks-token-create");

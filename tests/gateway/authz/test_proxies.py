@@ -226,3 +226,33 @@ def test_an_exempt_path_passes_without_a_key_and_without_any_identity(
         # Empty identity headers: the upstream sees none of what the client claimed.
         assert fields(answer.text) == {"workspace": "", "kind": "", "key_id": "", "action": ""}
         assert client.get("/projects", headers=spoofed).status_code == 401
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_a_network_restricted_token_through_the_proxy(
+    proxy: str, settings: Settings, api_store: PolicyStore, ws: CreatedWorkspace, tmp_path: Path
+) -> None:
+    """The proxy reports the client's address (loopback has many: the client binds one);
+    a forwarding header the client sends itself is never believed."""
+    token = api_store.create_token(
+        ws.workspace_id, "office", actor="test", networks=["127.0.0.2/32"], scopes=["projects:read"]
+    ).token
+    service = make_service(settings, dialect=DIALECT[proxy])  # trusts 127.0.0.1: the proxy
+    auth = {"Authorization": f"Bearer {token}"}
+    with front(proxy, service, tmp_path) as base:
+
+        def client(source: str) -> httpx.Client:
+            transport = httpx.HTTPTransport(local_address=source)
+            return httpx.Client(base_url=base, transport=transport)
+
+        with client("127.0.0.2") as inside, client("127.0.0.3") as outside:
+            allowed = inside.get("/projects", headers=auth)
+            assert allowed.status_code == 200, allowed.text
+            assert fields(allowed.text)["action"] == "projects.list"
+            scoped = inside.post("/projects", headers=auth)
+            assert scoped.status_code == 403 and problem(scoped)["code"] == "action_not_allowed"
+            for spoof in ({"X-Forwarded-For": "127.0.0.2"}, {"Forwarded": "for=127.0.0.2"}):
+                refused = outside.get("/projects", headers={**auth, **spoof})
+                assert refused.status_code == 403, refused.text
+                assert problem(refused)["code"] == "network_not_allowed"
+                assert "upstream" not in refused.text

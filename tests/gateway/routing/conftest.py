@@ -7,13 +7,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from policies import Settings
+from policies import PolicyStore, Settings
 
 
 @pytest.fixture
 def settings_(settings: Settings) -> Settings:
     """``settings`` under another name (hypothesis's tests take it once per test)."""
     return settings
+
+
+@pytest.fixture
+def store_(store: PolicyStore) -> PolicyStore:
+    """``store`` under another name (as ``settings_``)."""
+    return store
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRo
 from starlette.websockets import WebSocket
 
 from gateway import KeyGateMiddleware, catalog_from_app
-from policies import CatalogError, Settings
+from policies import CatalogError, PolicyStore, Settings
 from policies.storage.values import CreatedWorkspace
 
 # 5,000 in CI; the "long" profile (tests/conftest.py) raises the default to 100,000, and
@@ -290,4 +290,85 @@ def test_the_gateway_decides_on_the_route_the_app_runs(
 
 
 def teardown_module() -> None:
-    print(f"\ndifferential routing: {STATS}")
+    print(f"\ndifferential routing: {STATS}; with a restricted token: {SCOPED}")
+
+
+# -- the same requests with a restricted token (allow-listed scopes and a network) ---------
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+SCOPED = {"apps": 0, "requests": 0, "ran": 0, "refused_by_scope": 0}
+
+
+def permitted(action: str | None, method: str, scopes: list[str]) -> bool:
+    """What the scopes say, read from their definition (policies.restrictions): an action
+    named, its whole module, or its module's reads (never a write method)."""
+    if action is None:
+        return False  # outside the catalog: an allow-list allows none of it
+    module = action.partition(".")[0]
+    return (
+        action in scopes
+        or f"{module}:*" in scopes
+        or (f"{module}:read" in scopes and method in READS)
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.single_redis
+@seed(20261206)
+@settings(
+    max_examples=max(100, EXAMPLES // 25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_a_restricted_token_runs_only_what_its_scopes_allow(
+    data: st.DataObject,
+    settings_: Settings,
+    store_: PolicyStore,
+    workspace: CreatedWorkspace,
+    runner: asyncio.Runner,
+) -> None:
+    global KEY
+    table = data.draw(routes())
+    app = Starlette(routes=table)
+    app.router.redirect_slashes = data.draw(st.booleans())
+    try:
+        catalog = catalog_from_app(app)
+    except CatalogError:
+        return
+    if not catalog.modules:
+        return
+    # A level of one module (its whole, or its reads), and single actions of any.
+    module = data.draw(st.sampled_from((*catalog.modules[:1] * 2, *catalog.modules)))
+    actions = [f"{m.name}.{f.name}" for m in catalog.modules for f in m.functionalities]
+    level = data.draw(st.sampled_from(("*", "*", "read", None)))
+    scopes = data.draw(st.lists(st.sampled_from(actions), max_size=2, unique=True))
+    if level is not None or not scopes:
+        scopes.append(f"{module.name}:{level or 'read'}")
+    store_.save_catalog(catalog, force=True)
+    KEY = store_.create_token(
+        workspace.workspace_id, "scoped", actor="t", scopes=scopes, networks=["127.0.0.0/8"]
+    ).token
+    probes = data.draw(st.lists(requests(table), min_size=3, max_size=8))
+    SCOPED["apps"] += 1
+
+    async def run() -> None:
+        gate = KeyGateMiddleware(
+            app, settings=settings_, catalog=catalog, registry=CollectorRegistry()
+        )
+        try:
+            for method, raw, host, root_path in probes:
+                ran.clear()
+                status = await call(gate, method, raw, host, root_path)
+                SCOPED["requests"] += 1
+                assert status != 500
+                for route_action, gateway_action in ran:
+                    SCOPED["ran"] += 1
+                    assert gateway_action == route_action, (method, raw, host, root_path)
+                    assert permitted(route_action, method, scopes), (scopes, method, raw)
+                if status in (403, 4006, 4010):  # outside the catalog, or the scopes
+                    SCOPED["refused_by_scope"] += 1
+                    assert not ran
+        finally:
+            await gate.stop()
+
+    runner.run(run())

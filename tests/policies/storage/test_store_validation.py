@@ -122,6 +122,7 @@ def test_catalog_loads_are_audited_in_the_deployment_stream(
         "modules": 1,
         "disarmed": 0,
         "disarmed_limits": 0,
+        "disarmed_scopes": 0,
     }
 
 

@@ -1,0 +1,115 @@
+"""Where a request comes from, for keys restricted to networks (:mod:`policies.restrictions`).
+
+The ASGI peer (``scope["client"]``), unless that peer is one of the ``trusted_proxies``: then
+the right-most address of the forwarding header (``X-Forwarded-For``, or RFC 7239
+``Forwarded``) that is not a trusted proxy itself. A peer outside ``trusted_proxies`` is
+never asked; a malformed header through a trusted proxy leaves the address unknown (None),
+which no network allows. Design notes: ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Collection
+from typing import Any
+
+from policies.errors import ConfigError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_MEMO = 1024
+_MAX_HOPS = 32  # a longer chain is not one a deployment builds
+# RFC 7239 node: an IPv4 address, or a bracketed IPv6 one, each with an optional port.
+_NODE = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<v4>[0-9.]+))(?::[0-9]{1,5})?")
+
+
+def networks_of(values: Collection[str], what: str = "trusted_proxies") -> tuple[Network, ...]:
+    """CIDR ranges, strict (``10.0.0.1/8`` is a typo, refused), or ``ConfigError``."""
+    if isinstance(values, str | bytes) or not isinstance(values, Collection):
+        raise ConfigError(f"{what} must be a list of networks, like ['10.0.0.0/8']")
+    try:
+        return tuple(ipaddress.ip_network(n, strict=True) for n in values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{what}: {exc}") from None
+
+
+def address(text: str) -> Address | None:
+    """An address as a request carries it; IPv4-mapped IPv6 as its IPv4 address."""
+    try:
+        found = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped is not None:
+        return found.ipv4_mapped
+    return found
+
+
+class ClientAddress:
+    """``self(scope)``: the client's address as text (normal form), or None: unknown."""
+
+    def __init__(self, trusted_proxies: Collection[str], header: str) -> None:
+        self.trusted = networks_of(trusted_proxies)
+        self.proxied = bool(self.trusted)  # False: the address is the peer, always
+        self.header = header.encode()
+        self.forwarded = header == "forwarded"
+        self._peers: dict[str, bool] = {}  # peer -> trusted proxy?
+
+    def __call__(self, scope: Any) -> str | None:
+        client = scope.get("client")
+        if not client:
+            return None  # a Unix socket, or a server that does not say
+        peer: str = client[0]
+        if not self.trusted or not self._is_trusted(peer):
+            return peer
+        hops = self._hops(scope["headers"])
+        if hops is None:
+            return None
+        for hop in reversed(hops):
+            if not any(hop in network for network in self.trusted):
+                return str(hop)
+        return str(hops[0]) if hops else peer  # all trusted: the farthest one
+
+    def _is_trusted(self, peer: str) -> bool:
+        known = self._peers.get(peer)
+        if known is None:
+            found = address(peer)
+            known = found is not None and any(found in n for n in self.trusted)
+            if len(self._peers) >= _MEMO:
+                self._peers.clear()
+            self._peers[peer] = known
+        return known
+
+    def _hops(self, headers: Any) -> list[Address] | None:
+        """The header's addresses, left to right (every line of it, in order); None when any
+        entry is not an address (``unknown``, an obfuscated name, junk)."""
+        values = [value for name, value in headers if name == self.header]
+        try:
+            text = b",".join(values).decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        entries = [e.strip() for e in text.split(",")] if text else []
+        if len(entries) > _MAX_HOPS:
+            return None
+        hops = []
+        for entry in entries:
+            found = self._forwarded_for(entry) if self.forwarded else address(entry)
+            if found is None:
+                return None
+            hops.append(found)
+        return hops
+
+    @staticmethod
+    def _forwarded_for(element: str) -> Address | None:
+        """The ``for=`` node of one ``Forwarded`` element (RFC 7239 section 4)."""
+        for pair in element.split(";"):
+            name, equals, value = pair.strip().partition("=")
+            if equals and name.strip().lower() == "for":
+                value = value.strip()
+                if len(value) > 1 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
+                match = _NODE.fullmatch(value)
+                if match is None:
+                    return None
+                return address(match.group("v6") or match.group("v4"))
+        return None
