@@ -11,7 +11,14 @@ from policies.errors import NotFound, UnknownWorkspace
 from policies.keys import keyformat
 from policies.keys.keyformat import KeyKind
 from policies.limits.rate_limits import Limits, owner
-from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
+from policies.operations.base import (
+    Context,
+    apply_call,
+    check_label,
+    checked,
+    require_workspace,
+    wake,
+)
 from policies.operations.limits import check_scope
 from policies.operations.rules import require_catalog
 from policies.operations.token_index import index_op
@@ -62,6 +69,7 @@ def create_token(
         detail["limits"] = limits.describe()
     reply = yield apply_call(ctx, ws, ops, actor=actor, action="token.created", detail=detail)
     checked(reply, ws)
+    yield wake(ws)
     return CreatedToken(token, info)
 
 
@@ -119,4 +127,5 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
         raw = yield Command(("HGET", schema.tokens(ws), key_id))
         return schema.decode_token(raw)[0]
     checked(reply, ws)
+    yield wake(ws)
     return revoked
