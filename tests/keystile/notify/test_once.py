@@ -7,9 +7,9 @@ from policies import PolicyStore
 from policies.operations import notify, notify_queue
 from policies.storage.values import CreatedWorkspace
 from tests.keystile.notify.conftest import worker_for
+from tests.keystile.notify.test_worker import subscribe
 from tests.support.clock import ManualClock
 from tests.support.webhooks import Receiver
-from tests.keystile.notify.test_worker import subscribe
 
 DAY = 86400
 
