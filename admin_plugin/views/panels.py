@@ -6,6 +6,7 @@ the page and as fragments the script fetches after a change, so escaping lives i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import request, url_for
@@ -18,7 +19,7 @@ from policies import PolicyStore
 from policies.errors import UnknownWorkspace
 from policies.times import format_time
 
-PANELS = ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits")
+PANELS = ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits", "notify")
 # The two role keys' limits share one template; the panel's name says whose they are.
 TEMPLATES = {"pk-limits": "limits", "sk-limits": "limits"}
 _LIMITED = {
@@ -41,6 +42,7 @@ class Panels:
         self.store = store
         self.tokens_per_page = check_page_size(tokens_per_page, "tokens_per_page")
         self.audit_per_page = check_page_size(audit_per_page, "audit_per_page")
+        self.notify: Callable[[str], dict[str, Any]] | None = None  # set by the view
 
     def choices(self, admin: AdminIdentity) -> list[tuple[str, str]]:
         choices = []
@@ -80,6 +82,8 @@ class Panels:
                 "spark": spark,
                 "limits": limits,
             }
+        if name == "notify" and self.notify is not None:
+            return {**self.notify(ws), "when": when}
         if name == "secrets":
             return {"secrets": self.store.list_secrets(ws)}
         if name == "rules":
