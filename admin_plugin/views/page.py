@@ -244,7 +244,8 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
     @route("/api/otp", "POST")
     def send_code(self) -> Response:
         body = json_body()
-        if body.get("action") in NOTIFY_ACTIONS:
+        action = body.get("action")
+        if isinstance(action, str) and action in NOTIFY_ACTIONS:
             return self.notify.send_code(*self.api_workspace(), body)
         return self.keys.send_code(*self.api_workspace(), body)
 

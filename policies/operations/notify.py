@@ -94,7 +94,9 @@ def check_emails(emails: object) -> list[str]:
         raise KeystileError("mail addresses must be a list")
     cleaned: list[str] = []
     for item in emails:
-        text = item.strip() if isinstance(item, str) else ""
+        if not isinstance(item, str):
+            raise KeystileError("mail addresses must be text")
+        text = item.strip()
         if not text:
             continue
         if not _one_address(text):

@@ -42,6 +42,11 @@ UNSAFE: list[tuple[str, str, Any]] = [
     ("DELETE", "api/secrets/A", None),
     ("POST", "api/limits", {"key": "publishable", "scope": "*", "limits": "100/min"}),
     ("DELETE", "api/limits/publishable/*", None),
+    ("POST", "api/notify/endpoint", {"url": "https://hooks.example.com/", "code": "123456"}),
+    ("DELETE", "api/notify/endpoint", None),
+    ("POST", "api/notify/secret", {"code": "123456"}),
+    ("POST", "api/notify/emails", {"emails": "a@b.test", "code": "123456"}),
+    ("POST", "api/notify/test", {"code": "123456"}),
 ]
 SAFE: list[tuple[str, str, Any]] = [
     ("GET", "api/catalog", None),
@@ -49,7 +54,7 @@ SAFE: list[tuple[str, str, Any]] = [
     ("GET", "api/usage/impact", None),
 ] + [
     ("GET", f"panel/{name}", None)
-    for name in ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits")
+    for name in ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits", "notify")
 ]
 
 
