@@ -149,7 +149,7 @@ class NotifyWorker:
 
     def backoff(self, tries: int) -> float:
         """Exponential, capped, with equal jitter: half fixed, half random."""
-        delay = min(self.options.retry_cap, self.options.retry_base * 2 ** (tries - 1))
+        delay = min(self.options.retry_cap, self.options.retry_base * 2.0 ** (tries - 1))
         return delay / 2 + random.random() * delay / 2
 
 
