@@ -26,7 +26,7 @@ from keystile.redis_server import RedisServer
 from policies import Catalog, Keyring, PolicyStore, Rule, Settings
 from policies.operations import tokens as token_ops
 from policies.storage.connections import sync_client
-from policies.storage.driver import Script
+from policies.storage.driver import Command, Script
 from policies.storage.values import CreatedToken, CreatedWorkspace
 
 ACTOR = "bench"
@@ -130,7 +130,7 @@ def bench_env(*, quick: bool = False) -> Iterator[BenchEnv]:
 
 def create_tokens(store: PolicyStore, ws: str, count: int, *, batch: int = 2000) -> list[str]:
     """``count`` new tokens of ``ws``: each is the store's ``create_token`` operation, with the
-    calls of a whole batch sent in one pipeline (same writes, events and audit entries; on a
+    calls of a whole batch sent in pipelines (same writes, events and audit entries; on a
     Redis Cluster, whose pipelines refuse scripts, one call after another)."""
     if isinstance(store.client, redis.RedisCluster):  # no scripts in a cluster's pipelines
         return [store.create_token(ws, f"bench-{n}", actor=ACTOR).token for n in range(count)]
@@ -151,12 +151,19 @@ def create_tokens(store: PolicyStore, ws: str, count: int, *, batch: int = 2000)
                 store.client.script_load(call.script.text)
                 first = False
             pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+        # Then its last call (the notification index's, policies.operations.base.wake),
+        # for the whole batch in one more pipeline.
+        after = [op.send(reply) for op, reply in zip(ops, pipe.execute(), strict=True)]
+        pipe = store.client.pipeline(transaction=False)
+        for call in after:
+            assert isinstance(call, Command)
+            pipe.execute_command(*call.args)
         for op, reply in zip(ops, pipe.execute(), strict=True):
             try:
                 op.send(reply)
             except StopIteration as done:
                 token: CreatedToken = done.value
                 created.append(token.token)
-            else:  # pragma: no cover - create_token makes exactly one call without rules
-                raise RuntimeError("create_token asked for a second Redis call")
+            else:  # pragma: no cover - create_token makes exactly two calls without rules
+                raise RuntimeError("create_token asked for a third Redis call")
     return created
