@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import PolicyStore
+from policies import Keyring, PolicyStore
 from policies.notify.endpoints import EndpointPolicy, EndpointRefused, addresses, check_url
 from policies.operations import notify
 from policies.storage.values import CreatedWorkspace
@@ -75,3 +75,16 @@ def test_mail_addresses_are_checked(store: PolicyStore, workspace: CreatedWorksp
     assert store.run(notify.set_emails(store.ctx, ws, ["a@b.test", "a@b.test"], actor="t")) == [
         "a@b.test"
     ]
+
+
+def test_the_signing_secret_is_rewrapped_with_the_keys(
+    store: PolicyStore, workspace: CreatedWorkspace, master_key: str, digest_secret: str
+) -> None:
+    ws = workspace.workspace_id
+    policy = EndpointPolicy(("127.0.0.1",))
+    secret = store.run(notify.set_endpoint(store.ctx, ws, "http://127.0.0.1:9/", policy, actor="t"))
+    newer = Keyring.generate_master_key()
+    rotated = PolicyStore(store.client, Keyring([newer, master_key], digest_secret))
+    assert rotated.rewrap_secrets(actor="t").rewrapped == 3  # two role keys and the secret
+    only_new = PolicyStore(store.client, Keyring([newer], digest_secret))
+    assert only_new.run(notify.endpoint(only_new.ctx, ws))[1] == secret
