@@ -2,14 +2,17 @@
 
 It connects to an address :func:`policies.notify.endpoints.addresses` checked (TLS still
 verifies the host's name), follows no redirect, reads at most ``MAX_REPLY`` bytes of the
-answer and waits at most the policy's timeout for each network step.
+answer, waits at most the policy's timeout for each network step and ``STEPS`` times it in
+all (an endpoint that drips its answer a byte at a time is cut off then).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -17,6 +20,7 @@ from policies.notify import events, signing
 from policies.notify.endpoints import EndpointPolicy, EndpointRefused, addresses, check_url
 
 MAX_REPLY = 4096
+STEPS = 3  # connect, send, answer: a delivery's whole time is at most this many timeouts
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +74,37 @@ def post(url: str, secret: str, stored_event: str, policy: EndpointPolicy) -> Ou
     host = parts.hostname or ""
     kind = _Pinned if parts.scheme == "https" else _PinnedPlain
     connection = kind(host, found[0], policy.timeout)
+    cut = threading.Event()
+    deadline = threading.Timer(STEPS * policy.timeout, _cut, (connection, cut))
+    deadline.start()
     try:
         connection.request("POST", target, body=body, headers=headers)
         response = connection.getresponse()
         response.read(MAX_REPLY)
         return Outcome(response.status)
-    except ssl.SSLError:
-        return Outcome(None, "TLS failed (certificate or protocol)")
-    except TimeoutError:
-        return Outcome(None, f"no answer within {policy.timeout:g} s")
-    except ConnectionRefusedError:
-        return Outcome(None, "connection refused")
     except (OSError, http.client.HTTPException) as exc:
-        return Outcome(None, f"connection failed ({type(exc).__name__})")
+        return Outcome(None, _reason(exc, cut.is_set(), policy.timeout))
     finally:
+        deadline.cancel()
         connection.close()
+
+
+def _cut(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
+    """The whole delivery's time is up: end its socket, so a blocked read returns."""
+    cut.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _reason(exc: Exception, cut: bool, timeout: float) -> str:
+    if cut:
+        return f"no complete answer within {STEPS * timeout:g} s"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS failed (certificate or protocol)"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return f"connection failed ({type(exc).__name__})"
