@@ -84,7 +84,21 @@ class NotifyWorker:
         ctx = self.store.ctx
         lease = self.clock() + self.options.lease + random.random() / 1000
         claimed = self.store.run(queue.claim(ctx, ws, lease, self.options.batch))
+        longest = webhooks.STEPS * self.options.timeout  # one delivery's bound
         for delivery in claimed.deliveries:
+            if self.clock() + longest >= lease:  # slow endpoints: give the rest back
+                self.store.run(
+                    queue.finish(
+                        ctx,
+                        ws,
+                        delivery,
+                        lease,
+                        outcome="release",
+                        status="",
+                        next_at=self.clock(),
+                    )
+                )
+                continue
             outcome = self.attempt(ws, claimed, delivery)
             self.settle(ws, delivery, lease, outcome)
         self.store.run(queue.reschedule(ctx, ws))

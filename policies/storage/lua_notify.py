@@ -104,14 +104,18 @@ return {cfg[1] or '', cfg[2] or '', cfg[3] or '', out}
 
 # A delivery's end, if it is still this worker's (leased at A.lease): 'ok' and 'dead' take
 # it off the queue (its event too once no other channel waits), 'retry' schedules it for
-# A.next. Each channel's last outcome is kept for the Tokens page. Replies 1, or 0: the
-# lease was lost (another worker took it over).
+# A.next, 'release' gives it back untried (due at A.next). Each channel's last outcome is
+# kept for the Tokens page. Replies 1, or 0: the lease was lost (another worker has it).
 FINISH = LuaScript(
     "notify_finish",
     f"""
 local score = redis.call('ZSCORE', K.due, A.member)
 if not score or tonumber(score) ~= tonumber(A.lease) then return 0 end
 local channel, id = string.match(A.member, '^(%a+) (.+)$')
+if A.outcome == 'release' then
+  redis.call('ZADD', K.due, A.next, A.member)
+  return 1
+end
 if A.outcome == 'retry' then
   redis.call('ZADD', K.due, A.next, A.member)
   redis.call('HINCRBY', K.tries, A.member, 1)

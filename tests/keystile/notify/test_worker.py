@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from admin_plugin import SmtpMailer
 from keystile.notify.worker import NotifyWorker
 from policies import PolicyStore
+from policies.notify.webhooks import Outcome
 from policies.operations import notify, notify_queue
 from policies.storage.values import CreatedWorkspace
 from tests.keystile.notify.conftest import OPTIONS, worker_for
 from tests.support.admin import Inbox
+from tests.support.clock import ManualClock
 from tests.support.webhooks import Receiver, body_text
 
 
@@ -163,3 +166,28 @@ def test_the_index_is_repaired_by_the_sweep(
     worker = worker_for(store)
     worker.tick()
     assert receiver.types(receiver.take(1)) == ["token.created"]
+
+
+def test_deliveries_a_lease_cannot_cover_are_given_back_untried(
+    store: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver, clock: ManualClock
+) -> None:
+    """A worker whose lease would run out before a delivery's bound hands it back, untried
+    (no try counted), rather than race the worker that would take it over."""
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver)
+    store.create_token(ws, "one", actor="test")
+    store.create_token(ws, "two", actor="test")
+    worker = worker_for(store, timeout=4, lease=12.5)  # one delivery's bound: 3 x 4 s
+    attempt = worker.attempt
+
+    def slow(*args: Any) -> Outcome:  # each delivery takes 5 s of the store's clock
+        clock.advance(5)
+        return attempt(*args)
+
+    worker.attempt = slow  # type: ignore[method-assign]
+    assert worker.deliver(ws) == 2  # claimed two, tried one, gave one back
+    assert [d.event["data"]["name"] for d in receiver.take(1)] == ["one"]
+    assert store.run(notify.settings(store.ctx, ws)).pending == 1
+    assert store.client.hlen(f"ks:{{{ws}}}:notify:tries") == 0  # no try counted
+    worker.deliver(ws)
+    assert [d.event["data"]["name"] for d in receiver.take(1)] == ["two"]
