@@ -20,6 +20,7 @@ from datetime import datetime
 
 from admin_plugin.mailer import Mailer
 from keystile.notify.config import NotifyOptions
+from keystile.notify.hints import Hints
 from policies import PolicyStore
 from policies.errors import KeystileError, StoreUnavailable
 from policies.notify import events, webhooks
@@ -54,16 +55,21 @@ class NotifyWorker:
         self.mailer = mailer
         self.clock = store.ctx.clock
         self.next_sweep = self.next_scan = 0.0
+        self.hints = Hints(store.client)
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set; Redis being away is waited out."""
+        listener = threading.Thread(target=self.hints.listen, args=(stop,), daemon=True)
+        listener.start()
         while not stop.is_set():
             try:
                 busy = self.tick()
             except StoreUnavailable as exc:
                 log.warning("notifications: the key store is unavailable (%s); retrying", exc)
                 busy = 0
-            stop.wait(0 if busy else self.options.poll)
+            if not busy:
+                self.hints.wake.wait(self.options.poll)
+        listener.join(5)
 
     def tick(self) -> int:
         """One turn: the periodic scans when due, then every workspace with deliveries due.
@@ -76,7 +82,8 @@ class NotifyWorker:
             self.store.run(queue.note_expiring(self.store.ctx))
             self.next_scan = now + self.options.scan_interval
         tried = 0
-        for ws in self.store.run(queue.due_workspaces(self.store.ctx, WORKSPACES_PER_TICK)):
+        due = self.store.run(queue.due_workspaces(self.store.ctx, WORKSPACES_PER_TICK))
+        for ws in dict.fromkeys([*due, *sorted(self.hints.take())]):
             tried += self.deliver(ws)
         return tried
 

@@ -15,6 +15,7 @@ from keystile.notify.worker import NotifyWorker
 from policies import PolicyStore
 from policies.notify.webhooks import Outcome
 from policies.operations import notify, notify_queue
+from policies.operations.base import apply_call
 from policies.storage.values import CreatedWorkspace
 from tests.keystile.notify.conftest import OPTIONS, worker_for
 from tests.support.admin import Inbox
@@ -191,3 +192,39 @@ def test_deliveries_a_lease_cannot_cover_are_given_back_untried(
     assert store.client.hlen(f"ks:{{{ws}}}:notify:tries") == 0  # no try counted
     worker.deliver(ws)
     assert [d.event["data"]["name"] for d in receiver.take(1)] == ["two"]
+
+
+def test_a_notice_from_any_write_step_is_picked_up_at_once(
+    live: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver
+) -> None:
+    """A write step that queues a notice but skips the index (another session's operation,
+    or a crash just after the step): the events channel's hint brings the worker at once,
+    long before its sweep."""
+    ws = workspace.workspace_id
+    subscribe(live, ws, receiver)
+    worker = worker_for(live, sweep_interval=3600, poll=30)
+    worker.tick()  # its first sweep, done: the next is an hour away
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert worker.hints.subscribed.wait(10)
+        ops = [("HSET", f"ks:{{{ws}}}:keys", "leaked-digest", "{}")]
+        reply = live.run(
+            _one(
+                apply_call(
+                    live.ctx, ws, ops, actor="t", action="key.leaked", detail={"key_id": "k1"}
+                )
+            )
+        )
+        assert int(reply[0]) > 0
+        assert receiver.types(receiver.take(1, timeout=10)) == ["key.leaked"]
+    finally:
+        stop.set()
+        worker.hints.wake.set()
+        thread.join(10)
+
+
+def _one(call: Any) -> Any:
+    reply = yield call
+    return reply
