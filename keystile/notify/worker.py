@@ -129,7 +129,10 @@ class NotifyWorker:
             for address in claimed.emails:
                 self.mailer.send(address, subject, body)
         except Exception as exc:  # any mailer's failure; its text only when it is ours
-            return Outcome(None, str(exc) if isinstance(exc, KeystileError) else "mail failed")
+            said = str(exc).removeprefix("The code could not be sent: ").rstrip(".")
+            return Outcome(
+                None, f"mail not sent: {said}" if isinstance(exc, KeystileError) else "mail failed"
+            )
         return Outcome(250)
 
     def settle(self, ws: str, delivery: queue.Delivery, lease: float, outcome: Outcome) -> None:

@@ -228,3 +228,27 @@ def test_a_notice_from_any_write_step_is_picked_up_at_once(
 def _one(call: Any) -> Any:
     reply = yield call
     return reply
+
+
+def test_a_refused_mail_is_retried_and_shown(
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    mailer: SmtpMailer,
+    smtp: tuple[Inbox, int],
+    clock: ManualClock,
+) -> None:
+    ws = workspace.workspace_id
+    store.run(notify.set_emails(store.ctx, ws, ["ops@acme.test"], actor="test"))
+    inbox = smtp[0]
+    inbox.refuse_with = "550 mailbox unavailable"
+    store.create_token(ws, "ci", actor="test")
+    worker = worker_for(store, mailer)
+    worker.tick()
+    mail = store.run(notify.settings(store.ctx, ws)).channels["mail"]
+    assert mail.status == "failed" and mail.next_retry is not None
+    assert mail.error == "mail not sent: the mail server refused the address (SMTP 550)"
+    inbox.refuse_with = None
+    clock.advance(1)  # the retry is due (the store's clock)
+    worker.tick()
+    assert "a token was created" in inbox.next().get("Subject", "")
+    assert store.run(notify.settings(store.ctx, ws)).channels["mail"].status == "ok"
