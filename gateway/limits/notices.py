@@ -3,7 +3,7 @@
 The request path does one dictionary probe per rate-limit refusal (nothing on an admitted
 request): a key is noted at most once an hour in this process, and the next usage flush
 hands the notes to the store, whose own step notices a key at most once an hour across
-every gateway (:func:`policies.operations.notify_queue.note_rate_limited`).
+every gateway (:func:`policies.operations.notify_marks.note_rate_limited`).
 """
 
 from __future__ import annotations

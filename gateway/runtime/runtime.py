@@ -34,7 +34,7 @@ from gateway.usage.request_counts import UsageCounter
 from policies.catalog.catalog import Catalog
 from policies.errors import CatalogError, ConfigError, StoreUnavailable, StoreUnreachable
 from policies.keys.crypto import Keyring
-from policies.operations.notify_queue import note_rate_limits
+from policies.operations.notify_marks import note_rate_limits
 from policies.settings import Settings
 from policies.storage.async_store import AsyncPolicyStore
 from policies.storage.connections import async_client, unreachable

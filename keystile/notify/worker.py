@@ -27,6 +27,7 @@ from policies.notify import events, webhooks
 from policies.notify.webhooks import Outcome
 from policies.operations import notify_queue as queue
 from policies.operations.notify import secret_context
+from policies.operations.notify_marks import note_expiring
 
 log = logging.getLogger("keystile.notify")
 WORKSPACES_PER_TICK = 50
@@ -79,7 +80,7 @@ class NotifyWorker:
             self.store.run(queue.sweep(self.store.ctx))
             self.next_sweep = now + self.options.sweep_interval
         if now >= self.next_scan:
-            self.store.run(queue.note_expiring(self.store.ctx))
+            self.store.run(note_expiring(self.store.ctx))
             self.next_scan = now + self.options.scan_interval
         tried = 0
         due = self.store.run(queue.due_workspaces(self.store.ctx, WORKSPACES_PER_TICK))

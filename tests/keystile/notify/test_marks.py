@@ -4,7 +4,7 @@ limit once an hour, a token expiring within 7 days once per expiry."""
 from __future__ import annotations
 
 from policies import PolicyStore
-from policies.operations import notify, notify_queue
+from policies.operations import notify, notify_marks
 from policies.storage.values import CreatedWorkspace
 from tests.keystile.notify.conftest import worker_for
 from tests.keystile.notify.test_worker import subscribe
@@ -23,7 +23,7 @@ def test_a_rate_limited_key_is_noticed_at_most_once_an_hour(
 ) -> None:
     ws = workspace.workspace_id
     subscribe(store, ws, receiver)
-    note = notify_queue.note_rate_limited
+    note = notify_marks.note_rate_limited
     assert store.run(note(store.ctx, ws, "k1", "token"))
     clock.advance(3599)
     assert not store.run(note(store.ctx, ws, "k1", "token"))
@@ -46,7 +46,7 @@ def test_a_token_expiring_within_7_days_is_noticed_once(
     store.create_token(ws, "later", actor="test", expires=clock() + 30 * DAY)
     gone = store.create_token(ws, "gone", actor="test", expires=clock() + 3 * DAY)
     store.revoke_token(ws, gone.info.key_id, actor="test")
-    scan = notify_queue.note_expiring
+    scan = notify_marks.note_expiring
     assert store.run(scan(store.ctx)) == 0  # 8 days away
     clock.advance(DAY + 1)
     assert store.run(scan(store.ctx)) == 1
@@ -59,5 +59,5 @@ def test_a_token_expiring_within_7_days_is_noticed_once(
 
 def test_a_mark_for_an_unknown_workspace_writes_nothing(store: PolicyStore) -> None:
     ws = "ws_" + "A" * 12
-    assert not store.run(notify_queue.note_rate_limited(store.ctx, ws, "k", "sdk"))
+    assert not store.run(notify_marks.note_rate_limited(store.ctx, ws, "k", "sdk"))
     assert not store.client.keys("ks:{ws_AAAAAAAAAAAA}*")
