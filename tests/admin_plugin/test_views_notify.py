@@ -9,6 +9,8 @@ import pytest
 from flask import Flask
 
 from admin_plugin import SmtpMailer
+from keystile.notify.config import NotifyOptions
+from keystile.notify.worker import NotifyWorker
 from policies import PolicyStore
 from policies.notify.endpoints import EndpointPolicy
 from policies.operations import notify
@@ -97,3 +99,28 @@ def test_emails_and_secret_rotation(
     assert api.post("api/notify/secret", {"code": code}).status_code == 404  # no endpoint
     no_csrf = api.post("api/notify/emails", {"emails": "", "code": "123456"}, csrf=False)
     assert no_csrf.status_code == 400 and no_csrf.json["code"] == "csrf"
+
+
+def test_delivery_failures_and_dead_letters_show_on_the_page(
+    api: Api,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    receiver: Receiver,
+    clock: ManualClock,
+) -> None:
+    ws = workspace.workspace_id
+    policy = EndpointPolicy(("127.0.0.1",))
+    receiver.secret = store.run(notify.set_endpoint(store.ctx, ws, receiver.url, policy, actor="t"))
+    receiver.stop()
+    store.create_token(ws, "ci", actor="test")
+    options = NotifyOptions(allow_hosts=["127.0.0.1"], timeout=1, max_attempts=2, lease=10)
+    worker = NotifyWorker(store, options)
+    worker.tick()
+    panel = api.get("panel/notify").get_data(as_text=True)
+    row = panel[panel.index('data-channel="webhook"') :]
+    assert "failed" in row and "connection refused" in row
+    assert "1 waiting" in panel
+    clock.advance(10)  # the retry is due (5 s at most, on the store's clock)
+    worker.tick()  # the second and last try
+    panel = api.get("panel/notify").get_data(as_text=True)
+    assert "1 failed for good" in panel and "token.created" in panel
