@@ -111,5 +111,9 @@ def test_endpoint_secret_once_test_event_and_a_failure_shown(
         page.reload()  # shown once: the secret is nowhere on the page any more
         assert receiver.secret not in page.content()
         expect(page.locator("#ks-notify-secret-box")).to_be_hidden()
+
+        page.locator("#ks-notify-remove").click()
+        page.locator("#ks-confirm-modal").get_by_role("button", name="Stop webhooks").click()
+        expect(page.locator("#ks-notify-endpoint")).to_have_text("none")
     finally:
         receiver.stop()

@@ -59,6 +59,15 @@
       }
     });
   });
+  byId("ks-notify-remove").addEventListener("click", function () {
+    K.confirm("Stop the webhooks?", "Events are no longer sent to the endpoint; those waiting fail.",
+      "Stop webhooks", function () {
+        return K.call("DELETE", "api/notify/endpoint").then(function (res) {
+          if (res.ok) { flash("success", "Webhooks stopped."); done(); }
+          return res;
+        });
+      });
+  });
   byId("ks-notify-emails-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var emails = byId("ks-notify-emails").value;
