@@ -24,7 +24,9 @@ callable returning an :class:`AdminIdentity`, an object or a mapping with ``id``
 Options: ``otp=OtpPolicy(ttl_seconds=300, …)``, ``name``/``category``/``url`` of the
 menu entry, ``login_url`` (where the page sends a signed-out visitor),
 ``view_class`` (a :class:`TokensView` subclass, e.g. with a stricter ``is_accessible``),
-``tokens_per_page`` (50) and ``audit_per_page`` (25): the long lists' page sizes.
+``tokens_per_page`` (50) and ``audit_per_page`` (25): the long lists' page sizes,
+``endpoints`` (a :class:`policies.notify.endpoints.EndpointPolicy`): where the security
+notifications' webhooks may go (default: public https only).
 
 The page lives at ``<admin url>/tokens/``; its script calls JSON routes below it (see
 :mod:`admin_plugin.views`). Every unsafe request needs the page's CSRF token

@@ -24,6 +24,7 @@ from admin_plugin.views.listing import check_page_size
 from admin_plugin.views.panels import AUDIT_PER_PAGE, TOKENS_PER_PAGE
 from policies import PolicyStore
 from policies.errors import ConfigError, StoreUnavailable
+from policies.notify.endpoints import EndpointPolicy
 from policies.otp.codes import DEFAULT_POLICY, OtpPolicy
 
 EXTENSION = "keystile"
@@ -57,8 +58,10 @@ class KeystileAdmin:
         view_class: type[TokensView] = TokensView,
         tokens_per_page: int = TOKENS_PER_PAGE,
         audit_per_page: int = AUDIT_PER_PAGE,
+        endpoints: EndpointPolicy | None = None,
     ) -> None:
         self.store = store
+        self.endpoints = endpoints  # where webhooks may go (policies.notify.endpoints)
         self.current_admin = from_callable(current_admin)
         self.flow = OtpFlow(store, mailer, otp, product=product)
         self.name, self.category, self.endpoint = name, category, endpoint
@@ -103,6 +106,7 @@ class KeystileAdmin:
             login_url=self.login_url,
             tokens_per_page=self.tokens_per_page,
             audit_per_page=self.audit_per_page,
+            endpoints=self.endpoints,
         )
         admin.add_view(view)
         app.extensions[EXTENSION] = KeystileState(self.store, self.flow, view)

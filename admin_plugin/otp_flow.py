@@ -27,6 +27,15 @@ TOKEN_CREATE = "token.create"  # noqa: S105 - an action name, not a password
 _SECRET_REVEAL = "secret.reveal"  # noqa: S105 - an action name, not a password
 
 
+# Security notifications (admin_plugin.views.notify): each sends data out.
+NOTIFY_DESCRIPTIONS = {
+    "notify.endpoint": "set the workspace's webhook endpoint",
+    "notify.secret": "replace the webhook signing secret",
+    "notify.test": "send a test event to the webhook endpoint",
+    "notify.emails": "set who gets security notifications by email",
+}
+
+
 def secret_reveal(name: str) -> str:
     return f"{_SECRET_REVEAL}:{name}"
 
@@ -43,7 +52,7 @@ def describe(action: str) -> str:
         return "create a workspace token"
     if action.startswith(_SECRET_REVEAL + ":"):
         return f"reveal the secret {action.partition(':')[2]}"
-    return action
+    return NOTIFY_DESCRIPTIONS.get(action, action)
 
 
 def mask_email(address: str) -> str:

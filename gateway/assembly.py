@@ -97,4 +97,5 @@ class GatewayParts:
             self.runtime.counter if config.usage_counts else None,
             http_denial=config.websocket_denial == "http",
             cors=self.inner_cors,
+            notices=self.runtime.notices,
         )

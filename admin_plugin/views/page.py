@@ -33,6 +33,8 @@ from admin_plugin.views.keys import GRACE_CHOICES, KeyActions
 from admin_plugin.views.leaks import LeakActions
 from admin_plugin.views.lifetime import LifetimeActions
 from admin_plugin.views.limits import LimitActions
+from admin_plugin.views.notify import ACTIONS as NOTIFY_ACTIONS
+from admin_plugin.views.notify import NotifyActions
 from admin_plugin.views.panels import (
     AUDIT_PER_PAGE,
     PANELS,
@@ -45,6 +47,7 @@ from admin_plugin.views.tokens import TokenActions
 from admin_plugin.views.usage import RANGES, UsageActions
 from policies import PolicyStore
 from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
+from policies.notify.endpoints import EndpointPolicy
 
 _ADMIN = "_keystile_admin"
 _SESSION_WS = "keystile.workspace"
@@ -76,6 +79,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
         usage: UsageActions | None = None,
         panels: Panels | None = None,
         lifetime: LifetimeActions | None = None,
+        endpoints: EndpointPolicy | None = None,
     ) -> None:
         super().__init__(
             name=name,
@@ -99,6 +103,8 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
         self.lifetime = lifetime or LifetimeActions(store)
         self.leaks = LeakActions(store)
         self.restrictions = RestrictionActions(store, otp_flow)
+        self.notify = NotifyActions(store, otp_flow, endpoints or EndpointPolicy())
+        self.panels.notify = self.notify.context
 
     @property
     def tokens_per_page(self) -> int:
@@ -252,7 +258,11 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
     # -- the actions (:mod:`.keys`, :mod:`.tokens`, :mod:`.limits`, :mod:`.usage`) -----
     @route("/api/otp", "POST")
     def send_code(self) -> Response:
-        return self.keys.send_code(*self.api_workspace(), json_body())
+        body = json_body()
+        action = body.get("action")
+        if isinstance(action, str) and action in NOTIFY_ACTIONS:
+            return self.notify.send_code(*self.api_workspace(), body)
+        return self.keys.send_code(*self.api_workspace(), body)
 
     @route("/api/sdk-key/reveal", "POST")
     def reveal_sdk_key(self) -> Response:
@@ -332,3 +342,24 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
     def impact(self) -> Response:
         _, ws = self.api_workspace()
         return self.usage_reads.impact(ws)
+
+    # -- security notifications (:mod:`.notify`) ----------------------------------------
+    @route("/api/notify/endpoint", "POST")
+    def set_notify_endpoint(self) -> Response:
+        return self.notify.set_endpoint(*self.api_workspace(), json_body())
+
+    @route("/api/notify/endpoint", "DELETE")
+    def remove_notify_endpoint(self) -> Response:
+        return self.notify.remove_endpoint(*self.api_workspace())
+
+    @route("/api/notify/secret", "POST")
+    def rotate_notify_secret(self) -> Response:
+        return self.notify.rotate_secret(*self.api_workspace(), json_body())
+
+    @route("/api/notify/emails", "POST")
+    def set_notify_emails(self) -> Response:
+        return self.notify.set_emails(*self.api_workspace(), json_body())
+
+    @route("/api/notify/test", "POST")
+    def send_notify_test(self) -> Response:
+        return self.notify.send_test(*self.api_workspace(), json_body())

@@ -6,6 +6,7 @@ the page and as fragments the script fetches after a change, so escaping lives i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import request, url_for
@@ -19,7 +20,7 @@ from policies import PolicyStore
 from policies.errors import UnknownWorkspace
 from policies.times import format_time
 
-PANELS = ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits", "leaks")
+PANELS = ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits", "leaks", "notify")
 # The two role keys' limits share one template; the panel's name says whose they are.
 TEMPLATES = {"pk-limits": "limits", "sk-limits": "limits"}
 _LIMITED = {
@@ -42,6 +43,7 @@ class Panels:
         self.store = store
         self.tokens_per_page = check_page_size(tokens_per_page, "tokens_per_page")
         self.audit_per_page = check_page_size(audit_per_page, "audit_per_page")
+        self.notify: Callable[[str], dict[str, Any]] | None = None  # set by the view
 
     def choices(self, admin: AdminIdentity) -> list[tuple[str, str]]:
         choices = []
@@ -84,6 +86,8 @@ class Panels:
             }
         if name == "leaks":
             return {**leak_panel(self.store, ws), "when": when}
+        if name == "notify" and self.notify is not None:
+            return {**self.notify(ws), "when": when}
         if name == "secrets":
             return {"secrets": self.store.list_secrets(ws)}
         if name == "rules":

@@ -13,6 +13,7 @@ import logging
 from starlette.types import Receive, Scope, Send
 
 from gateway.keys.cached_key import CachedKey
+from gateway.limits.notices import LimitNotices
 from gateway.metrics import GatewayMetrics
 from gateway.refusals.preflight import InnerCors
 from gateway.refusals.problems import Rendered
@@ -32,12 +33,14 @@ class Refuser:
         *,
         http_denial: bool,
         cors: InnerCors | None = None,
+        notices: LimitNotices | None = None,
     ) -> None:
         self.logger = logger
         self.decisions = metrics.decisions
         self.counter = counter  # usage counts (None: off)
         self.http_denial = http_denial
         self.cors = cors  # a CORS middleware inside the gateway: refusals go through it
+        self.notices = notices  # rate-limit refusals, for the security notifications
 
     async def refuse(
         self,
@@ -61,6 +64,8 @@ class Refuser:
         action_name = None if action is None else action.name or None
         if self.counter is not None:
             self.counter.refused(code, entry, action_name)
+        if code == "rate_limited" and entry is not None and self.notices is not None:
+            self.notices.refused(entry)
         self.logger.info(
             "denied %s: workspace=%s key_id=%s action=%s %s %r",
             code,

@@ -22,6 +22,7 @@ from gateway.keys.cached_key import CachedKey
 from gateway.keys.invalidation import Invalidation
 from gateway.keys.thrash import ThrashWatch
 from gateway.limits.limiter import Limiter
+from gateway.limits.notices import LimitNotices
 from gateway.limits.sync import LimitSync
 from gateway.metrics import GatewayMetrics
 from gateway.routing.catalog_loader import CatalogLoader
@@ -33,6 +34,7 @@ from gateway.usage.request_counts import UsageCounter
 from policies.catalog.catalog import Catalog
 from policies.errors import CatalogError, ConfigError, StoreUnavailable, StoreUnreachable
 from policies.keys.crypto import Keyring
+from policies.operations.notify_marks import note_rate_limits
 from policies.settings import Settings
 from policies.storage.async_store import AsyncPolicyStore
 from policies.storage.connections import async_client, unreachable
@@ -74,6 +76,7 @@ class Runtime:
             raise ConfigError(f"catalog=: {exc}") from None
         self.usage = UsageRecorder(clock)
         self.counter = UsageCounter(clock)
+        self.notices = LimitNotices(clock)  # rate-limit refusals, noted with each flush
         # Rate limits (gateway.limits.limiter): a stale view asks for a sync after 3 intervals.
         self.limiter = Limiter(
             clock,
@@ -271,4 +274,10 @@ class Runtime:
         # not longer than its interval.
         timeout = max(self.config.store_timeout, self.config.touch_interval)
         self.thrash.check(self.clock())
+        notes = self.notices.take()
+        if notes:
+            try:
+                await reader.run(note_rate_limits(reader.ctx, notes))
+            except StoreUnavailable:
+                self.notices.restore(notes)
         return await flush(self.usage, self.counter, self.cache, self.metrics, reader, timeout)

@@ -85,6 +85,7 @@ def store_of(ctx: click.Context) -> PolicyStore:
         store = PolicyStore(client, settings.keyring())
         store.check_digest_secret()  # a changed secret: one clear line, not 401s later
         root.meta["store"] = store
+        root.meta["settings"] = settings
     opened: PolicyStore = root.meta["store"]
     return opened
 
@@ -112,3 +113,10 @@ def store_of(ctx: click.Context) -> PolicyStore:
 @click.version_option(package_name="keystile")
 def main(config: str | None, embedded: bool, data_dir: str) -> None:
     """Keystile: workspace API keys, blacklist rules and tokens over one Redis store."""
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The settings the store of this invocation was opened with."""
+    store_of(ctx)
+    settings: Settings = ctx.find_root().meta["settings"]
+    return settings

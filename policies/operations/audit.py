@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from policies.operations.base import Context, audit_call, require_workspace
+from policies.notify.events import NOTIFIABLE
+from policies.operations.base import Context, audit_call, require_workspace, wake
 from policies.storage import schema
 from policies.storage.driver import Command, Operation
 from policies.storage.values import AuditEntry
@@ -19,6 +20,8 @@ def append(
 ) -> Operation[None]:
     """Record an event that changes nothing (a failed one-time password, a denied reveal)."""
     yield audit_call(ctx, require_workspace(ws), actor, action, detail or {})
+    if action in NOTIFIABLE:  # e.g. key.leaked: queued with the entry
+        yield wake(ws)
 
 
 def tail(ctx: Context, ws: str, count: int = 20) -> Operation[list[AuditEntry]]:

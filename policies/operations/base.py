@@ -10,9 +10,11 @@ from typing import Any
 from policies.errors import KeystileError, NotFound, UnknownWorkspace
 from policies.keys.crypto import Keyring
 from policies.keys.keyformat import is_workspace_id
+from policies.notify.events import notice
 from policies.storage import schema
 from policies.storage.driver import Command
 from policies.storage.lua import APPLY
+from policies.storage.lua_notify import NOTE
 from policies.storage.scripting import LuaScript, Reply, Script
 
 MAX_NAME = 100
@@ -50,15 +52,28 @@ def write_call(
     detail: dict[str, Any],
     **own_args: Any,
 ) -> Script:
-    """A write script call with the common head (see :mod:`policies.storage.lua`)."""
+    """A write script call with the common head (see :mod:`policies.storage.lua`): its
+    audit entry, and the entry's notice (:mod:`policies.notify.events`)."""
+    fields = schema.audit_fields(actor, action, ws, ctx.clock(), detail)
     return script.call(
-        (schema.meta(ws), schema.audit(ws), *own_keys),
+        (schema.meta(ws), schema.audit(ws), *notify_keys(ws), *own_keys),
         ws=ws,
         channel=schema.EVENTS_CHANNEL,
         maxlen=schema.AUDIT_MAXLEN,
-        audit=list(schema.audit_fields(actor, action, ws, ctx.clock(), detail)),
+        audit=fields,
+        notice=notice(fields),
         **own_args,
     )
+
+
+def notify_keys(ws: str) -> tuple[str, str, str, str]:
+    """The workspace's notification queue, as :data:`policies.storage.lua_notify.NOTIFY`
+    takes it."""
+    return (schema.notify(ws), schema.notify(ws, "outbox"), *due_keys(ws))
+
+
+def due_keys(ws: str) -> tuple[str, str]:
+    return schema.notify(ws, "due"), schema.notify(ws, "tries")
 
 
 Op = tuple[str, str, str, str]  # verb, Redis key, field or member, value
@@ -87,7 +102,20 @@ def checked(reply: Any, ws: str, *, missing: str = "not found") -> int:
     return status
 
 
-def audit_call(ctx: Context, ws: str, actor: str, action: str, detail: dict[str, Any]) -> Command:
-    """An audit entry that is not part of a write (reveals, failed one-time passwords)."""
+def audit_call(
+    ctx: Context, ws: str, actor: str, action: str, detail: dict[str, Any]
+) -> Command | Script:
+    """An audit entry that is not part of a write (reveals, failed one-time passwords);
+    with its notice when the action notifies (one step: :data:`lua_notify.NOTE`)."""
     fields = schema.audit_fields(actor, action, ws, ctx.clock(), detail)
+    event = notice(fields)
+    if event:
+        keys = (schema.audit(ws), *notify_keys(ws))
+        return NOTE.call(keys, maxlen=schema.AUDIT_MAXLEN, audit=fields, notice=event)
     return Command(("XADD", schema.audit(ws), "MAXLEN", "~", schema.AUDIT_MAXLEN, "*", *fields))
+
+
+def wake(ws: str) -> Command:
+    """After a step that may have queued a notice: the worker's index names the workspace
+    (another slot, so a call of its own; the worker's sweep repairs a crash in between)."""
+    return Command(("ZADD", schema.NOTIFY_PENDING, 0, ws))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from policies.errors import ConfigError, KeystileError
 from policies.keys.crypto import BOUND_PREFIX, role_context, secret_context
 from policies.operations.base import Context, audit_call
+from policies.operations.notify import secret_context as webhook_context
 from policies.operations.workspaces import role_key
 from policies.storage import schema
 from policies.storage.driver import Command, Operation
@@ -86,6 +87,9 @@ def _places(ws: str) -> Operation[list[Place]]:
         for role, enc in (("pk", pk), ("sk", sk))
         if enc is not None
     ]
+    webhook = yield Command(("HGET", schema.notify(ws), "secret"))  # the signing secret
+    if webhook is not None:
+        places.append((schema.notify(ws), "secret", webhook_context(ws), schema.text(webhook)))
     cursor = "0"
     while True:
         cursor, items = yield Command(("HSCAN", schema.secrets(ws), cursor, "COUNT", 500))

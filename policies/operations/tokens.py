@@ -12,7 +12,14 @@ from policies.keys import keyformat
 from policies.keys.keyformat import KeyKind
 from policies.limits.rate_limits import Limits, owner
 from policies.operations import lifetime, token_activity
-from policies.operations.base import Context, apply_call, check_label, checked, require_workspace
+from policies.operations.base import (
+    Context,
+    apply_call,
+    check_label,
+    checked,
+    require_workspace,
+    wake,
+)
 from policies.operations.limits import check_scope
 from policies.operations.rules import require_catalog
 from policies.operations.token_filters import create_ops, revoke_ops
@@ -87,6 +94,7 @@ def create_token(
     if lifetime.refused_meanwhile(reply):
         raise KeystileError(lifetime.POLICY_CHANGED)
     checked(reply, ws)
+    yield wake(ws)
     return CreatedToken(token, info)
 
 
@@ -146,4 +154,5 @@ def revoke_token(ctx: Context, ws: str, key_id: str, *, actor: str) -> Operation
         raw = yield Command(("HGET", schema.tokens(ws), key_id))
         return schema.decode_token(raw)[0]
     checked(reply, ws)
+    yield wake(ws)
     return revoked

@@ -17,6 +17,7 @@ from policies.operations.base import (
     check_label,
     checked,
     require_workspace,
+    wake,
     write_call,
 )
 from policies.origins import normalize_origin
@@ -133,6 +134,7 @@ def reveal_sdk_key(ctx: Context, ws: str, *, actor: str) -> Operation[str]:
     key = yield from _decrypted(ctx, ws, KeyKind.SDK.value)
     kid = ctx.keyring.key_id(ctx.keyring.digest(key))
     yield audit_call(ctx, ws, actor, "sdk_key.revealed", {"key_id": kid})
+    yield wake(ws)
     return key
 
 
@@ -162,6 +164,7 @@ def _rotate(
         grace_until="" if grace_until is None else repr(grace_until),
     )
     checked(reply, ws)
+    yield wake(ws)
     return key
 
 

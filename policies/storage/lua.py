@@ -6,18 +6,24 @@ Design notes: ``docs/architecture.md``.
 from __future__ import annotations
 
 from policies.limits.counters import LEASE_STEP
+from policies.storage.lua_notify import NOTIFY, NOTIFY_KEYS
 from policies.storage.scripting import LuaScript
 
-HEAD_KEYS = ("meta", "audit")  # the workspace's meta hash, its audit stream
-HEAD_ARGS = ("ws", "channel", "maxlen", "audit")  # the audit fields: one list
-_COMMIT = """
+# The workspace's meta hash, its audit stream, its notification queue (lua_notify).
+HEAD_KEYS = ("meta", "audit", *NOTIFY_KEYS)
+HEAD_ARGS = ("ws", "channel", "maxlen", "audit", "notice")  # the audit fields: one list
+_COMMIT = (
+    NOTIFY
+    + """
 local function commit()
   local version = redis.call('HINCRBY', K.meta, 'version', 1)
   redis.call('XADD', K.audit, 'MAXLEN', '~', A.maxlen, '*', 'version', version, unpack(A.audit))
   redis.call('PUBLISH', A.channel, A.ws .. ' ' .. version)
+  notify(A.notice)
   return version
 end
 """
+)
 
 
 def write_script(

@@ -125,6 +125,18 @@ def otp_admin_sends(admin_key: str) -> str:
     return f"{PREFIX}:otp:{{{admin_key}}}:sends"
 
 
+def notify(ws: str, part: str = "") -> str:
+    """Security notifications (:mod:`policies.notify`): ``""`` the settings and counters
+    (hash), ``outbox`` (stream), ``due`` (sorted set), ``tries`` (hash), ``dead`` (list),
+    ``marks`` (hash): all in the workspace's slot."""
+    return f"{PREFIX}:{{{ws}}}:notify" + (f":{part}" if part else "")
+
+
+# Workspaces with deliveries due (score: when), one deployment-wide sorted set: the
+# notification worker's index, written after the workspace's own step (another slot).
+NOTIFY_PENDING = f"{PREFIX}:notify:pending"
+
+
 def text(value: Any) -> str:
     """Replies as ``str`` whether the client decodes responses or not."""
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)

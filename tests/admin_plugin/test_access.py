@@ -46,6 +46,11 @@ UNSAFE: list[tuple[str, str, Any]] = [
     ("POST", "api/lifetime-policy", {"max_token_days": 30}),
     ("POST", "api/tokens/revoke-unused", {"days": 90, "key_ids": ["0123456789ab"]}),
     ("POST", "api/leak-policy", {"sdk": "notify", "tokens": "notify"}),
+    ("POST", "api/notify/endpoint", {"url": "https://hooks.example.com/", "code": "123456"}),
+    ("DELETE", "api/notify/endpoint", None),
+    ("POST", "api/notify/secret", {"code": "123456"}),
+    ("POST", "api/notify/emails", {"emails": "a@b.test", "code": "123456"}),
+    ("POST", "api/notify/test", {"code": "123456"}),
 ]
 SAFE: list[tuple[str, str, Any]] = [
     ("GET", "api/catalog", None),
@@ -54,7 +59,7 @@ SAFE: list[tuple[str, str, Any]] = [
     ("GET", "panel/lifetime", None),
 ] + [
     ("GET", f"panel/{name}", None)
-    for name in ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits")
+    for name in ("tokens", "secrets", "rules", "audit", "pk-limits", "sk-limits", "notify")
 ]
 
 

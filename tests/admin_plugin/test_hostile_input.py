@@ -33,6 +33,10 @@ ROUTES = {
     "api/sdk-key/roll": ("code", "grace_seconds"),
     "api/sdk-key/restrict": ("scopes", "networks", "code"),
     "api/secrets/reveal": ("name", "code"),
+    "api/notify/endpoint": ("url", "code"),
+    "api/notify/emails": ("emails", "code"),
+    "api/notify/secret": ("code",),
+    "api/notify/test": ("code",),
 }
 # What a rejected request may still change: the audit (failed codes are logged on purpose)
 # and the one-time-password bookkeeping (a wrong code costs an attempt).

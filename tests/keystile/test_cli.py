@@ -193,6 +193,8 @@ def policy_state(client: redis.Redis) -> dict[str, object]:
                 state[key] = client.hgetall(key)
             elif kind == "set":
                 state[key] = sorted(client.smembers(key))
+            elif kind == "zset":  # the notification index (ks:notify:pending)
+                state[key] = client.zrange(key, 0, -1, withscores=True)
             else:
                 state[key] = client.get(key)
     return state

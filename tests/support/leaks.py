@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from policies.keys import keyformat
+from policies.notify import signing
 from policies.otp import codes as otp
 
 # The test mail server's own debug log: it is the recipient, it reads the mail by design.
@@ -72,3 +73,4 @@ class LeakWatch(logging.Handler):
 def install(watch: LeakWatch, monkeypatch: Any) -> None:
     monkeypatch.setattr(keyformat, "generate", watch.minted(keyformat.generate))
     monkeypatch.setattr(otp, "new_code", watch.minted(otp.new_code))
+    monkeypatch.setattr(signing, "new_secret", watch.minted(signing.new_secret))

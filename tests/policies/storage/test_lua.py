@@ -29,7 +29,14 @@ from policies.storage.scripting import LuaScript, Reply
 WS = "ws_AAAAAAAAAAAA"
 META, AUDIT, CREDS = f"ks:{{{WS}}}:meta", f"ks:{{{WS}}}:audit", f"ks:{{{WS}}}:keys"
 RULES, LIMITS = f"ks:{{{WS}}}:rules", f"ks:{{{WS}}}:limits"
-HEAD = {"ws": WS, "channel": "ks:events", "maxlen": 100, "audit": ["actor", "t", "action", "x"]}
+HEAD = {
+    "ws": WS,
+    "channel": "ks:events",
+    "maxlen": 100,
+    "audit": ["actor", "t", "action", "x"],
+    "notice": "",
+}
+NOTIFY = tuple(f"ks:{{{WS}}}:notify{part}" for part in ("", ":outbox", ":due", ":tries"))
 
 
 def call(client: redis.Redis, script: Script) -> Any:
@@ -48,7 +55,7 @@ def create(client: redis.Redis) -> Any:
     return call(
         client,
         CREATE.call(
-            (META, AUDIT, CREDS),
+            (META, AUDIT, *NOTIFY, CREDS),
             **HEAD,
             name="Acme",
             created=1.0,
@@ -72,7 +79,7 @@ def test_create_then_exists(redis_client: redis.Redis) -> None:
 def test_rotate_with_and_without_grace(redis_client: redis.Redis) -> None:
     def rotate(digest: str, grace: str) -> Any:
         args = {"role": "sk", "digest": digest, "record": "{}", "enc": "e", "grace_until": grace}
-        return call(redis_client, ROTATE_SCRIPT.call((META, AUDIT, CREDS), **HEAD, **args))
+        return call(redis_client, ROTATE_SCRIPT.call((META, AUDIT, *NOTIFY, CREDS), **HEAD, **args))
 
     assert status(rotate("x", "")) is Reply.UNKNOWN_WORKSPACE
     create(redis_client)
@@ -84,7 +91,9 @@ def test_rotate_with_and_without_grace(redis_client: redis.Redis) -> None:
 
 def test_apply_guards_changes_and_no_ops(redis_client: redis.Redis) -> None:
     def apply(*ops: tuple[str, int, str, str]) -> Any:
-        return call(redis_client, APPLY.call((META, AUDIT, RULES, CREDS), **HEAD, ops=list(ops)))
+        return call(
+            redis_client, APPLY.call((META, AUDIT, *NOTIFY, RULES, CREDS), **HEAD, ops=list(ops))
+        )
 
     assert status(apply(("SADD", 1, "a:b", ""))) is Reply.UNKNOWN_WORKSPACE
     create(redis_client)
@@ -183,7 +192,9 @@ def test_restore_exists_mismatch_and_ok(redis_client: redis.Redis) -> None:
 
     def restore(sizes: list[int]) -> Any:
         args = {"sizes": sizes, "meta_fields": ["id", WS, "name", "Acme"]}
-        return call(redis_client, RESTORE.call((META, AUDIT, *live, *staged), **HEAD, **args))
+        return call(
+            redis_client, RESTORE.call((META, AUDIT, *NOTIFY, *live, *staged), **HEAD, **args)
+        )
 
     redis_client.hset(staged[0], "d", "{}")
     redis_client.sadd(staged[1], "a:b")

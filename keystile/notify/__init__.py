@@ -1,0 +1,1 @@
+"""The notification worker (``keystile notify run``) and its ``[notify]`` settings."""

@@ -1,0 +1,254 @@
+"""The delivery worker against a real receiver (signatures checked by ``standardwebhooks``)
+and a real SMTP server: every notifiable change arrives, failures are retried with the same
+``webhook-id`` until they land or become dead letters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from admin_plugin import SmtpMailer
+from keystile.notify.worker import NotifyWorker
+from policies import PolicyStore
+from policies.notify.webhooks import Outcome
+from policies.operations import notify, notify_queue
+from policies.operations.base import apply_call
+from policies.storage.values import CreatedWorkspace
+from tests.keystile.notify.conftest import OPTIONS, worker_for
+from tests.support.admin import Inbox
+from tests.support.clock import ManualClock
+from tests.support.webhooks import Receiver, body_text
+
+
+def subscribe(store: PolicyStore, ws: str, receiver: Receiver, emails: list[str] = []) -> None:  # noqa: B006
+    receiver.secret = store.run(
+        notify.set_endpoint(store.ctx, ws, receiver.url, OPTIONS.endpoints, actor="test")
+    )
+    if emails:
+        store.run(notify.set_emails(store.ctx, ws, emails, actor="test"))
+
+
+@pytest.fixture
+def running() -> Iterator[list[NotifyWorker]]:
+    """Start workers with ``running.append(worker)``; each runs in a thread until the end."""
+    stop, threads, workers = threading.Event(), [], []
+
+    class Starter(list[NotifyWorker]):
+        def append(self, worker: NotifyWorker) -> None:
+            thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+            thread.start()
+            threads.append(thread)
+            super().append(worker)
+
+    yield Starter(workers)
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+
+
+def test_every_notifiable_change_arrives_signed_and_by_mail(
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    receiver: Receiver,
+    mailer: SmtpMailer,
+    smtp: tuple[Inbox, int],
+) -> None:
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver, ["ops@acme.test"])
+    created = store.create_token(ws, "ci", actor="admin:alice@acme.test")
+    store.revoke_token(ws, created.info.key_id, actor="admin:alice@acme.test")
+    store.reveal_sdk_key(ws, actor="admin:alice@acme.test")
+    new_sdk = store.roll_sdk_key(ws, actor="admin:alice@acme.test")
+    new_pk = store.rotate_publishable_key(ws, actor="admin:alice@acme.test")
+    store.audit(ws, "leak-report:github", "key.leaked", {"key_id": "abc", "url": "https://x"})
+    worker = worker_for(store, mailer)
+    while worker.tick():
+        pass
+    got = receiver.take(6)
+    assert receiver.types(got) == [
+        "token.created",
+        "token.revoked",
+        "sdk_key.revealed",
+        "sdk_key.rolled",
+        "publishable_key.rotated",
+        "key.leaked",
+    ]
+    assert len({d.msg_id for d in got}) == 6 and receiver.forged == 0
+    assert got[0].event["data"]["key_id"] == created.info.key_id
+    assert all(d.event["data"]["workspace_id"] == ws for d in got)
+    for secret in (created.token, workspace.sdk_key, new_sdk, new_pk, workspace.publishable_key):
+        assert all(secret not in body_text(d) for d in got)  # key ids only
+    inbox = smtp[0]
+    subjects = [inbox.next().get("Subject", "") for _ in range(6)]
+    assert "a token was created" in subjects[0] and "reported leaked" in subjects[5]
+    state = store.run(notify.settings(store.ctx, ws))
+    assert state.pending == 0 and state.channels["webhook"].delivered == 6
+    assert state.channels["mail"].delivered == 6
+
+
+def test_a_workspace_without_channels_queues_nothing(
+    store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    store.create_token(workspace.workspace_id, "ci", actor="test")
+    assert store.run(notify.settings(store.ctx, workspace.workspace_id)).pending == 0
+
+
+def test_a_receiver_down_for_a_while_gets_every_event_after_it_returns(
+    live: PolicyStore,
+    workspace: CreatedWorkspace,
+    receiver: Receiver,
+    running: list[NotifyWorker],
+) -> None:
+    ws = workspace.workspace_id
+    subscribe(live, ws, receiver)
+    receiver.stop()
+    ids = [live.create_token(ws, f"t{i}", actor="test").info.key_id for i in range(5)]
+    worker = worker_for(live)
+    while live.run(notify.settings(live.ctx, ws)).channels["webhook"].status == "":
+        worker.tick()  # tries, fails, schedules a retry: no sleep, the retry is due soon
+    failed = live.run(notify.settings(live.ctx, ws)).channels["webhook"]
+    assert failed.status == "failed" and "refused" in failed.error and failed.next_retry
+    receiver.start()
+    running.append(worker_for(live))
+    running.append(worker_for(live))  # two workers: leases keep them from racing
+    got = receiver.take(5)
+    assert sorted(d.event["data"]["key_id"] for d in got) == sorted(ids)
+    assert len({d.msg_id for d in got}) == 5
+
+
+def test_a_failing_endpoint_ends_as_a_dead_letter(
+    live: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver
+) -> None:
+    ws = workspace.workspace_id
+    subscribe(live, ws, receiver)
+    receiver.status = 500
+    live.create_token(ws, "ci", actor="test")
+    worker = worker_for(live, max_attempts=3)
+    while live.run(notify.settings(live.ctx, ws)).dead == 0:
+        worker.tick()
+    state = live.run(notify.settings(live.ctx, ws))
+    assert state.pending == 0 and state.channels["webhook"].status == "500"
+    [letter] = state.dead_letters
+    assert letter["type"] == "token.created" and letter["tries"] == 3
+    assert letter["error"] == "HTTP 500"
+
+
+def test_the_queue_is_bounded_and_counts_what_it_drops(
+    store: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver
+) -> None:
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver)
+    for _ in range(1003):
+        store.reveal_sdk_key(ws, actor="test")
+    state = store.run(notify.settings(store.ctx, ws))
+    assert state.pending == 1000 and state.dropped == 3
+
+
+def test_retries_back_off_exponentially_with_jitter(store: PolicyStore) -> None:
+    worker = worker_for(store, retry_base=10, retry_cap=300)
+    for tries, full in ((1, 10), (2, 20), (3, 40), (6, 300), (20, 300)):
+        waits = [worker.backoff(tries) for _ in range(50)]
+        assert all(full / 2 <= w <= full for w in waits)
+        assert len(set(waits)) > 1
+
+
+def test_the_index_is_repaired_by_the_sweep(
+    store: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver
+) -> None:
+    """A crash between a step and its index write: the worker's sweep finds the queue."""
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver)
+    store.create_token(ws, "ci", actor="test")
+    store.client.delete("ks:notify:pending")
+    assert store.run(notify_queue.due_workspaces(store.ctx, 10)) == []
+    worker = worker_for(store)
+    worker.tick()
+    assert receiver.types(receiver.take(1)) == ["token.created"]
+
+
+def test_deliveries_a_lease_cannot_cover_are_given_back_untried(
+    store: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver, clock: ManualClock
+) -> None:
+    """A worker whose lease would run out before a delivery's bound hands it back, untried
+    (no try counted), rather than race the worker that would take it over."""
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver)
+    store.create_token(ws, "one", actor="test")
+    store.create_token(ws, "two", actor="test")
+    worker = worker_for(store, timeout=4, lease=12.5)  # one delivery's bound: 3 x 4 s
+    attempt = worker.attempt
+
+    def slow(*args: Any) -> Outcome:  # each delivery takes 5 s of the store's clock
+        clock.advance(5)
+        return attempt(*args)
+
+    worker.attempt = slow  # type: ignore[method-assign]
+    assert worker.deliver(ws) == 2  # claimed two, tried one, gave one back
+    assert [d.event["data"]["name"] for d in receiver.take(1)] == ["one"]
+    assert store.run(notify.settings(store.ctx, ws)).pending == 1
+    assert store.client.hlen(f"ks:{{{ws}}}:notify:tries") == 0  # no try counted
+    worker.deliver(ws)
+    assert [d.event["data"]["name"] for d in receiver.take(1)] == ["two"]
+
+
+def test_a_notice_from_any_write_step_is_picked_up_at_once(
+    live: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver
+) -> None:
+    """A write step that queues a notice but skips the index (another session's operation,
+    or a crash just after the step): the events channel's hint brings the worker at once,
+    long before its sweep."""
+    ws = workspace.workspace_id
+    subscribe(live, ws, receiver)
+    worker = worker_for(live, sweep_interval=3600, poll=30)
+    worker.tick()  # its first sweep, done: the next is an hour away
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert worker.hints.subscribed.wait(10)
+        ops = [("HSET", f"ks:{{{ws}}}:keys", "leaked-digest", "{}")]
+        reply = live.run(
+            _one(
+                apply_call(
+                    live.ctx, ws, ops, actor="t", action="key.leaked", detail={"key_id": "k1"}
+                )
+            )
+        )
+        assert int(reply[0]) > 0
+        assert receiver.types(receiver.take(1, timeout=10)) == ["key.leaked"]
+    finally:
+        stop.set()
+        worker.hints.wake.set()
+        thread.join(10)
+
+
+def _one(call: Any) -> Any:
+    reply = yield call
+    return reply
+
+
+def test_a_refused_mail_is_retried_and_shown(
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    mailer: SmtpMailer,
+    smtp: tuple[Inbox, int],
+    clock: ManualClock,
+) -> None:
+    ws = workspace.workspace_id
+    store.run(notify.set_emails(store.ctx, ws, ["ops@acme.test"], actor="test"))
+    inbox = smtp[0]
+    inbox.refuse_with = "550 mailbox unavailable"
+    store.create_token(ws, "ci", actor="test")
+    worker = worker_for(store, mailer)
+    worker.tick()
+    mail = store.run(notify.settings(store.ctx, ws)).channels["mail"]
+    assert mail.status == "failed" and mail.next_retry is not None
+    assert mail.error == "mail not sent: the mail server refused the address (SMTP 550)"
+    inbox.refuse_with = None
+    clock.advance(1)  # the retry is due (the store's clock)
+    worker.tick()
+    assert "a token was created" in inbox.next().get("Subject", "")
+    assert store.run(notify.settings(store.ctx, ws)).channels["mail"].status == "ok"
