@@ -20,7 +20,14 @@ from policies.errors import InvalidKey, KeystileError, StoreUnavailable, Unknown
 from policies.keys import keyformat
 from policies.keys.keyformat import KeyKind
 from policies.leaks.policy import LeakPolicy, LeakRecord, Outcome, Sighting
-from policies.operations.base import Context, apply_call, audit_call, checked, require_workspace
+from policies.operations.base import (
+    Context,
+    apply_call,
+    audit_call,
+    checked,
+    require_workspace,
+    wake,
+)
 from policies.operations.tokens import revoke_token
 from policies.operations.workspaces import roll_sdk_key
 from policies.storage import schema
@@ -129,6 +136,7 @@ def report(ctx: Context, key: str, sighting: Sighting) -> Operation[Outcome]:
             audit_call(ctx, ws, actor, LEAKED, detail),
         )
     )
+    yield wake(ws)  # the notification worker's index (policies.operations.base.wake)
     return outcome
 
 

@@ -13,8 +13,10 @@ import pytest
 from admin_plugin import SmtpMailer
 from keystile.notify.worker import NotifyWorker
 from policies import PolicyStore
+from policies.leaks.policy import LeakPolicy, Sighting
+from policies.leaks.policy import Outcome as Leak
 from policies.notify.webhooks import Outcome
-from policies.operations import notify, notify_queue
+from policies.operations import leaks, notify, notify_queue
 from policies.operations.base import apply_call
 from policies.storage.values import CreatedWorkspace
 from tests.keystile.notify.conftest import OPTIONS, worker_for
@@ -252,3 +254,39 @@ def test_a_refused_mail_is_retried_and_shown(
     worker.tick()
     assert "a token was created" in inbox.next().get("Subject", "")
     assert store.run(notify.settings(store.ctx, ws)).channels["mail"].status == "ok"
+
+
+def test_a_leak_report_tells_the_workspace_what_it_did(
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    receiver: Receiver,
+    mailer: SmtpMailer,
+    smtp: tuple[Inbox, int],
+) -> None:
+    """Issue 27 end to end in the store: a verified report's action and its ``key.leaked``
+    arrive signed and by mail, with where the key was found and never the key."""
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver, ["ops@acme.test"])
+    token = store.create_token(ws, "ci", actor="admin:alice@acme.test")
+    store.run(leaks.set_policy(store.ctx, ws, LeakPolicy(sdk="notify"), actor="test"))
+    seen = Sighting("github", "https://github.com/acme/app/blob/abc/.env", "content")
+    assert store.run(leaks.report(store.ctx, token.token, seen)) is Leak.REVOKED
+    assert store.run(leaks.report(store.ctx, workspace.sdk_key, seen)) is Leak.NOTIFIED
+    assert store.run(leaks.report(store.ctx, token.token, seen)) is Leak.REPEAT
+    worker = worker_for(store, mailer)
+    while worker.tick():
+        pass
+    got = receiver.take(4)
+    assert receiver.types(got) == ["token.created", "token.revoked", "key.leaked", "key.leaked"]
+    leaked = [d.event["data"] for d in got[2:]]
+    assert [(e["key_id"], e["kind"]) for e in leaked] == [
+        (token.info.key_id, "tk"),
+        (store.ctx.keyring.key_id(store.ctx.keyring.digest(workspace.sdk_key)), "sk"),
+    ]
+    assert [e.get("action") for e in leaked] == ["revoked", "notified"]
+    assert all(e.get("location") == seen.where for e in leaked)
+    for secret in (token.token, workspace.sdk_key):
+        assert all(secret not in body_text(d) for d in got)
+    subjects = [smtp[0].next().get("Subject", "") for _ in range(4)]
+    assert sum("reported leaked" in s for s in subjects) == 2
+    assert receiver.deliveries.empty()  # the repeat told no one again
