@@ -75,35 +75,51 @@ def _args(call: Command | Script, by_sha: bool) -> tuple[Any, ...]:
     return call.args if isinstance(call, Command) else call.command(by_sha=by_sha)
 
 
-def _execute(client: redis.Redis, call: Call, by_sha: bool = True) -> Any:
+def _execute(client: redis.Redis, call: Call) -> Any:
     """One call; a script the server lacks (first use, SCRIPT FLUSH, a restart) is sent
-    again as its text: the one place that EVALSHA falls back to EVAL."""
-    try:
-        if not isinstance(call, Batch):
-            return client.execute_command(*_args(call, by_sha))
-        pipe = client.pipeline(transaction=False)
-        for command in call.commands:
-            pipe.execute_command(*_args(command, by_sha))
-        return pipe.execute()
-    except NoScriptError:
-        if not by_sha:
-            raise
-        return _execute(client, call, by_sha=False)
+    again as its text: the one place that EVALSHA falls back to EVAL. In a batch only the
+    scripts that missed are sent again: its other calls ran, and must not run twice."""
+    if not isinstance(call, Batch):
+        try:
+            return client.execute_command(*_args(call, by_sha=True))
+        except NoScriptError:
+            return client.execute_command(*_args(call, by_sha=False))
+    pipe = client.pipeline(transaction=False)
+    for command in call.commands:
+        pipe.execute_command(*_args(command, by_sha=True))
+    replies = list(pipe.execute(raise_on_error=False))
+    for i in _missed(replies):
+        replies[i] = client.execute_command(*_args(call.commands[i], by_sha=False))
+    return _checked(replies)
 
 
-async def _execute_async(client: redis.asyncio.Redis, call: Call, by_sha: bool = True) -> Any:
+async def _execute_async(client: redis.asyncio.Redis, call: Call) -> Any:
     """:func:`_execute` for an asyncio client."""
-    try:
-        if not isinstance(call, Batch):
-            return await client.execute_command(*_args(call, by_sha))
-        pipe = client.pipeline(transaction=False)
-        for command in call.commands:
-            pipe.execute_command(*_args(command, by_sha))
-        return await pipe.execute()
-    except NoScriptError:
-        if not by_sha:
-            raise
-        return await _execute_async(client, call, by_sha=False)
+    if not isinstance(call, Batch):
+        try:
+            return await client.execute_command(*_args(call, by_sha=True))
+        except NoScriptError:
+            return await client.execute_command(*_args(call, by_sha=False))
+    pipe = client.pipeline(transaction=False)
+    for command in call.commands:
+        pipe.execute_command(*_args(command, by_sha=True))
+    replies = list(await pipe.execute(raise_on_error=False))
+    for i in _missed(replies):
+        replies[i] = await client.execute_command(*_args(call.commands[i], by_sha=False))
+    return _checked(replies)
+
+
+def _missed(replies: list[Any]) -> list[int]:
+    """The places in a batch's replies of scripts the server lacked."""
+    return [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+
+
+def _checked(replies: list[Any]) -> list[Any]:
+    """A batch's replies, or its first error raised (as a pipeline raises it)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 def _thrown(exc: Exception) -> Exception:
