@@ -39,7 +39,10 @@ class Hints:
     def listen(self, stop: threading.Event) -> None:
         """Until ``stop``: subscribe, collect, resubscribe after a connection is lost."""
         while not stop.is_set():
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            # redis 5.0.1 (the floor) leaves the sync pubsub() untyped
+            pubsub = self.client.pubsub(  # type: ignore[no-untyped-call,unused-ignore]
+                ignore_subscribe_messages=True
+            )
             try:
                 pubsub.subscribe(schema.EVENTS_CHANNEL)
                 pubsub.get_message(timeout=5)  # the confirmation: hints flow from here
