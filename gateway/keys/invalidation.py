@@ -119,11 +119,13 @@ class Invalidation:
                 extra={"event": "gateway.resubscribed", "dropped": dropped},
             )
         self.subscriptions += 1
+        # Caught up before it counts as subscribed: whoever waits for the subscription
+        # (start-up, operators, tests) then finds this catch-up's store calls done.
+        await self.on_subscribed()  # e.g. the catalog may have changed while we were away
         self.attempts += 1
         if not self.subscribed:
             self.subscribed = True
             self.metrics.subscribed.inc()
-        await self.on_subscribed()  # e.g. the catalog may have changed while we were away
         self._notify()
 
     def reset(self) -> None:

@@ -80,8 +80,10 @@ def timer() -> ManualClock:
 
 @pytest.fixture
 async def quiet(
-    make_gate: Factory, store: PolicyStore, timer: ManualClock
+    make_gate: Factory, store: PolicyStore, timer: ManualClock, workspace: CreatedWorkspace
 ) -> AsyncIterator[KeyGateMiddleware]:
+    """Subscribed after the workspace was written: none of its creation's events can reach
+    the gateway mid-test (an event clears the unknown keys and evicts the workspace's)."""
     gate = make_gate(timer=timer, **QUIET)
     await gate.start()
     assert await gate.invalidation.wait_subscribed(10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -127,6 +128,28 @@ async def test_resubscription_clears_the_cache(
         lambda: events_only.invalidation.subscriptions >= 2, 10
     )
     assert len(events_only.cache) == 0
+
+
+async def test_a_subscription_counts_only_once_caught_up(
+    events_only: KeyGateMiddleware, redis_client: redis.Redis
+) -> None:
+    """Whoever waits for the subscription finds its catch-up (script, catalog) done: a
+    start-up that returned mid catch-up let its store calls land in the caller's time."""
+    invalidation = events_only.invalidation
+    entered, release = asyncio.Event(), asyncio.Event()
+    catch_up = invalidation.on_subscribed
+
+    async def held() -> None:
+        entered.set()
+        await release.wait()
+        await catch_up()
+
+    invalidation.on_subscribed = held
+    kill_pubsub(redis_client)
+    await asyncio.wait_for(entered.wait(), 10)
+    assert not invalidation.subscribed  # connected again, not caught up yet
+    release.set()
+    assert await invalidation.wait_subscribed(10)
 
 
 def with_uncatalogued_open(catalog: Catalog) -> dict[str, Any]:
