@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from policies import Catalog, KeystileError, PolicyStore
-from policies.storage import schema
+from policies.storage import audit_fields, schema
 from policies.storage.connections import sync_client
 from policies.storage.values import CreatedWorkspace
 from policies.times import MAX_LIFETIME_SECONDS, format_time
@@ -80,8 +80,8 @@ def test_audit_fields_are_bounded_and_free_of_control_characters(
     [raw] = redis_client.xrevrange(schema.audit(ws), count=1)
     fields = raw[1]
     assert all(c.isprintable() for value in fields.values() for c in value)
-    assert len(fields["actor"]) <= schema.MAX_AUDIT_TEXT
-    assert len(fields["detail"]) <= schema.MAX_AUDIT_DETAIL + 50
+    assert len(fields["actor"]) <= audit_fields.MAX_AUDIT_TEXT
+    assert len(fields["detail"]) <= audit_fields.MAX_AUDIT_DETAIL + 50
     entry = store.audit_tail(ws, 1)[0]
     assert "\n" not in entry.actor and all(
         c.isprintable() for k, v in entry.detail.items() for c in k + str(v)
@@ -99,10 +99,10 @@ def test_audit_of_a_megabyte_or_a_self_sharing_detail_stays_bounded_at_the_store
     store.audit(ws, "a" * 1_000_000, "b" * 1_000_000, {"deep": shared, "big": "c" * 1_000_000})
     [raw] = redis_client.xrevrange(schema.audit(ws), count=1)
     fields = raw[1]
-    assert len(fields["actor"]) == schema.MAX_AUDIT_TEXT
+    assert len(fields["actor"]) == audit_fields.MAX_AUDIT_TEXT
     assert len(fields["action"]) == 64
-    assert len(fields["detail"]) <= schema.MAX_AUDIT_DETAIL + 50
-    assert sum(len(k) + len(v) for k, v in fields.items()) < 3 * schema.MAX_AUDIT_DETAIL
+    assert len(fields["detail"]) <= audit_fields.MAX_AUDIT_DETAIL + 50
+    assert sum(len(k) + len(v) for k, v in fields.items()) < 3 * audit_fields.MAX_AUDIT_DETAIL
     json.loads(fields["detail"])
 
 
