@@ -109,12 +109,12 @@ def test_audit_of_a_megabyte_or_a_self_sharing_detail_stays_bounded_at_the_store
 def test_catalog_loads_are_audited_in_the_deployment_stream(
     store: PolicyStore, catalog: Catalog
 ) -> None:
-    before = store.deployment_audit_tail(10)
+    before = store.deployment.audit_tail(10)
     store.save_catalog(catalog, actor="cli")  # unchanged: no entry
-    assert store.deployment_audit_tail(10) == before
+    assert store.deployment.audit_tail(10) == before
     smaller = Catalog.from_dict({"modules": {"x": {"functionalities": {"y": {"routes": []}}}}})
     store.save_catalog(smaller, actor="cli")
-    entry = store.deployment_audit_tail(1)[0]
+    entry = store.deployment.audit_tail(1)[0]
     assert (entry.actor, entry.action) == ("cli", "catalog.loaded")
     assert entry.detail == {
         "fingerprint": smaller.fingerprint(),
