@@ -3,6 +3,7 @@ the workspace a script call acts on, and the answer to a visitor the page refuse
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import abort, g, redirect, request
@@ -10,8 +11,9 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
 from admin_plugin.identity import AdminIdentity, CurrentAdmin
-from admin_plugin.problems import bad_request, forbidden
+from admin_plugin.problems import bad_request, forbidden, from_exception
 from admin_plugin.views.base import SAFE_METHODS, check_csrf, csrf_problem
+from policies.errors import KeystileError
 
 _ADMIN = "_keystile_admin"
 
@@ -59,6 +61,18 @@ class PageAccess:
         if self.login_url and self.identity() is None:
             return redirect(f"{self.login_url}?{urlencode({'next': request.full_path})}")
         abort(403)
+
+    def admit(self, view: Any, name: str, /, **kwargs: Any) -> ResponseReturnValue | None:
+        """Flask-Admin's ``_handle_view``: None lets the request through. The view's own
+        ``is_accessible`` decides (a host's subclass may tighten it), then the CSRF token."""
+        try:
+            accessible = view.is_accessible()
+        except KeystileError as exc:  # the host's identity is unusable (e.g. a bad email)
+            return from_exception(exc).response()
+        if not accessible:
+            refused: ResponseReturnValue = view.inaccessible_callback(name, **kwargs)
+            return refused
+        return self.csrf_refusal()
 
     @staticmethod
     def csrf_error(error: CSRFError) -> ResponseReturnValue:

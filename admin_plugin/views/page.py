@@ -18,7 +18,6 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 
 from admin_plugin.identity import AdminIdentity, CurrentAdmin
 from admin_plugin.otp_flow import OtpFlow
-from admin_plugin.problems import from_exception
 from admin_plugin.views.access import PageAccess
 from admin_plugin.views.base import harden, json_body, route, run_view
 from admin_plugin.views.index import IndexPage
@@ -33,7 +32,6 @@ from admin_plugin.views.restrictions import RestrictionActions
 from admin_plugin.views.tokens import TokenActions
 from admin_plugin.views.usage import UsageActions
 from policies import PolicyStore
-from policies.errors import KeystileError
 from policies.notify.endpoints import EndpointPolicy
 
 
@@ -116,13 +114,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
         return self.access.refusal(name in self.html_views)
 
     def _handle_view(self, name: str, /, **kwargs: Any) -> ResponseReturnValue | None:
-        try:
-            accessible = self.is_accessible()
-        except KeystileError as exc:  # the host's identity is unusable (e.g. a bad email)
-            return from_exception(exc).response()
-        if not accessible:
-            return self.inaccessible_callback(name, **kwargs)
-        return self.access.csrf_refusal()
+        return self.access.admit(self, name, **kwargs)
 
     def _run_view(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return run_view(self, fn, fn.__name__ in self.html_views, *args, **kwargs)
