@@ -76,7 +76,7 @@ class KeystileAdmin:
         if EXTENSION in app.extensions:
             raise ConfigError("Keystile's admin plugin is already set up on this app")
         with contextlib.suppress(StoreUnavailable):  # Redis away: the page answers 503
-            self.store.check_digest_secret()  # changed: one clear error, not 401s later
+            self.store.deployment.check_digest_secret()  # changed: one clear error, not 401s later
         if not app.secret_key or len(app.secret_key) < MIN_SECRET_KEY:
             # It signs the session that holds the admin's CSRF secret: guessable, forgeable.
             raise ConfigError(

@@ -99,7 +99,7 @@ class OtpFlow:
         """Issue and mail a code; raises OtpThrottled, MailError (nothing left behind).
         ``bound``: what else the code is bound to (it verifies only with the same);
         ``detail``: a line for the mail naming it (a token's name and expiry)."""
-        issued = self.store.issue_otp(ws, admin.id, action, policy=self.policy, bound=bound)
+        issued = self.store.otp.issue(ws, admin.id, action, policy=self.policy, bound=bound)
         minutes = round(self.policy.ttl_seconds / 60)
         body = (
             f"Hello {admin.name or admin.email},\n\n"
@@ -114,7 +114,7 @@ class OtpFlow:
         try:
             self.mailer.send(admin.email, f"{self.product} verification code", body)
         except Exception as exc:  # any mailer's failure, the host's own included
-            self.store.cancel_otp(issued)
+            self.store.otp.cancel(issued)
             self.store.audit(ws, admin.actor, "otp.mail_failed", {"for": action})
             if isinstance(exc, MailError):
                 log.warning("one-time password mail to admin %s failed: %s", admin.id, exc)
@@ -137,4 +137,4 @@ class OtpFlow:
         code = normalize_code(typed)
         if code is None:
             raise BadCode("Enter the 6-digit code from the email.")
-        self.store.verify_otp(ws, admin.id, action, code, actor=admin.actor, bound=bound)
+        self.store.otp.verify(ws, admin.id, action, code, actor=admin.actor, bound=bound)

@@ -87,7 +87,7 @@ def allowed(first: float, last: float, spent: int, limit: int = LIMIT, window: i
 
 def _key(env: BenchEnv, name: str, limit: str = f"{LIMIT}/{WINDOW}s") -> str:
     created = env.store.create_workspace(name, actor=ACTOR)
-    env.store.set_limits(created.workspace_id, "pk", [limit], actor=ACTOR)
+    env.store.limits.replace(created.workspace_id, "pk", [limit], actor=ACTOR)
     return created.publishable_key
 
 
@@ -150,7 +150,7 @@ async def redis_down(env: BenchEnv) -> tuple[list[int], str]:
         store.save_catalog(env.catalog)
         created = store.create_workspace("(e) Redis down", actor=ACTOR)
         limit = f"{LIMIT}/{DOWN_WINDOW}s"
-        store.set_limits(created.workspace_id, "pk", [limit], actor=ACTOR)
+        store.limits.replace(created.workspace_id, "pk", [limit], actor=ACTOR)
         key = created.publishable_key
         async with uvicorn_servers(env, "gateway", 4, redis_url=url) as servers:
             await _next_window(DOWN_WINDOW)

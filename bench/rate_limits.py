@@ -46,7 +46,7 @@ async def run(
     await _shapes(env, result, shape_runs)
     limited = env.store.create_workspace("Limited", actor=ACTOR)
     ws = limited.workspace_id
-    env.store.set_limits(ws, "pk", [f"{QUOTA}/{WINDOW}s"], actor=ACTOR)
+    env.store.limits.replace(ws, "pk", [f"{QUOTA}/{WINDOW}s"], actor=ACTOR)
     statuses, started, ended, commands = await _accuracy(env, limited.publishable_key, seconds)
     admitted = statuses.count(200)
     buckets = range(int(started // WINDOW), int(ended // WINDOW) + 1)
@@ -70,7 +70,7 @@ async def run(
         f"client's 200s; other answers: {sorted(set(statuses) - {200, 429})}"
     )
     generous = env.store.create_workspace("Limited, never reached", actor=ACTOR)
-    env.store.set_limits(generous.workspace_id, "pk", ["1000000000/day"], actor=ACTOR)
+    env.store.limits.replace(generous.workspace_id, "pk", ["1000000000/day"], actor=ACTOR)
     delta, with_limit, without = await _cost(env, generous.publishable_key, rounds, per_round)
     result.row(
         "cost: hit, limited - unlimited key: us/request",

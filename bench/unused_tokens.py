@@ -52,13 +52,13 @@ def main() -> None:
         store = env.store
 
         def page() -> int:
-            return len(store.unused_tokens(ws, 90).items)
+            return len(store.lifetime.unused(ws, 90).items)
 
         env.client.delete(schema.token_activity(ws))  # as a deployment from before the index
         start = time.perf_counter()
         found = page()
         built = (time.perf_counter() - start) * 1000
-        unused = store.unused_tokens(ws, 90)
+        unused = store.lifetime.unused(ws, 90)
         client = admin_app(store, ws, 50).test_client()
 
         def get(url: str) -> Callable[[], int]:
@@ -88,7 +88,7 @@ def main() -> None:
             print(f"{label:62} {shown:>10} {median:>10.1f} {p95:>8.1f}")
         assert found == len(unused.items) == 50
         start = time.perf_counter()
-        done = store.revoke_unused_tokens(ws, [t.key_id for t in unused.items], 90, actor="bench")
+        done = store.lifetime.revoke_unused(ws, [t.key_id for t in unused.items], 90, actor="bench")
         revoke = (time.perf_counter() - start) * 1000
         assert len(done.revoked) == 50
         print(f"{'store: confirmed revoke of the 50 shown (once)':62} {'-':>10} {revoke:>10.1f}")

@@ -21,8 +21,8 @@ from gateway.keys.checks import KeyChecks
 from gateway.keys.client_address import ClientAddress
 from gateway.keys.resolver import KeyResolver
 from gateway.metrics import GatewayMetrics
+from gateway.refusals.answers import Problems
 from gateway.refusals.preflight import InnerCors, Preflight
-from gateway.refusals.problems import Problems
 from gateway.refusals.refuser import Refuser
 from gateway.runtime.runtime import Runtime
 from policies.catalog.catalog import Catalog

@@ -7,7 +7,8 @@ like), :mod:`policies.keys.crypto` (digests and encryption), :mod:`policies.cata
 :mod:`policies.storage.async_store` (asynchronous reader).
 """
 
-from policies.catalog.catalog import Catalog, Functionality, Module
+from policies.catalog.catalog import Catalog
+from policies.catalog.modules import Functionality, Module
 from policies.catalog.routes import RouteEntry
 from policies.catalog.rules import WILDCARD, Rule
 from policies.errors import (

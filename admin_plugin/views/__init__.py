@@ -1,7 +1,8 @@
 """The Tokens view (:mod:`.page`), one Flask-Admin view with collaborators: :mod:`.keys` (SDK
 and publishable keys, rules), :mod:`.tokens` (tokens and secrets), :mod:`.limits` (rate
 limits of all three), :mod:`.usage` (charts, a rule's impact), :mod:`.panels` (the page's
-lists), :mod:`.listing` (their pages and filters); :mod:`.base` holds what they share.
+lists), :mod:`.listing` (their pages and filters), :mod:`.index` (the page's context),
+:mod:`.access` (who may use the page); :mod:`.base` holds what they share.
 
 Design notes: ``docs/architecture.md``.
 """

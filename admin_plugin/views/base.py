@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 from flask import Response, current_app, json, request
 from flask_admin import expose
 from flask_wtf.csrf import CSRFError, same_origin, validate_csrf
+from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
-from admin_plugin.problems import Problem, bad_request
+from admin_plugin.problems import Problem, bad_request, from_exception
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -120,3 +121,16 @@ def text(body: dict[str, Any], name: str, label: str, *, required: bool = True) 
 
 def answer(data: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(data), status=status, mimetype="application/json")
+
+
+def run_view(view: Any, fn: Callable[..., Any], html: bool, *args: Any, **kwargs: Any) -> Any:
+    """Run a route of ``view``: a script's call that fails gets its problem document (an
+    HTML page's failure, like Flask's own HTTP errors, propagates)."""
+    try:
+        return fn(view, *args, **kwargs)
+    except HTTPException:
+        raise
+    except Exception as exc:
+        if html:
+            raise
+        return from_exception(exc).response()

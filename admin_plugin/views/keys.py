@@ -59,9 +59,9 @@ class KeyActions:
         action, bound, detail = body.get("action"), "", ""
         if action == "secret.reveal":
             name = text(body, "name", "Secret name")
-            if SECRET_NAME_RE.fullmatch(name) is None or name not in self.store.list_secrets(ws):
+            if SECRET_NAME_RE.fullmatch(name) is None or name not in self.store.secrets.names(ws):
                 raise not_found(f"There is no secret named {name!r}.")
-            action, bound = secret_reveal(name), self.store.secret_version(ws, name)
+            action, bound = secret_reveal(name), self.store.secrets.version(ws, name)
         elif action == TOKEN_CREATE:  # the code mints only the token of this form
             form = token_form(self.store, body)
             bound, detail = form.binding(self.store.ctx.keyring), form.describe()

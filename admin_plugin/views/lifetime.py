@@ -61,7 +61,7 @@ def _key_ids(body: dict[str, Any]) -> list[str]:
 def check_new_token(store: PolicyStore, ws: str, expires: float | None) -> None:
     """A new token's expiry against the policy (a 422 problem if outside it), checked
     before a code is mailed for it; the store checks again as it creates the token."""
-    store.lifetime_policy(ws).check_new(expires, store.ctx.clock())
+    store.lifetime.policy(ws).check_new(expires, store.ctx.clock())
 
 
 class LifetimeActions:
@@ -74,8 +74,8 @@ class LifetimeActions:
         days = unused_days(args, strict=strict)
         return {
             "ws": ws,
-            "policy": self.store.lifetime_policy(ws),
-            "unused": self.store.unused_tokens(ws, days, limit=UNUSED_PER_PAGE),
+            "policy": self.store.lifetime.policy(ws),
+            "unused": self.store.lifetime.unused(ws, days, limit=UNUSED_PER_PAGE),
             "days": days,
             "max_days": MAX_DAYS,
             "activity": activity,
@@ -85,7 +85,7 @@ class LifetimeActions:
     def set_policy(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
         """``{max_token_days: days or null, require_expiry: bool}``."""
         policy = _policy(body)
-        _, changed = self.store.set_lifetime_policy(ws, policy, actor=admin.actor)
+        _, changed = self.store.lifetime.set_policy(ws, policy, actor=admin.actor)
         return answer({**policy.as_dict(), "description": policy.describe(), "changed": changed})
 
     def revoke_unused(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
@@ -94,7 +94,7 @@ class LifetimeActions:
             days = check_days(body.get("days"), "'Unused for'")
         except KeystileError as exc:
             raise bad_request(f"{exc}.") from None
-        done = self.store.revoke_unused_tokens(ws, _key_ids(body), days, actor=admin.actor)
+        done = self.store.lifetime.revoke_unused(ws, _key_ids(body), days, actor=admin.actor)
         return answer(
             {
                 "days": done.days,

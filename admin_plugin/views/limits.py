@@ -112,7 +112,7 @@ class LimitActions:
         owner = owner_of(text(body, "key", "Key"))
         scope = check_scope_text(body.get("scope"))
         checked = parse_limits(body.get("limits"))
-        now = self.store.set_limits(ws, owner, checked, scope=scope, actor=admin.actor)
+        now = self.store.limits.replace(ws, owner, checked, scope=scope, actor=admin.actor)
         return answer(
             {
                 "key": body["key"],
@@ -125,5 +125,5 @@ class LimitActions:
 
     def remove_limits(self, admin: AdminIdentity, ws: str, key: str, scope: str) -> Response:
         """Lift one scope's limits; 404 if it had none."""
-        now = self.store.remove_limits(ws, owner_of(key), scope=scope, actor=admin.actor)
+        now = self.store.limits.remove(ws, owner_of(key), scope=scope, actor=admin.actor)
         return answer({"key": key, "removed": scope, "all": now.describe()})

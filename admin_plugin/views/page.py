@@ -10,47 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import Response, abort, g, redirect, request, session
+from flask import Response, request
 from flask.typing import ResponseReturnValue
 from flask_admin import BaseView
 from flask_wtf.csrf import CSRFError, generate_csrf
-from werkzeug.exceptions import HTTPException
 
 from admin_plugin.identity import AdminIdentity, CurrentAdmin
 from admin_plugin.otp_flow import OtpFlow
-from admin_plugin.problems import bad_request, forbidden, from_exception, not_found
-from admin_plugin.views.base import (
-    SAFE_METHODS,
-    check_csrf,
-    csrf_problem,
-    harden,
-    json_body,
-    route,
-)
-from admin_plugin.views.keys import GRACE_CHOICES, KeyActions
+from admin_plugin.views.access import PageAccess
+from admin_plugin.views.base import harden, json_body, route, run_view
+from admin_plugin.views.index import IndexPage
+from admin_plugin.views.keys import KeyActions
 from admin_plugin.views.leaks import LeakActions
 from admin_plugin.views.lifetime import LifetimeActions
 from admin_plugin.views.limits import LimitActions
 from admin_plugin.views.notify import ACTIONS as NOTIFY_ACTIONS
 from admin_plugin.views.notify import NotifyActions
-from admin_plugin.views.panels import (
-    AUDIT_PER_PAGE,
-    PANELS,
-    TEMPLATES,
-    TOKENS_PER_PAGE,
-    Panels,
-)
+from admin_plugin.views.panels import AUDIT_PER_PAGE, TOKENS_PER_PAGE, Panels
 from admin_plugin.views.restrictions import RestrictionActions
 from admin_plugin.views.tokens import TokenActions
-from admin_plugin.views.usage import RANGES, UsageActions
+from admin_plugin.views.usage import UsageActions
 from policies import PolicyStore
-from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
 from policies.notify.endpoints import EndpointPolicy
-
-_ADMIN = "_keystile_admin"
-_SESSION_WS = "keystile.workspace"
 
 
 class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type hints
@@ -90,9 +72,8 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
             menu_icon_value=menu_icon,
         )
         self.store = store
-        self.current_admin = current_admin
         self.flow = otp_flow
-        self.login_url = login_url
+        self.access = PageAccess(current_admin, login_url)
         self.panels = panels or Panels(
             store, tokens_per_page=tokens_per_page, audit_per_page=audit_per_page
         )
@@ -105,6 +86,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
         self.restrictions = RestrictionActions(store, otp_flow)
         self.notify = NotifyActions(store, otp_flow, endpoints or EndpointPolicy())
         self.panels.notify = self.notify.context
+        self.front = IndexPage(store, otp_flow, self.panels, self.lifetime)
 
     @property
     def tokens_per_page(self) -> int:
@@ -118,72 +100,29 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
         blueprint = super().create_blueprint(admin)
         blueprint.after_request(harden)
         # A host that checks CSRF globally raises before our view runs: answer in kind.
-        blueprint.register_error_handler(CSRFError, self._csrf_error)
+        blueprint.register_error_handler(CSRFError, self.access.csrf_error)
         return blueprint
 
-    def _csrf_error(self, error: CSRFError) -> ResponseReturnValue:
-        return csrf_problem(str(error.description)).response()
-
-    # -- who is asking ----------------------------------------------------------------
+    # -- who is asking (:mod:`.access`) -------------------------------------------------
     def identity(self) -> AdminIdentity | None:
-        """The signed-in admin, asked of the host once per request."""
-        if _ADMIN not in g:
-            setattr(g, _ADMIN, AdminIdentity.coerce(self.current_admin()))
-        found: AdminIdentity | None = getattr(g, _ADMIN)
-        return found
-
-    def signed_in(self) -> AdminIdentity:
-        admin = self.identity()
-        if admin is None:
-            raise forbidden("Sign in as a Keystile admin to use this page.")
-        return admin
+        return self.access.identity()
 
     def is_accessible(self) -> bool:
         return self.identity() is not None
 
     def inaccessible_callback(self, name: str, /, **kwargs: Any) -> ResponseReturnValue:
-        if name not in self.html_views:
-            if self.identity() is None:
-                return forbidden("Sign in as a Keystile admin to use this page.").response()
-            return forbidden("Your account may not use the Tokens page.").response()
-        if self.login_url and self.identity() is None:
-            return redirect(f"{self.login_url}?{urlencode({'next': request.full_path})}")
-        abort(403)
+        return self.access.refusal(name in self.html_views)
 
     def _handle_view(self, name: str, /, **kwargs: Any) -> ResponseReturnValue | None:
-        try:
-            accessible = self.is_accessible()
-        except KeystileError as exc:  # the host's identity is unusable (e.g. a bad email)
-            return from_exception(exc).response()
-        if not accessible:
-            return self.inaccessible_callback(name, **kwargs)
-        if request.method not in SAFE_METHODS:
-            try:
-                check_csrf()
-            except CSRFError as exc:
-                return csrf_problem(str(exc.description)).response()
-        return None
+        return self.access.admit(self, name, **kwargs)
 
     def _run_view(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(self, *args, **kwargs)
-        except HTTPException:
-            raise
-        except Exception as exc:
-            if fn.__name__ in self.html_views:
-                raise
-            return from_exception(exc).response()
+        return run_view(self, fn, fn.__name__ in self.html_views, *args, **kwargs)
 
     # -- what is asked ----------------------------------------------------------------
     def api_workspace(self) -> tuple[AdminIdentity, str]:
         """The admin and the workspace (``?ws=``) a script call acts on."""
-        admin = self.signed_in()
-        ws = request.args.get("ws", "")
-        if not ws:
-            raise bad_request("Say which workspace this is for (?ws=…).")
-        if not admin.manages(ws):
-            raise forbidden("You do not manage this workspace.")
-        return admin, ws
+        return self.access.api_workspace()
 
     def render(self, template: str, **kwargs: Any) -> str:
         # Our own name: a host's CSRFProtect adds a csrf_token() global, we do not need it.
@@ -197,47 +136,7 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
     # -- the page ---------------------------------------------------------------------
     @route("/")
     def index(self) -> ResponseReturnValue:
-        admin = self.signed_in()
-        requested = request.args.get("ws", "")
-        context: dict[str, Any] = {"admin": admin, "ws": None, "error": None, "choices": []}
-        status = 200
-        remembered = session.get(_SESSION_WS)
-        if requested and not admin.manages(requested):
-            context["error"], status = "You do not manage that workspace.", 403
-        elif requested:
-            context["ws"] = requested
-        elif isinstance(remembered, str) and admin.manages(remembered):
-            context["ws"] = remembered
-        elif admin.workspaces:
-            context["ws"] = admin.workspaces[0]
-        else:
-            context["error"] = "You manage no workspace yet: ask an owner to add you to one."
-        ws = context["ws"]
-        panels = self.panels
-        try:
-            context["choices"] = panels.choices(admin)
-            if ws is not None:
-                session[_SESSION_WS] = ws
-                context.update(
-                    workspace=self.store.workspace(ws),
-                    masked_sdk_key=self.store.masked_sdk_key(ws),
-                    sdk_restriction=self.store.sdk_restriction(ws),
-                    publishable_key=self.store.publishable_key(ws),
-                    grace_choices=GRACE_CHOICES,
-                    usage_ranges=list(RANGES),
-                    otp_minutes=round(self.flow.policy.ttl_seconds / 60),
-                    panels={
-                        name: panels.context(name, ws, panels.list_state(ws, strict=False))
-                        for name in PANELS
-                    },
-                    lifetime=self.lifetime.context(ws, request.args, strict=False),
-                )
-        except UnknownWorkspace:
-            context.update(ws=None, error="That workspace does not exist in this key store.")
-            status = 404
-        except StoreUnavailable:
-            context.update(ws=None, error="The key store cannot be reached: try again shortly.")
-            status = 503
+        context, status = self.front.context(self.access.signed_in())
         return self.render("keystile/tokens.html", **context), status
 
     @route("/panel/lifetime")
@@ -249,11 +148,8 @@ class TokensView(BaseView):  # type: ignore[misc]  # flask_admin ships no type h
     @route("/panel/<panel_name>")
     def panel(self, panel_name: str) -> Response:
         _, ws = self.api_workspace()
-        if panel_name not in PANELS:
-            raise not_found(f"There is no panel {panel_name!r}.")
-        context = self.panels.context(panel_name, ws, self.panels.list_state(ws, strict=True))
-        template = TEMPLATES.get(panel_name, panel_name)
-        return self.fragment(f"keystile/panels/{template}.html", p=context)
+        template, context = self.front.panel(panel_name, ws)
+        return self.fragment(template, p=context)
 
     # -- the actions (:mod:`.keys`, :mod:`.tokens`, :mod:`.limits`, :mod:`.usage`) -----
     @route("/api/otp", "POST")

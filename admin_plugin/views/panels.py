@@ -72,7 +72,7 @@ class Panels:
             catalog = self.store.load_catalog()
             limits = {
                 owner[3:]: rows(found, catalog)
-                for owner, found in self.store.list_limits(ws).items()
+                for owner, found in self.store.limits.by_owner(ws).items()
                 if owner.startswith("tk:")
             }
             return {
@@ -82,18 +82,18 @@ class Panels:
                 "state": state,
                 "spark": spark,
                 "limits": limits,
-                "policy": self.store.lifetime_policy(ws),  # rows outside it are marked
+                "policy": self.store.lifetime.policy(ws),  # rows outside it are marked
             }
         if name == "leaks":
             return {**leak_panel(self.store, ws), "when": when}
         if name == "notify" and self.notify is not None:
             return {**self.notify(ws), "when": when}
         if name == "secrets":
-            return {"secrets": self.store.list_secrets(ws)}
+            return {"secrets": self.store.secrets.names(ws)}
         if name == "rules":
             return {"rules": self.store.list_rules(ws), "rule_label": rule_label}
         if name in _LIMITED:
             owner, key, what = _LIMITED[name]
-            found = self.store.limits(ws, owner)
+            found = self.store.limits.of(ws, owner)
             return {"rows": rows(found, self.store.load_catalog()), "key": key, "what": what}
         return {"page": self.store.audit_page(ws, state.audit), "when": when, "state": state}

@@ -182,7 +182,7 @@ class TokenActions:
         name = text(body, "name", "Secret name").strip()
         value = text(body, "value", "Secret value")
         try:  # one atomic step decides: of parallel adds of one name, one wins
-            self.store.put_secret(ws, name, value, actor=admin.actor, replace=False)
+            self.store.secrets.put(ws, name, value, actor=admin.actor, replace=False)
         except AlreadyExists:
             raise Problem(
                 409,
@@ -194,11 +194,11 @@ class TokenActions:
 
     def reveal_secret(self, admin: AdminIdentity, ws: str, body: dict[str, Any]) -> Response:
         name = secret_name(text(body, "name", "Secret name"))
-        version = self.store.secret_version(ws, name)  # the code was sent for one version
+        version = self.store.secrets.version(ws, name)  # the code was sent for one version
         self.flow.verify(admin, ws, secret_reveal(name), body.get("code"), bound=version)
-        value = self.store.reveal_secret(ws, name, actor=admin.actor, version=version)
+        value = self.store.secrets.reveal(ws, name, actor=admin.actor, version=version)
         return answer({"name": name, "value": value})
 
     def delete_secret(self, admin: AdminIdentity, ws: str, secret: str) -> Response:
-        self.store.delete_secret(ws, secret_name(secret), actor=admin.actor)
+        self.store.secrets.delete(ws, secret_name(secret), actor=admin.actor)
         return answer({"deleted": secret})

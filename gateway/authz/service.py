@@ -5,8 +5,6 @@ Design notes: ``docs/architecture.md``.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 from collections.abc import Collection
 from typing import Any, Self
@@ -21,6 +19,7 @@ from gateway.authz.answers import (
     WebSocketAnswer,
     handshake,
 )
+from gateway.authz.callers import TrustedCallers
 from gateway.authz.config import AuthzConfig
 from gateway.authz.dialects import Dialect, DialectName, Original, Refusal
 from gateway.authz.upstreams import Ambiguous, Upstream, UpstreamName, check_catalog
@@ -40,7 +39,6 @@ UNTRUSTED_CALLER = Problem(
 INVALID_CHECK = Problem("invalid_check_request", 400, "Invalid check request", "", 1008)
 # The detail says why: the upstream profile's reason (gateway.authz.upstreams).
 AMBIGUOUS_PATH = Problem("ambiguous_path", 400, "Ambiguous path", "", 1008)
-_PEER_MEMO = 1024
 _WS_EXTENSION = "websocket.http.response"
 _ASGI = {"version": "3.0"}
 _HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
@@ -83,9 +81,7 @@ class AuthzService:
             key_id_header=key_id_header,
             action_header=action_header,
         )
-        self._networks = config.networks()
-        self._secret = None if config.shared_secret is None else config.shared_secret.encode()
-        self._secret_header = config.shared_secret_header.encode()
+        self._callers = callers = TrustedCallers(config)
         self.dialect = Dialect(
             config.dialect,
             method_header=config.method_header or "",
@@ -94,13 +90,13 @@ class AuthzService:
             path_prefix=config.path_prefix,
         )
         # Neither the description of the check nor the secret is the original's header.
-        self._dropped = self.dialect.own_headers | {self._secret_header}
+        self._dropped = self.dialect.own_headers | {callers.secret_header}
         self._dropped_and_host = self._dropped | {b"host"}  # the description names the Host
         # A proxy relays an HTTP answer: WebSockets are refused with the HTTP problem too.
         gateway_options["websocket_denial"] = "http"
         # Keys restricted to networks: the client is the address the proxy reports in its
         # forwarding header, believed from the trusted proxies only (gateway.keys.client_address).
-        gateway_options["trusted_proxies"] = tuple(map(str, self._networks))
+        gateway_options["trusted_proxies"] = tuple(map(str, callers.networks))
         if upstream != "starlette" and gateway_options.get("method_override") == "decide":
             raise ConfigError(
                 "method_override = 'decide' is for a Starlette upstream: the others honour "
@@ -121,7 +117,6 @@ class AuthzService:
         self._untrusted = render(UNTRUSTED_CALLER)
         self._ambiguous: dict[str, Rendered] = {}  # by reason
         self._nginx = config.dialect == "nginx"
-        self._peers: dict[str, bool] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Self:
@@ -147,7 +142,7 @@ class AuthzService:
             return
         if self._nginx:
             send = ProblemInHeader(send)
-        if not self._trusted(scope):
+        if not self._callers.trusted(scope):
             client = scope.get("client")
             self.logger.info(
                 "authz: refused an untrusted caller %s",
@@ -227,31 +222,6 @@ class AuthzService:
                 rendered = self._ambiguous[why] = render(AMBIGUOUS_PATH, detail=why)
             await rendered.send_http(send, head=original.method == "HEAD")
             return None
-
-    def _trusted(self, scope: Scope) -> bool:
-        secret = self._secret
-        if secret is not None:
-            sent = [v for n, v in scope["headers"] if n == self._secret_header]
-            # One value, equal in constant time (compare_digest on bytes of any length).
-            if len(sent) != 1 or not hmac.compare_digest(sent[0], secret):
-                return False
-        if not self._networks:
-            return True
-        client = scope.get("client")
-        if client is None:  # a Unix socket: no address to check
-            return False
-        peer = client[0]
-        known = self._peers.get(peer)
-        if known is None:
-            try:
-                address = ipaddress.ip_address(peer)
-            except ValueError:
-                return False
-            known = any(address in network for network in self._networks)
-            if len(self._peers) >= _PEER_MEMO:
-                self._peers.clear()
-            self._peers[peer] = known
-        return known
 
     async def start(self) -> None:
         await self.gate.start()

@@ -10,7 +10,8 @@ from typing import Any
 from gateway.asgi_scope import caller_origin
 from gateway.keys.cached_key import CachedKey
 from gateway.keys.client_address import ClientAddress
-from gateway.refusals.problems import Problems, Rendered, blocked, not_allowed
+from gateway.refusals.answers import Problems, blocked, not_allowed
+from gateway.refusals.problems import Rendered
 from gateway.routing.router import REDIRECT, Action
 
 

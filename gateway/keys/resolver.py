@@ -17,7 +17,8 @@ from collections.abc import Callable
 from gateway.keys.cache import DecisionCache
 from gateway.keys.cached_key import CachedKey
 from gateway.metrics import GatewayMetrics
-from gateway.refusals.problems import Problems, Rendered
+from gateway.refusals.answers import Problems
+from gateway.refusals.problems import Rendered
 from gateway.runtime.runtime import Runtime
 from policies.errors import InvalidKey, StoreUnavailable
 from policies.keys import keyformat

@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
-from gateway.refusals.problems import Problems, Rendered
+from gateway.refusals.answers import Problems
+from gateway.refusals.problems import Rendered
 
 # The headers apps and middlewares honour to run another method than the request's own.
 OVERRIDE_HEADERS = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})

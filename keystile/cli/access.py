@@ -152,7 +152,7 @@ def tokens_list(
     name, those with a word or key id starting with it, by name."""
     now, store = time.time(), store_of(ctx)
     page = store.token_page(workspace_id, TokenQuery(name, status, 0, limit))
-    policy = store.lifetime_policy(workspace_id)  # tokens outside it are marked
+    policy = store.lifetime.policy(workspace_id)  # tokens outside it are marked
     for t in page.items:
         outside = policy.violation(t, now)
         click.echo(

@@ -83,7 +83,7 @@ def store_of(ctx: click.Context) -> PolicyStore:
         client = sync_client(settings.redis_url)
         root.call_on_close(client.close)
         store = PolicyStore(client, settings.keyring())
-        store.check_digest_secret()  # a changed secret: one clear line, not 401s later
+        store.deployment.check_digest_secret()  # a changed secret: one clear line, not 401s later
         root.meta["store"] = store
         root.meta["settings"] = settings
     opened: PolicyStore = root.meta["store"]

@@ -50,11 +50,11 @@ def policy_set(
             "--require-expiry or --no-require-expiry"
         )
     store = store_of(ctx)
-    current = store.lifetime_policy(workspace_id)
+    current = store.lifetime.policy(workspace_id)
     days = None if no_max_token_days else (max_token_days or current.max_days)
     expiry = current.require_expiry if require_expiry is None else require_expiry
     wanted = LifetimePolicy(days, expiry)
-    _, changed = store.set_lifetime_policy(workspace_id, wanted, actor=ACTOR)
+    _, changed = store.lifetime.set_policy(workspace_id, wanted, actor=ACTOR)
     click.echo(f"token lifetime policy of {workspace_id}: {wanted.describe()}")
     if not changed:
         click.echo("(unchanged)")
@@ -64,7 +64,7 @@ def policy_set(
 @click.argument("workspace_id")
 @click.pass_context
 def policy_show(ctx: click.Context, workspace_id: str) -> None:
-    found = store_of(ctx).lifetime_policy(workspace_id)
+    found = store_of(ctx).lifetime.policy(workspace_id)
     click.echo(f"token lifetime policy of {workspace_id}: {found.describe()}")
     if not found.damaged:
         maximum = found.max_days
@@ -89,7 +89,7 @@ def tokens_unused(
     if yes and not revoke:
         raise click.UsageError("--yes confirms --revoke: give both, or neither")
     store = store_of(ctx)
-    page = store.unused_tokens(workspace_id, days, limit=limit)
+    page = store.lifetime.unused(workspace_id, days, limit=limit)
     for t in page.items:
         click.echo(
             f"{t.key_id}  idle since {when(activity(t))}  created {when(t.created)}  "
@@ -106,7 +106,7 @@ def tokens_unused(
         return
     if not yes:
         click.confirm(f"revoke these {len(page.items)} tokens?", abort=True, err=True)
-    done = store.revoke_unused_tokens(
+    done = store.lifetime.revoke_unused(
         workspace_id, [t.key_id for t in page.items], days, actor=ACTOR
     )
     for t in done.revoked:

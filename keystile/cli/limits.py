@@ -57,7 +57,7 @@ def limits_set(
     store = store_of(ctx)
     owner = _owner(store, workspace_id, key)
     scope = KEY_SCOPE if action is None else action
-    now = store.set_limits(workspace_id, owner, windows, scope=scope, actor=ACTOR)
+    now = store.limits.replace(workspace_id, owner, windows, scope=scope, actor=ACTOR)
     _echo_now(owner, now)
 
 
@@ -71,7 +71,7 @@ def limits_remove(ctx: click.Context, workspace_id: str, key: str, action: str |
     store = store_of(ctx)
     owner = _owner(store, workspace_id, key)
     scope = KEY_SCOPE if action is None else action
-    _echo_now(owner, store.remove_limits(workspace_id, owner, scope=scope, actor=ACTOR))
+    _echo_now(owner, store.limits.remove(workspace_id, owner, scope=scope, actor=ACTOR))
 
 
 def not_revoked(store: PolicyStore, ws: str) -> int:
@@ -88,7 +88,7 @@ def limits_list(ctx: click.Context, workspace_id: str, as_json: bool) -> None:
     """Every key's limits: the publishable key, the SDK key and each token not revoked that
     has limits (how many others have none is counted, not listed)."""
     store = store_of(ctx)
-    found = store.list_limits(workspace_id)
+    found = store.limits.by_owner(workspace_id)
     keys: list[tuple[str, str | None, Limits]] = [
         ("publishable", None, found.pop("pk", Limits())),
         ("sdk", None, found.pop("sk", Limits())),

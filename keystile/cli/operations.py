@@ -69,7 +69,7 @@ def audit_tail(
     """
     store = store_of(ctx)
     if workspace_id == "deployment":
-        entries, older = store.deployment_audit_tail(count), None
+        entries, older = store.deployment.audit_tail(count), None
     else:
         page = store.audit_page(workspace_id, AuditQuery(action, actor, before, count))
         entries, older = page.entries, page.older

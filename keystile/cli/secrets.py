@@ -35,7 +35,7 @@ def secrets_rewrap(ctx: click.Context) -> None:
     def progress(ws: str, rewrapped: int, failed: int) -> None:
         click.echo(f"{ws}  rewrapped {rewrapped}" + (f", {failed} FAILED" if failed else ""))
 
-    report = store_of(ctx).rewrap_secrets(actor=ACTOR, progress=progress)
+    report = store_of(ctx).deployment.rewrap_secrets(actor=ACTOR, progress=progress)
     click.echo(
         f"done: {report.rewrapped} rewrapped, {report.current} already current, "
         f"{report.failed} failed"
@@ -57,7 +57,7 @@ def secrets_rewrap(ctx: click.Context) -> None:
 @click.pass_context
 def secrets_status(ctx: click.Context) -> None:
     """Which master keys still decrypt stored values (a key at 0 can be removed)."""
-    status = store_of(ctx).secrets_status()
+    status = store_of(ctx).deployment.secrets_status()
     for position, (check, count) in enumerate(status.by_master_key, start=1):
         role = "encrypts" if position == 1 else "decrypts"
         click.echo(f"master key #{position} (check {check}, {role}): {count} value(s)")

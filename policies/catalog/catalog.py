@@ -13,32 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from policies.catalog.modules import (
+    Functionality,
+    Module,
+    module_index,
+    modules_to_dict,
+    parse_modules,
+)
 from policies.catalog.routes import (
     BUILTIN_CONVERTORS,
     RouteEntry,
     check_template,
-    parse_route,
-    shape,
+    refuse_shadowed,
 )
 from policies.catalog.rules import WILDCARD, Rule, check_name
 from policies.errors import CatalogError
-
-
-@dataclass(frozen=True, slots=True)
-class Functionality:
-    name: str
-    description: str = ""
-    writes: bool | None = None  # overrides its routes' marks (read scopes)
-
-
-@dataclass(frozen=True, slots=True)
-class Module:
-    name: str
-    description: str = ""
-    functionalities: tuple[Functionality, ...] = ()
-
-    def functionality_names(self) -> list[str]:
-        return [f.name for f in self.functionalities]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +40,7 @@ class Catalog:
     _index: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        index: dict[str, frozenset[str]] = {}
-        for module in self.modules:
-            check_name(module.name, "module")
-            if module.name in index:
-                raise CatalogError(f"module {module.name!r} is declared twice")
-            names: set[str] = set()
-            for functionality in module.functionalities:
-                check_name(functionality.name, "functionality")
-                if functionality.name in names:
-                    raise CatalogError(
-                        f"functionality {module.name}.{functionality.name} is declared twice"
-                    )
-                names.add(functionality.name)
-            index[module.name] = frozenset(names)
+        index = module_index(self.modules)
         object.__setattr__(self, "_index", index)
         for name in self.convertors:
             check_name(name, "convertor")
@@ -78,7 +54,7 @@ class Catalog:
                         f"route {entry.label()}: action {entry.action!r} is not a "
                         "functionality of the catalog's modules"
                     )
-        _refuse_shadowed(self.routes)
+        refuse_shadowed(self.routes)
 
     # -- questions ------------------------------------------------------------------
     def module_names(self) -> list[str]:
@@ -123,17 +99,7 @@ class Catalog:
     # -- (de)serialisation ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "modules": {
-                m.name: {
-                    "description": m.description,
-                    "functionalities": {
-                        f.name: {"description": f.description}
-                        | ({} if f.writes is None else {"writes": f.writes})
-                        for f in m.functionalities
-                    },
-                }
-                for m in self.modules
-            },
+            "modules": modules_to_dict(self.modules),
             "routes": [r.to_dict() for r in self.routes],
         }
         if not self.redirect_slashes:
@@ -165,35 +131,7 @@ class Catalog:
         modules_data = data.get("modules") if isinstance(data, Mapping) else None
         if not isinstance(modules_data, Mapping):
             raise CatalogError("a catalog is a mapping with a 'modules' table")
-        modules: list[Module] = []
-        inline: list[RouteEntry] = []  # routes written inside their functionalities
-        for module_name, module_data in modules_data.items():
-            if not isinstance(module_data, Mapping):
-                raise CatalogError(f"module {module_name!r} must be a table")
-            functionalities_data = module_data.get("functionalities", {})
-            if not isinstance(functionalities_data, Mapping):
-                raise CatalogError(f"module {module_name!r}: 'functionalities' must be a table")
-            functionalities = []
-            for name, f_data in functionalities_data.items():
-                if not isinstance(f_data, Mapping):
-                    raise CatalogError(f"functionality {module_name}.{name} must be a table")
-                routes = f_data.get("routes", [])
-                if not isinstance(routes, list):
-                    raise CatalogError(f"{module_name}.{name}: 'routes' must be a list")
-                inline.extend(parse_route(r, f"{module_name}.{name}") for r in routes)
-                writes = f_data.get("writes")
-                if writes is not None and not isinstance(writes, bool):
-                    raise CatalogError(f"{module_name}.{name}: 'writes' is true or false")
-                functionalities.append(
-                    Functionality(str(name), str(f_data.get("description", "")), writes)
-                )
-            modules.append(
-                Module(
-                    str(module_name),
-                    str(module_data.get("description", "")),
-                    tuple(functionalities),
-                )
-            )
+        modules, inline = parse_modules(modules_data)
         table = data.get("routes")
         if table is not None and not isinstance(table, list):
             raise CatalogError("the catalog's 'routes' must be a list of route entries")
@@ -289,24 +227,3 @@ def _canonical(value: Any, depth: int) -> Iterator[str]:
         yield "]"
     else:
         yield json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _refuse_shadowed(entries: Iterable[RouteEntry]) -> None:
-    """Two routes of one router that match the same requests under different actions: the
-    second never runs, so a rule on its action would be inert. (The same action twice is
-    harmless and common: one handler for several paths.)"""
-    seen: dict[tuple[str, str, str], RouteEntry] = {}
-    for entry in entries:
-        if entry.routes is not None:
-            _refuse_shadowed(entry.routes)
-        if entry.kind not in ("http", "websocket"):
-            continue
-        for method in entry.methods or ("*",):
-            key = (entry.kind, method, shape(entry.path))
-            first = seen.setdefault(key, entry)
-            if first.action != entry.action:
-                raise CatalogError(
-                    f"route {entry.label()} ({entry.action or 'outside the catalog'}) never "
-                    f"runs: {first.label()} ({first.action or 'outside the catalog'}) "
-                    "matches the same requests first"
-                )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -190,3 +190,24 @@ def _refuse_backtracking(entry: RouteEntry) -> None:
 def shape(path: str) -> str:
     """The template with parameter names dropped: ``/p/{id}`` and ``/p/{pid}`` are one route."""
     return PARAM.sub(lambda m: "{" + (m.group(2) or ":str") + "}", path)
+
+
+def refuse_shadowed(entries: Iterable[RouteEntry]) -> None:
+    """Two routes of one router that match the same requests under different actions: the
+    second never runs, so a rule on its action would be inert. (The same action twice is
+    harmless and common: one handler for several paths.)"""
+    seen: dict[tuple[str, str, str], RouteEntry] = {}
+    for entry in entries:
+        if entry.routes is not None:
+            refuse_shadowed(entry.routes)
+        if entry.kind not in ("http", "websocket"):
+            continue
+        for method in entry.methods or ("*",):
+            key = (entry.kind, method, shape(entry.path))
+            first = seen.setdefault(key, entry)
+            if first.action != entry.action:
+                raise CatalogError(
+                    f"route {entry.label()} ({entry.action or 'outside the catalog'}) never "
+                    f"runs: {first.label()} ({first.action or 'outside the catalog'}) "
+                    "matches the same requests first"
+                )

@@ -70,8 +70,9 @@ def event(kind: str, ws: str, now: float, data: dict[str, Any]) -> str:
 
 
 def notice(fields: Sequence[str]) -> str:
-    """The event of an audit entry (its fields, :func:`policies.storage.schema.audit_fields`),
-    or ``""`` when its action does not notify."""
+    """The event of an audit entry (its fields,
+    :func:`policies.storage.audit_fields.audit_fields`), or ``""`` when its action does not
+    notify."""
     entry = dict(zip(fields[::2], fields[1::2], strict=True))
     action = entry.get("action", "")
     if action not in NOTIFIABLE:

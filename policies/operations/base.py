@@ -12,6 +12,7 @@ from policies.keys.crypto import Keyring
 from policies.keys.keyformat import is_workspace_id
 from policies.notify.events import notice
 from policies.storage import schema
+from policies.storage.audit_fields import audit_fields
 from policies.storage.driver import Command
 from policies.storage.lua import APPLY
 from policies.storage.lua_notify import NOTE
@@ -54,7 +55,7 @@ def write_call(
 ) -> Script:
     """A write script call with the common head (see :mod:`policies.storage.lua`): its
     audit entry, and the entry's notice (:mod:`policies.notify.events`)."""
-    fields = schema.audit_fields(actor, action, ws, ctx.clock(), detail)
+    fields = audit_fields(actor, action, ws, ctx.clock(), detail)
     return script.call(
         (schema.meta(ws), schema.audit(ws), *notify_keys(ws), *own_keys),
         ws=ws,
@@ -107,7 +108,7 @@ def audit_call(
 ) -> Command | Script:
     """An audit entry that is not part of a write (reveals, failed one-time passwords);
     with its notice when the action notifies (one step: :data:`lua_notify.NOTE`)."""
-    fields = schema.audit_fields(actor, action, ws, ctx.clock(), detail)
+    fields = audit_fields(actor, action, ws, ctx.clock(), detail)
     event = notice(fields)
     if event:
         keys = (schema.audit(ws), *notify_keys(ws))

@@ -21,6 +21,7 @@ from policies.operations.base import Context, audit_call
 from policies.operations.notify import secret_context as webhook_context
 from policies.operations.workspaces import role_key
 from policies.storage import schema
+from policies.storage.audit_fields import audit_fields
 from policies.storage.driver import Command, Operation
 from policies.storage.lua_deployment import REWRAP
 from policies.storage.scripting import Reply
@@ -162,7 +163,7 @@ def rewrap(
         total = RewrapReport(total.rewrapped + done, total.current + current, total.failed + failed)
     left = yield from _left_behind(ctx)
     total = RewrapReport(total.rewrapped, total.current, total.failed, left)
-    fields = schema.audit_fields(actor, "secrets.rewrapped", "-", ctx.clock(), vars_of(total))
+    fields = audit_fields(actor, "secrets.rewrapped", "-", ctx.clock(), vars_of(total))
     stream = schema.DEPLOYMENT_AUDIT
     yield Command(("XADD", stream, "MAXLEN", "~", schema.AUDIT_MAXLEN, "*", *fields))
     return total

@@ -13,6 +13,7 @@ from policies.operations import token_activity
 from policies.operations.base import Context
 from policies.storage import schema
 from policies.storage.driver import Batch, Command, Operation
+from policies.storage.lookup_reply import decode_lookup
 from policies.storage.lua import LOOKUP
 from policies.storage.values import KeyPolicy
 
@@ -45,7 +46,7 @@ def lookup_leased(
         stale=stale,
         counters=owner_prefix(ws, whose),
     )
-    policy = schema.decode_lookup(ws, reply)
+    policy = decode_lookup(ws, reply)
     if policy is None or policy.kind is not parsed.kind:
         raise InvalidKey()
     return policy, first_leases(reply[5]) if process else {}

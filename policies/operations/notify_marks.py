@@ -11,6 +11,7 @@ from typing import Any
 from policies.notify import events
 from policies.operations.base import Context, notify_keys, require_workspace, wake
 from policies.storage import schema
+from policies.storage.audit_fields import audit_fields
 from policies.storage.driver import Command, Operation
 from policies.storage.lua_notify import MARK
 
@@ -28,7 +29,7 @@ def _mark(
     actor: str,
     detail: dict[str, Any],
 ) -> Operation[bool]:
-    fields = schema.audit_fields(actor, action, ws, ctx.clock(), detail)
+    fields = audit_fields(actor, action, ws, ctx.clock(), detail)
     keys = (schema.meta(ws), schema.audit(ws), *notify_keys(ws), schema.notify(ws, "marks"))
     reply = yield MARK.call(
         keys,

@@ -21,7 +21,7 @@ from policies.otp.codes import (
 )
 from policies.storage import schema
 from policies.storage.driver import Command, Operation
-from policies.storage.lua import OTP_ADMIN_SEND, OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
+from policies.storage.lua_otp import OTP_ADMIN_SEND, OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
 from policies.storage.scripting import Reply
 
 _REJECTIONS = {

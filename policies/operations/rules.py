@@ -9,6 +9,7 @@ from policies.limits.rate_limits import LimitError, Limits, dead_actions
 from policies.operations.base import Context, apply_call, checked, require_workspace
 from policies.operations.live_scopes import dead_scopes
 from policies.storage import schema
+from policies.storage.audit_fields import audit_fields
 from policies.storage.driver import Batch, Command, Operation
 from policies.storage.lua_deployment import CATALOG_SAVE
 
@@ -73,7 +74,7 @@ def save_catalog(
         "disarmed_limits": len(limits),
         "disarmed_scopes": len(scopes),
     }
-    fields = schema.audit_fields(actor, "catalog.loaded", "-", ctx.clock(), detail)
+    fields = audit_fields(actor, "catalog.loaded", "-", ctx.clock(), detail)
     yield CATALOG_SAVE.call(
         (schema.CATALOG, schema.DEPLOYMENT_AUDIT),
         catalog=catalog.to_json(),

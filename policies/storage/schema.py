@@ -5,15 +5,13 @@ Design notes: ``docs/architecture.md``.
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import Any
 
 from policies import restrictions
 from policies.catalog.rules import Rule, decode_all
 from policies.keys.keyformat import KeyKind
-from policies.limits.rate_limits import LimitError, Limits
-from policies.storage.values import KeyPolicy, TokenInfo
+from policies.storage.values import TokenInfo
 from policies.times import stored_time
 
 PREFIX = "ks"
@@ -26,9 +24,6 @@ AUDIT_MAXLEN = 10_000
 DEPLOYMENT_AUDIT = f"{{{CATALOG}}}:audit"
 DIGEST_CHECK = f"{PREFIX}:digest_check"
 STAGING_TTL_SECONDS = 3600
-MAX_AUDIT_TEXT = 200
-MAX_AUDIT_DETAIL = 2000
-MAX_DETAIL_DEPTH = 3  # levels of nesting kept in an audit detail
 
 
 def meta(ws: str) -> str:
@@ -190,43 +185,6 @@ def restrict(
     return record
 
 
-def decode_lookup(workspace_id: str, reply: Any) -> KeyPolicy | None:
-    """Turn the LOOKUP script's reply into a :class:`KeyPolicy` (None: no such key)."""
-    if not reply:
-        return None
-    raw_record, version, origins, members, raw_limits = reply[:5]
-    record = json.loads(text(raw_record))
-    kind = KeyKind(record["kind"])
-    if kind is KeyKind.TOKEN:
-        rule_set = decode_all(record.get("rules", ()))
-    else:
-        rule_set = decode_all(text(m) for m in members)
-    origins_text = text(origins)
-    expires = record.get("expires")
-    return KeyPolicy(
-        workspace_id=workspace_id,
-        kind=kind,
-        key_id=record["kid"],
-        version=int(text(version)),
-        expires=float(expires) if isinstance(expires, int | float) else None,
-        rules=rule_set,
-        origins=tuple(json.loads(origins_text)) if origins_text else (),
-        name=record.get("name"),
-        limits=_limits(raw_limits),
-        scopes=restrictions.stored(record, "scopes"),
-        networks=restrictions.stored(record, "networks"),
-    )
-
-
-def _limits(raw: Any) -> Limits | None:
-    if not raw:
-        return None
-    try:
-        return Limits.decode(text(raw)) or None
-    except LimitError:  # written by hand past the checks: better unlimited than unusable
-        return None
-
-
 # -- token metadata (ks:{W}:tokens) ----------------------------------------------------
 def token_metadata(info: TokenInfo, digest: str) -> str:
     record = {
@@ -255,48 +213,3 @@ def decode_token(raw: Any, last_used_at: Any = None) -> tuple[TokenInfo, str]:
         networks=restrictions.stored(data, "networks"),
     )
     return info, data["digest"]
-
-
-def _clean(value: str, limit: int = MAX_AUDIT_TEXT) -> str:
-    """Audit text: control and other unprintable characters replaced, length bounded (cut
-    first, so a megabyte costs no more than ``limit`` characters of work)."""
-    cut = len(value) > limit
-    value = "".join(c if c.isprintable() else "\ufffd" for c in value[: limit if cut else None])
-    return value[: limit - 1] + "\u2026" if cut else value
-
-
-def _clean_detail(value: Any, depth: int = 0) -> Any:
-    """A detail bounded in width (32 items a level) and depth (``MAX_DETAIL_DEPTH``), so a
-    deep or self-sharing structure costs at most 32 ** depth items before it is encoded."""
-    if isinstance(value, str):
-        return _clean(value)
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if depth >= MAX_DETAIL_DEPTH:
-        return "\u2026"
-    if isinstance(value, dict):
-        items = list(itertools.islice(value.items(), 32))
-        return {_clean(str(k), 64): _clean_detail(v, depth + 1) for k, v in items}
-    if isinstance(value, list | tuple):
-        return [_clean_detail(v, depth + 1) for v in value[:32]]
-    return _clean(str(value)[: MAX_AUDIT_TEXT + 1])
-
-
-def audit_fields(actor: str, action: str, ws: str, now: float, detail: dict[str, Any]) -> list[str]:
-    """The fields of an audit entry: every text bounded and free of control characters,
-    so an entry can neither forge lines where it is shown nor grow without limit."""
-    encoded = dump(_clean_detail(detail))
-    if len(encoded) > MAX_AUDIT_DETAIL:
-        encoded = dump({"truncated": _clean(encoded, MAX_AUDIT_DETAIL // 2)})
-    return [
-        "ts",
-        repr(now),
-        "actor",
-        _clean(actor if isinstance(actor, str) else str(actor)),
-        "action",
-        _clean(str(action), 64),
-        "workspace",
-        ws,
-        "detail",
-        encoded,
-    ]

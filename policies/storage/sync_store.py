@@ -2,6 +2,9 @@
 
 A thin shell: each method drives one operation of :mod:`policies.operations` over a
 blocking redis-py client. Actors (``"admin:alice@example.com"``, ``"cli"``) go to the audit log.
+Its collaborators hold the rest: ``otp``, ``secrets``, ``lifetime``, ``limits`` and
+``deployment`` (:mod:`.otp_store`, :mod:`.secret_store`, :mod:`.lifetime_store`,
+:mod:`.limit_store`, :mod:`.deployment_store`).
 """
 
 from __future__ import annotations
@@ -16,31 +19,27 @@ from policies.backup.document import MAX_AGE as MAX_BACKUP_AGE
 from policies.catalog.catalog import Catalog
 from policies.catalog.rules import Rule
 from policies.keys.crypto import Keyring
-from policies.lifetime import LifetimePolicy, UnusedPage, UnusedRevocation
-from policies.limits.rate_limits import KEY_SCOPE, Limits, Window
-from policies.limits.rate_limits import windows as limit_windows
+from policies.limits.rate_limits import Limits
 from policies.listing import AuditPage, AuditQuery, Page, TokenQuery
 from policies.operations import (
     audit,
     backup,
-    deployment,
-    lifetime,
     listing,
     rules,
-    secrets,
     token_filters,
     tokens,
-    unused_tokens,
     usage,
     workspaces,
 )
-from policies.operations import limits as limit_ops
-from policies.operations import otp as otp_ops
 from policies.operations import restrictions as restriction_ops
 from policies.operations.base import Context
 from policies.operations.restrictions import KEEP, Change, Restriction
-from policies.otp.codes import DEFAULT_POLICY, IssuedOtp, OtpPolicy
+from policies.storage.deployment_store import DeploymentStore
 from policies.storage.driver import Operation, T, run
+from policies.storage.lifetime_store import LifetimeStore
+from policies.storage.limit_store import LimitStore
+from policies.storage.otp_store import OtpStore
+from policies.storage.secret_store import SecretStore
 from policies.storage.values import (
     AuditEntry,
     CreatedToken,
@@ -57,7 +56,12 @@ class PolicyStore:
         self, client: redis.Redis, keyring: Keyring, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.client = client
-        self.ctx = Context(keyring, clock)
+        self.ctx = ctx = Context(keyring, clock)
+        self.otp = OtpStore(client, ctx)
+        self.secrets = SecretStore(client, ctx)
+        self.lifetime = LifetimeStore(client, ctx)
+        self.limits = LimitStore(client, ctx)
+        self.deployment = DeploymentStore(client, ctx)
 
     def run(self, operation: Operation[T]) -> T:
         return run(self.client, operation)
@@ -178,69 +182,6 @@ class PolicyStore:
     def revoke_token(self, ws: str, key_id: str, *, actor: str) -> TokenInfo:
         return self.run(tokens.revoke_token(self.ctx, ws, key_id, actor=actor))
 
-    # -- token lifetime policy, unused tokens (policies.lifetime) ---------------------
-    def lifetime_policy(self, ws: str) -> LifetimePolicy:
-        return self.run(lifetime.get_policy(self.ctx, ws))
-
-    def set_lifetime_policy(
-        self, ws: str, policy: LifetimePolicy, *, actor: str
-    ) -> tuple[LifetimePolicy, bool]:
-        """The policy replaced, and whether anything changed."""
-        return self.run(lifetime.set_policy(self.ctx, ws, policy, actor=actor))
-
-    def unused_tokens(self, ws: str, days: int, *, offset: int = 0, limit: int = 50) -> UnusedPage:
-        return self.run(unused_tokens.unused_page(self.ctx, ws, days, offset=offset, limit=limit))
-
-    def revoke_unused_tokens(
-        self, ws: str, key_ids: Iterable[str], days: int, *, actor: str
-    ) -> UnusedRevocation:
-        return self.run(unused_tokens.revoke_unused(self.ctx, ws, key_ids, days, actor=actor))
-
-    # -- rate limits (owner: "pk", "sk" or "tk:<key id>", see policies.limits.rate_limits) --
-    def limits(self, ws: str, owner: str) -> Limits:
-        return self.run(limit_ops.get_limits(self.ctx, ws, owner))
-
-    def list_limits(self, ws: str) -> dict[str, Limits]:
-        return self.run(limit_ops.list_limits(self.ctx, ws))
-
-    def set_limits(
-        self,
-        ws: str,
-        owner: str,
-        windows: Iterable[str | Window],
-        *,
-        scope: str = KEY_SCOPE,
-        actor: str,
-    ) -> Limits:
-        """Replace the windows of one scope (the whole key, or an action)."""
-        checked = limit_windows(windows)
-        return self.run(
-            limit_ops.set_limits(self.ctx, ws, owner, checked, scope=scope, actor=actor)
-        )
-
-    def remove_limits(self, ws: str, owner: str, *, scope: str = KEY_SCOPE, actor: str) -> Limits:
-        return self.run(limit_ops.set_limits(self.ctx, ws, owner, None, scope=scope, actor=actor))
-
-    # -- secrets --------------------------------------------------------------------
-    def put_secret(
-        self, ws: str, name: str, value: str, *, actor: str, replace: bool = True
-    ) -> None:
-        """Set a secret; with ``replace=False`` raises AlreadyExists if the name is taken."""
-        self.run(secrets.put_secret(self.ctx, ws, name, value, actor=actor, replace=replace))
-
-    def list_secrets(self, ws: str) -> list[str]:
-        return self.run(secrets.list_secrets(self.ctx, ws))
-
-    def secret_version(self, ws: str, name: str) -> str:
-        return self.run(secrets.secret_version(self.ctx, ws, name))
-
-    def reveal_secret(self, ws: str, name: str, *, actor: str, version: str | None = None) -> str:
-        """The value; with ``version``, only if it is still that version (else NotFound)."""
-        return self.run(secrets.reveal_secret(self.ctx, ws, name, actor=actor, version=version))
-
-    def delete_secret(self, ws: str, name: str, *, actor: str) -> None:
-        self.run(secrets.delete_secret(self.ctx, ws, name, actor=actor))
-
     # -- audit ----------------------------------------------------------------------
     def audit(
         self, ws: str, actor: str, action: str, detail: dict[str, object] | None = None
@@ -252,10 +193,6 @@ class PolicyStore:
 
     def audit_page(self, ws: str, query: AuditQuery) -> AuditPage:
         return self.run(listing.audit_page(self.ctx, ws, query))
-
-    def deployment_audit_tail(self, count: int = 20) -> list[AuditEntry]:
-        """The deployment's own entries (catalog loads, rewraps), newest first."""
-        return self.run(audit.deployment_tail(self.ctx, count))
 
     # -- usage (counted by the gateways, see policies.usage.request_counts) --------------
     def usage(
@@ -299,40 +236,3 @@ class PolicyStore:
                 max_age=max_age,
             )
         )
-
-    # -- the deployment's secrets -----------------------------------------------------
-    def check_digest_secret(self, *, stamp: bool = True) -> None:
-        """Raise ConfigError if the digest secret is not the one this Redis was set up with."""
-        self.run(deployment.check_digest_secret(self.ctx, stamp=stamp))
-
-    def secrets_status(self) -> deployment.SecretsStatus:
-        return self.run(deployment.status(self.ctx))
-
-    def rewrap_secrets(
-        self, *, actor: str, progress: deployment.Progress | None = None
-    ) -> deployment.RewrapReport:
-        return self.run(deployment.rewrap(self.ctx, actor=actor, progress=progress))
-
-    # -- one-time passwords (the admin plugin's challenges) --------------------------
-    def issue_otp(
-        self,
-        ws: str,
-        admin_id: str,
-        action: str,
-        *,
-        policy: OtpPolicy = DEFAULT_POLICY,
-        bound: str = "",
-    ) -> IssuedOtp:
-        """A new challenge for (admin, workspace, action[, what it is bound to]); raises
-        OtpThrottled."""
-        return self.run(otp_ops.issue(self.ctx, ws, admin_id, action, policy, bound))
-
-    def verify_otp(
-        self, ws: str, admin_id: str, action: str, code: str, *, actor: str, bound: str = ""
-    ) -> None:
-        """Consume the challenge if ``code`` is right; raises OtpRejected (audited) if not."""
-        self.run(otp_ops.verify(self.ctx, ws, admin_id, action, code, actor=actor, bound=bound))
-
-    def cancel_otp(self, issued: IssuedOtp) -> None:
-        """Take back a challenge whose mail could not be sent."""
-        self.run(otp_ops.cancel(self.ctx, issued))

@@ -106,7 +106,7 @@ def test_every_unsafe_route_needs_the_csrf_token(
     assert inbox.is_empty()
     assert store.publishable_key(workspace.workspace_id) == workspace.publishable_key
     assert store.list_tokens(workspace.workspace_id) == []
-    assert store.list_limits(workspace.workspace_id) == {}
+    assert store.limits.by_owner(workspace.workspace_id) == {}
 
 
 def test_csrf_token_from_another_session_is_refused(app: Flask, api: Api) -> None:

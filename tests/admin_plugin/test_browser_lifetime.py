@@ -77,7 +77,7 @@ def test_lifetime_policy_and_unused_tokens(page: Page, live: Live, shots: Path) 
     expect(row).to_contain_text("never expires (maximum 30 days)")
     expect(row).to_contain_text("active")
     expect(page.locator("#ks-tokens-table .ks-out-of-policy")).to_have_count(4)
-    assert live.store.lifetime_policy(ws) == LifetimePolicy(30)
+    assert live.store.lifetime.policy(ws) == LifetimePolicy(30)
     shot(page, shots / "30-lifetime-policy.png", full_page=True)
 
     # The token form refuses a token outside it, before any code is mailed.

@@ -52,7 +52,7 @@ def test_publishable_key_rate_limit_add_edit_remove(page: Page, live: Live, shot
     expect(modal.locator("#ks-limit-error")).to_contain_text(
         "limit '5/fortnight' is not COUNT/WINDOW"
     )
-    assert live.store.list_limits(ws) == {}
+    assert live.store.limits.by_owner(ws) == {}
     modal.locator("#ks-limit-windows").fill("2/min, 1000/day")
     shot(page, shots / "22-rate-limit-modal.png")
     modal.get_by_role("button", name="Save").click()
@@ -101,7 +101,7 @@ def test_publishable_key_rate_limit_add_edit_remove(page: Page, live: Live, shot
     confirm.get_by_role("button", name="Remove limit").click()
     expect(confirm).to_be_hidden()
     expect(rows).to_have_count(1)
-    assert live.store.limits(ws, "pk").describe() == "projects.create: 10/min"
+    assert live.store.limits.of(ws, "pk").describe() == "projects.create: 10/min"
     expect(page.locator("#ks-panel-audit")).to_contain_text("limits.removed")
 
 
@@ -132,11 +132,11 @@ def test_token_rate_limits_from_the_form_and_in_the_list(
     modal.get_by_role("button", name="Save").click()
     expect(modal).to_be_hidden()
     expect(row.locator(".ks-token-limit")).to_have_text("limit: 50/min")
-    assert live.store.limits(ws, f"tk:{kid}").describe() == "key: 50/min"
+    assert live.store.limits.of(ws, f"tk:{kid}").describe() == "key: 50/min"
     shot(page, shots / "24-token-limits.png")
 
     row.get_by_role("button", name="Remove the limit on the whole token of export").click()
     expect(page.locator("#ks-confirm-text")).to_contain_text("on the whole token")
     page.locator("#ks-confirm-modal").get_by_role("button", name="Remove limit").click()
     expect(row.locator(".ks-token-limit")).to_have_count(0)
-    assert live.store.list_limits(ws) == {}
+    assert live.store.limits.by_owner(ws) == {}

@@ -134,8 +134,8 @@ def test_the_store_refuses_a_surrogate_without_carrying_the_value(
 ) -> None:
     secret = "postgres://user:\ud800pw@db/acme"
     with pytest.raises(KeystileError, match="valid Unicode") as caught:
-        store.put_secret(workspace.workspace_id, "DB", secret, actor="test")
+        store.secrets.put(workspace.workspace_id, "DB", secret, actor="test")
     error = caught.value
     assert error.__context__ is None and error.__cause__ is None
     assert "pw@db" not in repr(error.args)
-    assert store.list_secrets(workspace.workspace_id) == []
+    assert store.secrets.names(workspace.workspace_id) == []

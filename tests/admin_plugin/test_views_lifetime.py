@@ -43,14 +43,14 @@ def test_the_section_shows_the_policy_and_a_change_is_audited(
         "description": "tokens expire within 30 days of creation",
         "changed": True,
     }
-    assert store.lifetime_policy(ws) == LifetimePolicy(30)
+    assert store.lifetime.policy(ws) == LifetimePolicy(30)
     entry = store.audit_tail(ws, 1)[0]
     assert entry.action == "policy.changed" and entry.actor == "admin:alice@acme.test"
     assert policy(api, max_token_days=30, require_expiry=False).get_json()["changed"] is False
     panel = api.get("panel/lifetime").get_data(as_text=True)
     assert 'value="30"' in panel and "tokens expire within 30 days of creation" in panel
     assert policy(api, max_token_days=None, require_expiry=True).status_code == 200
-    assert store.lifetime_policy(ws) == LifetimePolicy(None, True)
+    assert store.lifetime.policy(ws) == LifetimePolicy(None, True)
 
 
 def test_token_rows_show_their_policy_status(
@@ -107,7 +107,7 @@ def test_bad_policies_are_refused(
 ) -> None:
     policy(api, max_token_days=90)
     problem(api.post("api/lifetime-policy", body), 400, "invalid")
-    assert store.lifetime_policy(workspace.workspace_id) == LifetimePolicy(90)
+    assert store.lifetime.policy(workspace.workspace_id) == LifetimePolicy(90)
 
 
 def test_policy_changes_need_the_csrf_token_and_the_workspace(
@@ -122,7 +122,7 @@ def test_policy_changes_need_the_csrf_token_and_the_workspace(
     problem(elsewhere.get("panel/lifetime"), 403, "forbidden")
     who.admin = None
     problem(api.post("api/lifetime-policy", {"max_token_days": 1}), 403, "forbidden")
-    assert store.lifetime_policy(ws).empty and store.lifetime_policy(other).empty
+    assert store.lifetime.policy(ws).empty and store.lifetime.policy(other).empty
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def put(api: Api, key: str, limits: object, scope: str = "*") -> tuple[int, dict
 
 
 def described(store: PolicyStore, ws: str, owner: str) -> str:
-    return store.limits(ws, owner).describe()
+    return store.limits.of(ws, owner).describe()
 
 
 @pytest.mark.parametrize(("key", "owner"), [("publishable", "pk"), ("sdk", "sk")])
@@ -60,7 +60,7 @@ def test_add_edit_remove_a_role_keys_limits(
     assert again.status_code == 404
     assert "has no limit on the whole key" in again.get_json()["detail"]
     assert api.delete(f"api/limits/{key}/projects.create").status_code == 200
-    assert store.list_limits(ws) == {}
+    assert store.limits.by_owner(ws) == {}
     assert "No rate limits" in api.get(f"panel/{owner}-limits").get_data(as_text=True)
 
 
@@ -114,11 +114,11 @@ def test_bad_input_is_explained_and_nothing_is_stored(
 ) -> None:
     ws = workspace.workspace_id
     assert put(api, "publishable", "100/min")[0] == 200
-    before, audited = store.list_limits(ws), len(store.audit_tail(ws, 50))
+    before, audited = store.limits.by_owner(ws), len(store.audit_tail(ws, 50))
     response = api.post("api/limits", {"key": "publishable", "scope": "*", "limits": "1/s", **body})
     assert response.status_code == status and response.mimetype == PROBLEM
     assert message in response.get_json()["detail"]
-    assert store.list_limits(ws) == before
+    assert store.limits.by_owner(ws) == before
     assert len(store.audit_tail(ws, 50)) == audited
 
 
@@ -170,7 +170,7 @@ def test_a_token_that_is_not_there_has_no_limits_to_set(
     status, data = put(api, foreign, "1/min")
     assert status == 404 and "no token with id" in str(data["detail"])
     assert api.delete(f"api/limits/{foreign}/*").status_code == 404
-    assert store.list_limits(ws) == {} and store.list_limits(other.workspace_id) == {}
+    assert store.limits.by_owner(ws) == {} and store.limits.by_owner(other.workspace_id) == {}
 
 
 def test_a_token_created_with_limits(

@@ -133,7 +133,7 @@ def test_code_for_another_action_unlocks_nothing(
     code = inbox.next_code()
     roll = api.post("api/sdk-key/roll", {"code": code, "grace_seconds": 0})
     assert roll.status_code == 403 and roll.get_json()["reason"] == "missing"
-    store.put_secret(workspace.workspace_id, "DB", "postgres://x", actor="test")
+    store.secrets.put(workspace.workspace_id, "DB", "postgres://x", actor="test")
     secret = api.post("api/secrets/reveal", {"name": "DB", "code": code})
     assert secret.status_code == 403 and secret.get_json()["reason"] == "missing"
     assert store.masked_sdk_key(workspace.workspace_id).endswith(workspace.sdk_key[-4:])

@@ -162,7 +162,7 @@ def test_secrets_add_list_reveal_delete(
 
     deleted = api.delete("api/secrets/DATABASE_URL")
     assert deleted.status_code == 200
-    assert store.list_secrets(workspace.workspace_id) == []
+    assert store.secrets.names(workspace.workspace_id) == []
     assert api.delete("api/secrets/DATABASE_URL").status_code == 404
 
 
@@ -216,7 +216,7 @@ def test_parallel_adds_of_one_secret_one_wins(
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [201] + [409] * 7
-    assert store.list_secrets(workspace.workspace_id) == ["DB"]
+    assert store.secrets.names(workspace.workspace_id) == ["DB"]
 
 
 class AuditRows(HTMLParser):
@@ -324,11 +324,11 @@ def test_a_secret_code_is_bound_to_the_secret_s_version(
     """Issue 26.5: a code for a secret deleted and added again meanwhile revealed the new
     value; it is bound to the version it was sent for."""
     ws = workspace.workspace_id
-    store.put_secret(ws, "API", "first value", actor="t")
+    store.secrets.put(ws, "API", "first value", actor="t")
     assert api.post("api/otp", {"action": "secret.reveal", "name": "API"}).status_code == 202
     code = inbox.next_code()
-    store.delete_secret(ws, "API", actor="t")
-    store.put_secret(ws, "API", "second value", actor="t")
+    store.secrets.delete(ws, "API", actor="t")
+    store.secrets.put(ws, "API", "second value", actor="t")
     refused = api.post("api/secrets/reveal", {"name": "API", "code": code})
     assert refused.status_code == 403, refused.get_json()
     assert "second value" not in refused.get_data(as_text=True)

@@ -14,7 +14,7 @@ from tests.support.gateway import Factory
 async def test_another_digest_secret_stops_start_up(
     make_gate: Factory, store: PolicyStore, workspace: CreatedWorkspace, settings: Settings
 ) -> None:
-    store.check_digest_secret()  # the CLI or admin stamped it
+    store.deployment.check_digest_secret()  # the CLI or admin stamped it
     changed = Settings(settings.redis_url, settings.master_keys, "d" * 48)
     gate = make_gate(settings=changed)
     with pytest.raises(ConfigError, match="not the secret this Redis was set up with"):

@@ -92,7 +92,7 @@ def test_rewrap_fails_while_a_process_writes_with_the_old_key_list(
         # Awaits the rewrap's audit entry for the first workspace, then writes behind it.
         reader = redis.Redis.from_url(env["KEYSTILE_REDIS_URL"])
         reader.xread({schema.audit(first): "$"}, block=30_000)
-        PolicyStore(reader, old).put_secret(first, "LATE", "old key list", actor="old admin")
+        PolicyStore(reader, old).secrets.put(first, "LATE", "old key list", actor="old admin")
 
     writer = threading.Thread(target=old_admin)
     writer.start()

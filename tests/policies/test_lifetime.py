@@ -27,8 +27,8 @@ def test_no_policy_is_the_default_and_lets_any_token_be_created(
     store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws = workspace.workspace_id
-    assert store.lifetime_policy(ws) == LifetimePolicy()
-    assert store.lifetime_policy(ws).empty
+    assert store.lifetime.policy(ws) == LifetimePolicy()
+    assert store.lifetime.policy(ws).empty
     store.create_token(ws, "forever", actor="t")
     store.create_token(ws, "ten years", actor="t", expires=store.ctx.clock() + 3650 * DAY)
 
@@ -37,7 +37,7 @@ def test_a_maximum_refuses_longer_lifetimes_to_the_second(
     store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
 ) -> None:
     ws = workspace.workspace_id
-    store.set_lifetime_policy(ws, NINETY, actor="t")
+    store.lifetime.set_policy(ws, NINETY, actor="t")
     now = clock()
     exactly = store.create_token(ws, "90 days", actor="t", expires=now + 90 * DAY)
     assert exactly.info.expires == now + 90 * DAY
@@ -55,7 +55,7 @@ def test_required_expiry_without_a_maximum(
     store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
 ) -> None:
     ws = workspace.workspace_id
-    store.set_lifetime_policy(ws, LifetimePolicy(require_expiry=True), actor="t")
+    store.lifetime.set_policy(ws, LifetimePolicy(require_expiry=True), actor="t")
     with pytest.raises(LifetimeRefused, match="requires tokens to expire: give the token"):
         store.create_token(ws, "forever", actor="t")
     store.create_token(ws, "long", actor="t", expires=clock() + 3650 * DAY)
@@ -79,10 +79,10 @@ def test_existing_tokens_are_reported_out_of_policy_never_changed(
     gone = store.create_token(ws, "gone", actor="t").info
     store.revoke_token(ws, gone.key_id, actor="t")
     records = redis_client.hgetall(schema.tokens(ws))
-    store.set_lifetime_policy(ws, NINETY, actor="t")
+    store.lifetime.set_policy(ws, NINETY, actor="t")
     assert redis_client.hgetall(schema.tokens(ws)) == records  # nothing rewritten
     by_name = {t.name: t for t in store.list_tokens(ws)}
-    policy = store.lifetime_policy(ws)
+    policy = store.lifetime.policy(ws)
     verdicts = {name: policy.violation(info, clock()) for name, info in by_name.items()}
     assert verdicts == {
         "forever": "never expires (maximum 90 days)",
@@ -103,11 +103,11 @@ def test_changes_are_audited_once_and_an_empty_policy_removes_the_field(
     store: PolicyStore, workspace: CreatedWorkspace, redis_client: redis.Redis
 ) -> None:
     ws = workspace.workspace_id
-    before, changed = store.set_lifetime_policy(ws, NINETY, actor="admin:a")
+    before, changed = store.lifetime.set_policy(ws, NINETY, actor="admin:a")
     assert before == LifetimePolicy() and changed
-    assert store.set_lifetime_policy(ws, NINETY, actor="admin:a") == (NINETY, False)
-    store.set_lifetime_policy(ws, LifetimePolicy(30, True), actor="cli")
-    store.set_lifetime_policy(ws, LifetimePolicy(), actor="cli")
+    assert store.lifetime.set_policy(ws, NINETY, actor="admin:a") == (NINETY, False)
+    store.lifetime.set_policy(ws, LifetimePolicy(30, True), actor="cli")
+    store.lifetime.set_policy(ws, LifetimePolicy(), actor="cli")
     assert redis_client.hget(schema.meta(ws), FIELD) is None
     entries = [e for e in store.audit_tail(ws, 20) if e.action == "policy.changed"][::-1]
     assert [(e.actor, e.detail) for e in entries] == [
@@ -124,12 +124,12 @@ def test_a_damaged_stored_policy_refuses_creation_until_set_again(
     token = store.create_token(ws, "old", actor="t").info
     for junk in ("{", '{"max_token_days": 0, "require_expiry": false}', "[]", '"x"'):
         redis_client.hset(schema.meta(ws), FIELD, junk)
-        policy = store.lifetime_policy(ws)
+        policy = store.lifetime.policy(ws)
         assert policy.damaged and "damaged" in policy.describe()
         assert policy.violation(token, clock()) is None  # shown, never an error
         with pytest.raises(LifetimeRefused, match="damaged: set it again"):
             store.create_token(ws, "new", actor="t", expires=clock() + DAY)
-    store.set_lifetime_policy(ws, NINETY, actor="t")
+    store.lifetime.set_policy(ws, NINETY, actor="t")
     store.create_token(ws, "new", actor="t", expires=clock() + DAY)
 
 
@@ -137,9 +137,9 @@ def test_unknown_workspace(store: PolicyStore) -> None:
     from policies.errors import UnknownWorkspace
 
     with pytest.raises(UnknownWorkspace):
-        store.lifetime_policy("ws_nope")
+        store.lifetime.policy("ws_nope")
     with pytest.raises(UnknownWorkspace):
-        store.set_lifetime_policy("ws_nope", NINETY, actor="t")
+        store.lifetime.set_policy("ws_nope", NINETY, actor="t")
 
 
 def after_first_call(operation: Operation[T], between: Callable[[], object]) -> Operation[T]:
@@ -163,7 +163,7 @@ def test_a_creation_under_a_policy_replaced_meanwhile_commits_nothing(
     ws = workspace.workspace_id
     held = {k: redis_client.hlen(k) for k in (schema.tokens(ws), schema.credentials(ws))}
     creation = tokens.create_token(store.ctx, ws, "forever", actor="t")
-    tighten = lambda: store.set_lifetime_policy(ws, NINETY, actor="t")  # noqa: E731
+    tighten = lambda: store.lifetime.set_policy(ws, NINETY, actor="t")  # noqa: E731
     with pytest.raises(KeystileError, match="policy changed meanwhile: nothing was created"):
         store.run(after_first_call(creation, tighten))
     assert {k: redis_client.hlen(k) for k in held} == held

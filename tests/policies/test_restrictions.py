@@ -143,5 +143,5 @@ def test_the_catalog_refuses_to_drop_a_scoped_action_unless_forced(loaded: Polic
     with pytest.raises(CatalogError, match=f"scopes: {ws} token {kid}: billing:read"):
         loaded.save_catalog(smaller)
     loaded.save_catalog(smaller, force=True)
-    entry = loaded.deployment_audit_tail(1)[0]
+    entry = loaded.deployment.audit_tail(1)[0]
     assert entry.detail["disarmed_scopes"] == 1

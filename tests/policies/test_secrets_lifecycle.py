@@ -17,33 +17,33 @@ def test_rewrap_then_the_old_master_key_can_go(
     before = PolicyStore(redis_client, Keyring([old], digest_secret), clock=clock)
     made = [before.create_workspace(f"W{n}", actor="t") for n in range(3)]
     for n, w in enumerate(made):
-        before.put_secret(w.workspace_id, "S", f"value {n}", actor="t")
+        before.secrets.put(w.workspace_id, "S", f"value {n}", actor="t")
     # one value from before contexts (a bare Fernet token), as older versions wrote
     legacy_ws = made[0].workspace_id
     redis_client.hset(schema.secrets(legacy_ws), "L", Fernet(old).encrypt(b"legacy").decode())
 
     rotated = PolicyStore(redis_client, Keyring([new, old], digest_secret), clock=clock)
-    status = rotated.secrets_status()
+    status = rotated.deployment.secrets_status()
     assert [count for _, count in status.by_master_key] == [0, 10]
     assert (status.unbound, status.unreadable) == (1, 0)
     seen: list[tuple[str, int, int]] = []
-    report = rotated.rewrap_secrets(actor="op", progress=lambda *a: seen.append(a))
+    report = rotated.deployment.rewrap_secrets(actor="op", progress=lambda *a: seen.append(a))
     assert (report.rewrapped, report.current, report.failed) == (10, 0, 0)
     assert sorted(ws for ws, _, _ in seen) == sorted(w.workspace_id for w in made)
-    again = rotated.rewrap_secrets(actor="op")  # resumable: nothing left to do
+    again = rotated.deployment.rewrap_secrets(actor="op")  # resumable: nothing left to do
     assert (again.rewrapped, again.current) == (0, 10)
-    status = rotated.secrets_status()
+    status = rotated.deployment.secrets_status()
     assert [count for _, count in status.by_master_key] == [10, 0] and status.unbound == 0
     assert rotated.audit_tail(legacy_ws, 1)[0].action == "secrets.rewrapped"
-    assert rotated.deployment_audit_tail(1)[0].detail["rewrapped"] == 0
+    assert rotated.deployment.audit_tail(1)[0].detail["rewrapped"] == 0
 
     after = PolicyStore(redis_client, Keyring([new], digest_secret), clock=clock)
     for n, w in enumerate(made):
         ws = w.workspace_id
         assert after.reveal_sdk_key(ws, actor="t") == w.sdk_key
         assert after.publishable_key(ws) == w.publishable_key
-        assert after.reveal_secret(ws, "S", actor="t") == f"value {n}"
-    assert after.reveal_secret(legacy_ws, "L", actor="t") == "legacy"
+        assert after.secrets.reveal(ws, "S", actor="t") == f"value {n}"
+    assert after.secrets.reveal(legacy_ws, "L", actor="t") == "legacy"
 
 
 def test_a_ciphertext_copied_into_another_workspace_does_not_decrypt(
@@ -52,7 +52,7 @@ def test_a_ciphertext_copied_into_another_workspace_does_not_decrypt(
     """Issue 17.4: Redis write access plus admin rights on W2 do not yield W1's plaintext."""
     w1 = store.create_workspace("One", actor="t")
     w2 = store.create_workspace("Two", actor="t")
-    store.put_secret(w1.workspace_id, "S", "w1 secret", actor="t")
+    store.secrets.put(w1.workspace_id, "S", "w1 secret", actor="t")
     stolen = redis_client.hget(schema.secrets(w1.workspace_id), "S")
     assert stolen is not None
     redis_client.hset(schema.secrets(w2.workspace_id), "S", stolen)
@@ -62,8 +62,8 @@ def test_a_ciphertext_copied_into_another_workspace_does_not_decrypt(
     redis_client.hset(schema.meta(w2.workspace_id), "sk_enc", sk_enc)
     redis_client.hset(schema.meta(w1.workspace_id), "pk_enc", sk_enc)  # other role
     for reveal in (
-        lambda: store.reveal_secret(w2.workspace_id, "S", actor="t"),
-        lambda: store.reveal_secret(w1.workspace_id, "T", actor="t"),
+        lambda: store.secrets.reveal(w2.workspace_id, "S", actor="t"),
+        lambda: store.secrets.reveal(w1.workspace_id, "T", actor="t"),
         lambda: store.reveal_sdk_key(w2.workspace_id, actor="t"),
         lambda: store.publishable_key(w1.workspace_id),
     ):
@@ -81,7 +81,7 @@ def test_an_unbound_ciphertext_of_another_workspace_is_refused_by_its_key_id(
     redis_client.hset(schema.meta(w2.workspace_id), "sk_enc", legacy)
     with pytest.raises(KeystileError, match="does not belong to workspace"):
         store.reveal_sdk_key(w2.workspace_id, actor="t")
-    report = store.rewrap_secrets(actor="op")  # and rewrap does not launder it into W2's
+    report = store.deployment.rewrap_secrets(actor="op")  # and rewrap does not launder it into W2's
     assert report.failed == 1
     assert redis_client.hget(schema.meta(w2.workspace_id), "sk_enc") == legacy
 
@@ -90,12 +90,12 @@ def test_a_changed_digest_secret_is_refused_with_a_clear_message(
     store: PolicyStore, redis_client: redis.Redis, master_key: str
 ) -> None:
     store.create_workspace("Acme", actor="t")
-    store.check_digest_secret()  # stamps the check value
+    store.deployment.check_digest_secret()  # stamps the check value
     assert redis_client.get(schema.DIGEST_CHECK) == store.ctx.keyring.digest_check
-    store.check_digest_secret()
+    store.deployment.check_digest_secret()
     other = PolicyStore(redis_client, Keyring([master_key], "z" * 40))
     with pytest.raises(ConfigError, match="not the secret this Redis was set up with"):
-        other.check_digest_secret()
+        other.deployment.check_digest_secret()
 
 
 def test_a_deployment_from_before_check_values_is_checked_against_its_keys(
@@ -104,7 +104,7 @@ def test_a_deployment_from_before_check_values_is_checked_against_its_keys(
     store.create_workspace("Acme", actor="t")
     other = PolicyStore(redis_client, Keyring([master_key], "z" * 40))
     with pytest.raises(ConfigError, match="derived from stored keys"):
-        other.check_digest_secret()
+        other.deployment.check_digest_secret()
     assert redis_client.get(schema.DIGEST_CHECK) is None  # nothing stamped by the wrong one
 
 
@@ -122,13 +122,13 @@ def test_rewrap_counts_again_and_reports_values_still_under_a_retired_key(
 
     def write_behind(ws: str, rewrapped: int, failed: int) -> None:
         if ws == second:  # the rewrap has passed the first workspace: the old list writes
-            stale.put_secret(first, "LATE", "written with the old key list", actor="t")
+            stale.secrets.put(first, "LATE", "written with the old key list", actor="t")
 
-    report = rotated.rewrap_secrets(actor="op", progress=write_behind)
+    report = rotated.deployment.rewrap_secrets(actor="op", progress=write_behind)
     assert (report.rewrapped, report.failed) == (4, 0)
     assert report.left == 1
-    assert rotated.deployment_audit_tail(1)[0].detail["left"] == 1
-    assert rotated.secrets_status().by_master_key[1][1] == 1
+    assert rotated.deployment.audit_tail(1)[0].detail["left"] == 1
+    assert rotated.deployment.secrets_status().by_master_key[1][1] == 1
 
 
 def test_a_digest_secret_is_stamped_only_once_proved_against_stored_keys(
@@ -140,9 +140,9 @@ def test_a_digest_secret_is_stamped_only_once_proved_against_stored_keys(
     redis_client.delete(schema.DIGEST_CHECK)
     foreign = Keyring.generate_master_key()
     guess = PolicyStore(redis_client, Keyring([foreign], "z" * 40))
-    guess.check_digest_secret()  # nothing it can decrypt proves or disproves it
+    guess.deployment.check_digest_secret()  # nothing it can decrypt proves or disproves it
     assert redis_client.get(schema.DIGEST_CHECK) is None
-    store.check_digest_secret()  # the right secret still starts, and is stamped now
+    store.deployment.check_digest_secret()  # the right secret still starts, and is stamped now
     assert redis_client.get(schema.DIGEST_CHECK) == store.ctx.keyring.digest_check
 
 
@@ -161,7 +161,7 @@ def test_the_digest_check_proves_against_any_workspace_it_can_read(
     wrong = PolicyStore(redis_client, Keyring([master_key], "z" * 40))
     for _ in range(3):
         with pytest.raises(ConfigError, match="derived from stored keys"):
-            wrong.check_digest_secret()
+            wrong.deployment.check_digest_secret()
     assert redis_client.get(schema.DIGEST_CHECK) is None
-    readable.check_digest_secret()
+    readable.deployment.check_digest_secret()
     assert redis_client.get(schema.DIGEST_CHECK) == readable.ctx.keyring.digest_check

@@ -23,7 +23,7 @@ def flush(store: PolicyStore, ws: str, *key_ids: str) -> None:
 
 
 def unused(store: PolicyStore, ws: str, days: int, **page: int) -> list[str]:
-    return [t.name for t in store.unused_tokens(ws, days, **page).items]
+    return [t.name for t in store.lifetime.unused(ws, days, **page).items]
 
 
 def test_a_never_used_token_is_unused_from_exactly_n_days_after_creation(
@@ -33,10 +33,10 @@ def test_a_never_used_token_is_unused_from_exactly_n_days_after_creation(
     store.create_token(ws, "idle", actor="t")
     clock.advance(90 * DAY - 1)
     assert unused(store, ws, 90) == []
-    assert store.unused_tokens(ws, 90).total == 0
+    assert store.lifetime.unused(ws, 90).total == 0
     clock.advance(1)
     assert unused(store, ws, 90) == ["idle"]
-    page = store.unused_tokens(ws, 90)
+    page = store.lifetime.unused(ws, 90)
     assert page.total == 1 and page.cutoff == clock() - 90 * DAY and not page.partial
 
 
@@ -78,7 +78,7 @@ def test_revoked_and_expired_tokens_are_not_unused(
     assert unused(store, ws, 90) == ["expiring", "live"]
     clock.advance(DAY)
     assert unused(store, ws, 90) == ["live"]
-    assert store.unused_tokens(ws, 90).total == 1  # the expired entry was dropped on the way
+    assert store.lifetime.unused(ws, 90).total == 1  # the expired entry was dropped on the way
     assert redis_client.zcard(schema.token_activity(ws)) == 2  # "live" and the marker
 
 
@@ -93,7 +93,7 @@ def test_pages_are_ranges_of_the_longest_idle(
     assert unused(store, ws, 30, limit=3) == ["t0", "t1", "t2"]
     assert unused(store, ws, 30, offset=3, limit=3) == ["t3", "t4", "t5"]
     assert unused(store, ws, 32) == ["t0", "t1", "t2", "t3", "t4", "t5"]
-    assert store.unused_tokens(ws, 30, offset=6, limit=3).total == 7
+    assert store.lifetime.unused(ws, 30, offset=6, limit=3).total == 7
 
 
 def test_an_index_from_before_or_cut_short_is_built_from_the_hashes(
@@ -144,7 +144,7 @@ def test_one_read_is_bounded_whatever_the_index_holds(
     stale = {f"{n:012x}": 0.5 for n in range(3000)}
     redis_client.zadd(schema.token_activity(ws), stale)
     clock.advance(91 * DAY)
-    first = store.unused_tokens(ws, 90)
+    first = store.lifetime.unused(ws, 90)
     assert first.items == [] and first.partial
     assert redis_client.zcard(schema.token_activity(ws)) == 3002 - unused_tokens.READ_BOUND
     assert unused(store, ws, 90) == ["idle"]
@@ -162,11 +162,11 @@ def test_revoke_rechecks_each_id_it_is_given(
     foreign = store.create_token(other.workspace_id, "theirs", actor="t").info.key_id
     clock.advance(91 * DAY)
     young = store.create_token(ws, "young", actor="t").info.key_id
-    shown = [t.key_id for t in store.unused_tokens(ws, 90).items]
+    shown = [t.key_id for t in store.lifetime.unused(ws, 90).items]
     assert set(shown) == {*idle, used, gone}
     flush(store, ws, used)  # used between the view and the confirmation
     store.revoke_token(ws, gone, actor="t")
-    done = store.revoke_unused_tokens(
+    done = store.lifetime.revoke_unused(
         ws, [*shown, idle[0], foreign, young], 90, actor="admin:alice"
     )
     assert sorted(t.key_id for t in done.revoked) == sorted(idle)
@@ -196,9 +196,9 @@ def test_days_out_of_range_are_refused(
 ) -> None:
     ws = workspace.workspace_id
     with pytest.raises(KeystileError, match="from 1 to 3650"):
-        store.unused_tokens(ws, days)  # type: ignore[arg-type]
+        store.lifetime.unused(ws, days)  # type: ignore[arg-type]
     with pytest.raises(KeystileError, match="from 1 to 3650"):
-        store.revoke_unused_tokens(ws, ["0123456789ab"], days, actor="t")  # type: ignore[arg-type]
+        store.lifetime.revoke_unused(ws, ["0123456789ab"], days, actor="t")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -216,5 +216,5 @@ def test_bad_key_ids_are_refused_before_anything_is_read(
     store: PolicyStore, workspace: CreatedWorkspace, key_ids: object, message: str
 ) -> None:
     with pytest.raises(KeystileError, match=message):
-        store.revoke_unused_tokens(workspace.workspace_id, key_ids, 90, actor="t")  # type: ignore[arg-type]
+        store.lifetime.revoke_unused(workspace.workspace_id, key_ids, 90, actor="t")  # type: ignore[arg-type]
     assert store.audit_tail(workspace.workspace_id, 1)[0].action != "tokens.unused_revoked"

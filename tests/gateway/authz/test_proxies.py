@@ -134,7 +134,7 @@ def test_decisions_through_the_proxy(
 def test_rate_limits_reach_the_client_through_the_proxy(
     proxy: str, settings: Settings, api_store: PolicyStore, ws: CreatedWorkspace, tmp_path: Path
 ) -> None:
-    api_store.set_limits(ws.workspace_id, "pk", ["2/min"], actor="test")
+    api_store.limits.replace(ws.workspace_id, "pk", ["2/min"], actor="test")
     service = make_service(settings, dialect=DIALECT[proxy])
     headers = {"X-Api-Key": ws.publishable_key}
     with front(proxy, service, tmp_path) as base, httpx.Client(base_url=base) as client:

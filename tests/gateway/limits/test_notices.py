@@ -33,7 +33,7 @@ async def test_rate_limit_refusals_are_noticed_once_an_hour_per_key(
     policy = EndpointPolicy(("127.0.0.1",))
     store.run(notify.set_endpoint(store.ctx, ws, "http://127.0.0.1:9/h", policy, actor="t"))
     clock.now = 1_800_000_000.0
-    store.set_limits(ws, "pk", ["1/min"], actor="test")
+    store.limits.replace(ws, "pk", ["1/min"], actor="test")
     await settled(gate, store, ws)
     assert [(await get(gate, key)).status for _ in range(5)] == [200, 429, 429, 429, 429]
     await gate.flush_usage()

@@ -61,7 +61,7 @@ async def test_window_arithmetic_fields_and_retry_after(
 ) -> None:
     ws, key = workspace.workspace_id, workspace.publishable_key
     clock.now = 1_800_000_000.0  # a minute's start (divisible by 60)
-    store.set_limits(ws, "pk", ["3/min"], actor="test")
+    store.limits.replace(ws, "pk", ["3/min"], actor="test")
     await settled(gate, store, ws)
     for left in (2, 1, 0):
         answer = await get(gate, key)
@@ -95,7 +95,7 @@ async def test_every_window_binds(
 ) -> None:
     ws, key = workspace.workspace_id, workspace.sdk_key
     clock.now = 1_800_000_000.0
-    store.set_limits(ws, "sk", ["2/s", "3/min"], actor="test")
+    store.limits.replace(ws, "sk", ["2/s", "3/min"], actor="test")
     await settled(gate, store, ws)
     first = await get(gate, key)
     assert first.headers[b"ratelimit-policy"] == b'"key-1s";q=2;w=1, "key-60s";q=3;w=60'
@@ -111,7 +111,7 @@ async def test_per_action_limits_leave_other_actions_alone(
     gate: KeyGateMiddleware, store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
 ) -> None:
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", ["1/min"], scope="projects.create", actor="test")
+    store.limits.replace(ws, "pk", ["1/min"], scope="projects.create", actor="test")
     await settled(gate, store, ws)
     for _ in range(3):
         other = await get(gate, key, "/projects")
@@ -124,7 +124,7 @@ async def test_per_action_limits_leave_other_actions_alone(
     assert "projects.create" in body["detail"]
     assert (await get(gate, key, "/projects")).status == 200
     # Limits of the key and of the action both apply, the key's first.
-    store.set_limits(ws, "pk", ["100/min"], actor="test")
+    store.limits.replace(ws, "pk", ["100/min"], actor="test")
     await settled(gate, store, ws)
     answer = await get(gate, key, "/projects", "POST")
     assert [name for name, _ in fields(answer)[0]] == ["key-60s", "projects.create-60s"]
@@ -147,7 +147,7 @@ async def test_websocket_refused_before_accept_and_accept_carries_fields(
     gate: KeyGateMiddleware, store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", ["1/min"], actor="test")
+    store.limits.replace(ws, "pk", ["1/min"], actor="test")
     await settled(gate, store, ws)
     sent = await websocket(gate, websocket_scope("/events", auth(key)))
     assert sent[0]["type"] == "websocket.accept"
@@ -161,15 +161,15 @@ async def test_limits_changed_at_run_time_apply_within_the_invalidation_bound(
     gate: KeyGateMiddleware, store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", ["1/min"], actor="test")
+    store.limits.replace(ws, "pk", ["1/min"], actor="test")
     await settled(gate, store, ws)
     assert (await get(gate, key)).status == 200
     assert (await get(gate, key)).status == 429
-    store.set_limits(ws, "pk", ["3/min"], actor="test")
+    store.limits.replace(ws, "pk", ["3/min"], actor="test")
     await settled(gate, store, ws)
     # The counts so far stay: one used, two more fit under the new limit.
     assert [(await get(gate, key)).status for _ in range(3)] == [200, 200, 429]
-    store.remove_limits(ws, "pk", actor="test")
+    store.limits.remove(ws, "pk", actor="test")
     await settled(gate, store, ws)
     answer = await get(gate, key)
     assert answer.status == 200 and b"ratelimit" not in answer.headers
@@ -179,7 +179,7 @@ async def test_rotation_keeps_the_limits_and_the_counts(
     gate: KeyGateMiddleware, store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws = workspace.workspace_id
-    store.set_limits(ws, "pk", ["2/min"], actor="test")
+    store.limits.replace(ws, "pk", ["2/min"], actor="test")
     await settled(gate, store, ws)
     assert (await get(gate, workspace.publishable_key)).status == 200
     assert (await get(gate, workspace.publishable_key)).status == 200
@@ -201,7 +201,7 @@ async def test_processes_split_what_is_left(
     """Two gateways, one limit: neither admits past its lease between syncs (the first
     lookups' leases included), and together they admit exactly the limit."""
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    store.limits.replace(ws, "pk", ["10/min"], actor="test")
     # Background syncs slow enough (a quarter interval apart) that only ours count here.
     gates = [make_gate(limit_sync_interval=60.0) for _ in range(2)]
     for gate in gates:
@@ -240,7 +240,7 @@ async def test_a_process_back_from_idle_waits_for_one_sync(
     than deciding on its own view (which would admit 6 more here: 16 of 10)."""
     ws, key = workspace.workspace_id, workspace.publishable_key
     clock.now = 1_800_000_000.0  # a minute's start: the test stays in one window
-    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    store.limits.replace(ws, "pk", ["10/min"], actor="test")
     first, second = make_gate(), make_gate()  # real sync loops (every 0.2 s)
     for gate in (first, second):
         await gate.start()
@@ -266,7 +266,7 @@ async def test_a_stopped_process_gives_its_lease_back_at_once(
     """A restart: the process that stops syncs its last counts and gives its lease back, so
     the one started next leases what is left at once."""
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    store.limits.replace(ws, "pk", ["10/min"], actor="test")
     old = make_gate()
     await old.start()
     assert [(await get(old, key)).status for _ in range(3)] == [200] * 3  # of a lease of 10

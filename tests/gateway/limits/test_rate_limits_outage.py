@@ -66,7 +66,7 @@ def two_limited_gates(
     store = PolicyStore(client, settings.keyring())
     store.save_catalog(catalog)
     created = store.create_workspace("Acme", actor="test")
-    store.set_limits(created.workspace_id, "pk", [quota], actor="test")
+    store.limits.replace(created.workspace_id, "pk", [quota], actor="test")
     clock = ManualClock(1_800_000_000.0)
     gates = [
         KeyGateMiddleware(

@@ -59,7 +59,7 @@ async def test_two_processes_keep_one_limit(
     redis_client: redis.Redis,
 ) -> None:
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", [f"{QUOTA}/{WINDOW}s"], actor="test")
+    store.limits.replace(ws, "pk", [f"{QUOTA}/{WINDOW}s"], actor="test")
     with run_gateways(2, redis_url, master_key, digest_secret) as bases:
         started = time.time()
         deadline = time.monotonic() + RUN_SECONDS
@@ -150,7 +150,7 @@ async def steady(bases: list[str], key: str) -> AsyncIterator[list[int]]:
 
 
 def limited(store: PolicyStore, workspace: CreatedWorkspace) -> str:
-    store.set_limits(workspace.workspace_id, "pk", [f"{LIMIT}/{PER}s"], actor="test")
+    store.limits.replace(workspace.workspace_id, "pk", [f"{LIMIT}/{PER}s"], actor="test")
     return workspace.publishable_key
 
 

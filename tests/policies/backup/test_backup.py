@@ -30,7 +30,7 @@ def backup_of(store: PolicyStore) -> tuple[CreatedWorkspace, str, Doc]:
     token = store.create_token(ws, "ci", actor="t", rules=[Rule("members", "*")]).token
     revoked = store.create_token(ws, "old", actor="t").info.key_id
     store.revoke_token(ws, revoked, actor="t")
-    store.put_secret(ws, "S", "value", actor="t")
+    store.secrets.put(ws, "S", "value", actor="t")
     return created, token, json.loads(json.dumps(store.export_workspace(ws, actor="t")))
 
 
@@ -49,7 +49,7 @@ def test_round_trip_into_an_empty_redis(store: PolicyStore, redis_client: redis.
     assert lookup(store, created.sdk_key) is not None
     token_policy = lookup(store, token)
     assert token_policy is not None and Rule("members", "*") in token_policy.rules
-    assert store.reveal_secret(ws, "S", actor="t") == "value"
+    assert store.secrets.reveal(ws, "S", actor="t") == "value"
     assert store.reveal_sdk_key(ws, actor="t") == created.sdk_key
     assert [w.workspace_id for w in store.list_workspaces()] == [ws]
     assert store.workspace(ws).version == 1
@@ -99,7 +99,7 @@ def test_apply_catalog_goes_through_the_audited_path(
     assert restored.catalog_applied
     live = store.load_catalog()
     assert live is not None and sorted(live.module_names()) == ["billing", "members", "projects"]
-    newest = store.deployment_audit_tail(1)[0]
+    newest = store.deployment.audit_tail(1)[0]
     assert (newest.action, newest.actor) == ("catalog.loaded", "restorer")
     assert newest.detail["previous"] == other.fingerprint()
     assert lookup(store, created.publishable_key) is not None

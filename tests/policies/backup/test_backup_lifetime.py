@@ -34,7 +34,7 @@ def test_the_policy_round_trips_and_tokens_beyond_it_are_kept_and_counted(
     ws = store.create_workspace("Acme", actor="t").workspace_id
     forever = store.create_token(ws, "forever", actor="t").info
     store.create_token(ws, "monthly", actor="t", expires=clock() + 30 * DAY)
-    store.set_lifetime_policy(ws, LifetimePolicy(90, True), actor="t")
+    store.lifetime.set_policy(ws, LifetimePolicy(90, True), actor="t")
     document = exported(store, ws)
     assert document["lifetime_policy"] == {"max_token_days": 90, "require_expiry": True}
     assert FIELD not in document["meta"]  # its own section, not a meta field
@@ -42,10 +42,10 @@ def test_the_policy_round_trips_and_tokens_beyond_it_are_kept_and_counted(
     empty_redis(store, redis_client)
     restored = store.import_workspace(document, actor="t", max_age=100 * DAY)
     assert restored.out_of_policy == 1
-    assert store.lifetime_policy(ws) == LifetimePolicy(90, True)
-    policy, tokens = store.lifetime_policy(ws), {t.name: t for t in store.list_tokens(ws)}
+    assert store.lifetime.policy(ws) == LifetimePolicy(90, True)
+    policy, tokens = store.lifetime.policy(ws), {t.name: t for t in store.list_tokens(ws)}
     assert policy.violation(tokens["forever"], clock()) == "never expires (maximum 90 days)"
-    assert [t.key_id for t in store.unused_tokens(ws, 90).items] == [forever.key_id]
+    assert [t.key_id for t in store.lifetime.unused(ws, 90).items] == [forever.key_id]
     assert redis_client.zscore(schema.token_activity(ws), "~built") is not None
 
 
@@ -59,7 +59,7 @@ def test_a_backup_without_a_policy_restores_none(
     document = sign(store.ctx.keyring, document)
     empty_redis(store, redis_client)
     assert store.import_workspace(document, actor="t").out_of_policy == 0
-    assert store.lifetime_policy(ws).empty
+    assert store.lifetime.policy(ws).empty
     assert redis_client.hget(schema.meta(ws), FIELD) is None
 
 

@@ -25,9 +25,9 @@ def limited_backup(store: PolicyStore) -> tuple[str, dict[str, str], Doc]:
     """A workspace whose every kind of owner has limits (and a revoked token, which has
     none left), its backup, and the plain token of the limited one."""
     ws = store.create_workspace("Acme", actor="t").workspace_id
-    store.set_limits(ws, "pk", ["100/min", "10000/day"], actor="t")
-    store.set_limits(ws, "pk", ["10/min"], scope="projects.create", actor="t")
-    store.set_limits(ws, "sk", ["50/s"], actor="t")
+    store.limits.replace(ws, "pk", ["100/min", "10000/day"], actor="t")
+    store.limits.replace(ws, "pk", ["10/min"], scope="projects.create", actor="t")
+    store.limits.replace(ws, "sk", ["50/s"], actor="t")
     ci = store.create_token(ws, "ci", actor="t", limits=Limits.of({"*": ["5/s"]}))
     old = store.create_token(ws, "old", actor="t", limits=Limits.of({"*": ["1/s"]}))
     store.revoke_token(ws, old.info.key_id, actor="t")
@@ -37,13 +37,13 @@ def limited_backup(store: PolicyStore) -> tuple[str, dict[str, str], Doc]:
 
 def test_limits_round_trip(store: PolicyStore, redis_client: redis.Redis) -> None:
     ws, tokens, document = limited_backup(store)
-    before = store.list_limits(ws)
+    before = store.limits.by_owner(ws)
     assert set(before) == {"pk", "sk", f"tk:{tokens['ci_kid']}"}  # the revoked token's went
     assert set(document["limits"]) == set(before)
     redis_client.flushall()
     store.save_catalog(Catalog.from_dict(DEMO_CATALOG))
     store.import_workspace(document, actor="t")
-    assert store.list_limits(ws) == before
+    assert store.limits.by_owner(ws) == before
     policy = lookup(store, tokens["ci"])
     assert policy is not None and policy.limits == Limits.of({"*": ["5/s"]})
     assert not list(redis_client.scan_iter("*staging*"))
@@ -57,7 +57,7 @@ def test_a_backup_from_before_limits_restores_without_any(
     forget(redis_client, ws)
     redis_client.set(schema.limits(ws), "left over")  # not even a hash: replaced, not merged
     assert store.import_workspace(older, actor="t").workspace_id == ws
-    assert store.list_limits(ws) == {}
+    assert store.limits.by_owner(ws) == {}
     assert not redis_client.exists(schema.limits(ws))
 
 
@@ -145,4 +145,4 @@ def test_limits_on_actions_need_a_catalog(store: PolicyStore, redis_client: redi
         store.import_workspace(document, actor="t")
     assert not redis_client.exists(schema.meta(ws))
     store.import_workspace(document, actor="t", apply_catalog=True)
-    assert "projects.create" in store.limits(ws, "pk").as_dict()
+    assert "projects.create" in store.limits.of(ws, "pk").as_dict()

@@ -158,7 +158,7 @@ def test_a_catalog_that_disarms_live_rules_is_refused_unless_forced(
     assert store.save_catalog(smaller) == smaller.fingerprint()
     store.add_rule(ws, Rule("projects", "list"), actor="t")
     assert store.save_catalog(Catalog(), force=True) == Catalog().fingerprint()
-    assert store.deployment_audit_tail(1)[0].detail["disarmed"] == 1
+    assert store.deployment.audit_tail(1)[0].detail["disarmed"] == 1
 
 
 def _one_route(entry: dict[str, object]) -> Catalog:
@@ -205,11 +205,11 @@ def test_a_catalog_that_disarms_live_limits_is_refused_unless_forced(
     """A per-action rate limit naming an action the catalog drops would stop counting: the
     load is refused with the list, as for rules; a revoked token's limits are moot."""
     ws = store.create_workspace("Acme", actor="t").workspace_id
-    store.set_limits(ws, "pk", ["10/min"], scope="projects.create", actor="t")
-    store.set_limits(ws, "sk", ["100/min"], actor="t")  # the whole key: no action to lose
+    store.limits.replace(ws, "pk", ["10/min"], scope="projects.create", actor="t")
+    store.limits.replace(ws, "sk", ["100/min"], actor="t")  # the whole key: no action to lose
     token = store.create_token(ws, "ci", actor="t")
     kid = token.info.key_id
-    store.set_limits(ws, f"tk:{kid}", ["1/s", "9/h"], scope="projects.create", actor="t")
+    store.limits.replace(ws, f"tk:{kid}", ["1/s", "9/h"], scope="projects.create", actor="t")
     data = json.loads(catalog.to_json())
     projects = data["modules"]["projects"]["functionalities"]
     projects["make"] = projects.pop("create")
@@ -231,7 +231,7 @@ def test_a_catalog_that_disarms_live_limits_is_refused_unless_forced(
     with pytest.raises(CatalogError, match=r"publishable key: projects\.create"):
         store.save_catalog(renamed)
     assert store.save_catalog(renamed, force=True) == renamed.fingerprint()
-    assert store.deployment_audit_tail(1)[0].detail["disarmed_limits"] == 1
+    assert store.deployment.audit_tail(1)[0].detail["disarmed_limits"] == 1
     # A dead limit is still stored, to be seen and removed (its action need not exist).
-    store.remove_limits(ws, "pk", scope="projects.create", actor="t")
+    store.limits.remove(ws, "pk", scope="projects.create", actor="t")
     assert store.save_catalog(catalog) == catalog.fingerprint()  # nothing left to disarm

@@ -24,8 +24,8 @@ def test_a_lookup_leases_each_window_from_what_is_left(
     store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", ["10/min", "1000/day"], actor="test")
-    store.set_limits(ws, "pk", ["3/min"], scope="projects.create", actor="test")
+    store.limits.replace(ws, "pk", ["10/min", "1000/day"], actor="test")
+    store.limits.replace(ws, "pk", ["3/min"], scope="projects.create", actor="test")
     # The first process gets everything; a second one what the first's lease leaves: nothing.
     assert first(store, key, "a") == {
         ("*", 60): (10, 1),
@@ -47,7 +47,7 @@ def test_a_process_joining_a_spent_window_gets_no_lease(
     store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    store.limits.replace(ws, "pk", ["10/min"], actor="test")
     clock = ManualClock(1_800_000_030.0)  # mid-bucket: sync and lookup see one bucket
     store = PolicyStore(store.client, store.ctx.keyring, clock=clock)
     now = clock()
@@ -65,7 +65,7 @@ def test_a_leaving_process_gives_its_lease_and_presence_back(
     store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    store.limits.replace(ws, "pk", ["10/min"], actor="test")
     clock = ManualClock(1_800_000_030.0)
     store = PolicyStore(store.client, store.ctx.keyring, clock=clock)
     assert first(store, key, "a") == {("*", 60): (10, 1)}
@@ -86,7 +86,7 @@ def test_a_late_processs_lease_stays_set_aside_while_its_bucket_lasts(
     may have admitted under its lease have not reached Redis: its lease stays set aside
     until its bucket ends, or until it gives it back ("release")."""
     ws, key = workspace.workspace_id, workspace.publishable_key
-    store.set_limits(ws, "pk", ["10/min"], actor="test")
+    store.limits.replace(ws, "pk", ["10/min"], actor="test")
     clock = ManualClock(1_800_000_000.0)  # a minute's start
     store = PolicyStore(store.client, store.ctx.keyring, clock=clock)
     assert first(store, key, "a") == {("*", 60): (10, 1)}

@@ -92,19 +92,19 @@ def test_owners() -> None:
 
 def test_store_round_trip_and_errors(store: PolicyStore, workspace: CreatedWorkspace) -> None:
     ws = workspace.workspace_id
-    assert store.set_limits(ws, "pk", ["100/min"], actor="test").describe() == "key: 100/min"
-    store.set_limits(ws, "pk", ["10/min"], scope="projects.create", actor="test")
-    assert store.limits(ws, "pk") == Limits.of({"*": ["100/min"], "projects.create": ["10/min"]})
-    assert list(store.list_limits(ws)) == ["pk"]
+    assert store.limits.replace(ws, "pk", ["100/min"], actor="test").describe() == "key: 100/min"
+    store.limits.replace(ws, "pk", ["10/min"], scope="projects.create", actor="test")
+    assert store.limits.of(ws, "pk") == Limits.of({"*": ["100/min"], "projects.create": ["10/min"]})
+    assert list(store.limits.by_owner(ws)) == ["pk"]
     with pytest.raises(NotFound):
-        store.remove_limits(ws, "sk", actor="test")
+        store.limits.remove(ws, "sk", actor="test")
     with pytest.raises(LimitError):
-        store.set_limits(ws, "pk", ["1/min"], scope="no-such", actor="test")
+        store.limits.replace(ws, "pk", ["1/min"], scope="no-such", actor="test")
     with pytest.raises(UnknownWorkspace):
-        store.set_limits("ws_AAAAAAAAAAAA", "pk", ["1/min"], actor="test")
-    store.remove_limits(ws, "pk", actor="test")
-    store.remove_limits(ws, "pk", scope="projects.create", actor="test")
-    assert store.list_limits(ws) == {}  # the last scope gone: the owner's field too
+        store.limits.replace("ws_AAAAAAAAAAAA", "pk", ["1/min"], actor="test")
+    store.limits.remove(ws, "pk", actor="test")
+    store.limits.remove(ws, "pk", scope="projects.create", actor="test")
+    assert store.limits.by_owner(ws) == {}  # the last scope gone: the owner's field too
     actions = [e.action for e in store.audit_tail(ws, 10)]
     assert actions.count("limits.set") == 2 and actions.count("limits.removed") == 2
 
@@ -113,17 +113,17 @@ def test_racing_edits_of_one_key_both_land(store: PolicyStore, workspace: Create
     """Admin A reads the limits, admin B saves another scope meanwhile, A writes: the
     guarded write fails, A reads again and reapplies its own edit; nothing is lost."""
     ws = workspace.workspace_id
-    store.set_limits(ws, "pk", ["100/min"], actor="test")
+    store.limits.replace(ws, "pk", ["100/min"], actor="test")
     first = ops.set_limits(store.ctx, ws, "pk", (Window.parse("5/s"),), actor="a")
     call = next(first)  # A's operation reads, up to its write
     while not isinstance(call, Script):
         call = first.send(perform(store, call))
-    store.set_limits(ws, "pk", ["2/min"], scope="projects.create", actor="b")  # B, meanwhile
+    store.limits.replace(ws, "pk", ["2/min"], scope="projects.create", actor="b")  # B, meanwhile
     reply = perform(store, call)  # A's write: refused by its guard...
     assert int(reply[0]) == Reply.CONFLICT
     final = run(store.client, _rest(first, reply))  # ...so A reads again and writes again
     assert final == Limits.of({"*": ["5/s"], "projects.create": ["2/min"]})
-    assert store.limits(ws, "pk") == final
+    assert store.limits.of(ws, "pk") == final
 
 
 def perform(store: PolicyStore, call: Call) -> Any:

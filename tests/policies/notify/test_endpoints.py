@@ -85,6 +85,8 @@ def test_the_signing_secret_is_rewrapped_with_the_keys(
     secret = store.run(notify.set_endpoint(store.ctx, ws, "http://127.0.0.1:9/", policy, actor="t"))
     newer = Keyring.generate_master_key()
     rotated = PolicyStore(store.client, Keyring([newer, master_key], digest_secret))
-    assert rotated.rewrap_secrets(actor="t").rewrapped == 3  # two role keys and the secret
+    assert (
+        rotated.deployment.rewrap_secrets(actor="t").rewrapped == 3
+    )  # two role keys and the secret
     only_new = PolicyStore(store.client, Keyring([newer], digest_secret))
     assert only_new.run(notify.endpoint(only_new.ctx, ws))[1] == secret

@@ -33,7 +33,7 @@ REVEAL = "sdk_key.reveal"
 
 def reject_reason(store: PolicyStore, ws: str, admin: str, action: str, code: str) -> RejectReason:
     with pytest.raises(OtpRejected) as caught:
-        store.verify_otp(ws, admin, action, code, actor=f"admin:{admin}")
+        store.otp.verify(ws, admin, action, code, actor=f"admin:{admin}")
     return caught.value.reason
 
 
@@ -72,8 +72,8 @@ def test_policy_refuses_nonsense() -> None:
 
 def test_right_code_is_accepted_once(store: PolicyStore, workspace: CreatedWorkspace) -> None:
     ws = workspace.workspace_id
-    issued = store.issue_otp(ws, "alice", REVEAL)
-    store.verify_otp(ws, "alice", REVEAL, issued.code, actor="admin:alice")
+    issued = store.otp.issue(ws, "alice", REVEAL)
+    store.otp.verify(ws, "alice", REVEAL, issued.code, actor="admin:alice")
     assert reject_reason(store, ws, "alice", REVEAL, issued.code) is RejectReason.MISSING
 
 
@@ -81,7 +81,7 @@ def test_only_a_digest_is_stored_with_a_ttl(
     store: PolicyStore, workspace: CreatedWorkspace, redis_client: redis.Redis
 ) -> None:
     ws = workspace.workspace_id
-    issued = store.issue_otp(ws, "alice", REVEAL)
+    issued = store.otp.issue(ws, "alice", REVEAL)
     keys = list(redis_client.scan_iter(f"ks:{{{ws}}}:otp:*"))
     assert len(keys) == 3
     dump = repr([redis_client.dump(k) for k in keys]) + repr(keys)
@@ -93,12 +93,12 @@ def test_only_a_digest_is_stored_with_a_ttl(
 
 def test_five_wrong_tries_void_the_code(store: PolicyStore, workspace: CreatedWorkspace) -> None:
     ws = workspace.workspace_id
-    issued = store.issue_otp(ws, "alice", REVEAL)
+    issued = store.otp.issue(ws, "alice", REVEAL)
     wrong = other_code(issued.code)
     left = []
     for _ in range(4):
         with pytest.raises(OtpRejected) as caught:
-            store.verify_otp(ws, "alice", REVEAL, wrong, actor="admin:alice")
+            store.otp.verify(ws, "alice", REVEAL, wrong, actor="admin:alice")
         assert caught.value.reason is RejectReason.WRONG
         left.append(caught.value.attempts_left)
     assert left == [4, 3, 2, 1]
@@ -111,11 +111,11 @@ def test_code_expires_by_the_stores_clock(
     store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
 ) -> None:
     ws = workspace.workspace_id
-    issued = store.issue_otp(ws, "alice", REVEAL, policy=OtpPolicy(ttl_seconds=300))
+    issued = store.otp.issue(ws, "alice", REVEAL, policy=OtpPolicy(ttl_seconds=300))
     clock.advance(299)
-    store.verify_otp(ws, "alice", REVEAL, issued.code, actor="admin:alice")
+    store.otp.verify(ws, "alice", REVEAL, issued.code, actor="admin:alice")
     clock.advance(100)
-    issued = store.issue_otp(ws, "alice", REVEAL, policy=OtpPolicy(ttl_seconds=300))
+    issued = store.otp.issue(ws, "alice", REVEAL, policy=OtpPolicy(ttl_seconds=300))
     clock.advance(300)
     assert reject_reason(store, ws, "alice", REVEAL, issued.code) is RejectReason.EXPIRED
     assert reject_reason(store, ws, "alice", REVEAL, issued.code) is RejectReason.MISSING
@@ -126,25 +126,25 @@ def test_code_is_bound_to_admin_action_and_workspace(
 ) -> None:
     ws = workspace.workspace_id
     other_ws = store.create_workspace("Other", actor="test").workspace_id
-    issued = store.issue_otp(ws, "alice", REVEAL)
+    issued = store.otp.issue(ws, "alice", REVEAL)
     assert reject_reason(store, ws, "bob", REVEAL, issued.code) is RejectReason.MISSING
     assert reject_reason(store, ws, "alice", "sdk_key.roll", issued.code) is RejectReason.MISSING
     assert reject_reason(store, other_ws, "alice", REVEAL, issued.code) is RejectReason.MISSING
     # None of that cost alice an attempt, and her code still works where it belongs.
-    store.verify_otp(ws, "alice", REVEAL, issued.code, actor="admin:alice")
+    store.otp.verify(ws, "alice", REVEAL, issued.code, actor="admin:alice")
 
 
 def test_bobs_wrong_guesses_do_not_touch_alices_challenge(
     store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws = workspace.workspace_id
-    alice = store.issue_otp(ws, "alice", REVEAL)
-    store.issue_otp(ws, "bob", REVEAL)
+    alice = store.otp.issue(ws, "alice", REVEAL)
+    store.otp.issue(ws, "bob", REVEAL)
     for _ in range(5):
         with pytest.raises(OtpRejected):
-            store.verify_otp(ws, "bob", REVEAL, alice.code, actor="admin:bob")
+            store.otp.verify(ws, "bob", REVEAL, alice.code, actor="admin:bob")
     assert reject_reason(store, ws, "bob", REVEAL, alice.code) is RejectReason.MISSING  # voided
-    store.verify_otp(ws, "alice", REVEAL, alice.code, actor="admin:alice")  # still good
+    store.otp.verify(ws, "alice", REVEAL, alice.code, actor="admin:alice")  # still good
     assert reject_reason(store, ws, "alice", REVEAL, alice.code) is RejectReason.MISSING  # used
 
 
@@ -152,18 +152,18 @@ def test_cooldown_between_sends_then_resend_replaces_the_code(
     store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
 ) -> None:
     ws = workspace.workspace_id
-    first = store.issue_otp(ws, "alice", REVEAL)
+    first = store.otp.issue(ws, "alice", REVEAL)
     clock.advance(20)
     with pytest.raises(OtpThrottled) as caught:
-        store.issue_otp(ws, "alice", REVEAL)
+        store.otp.issue(ws, "alice", REVEAL)
     assert caught.value.reason is ThrottleReason.COOLDOWN and caught.value.retry_after == 40
     # Another action has its own cooldown.
-    store.issue_otp(ws, "alice", "sdk_key.roll")
+    store.otp.issue(ws, "alice", "sdk_key.roll")
     clock.advance(40)
-    second = store.issue_otp(ws, "alice", REVEAL)
+    second = store.otp.issue(ws, "alice", REVEAL)
     assert first.code != second.code  # two fresh codes agree once in a million runs
     assert reject_reason(store, ws, "alice", REVEAL, first.code) is RejectReason.WRONG
-    store.verify_otp(ws, "alice", REVEAL, second.code, actor="admin:alice")
+    store.otp.verify(ws, "alice", REVEAL, second.code, actor="admin:alice")
     assert reject_reason(store, ws, "alice", REVEAL, second.code) is RejectReason.MISSING
 
 
@@ -171,9 +171,9 @@ def test_success_lifts_the_cooldown(
     store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock
 ) -> None:
     ws = workspace.workspace_id
-    issued = store.issue_otp(ws, "alice", REVEAL)
-    store.verify_otp(ws, "alice", REVEAL, issued.code, actor="admin:alice")
-    again = store.issue_otp(ws, "alice", REVEAL)  # a second reveal right away: no cooldown
+    issued = store.otp.issue(ws, "alice", REVEAL)
+    store.otp.verify(ws, "alice", REVEAL, issued.code, actor="admin:alice")
+    again = store.otp.issue(ws, "alice", REVEAL)  # a second reveal right away: no cooldown
     assert reject_reason(store, ws, "alice", REVEAL, other_code(again.code)) is RejectReason.WRONG
 
 
@@ -182,19 +182,19 @@ def test_hourly_cap_counts_every_action(
 ) -> None:
     ws = workspace.workspace_id
     policy = OtpPolicy(max_sends_per_hour=3, cooldown_seconds=10)
-    store.issue_otp(ws, "alice", REVEAL, policy=policy)
+    store.otp.issue(ws, "alice", REVEAL, policy=policy)
     clock.advance(100)
-    store.issue_otp(ws, "alice", "sdk_key.roll", policy=policy)
+    store.otp.issue(ws, "alice", "sdk_key.roll", policy=policy)
     clock.advance(100)
-    store.issue_otp(ws, "alice", REVEAL, policy=policy)
+    store.otp.issue(ws, "alice", REVEAL, policy=policy)
     clock.advance(100)
     with pytest.raises(OtpThrottled) as caught:
-        store.issue_otp(ws, "alice", "secret.reveal:DB", policy=policy)
+        store.otp.issue(ws, "alice", "secret.reveal:DB", policy=policy)
     assert caught.value.reason is ThrottleReason.HOURLY_CAP
     assert caught.value.retry_after == 3600 - 300
-    store.issue_otp(ws, "bob", REVEAL, policy=policy)  # bob has his own count
+    store.otp.issue(ws, "bob", REVEAL, policy=policy)  # bob has his own count
     clock.advance(3600 - 300)
-    store.issue_otp(ws, "alice", "secret.reveal:DB", policy=policy)
+    store.otp.issue(ws, "alice", "secret.reveal:DB", policy=policy)
 
 
 def test_cancel_takes_the_send_back(
@@ -202,20 +202,20 @@ def test_cancel_takes_the_send_back(
 ) -> None:
     ws = workspace.workspace_id
     policy = OtpPolicy(max_sends_per_hour=1)
-    issued = store.issue_otp(ws, "alice", REVEAL, policy=policy)
-    store.cancel_otp(issued)
+    issued = store.otp.issue(ws, "alice", REVEAL, policy=policy)
+    store.otp.cancel(issued)
     assert not list(redis_client.scan_iter(f"ks:{{{ws}}}:otp:challenge:*"))
     assert reject_reason(store, ws, "alice", REVEAL, issued.code) is RejectReason.MISSING
-    again = store.issue_otp(ws, "alice", REVEAL, policy=policy)  # no cooldown, no cap used
-    store.cancel_otp(issued)  # an old cancel leaves the newer challenge alone
-    store.verify_otp(ws, "alice", REVEAL, again.code, actor="admin:alice")
+    again = store.otp.issue(ws, "alice", REVEAL, policy=policy)  # no cooldown, no cap used
+    store.otp.cancel(issued)  # an old cancel leaves the newer challenge alone
+    store.otp.verify(ws, "alice", REVEAL, again.code, actor="admin:alice")
 
 
 def test_concurrent_verifications_accept_the_code_once(
     store: PolicyStore, workspace: CreatedWorkspace, redis_url: str
 ) -> None:
     ws = workspace.workspace_id
-    issued = store.issue_otp(ws, "alice", REVEAL)
+    issued = store.otp.issue(ws, "alice", REVEAL)
     barrier = threading.Barrier(8)
     accepted: list[bool] = []
 
@@ -223,7 +223,7 @@ def test_concurrent_verifications_accept_the_code_once(
         own = PolicyStore(sync_client(redis_url), store.ctx.keyring, clock=store.ctx.clock)
         barrier.wait()
         try:
-            own.verify_otp(ws, "alice", REVEAL, issued.code, actor="admin:alice")
+            own.otp.verify(ws, "alice", REVEAL, issued.code, actor="admin:alice")
             accepted.append(True)
         except OtpRejected:
             accepted.append(False)
@@ -240,10 +240,10 @@ def test_failures_are_audited_without_the_code(
     store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws = workspace.workspace_id
-    issued = store.issue_otp(ws, "alice", REVEAL)
+    issued = store.otp.issue(ws, "alice", REVEAL)
     wrong = other_code(issued.code)
     with pytest.raises(OtpRejected):
-        store.verify_otp(ws, "alice", REVEAL, wrong, actor="admin:alice")
+        store.otp.verify(ws, "alice", REVEAL, wrong, actor="admin:alice")
     entry = store.audit_tail(ws, 1)[0]
     assert entry.action == "otp.failed" and entry.actor == "admin:alice"
     assert entry.detail == {"for": REVEAL, "reason": "wrong", "attempts_left": 4}
@@ -252,13 +252,13 @@ def test_failures_are_audited_without_the_code(
 
 def test_bad_inputs_never_reach_redis(store: PolicyStore, workspace: CreatedWorkspace) -> None:
     with pytest.raises(UnknownWorkspace):
-        store.issue_otp("ws_AAAAAAAAAAAA", "alice", REVEAL)
+        store.otp.issue("ws_AAAAAAAAAAAA", "alice", REVEAL)
     with pytest.raises(UnknownWorkspace):
-        store.issue_otp("ws_*", "alice", REVEAL)
+        store.otp.issue("ws_*", "alice", REVEAL)
     with pytest.raises(KeystileError):
-        store.issue_otp(workspace.workspace_id, "alice", "reveal everything")
+        store.otp.issue(workspace.workspace_id, "alice", "reveal everything")
     with pytest.raises(KeystileError):
-        store.issue_otp(workspace.workspace_id, "", REVEAL)
+        store.otp.issue(workspace.workspace_id, "", REVEAL)
 
 
 def test_hourly_cap_is_per_admin_across_workspaces(
@@ -267,18 +267,18 @@ def test_hourly_cap_is_per_admin_across_workspaces(
     ws, other = workspace.workspace_id, store.create_workspace("Other", actor="t").workspace_id
     third = store.create_workspace("Third", actor="t").workspace_id
     policy = OtpPolicy(max_sends_per_hour=3, cooldown_seconds=10)
-    store.issue_otp(ws, "alice", REVEAL, policy=policy)
+    store.otp.issue(ws, "alice", REVEAL, policy=policy)
     with pytest.raises(OtpThrottled) as cooldown:  # refused in the workspace: not counted
-        store.issue_otp(ws, "alice", REVEAL, policy=policy)
+        store.otp.issue(ws, "alice", REVEAL, policy=policy)
     assert cooldown.value.reason is ThrottleReason.COOLDOWN
-    store.issue_otp(other, "alice", REVEAL, policy=policy)
+    store.otp.issue(other, "alice", REVEAL, policy=policy)
     clock.advance(100)
-    store.issue_otp(other, "alice", REVEAL, policy=policy)
+    store.otp.issue(other, "alice", REVEAL, policy=policy)
     for where in (ws, other, third):
         with pytest.raises(OtpThrottled) as caught:
-            store.issue_otp(where, "alice", "sdk_key.roll", policy=policy)
+            store.otp.issue(where, "alice", "sdk_key.roll", policy=policy)
         assert caught.value.reason is ThrottleReason.HOURLY_CAP
         assert caught.value.retry_after == 3600 - 100
-    store.issue_otp(third, "bob", REVEAL, policy=policy)  # bob has his own count
+    store.otp.issue(third, "bob", REVEAL, policy=policy)  # bob has his own count
     clock.advance(3600 - 100)
-    store.issue_otp(third, "alice", REVEAL, policy=policy)
+    store.otp.issue(third, "alice", REVEAL, policy=policy)

@@ -56,7 +56,7 @@ def test_one_event_per_write(store: PolicyStore, redis_client: redis.Redis) -> N
         lambda: store.add_rule(ws, Rule("billing", "read"), actor="t"),
         lambda: store.remove_rule(ws, Rule("billing", "read"), actor="t"),
         lambda: store.create_token(ws, "t", actor="t"),
-        lambda: store.put_secret(ws, "S", "v", actor="t"),
+        lambda: store.secrets.put(ws, "S", "v", actor="t"),
         lambda: store.set_origins(ws, ["https://a.example"], actor="t"),
     ]
     for version, write in enumerate(writes, start=2):
@@ -127,7 +127,7 @@ def test_lookup_is_one_round_trip(store: PolicyStore, redis_client: redis.Redis)
 def test_nothing_is_stored_in_plain_text(store: PolicyStore, redis_client: redis.Redis) -> None:
     created = store.create_workspace("Acme", actor="t")
     token = store.create_token(created.workspace_id, "t", actor="t").token
-    store.put_secret(created.workspace_id, "S", "super-secret-value", actor="t")
+    store.secrets.put(created.workspace_id, "S", "super-secret-value", actor="t")
     store.reveal_sdk_key(created.workspace_id, actor="t")
     dump = []
     for key in redis_client.scan_iter("*"):

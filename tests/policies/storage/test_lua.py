@@ -13,17 +13,10 @@ import pytest
 import redis
 
 from policies.storage.driver import Operation, Script, run
-from policies.storage.lua import (
-    APPLY,
-    CREATE,
-    LOOKUP,
-    OTP_ADMIN_SEND,
-    OTP_CANCEL,
-    OTP_ISSUE,
-    OTP_VERIFY,
-)
+from policies.storage.lua import APPLY, CREATE, LOOKUP
 from policies.storage.lua import ROTATE as ROTATE_SCRIPT
 from policies.storage.lua_deployment import CATALOG_SAVE, RESTORE, REWRAP, SECTIONS
+from policies.storage.lua_otp import OTP_ADMIN_SEND, OTP_CANCEL, OTP_ISSUE, OTP_VERIFY
 from policies.storage.scripting import LuaScript, Reply
 
 WS = "ws_AAAAAAAAAAAA"

@@ -70,17 +70,17 @@ def test_token_validation(store: PolicyStore, clock: ManualClock) -> None:
 
 def test_secrets(store: PolicyStore) -> None:
     ws = store.create_workspace("Acme", actor="t").workspace_id
-    store.put_secret(ws, "STRIPE_KEY", "sk_test_123", actor="t")
-    assert store.list_secrets(ws) == ["STRIPE_KEY"]
+    store.secrets.put(ws, "STRIPE_KEY", "sk_test_123", actor="t")
+    assert store.secrets.names(ws) == ["STRIPE_KEY"]
     assert "sk_test_123" not in str(store.client.hgetall(f"ks:{{{ws}}}:secrets"))
-    assert store.reveal_secret(ws, "STRIPE_KEY", actor="admin:a") == "sk_test_123"
+    assert store.secrets.reveal(ws, "STRIPE_KEY", actor="admin:a") == "sk_test_123"
     assert store.audit_tail(ws, 1)[0].action == "secret.revealed"
-    store.delete_secret(ws, "STRIPE_KEY", actor="t")
+    store.secrets.delete(ws, "STRIPE_KEY", actor="t")
     with pytest.raises(NotFound):
-        store.delete_secret(ws, "STRIPE_KEY", actor="t")
+        store.secrets.delete(ws, "STRIPE_KEY", actor="t")
     with pytest.raises(KeystileError, match="secret name"):
-        store.put_secret(ws, "bad name", "v", actor="t")
-    assert store.list_secrets(ws) == []
+        store.secrets.put(ws, "bad name", "v", actor="t")
+    assert store.secrets.names(ws) == []
 
 
 def test_origins(store: PolicyStore) -> None:
@@ -107,7 +107,7 @@ def test_adding_a_secret_without_replacing_is_one_atomic_step(
         own = PolicyStore(sync_client(redis_url), store.ctx.keyring, clock=store.ctx.clock)
         barrier.wait()
         try:
-            own.put_secret(ws, "DB", f"value-{n}", actor="t", replace=False)
+            own.secrets.put(ws, "DB", f"value-{n}", actor="t", replace=False)
             outcomes.append(f"value-{n}")
         except AlreadyExists:
             outcomes.append("exists")
@@ -121,7 +121,7 @@ def test_adding_a_secret_without_replacing_is_one_atomic_step(
         thread.join()
     won = [o for o in outcomes if o != "exists"]
     assert len(won) == 1 and outcomes.count("exists") == 7
-    assert store.reveal_secret(ws, "DB", actor="t") == won[0]  # the winner's value stays
+    assert store.secrets.reveal(ws, "DB", actor="t") == won[0]  # the winner's value stays
     assert [e.action for e in store.audit_tail(ws, 10)].count("secret.set") == 1
-    store.put_secret(ws, "DB", "replaced", actor="t")  # replace=True (the default) still sets
-    assert store.reveal_secret(ws, "DB", actor="t") == "replaced"
+    store.secrets.put(ws, "DB", "replaced", actor="t")  # replace=True (the default) still sets
+    assert store.secrets.reveal(ws, "DB", actor="t") == "replaced"

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from policies import Catalog, KeystileError, PolicyStore
-from policies.storage import schema
+from policies.storage import audit_fields, schema
 from policies.storage.connections import sync_client
 from policies.storage.values import CreatedWorkspace
 from policies.times import MAX_LIFETIME_SECONDS, format_time
@@ -80,8 +80,8 @@ def test_audit_fields_are_bounded_and_free_of_control_characters(
     [raw] = redis_client.xrevrange(schema.audit(ws), count=1)
     fields = raw[1]
     assert all(c.isprintable() for value in fields.values() for c in value)
-    assert len(fields["actor"]) <= schema.MAX_AUDIT_TEXT
-    assert len(fields["detail"]) <= schema.MAX_AUDIT_DETAIL + 50
+    assert len(fields["actor"]) <= audit_fields.MAX_AUDIT_TEXT
+    assert len(fields["detail"]) <= audit_fields.MAX_AUDIT_DETAIL + 50
     entry = store.audit_tail(ws, 1)[0]
     assert "\n" not in entry.actor and all(
         c.isprintable() for k, v in entry.detail.items() for c in k + str(v)
@@ -99,22 +99,22 @@ def test_audit_of_a_megabyte_or_a_self_sharing_detail_stays_bounded_at_the_store
     store.audit(ws, "a" * 1_000_000, "b" * 1_000_000, {"deep": shared, "big": "c" * 1_000_000})
     [raw] = redis_client.xrevrange(schema.audit(ws), count=1)
     fields = raw[1]
-    assert len(fields["actor"]) == schema.MAX_AUDIT_TEXT
+    assert len(fields["actor"]) == audit_fields.MAX_AUDIT_TEXT
     assert len(fields["action"]) == 64
-    assert len(fields["detail"]) <= schema.MAX_AUDIT_DETAIL + 50
-    assert sum(len(k) + len(v) for k, v in fields.items()) < 3 * schema.MAX_AUDIT_DETAIL
+    assert len(fields["detail"]) <= audit_fields.MAX_AUDIT_DETAIL + 50
+    assert sum(len(k) + len(v) for k, v in fields.items()) < 3 * audit_fields.MAX_AUDIT_DETAIL
     json.loads(fields["detail"])
 
 
 def test_catalog_loads_are_audited_in_the_deployment_stream(
     store: PolicyStore, catalog: Catalog
 ) -> None:
-    before = store.deployment_audit_tail(10)
+    before = store.deployment.audit_tail(10)
     store.save_catalog(catalog, actor="cli")  # unchanged: no entry
-    assert store.deployment_audit_tail(10) == before
+    assert store.deployment.audit_tail(10) == before
     smaller = Catalog.from_dict({"modules": {"x": {"functionalities": {"y": {"routes": []}}}}})
     store.save_catalog(smaller, actor="cli")
-    entry = store.deployment_audit_tail(1)[0]
+    entry = store.deployment.audit_tail(1)[0]
     assert (entry.actor, entry.action) == ("cli", "catalog.loaded")
     assert entry.detail == {
         "fingerprint": smaller.fingerprint(),
