@@ -9,10 +9,12 @@ from pathlib import Path
 import click
 
 from gateway.routing.router import Router
-from keystile.cli.base import ACTOR, main, store_of, when
+from keystile.cli.base import ACTOR, main, settings_of, store_of, when
+from keystile.notify.config import NotifyOptions
 from policies import Catalog
 from policies.backup.document import DAY, MAX_AGE
 from policies.listing import MAX_PAGE, AuditQuery
+from policies.operations import backup
 
 
 # -- catalog, audit, secrets --------------------------------------------------------------
@@ -151,13 +153,17 @@ def import_command(
         except (OSError, UnicodeDecodeError) as exc:
             raise click.ClickException(f"cannot read {secret_file}: {exc}") from None
     store = store_of(ctx)
-    restored = store.import_workspace(
-        document,
-        actor=ACTOR,
-        apply_catalog=apply_catalog,
-        unverified=unverified,
-        digest_secret=secret,
-        max_age=max_age_days * DAY,
+    restored = store.run(
+        backup.import_workspace(
+            store.ctx,
+            document,
+            actor=ACTOR,
+            apply_catalog=apply_catalog,
+            unverified=unverified,
+            digest_secret=secret,
+            max_age=max_age_days * DAY,
+            endpoints=NotifyOptions.from_settings(settings_of(ctx)).endpoints,
+        )
     )
     click.echo(f"restored {restored.workspace_id}")
     if restored.exported_at is None:
@@ -166,6 +172,7 @@ def import_command(
         days = (store.ctx.clock() - restored.exported_at) / DAY
         click.echo(f"made: {when(restored.exported_at)} ({days:.1f} days ago)")
     click.echo(f"catalog: {restored.catalog}")
+    click.echo(f"notifications: {' and '.join(restored.notify) or 'none set'}")
     if restored.kept_revoked:
         click.echo(
             f"kept revoked: {restored.kept_revoked} credential(s) revoked here since the "
