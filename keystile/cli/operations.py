@@ -140,7 +140,8 @@ def import_command(
 
     Only that workspace is restored: the backup's catalog is compared with the live one and
     applied only with --apply-catalog. Credentials revoked here since the backup was made
-    stay revoked.
+    stay revoked. Its notification settings come back too: a webhook endpoint must be one
+    this deployment's [notify] rules allow.
     """
     try:
         document = json.loads(path.read_text("utf-8"))
