@@ -210,3 +210,13 @@ def test_mail_only_settings_are_stored_as_the_live_operation_stores_them(
     assert redis_client.hgetall(schema.notify(ws)) == {
         "emails": json.dumps(["ops@acme.test", "sec@acme.test"])
     }
+
+
+@pytest.mark.parametrize("fields", [{"emails": "not JSON"}, {"url": URL}, {"secret": "ks2:x"}])
+def test_damaged_settings_are_refused_at_export_not_found_at_restore(
+    store: PolicyStore, redis_client: redis.Redis, fields: dict[str, str]
+) -> None:
+    ws = store.create_workspace("Acme", actor="t").workspace_id
+    redis_client.hset(schema.notify(ws), mapping=fields)
+    with pytest.raises(KeystileError, match="notification settings are damaged: set them again"):
+        store.export_workspace(ws, actor="t")
