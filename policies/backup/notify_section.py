@@ -3,7 +3,8 @@ endpoint, its signing secret as the store keeps it (encrypted under a master key
 the workspace; never the plain secret) and the mail addresses.
 
 A restore checks them as the live operations do: the endpoint with the deployment's own
-:class:`~policies.notify.endpoints.EndpointPolicy` (scheme, SSRF), the addresses with
+:class:`~policies.notify.endpoints.EndpointPolicy` (scheme, SSRF; a host name is not
+resolved: the worker checks its addresses at each delivery), the addresses with
 :func:`~policies.operations.notify.check_emails`, the secret by decrypting it here. The
 delivery counters, last outcomes and the queue are runtime state: they stay behind.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 from typing import Any
 
@@ -55,7 +57,9 @@ def restored(ctx: Context, ws: str, section: Any, policy: EndpointPolicy) -> dic
         raise fail("its notify section has a webhook endpoint without a secret, or the reverse")
     if url is not None:
         try:
-            addresses(check_url(url, policy), policy)
+            parts = check_url(url, policy)
+            if _literal(parts.hostname or ""):  # a name is resolved at delivery, not here
+                addresses(parts, policy)
         except KeystileError as exc:
             raise fail(f"its webhook endpoint: {exc}") from None
         out["url"] = url.strip()
@@ -70,6 +74,16 @@ def restored(ctx: Context, ws: str, section: Any, policy: EndpointPolicy) -> dic
     if cleaned:
         out["emails"] = json.dumps(cleaned)
     return out
+
+
+def _literal(host: str) -> bool:
+    """An address (or ``localhost``) checkable without DNS: a restore must not depend on
+    the network, and the worker checks every name's addresses when it delivers."""
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host.lower().rstrip(".") == "localhost"
+    return True
 
 
 def _secret(ctx: Context, ws: str, enc: Any) -> str:

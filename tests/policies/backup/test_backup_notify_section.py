@@ -96,6 +96,20 @@ def test_a_private_endpoint_restores_only_where_the_deployment_allows_it(
     assert store.run(notify.endpoint(store.ctx, ws))[0] == url
 
 
+def test_a_host_name_restores_without_dns(store: PolicyStore, redis_client: redis.Redis) -> None:
+    """A restore must not depend on the network: a name is checked when the worker
+    delivers (``.invalid`` never resolves), an address literal at once."""
+    ws, _, document = notified_backup(store)
+    forget(redis_client, ws)
+    edited = json.loads(json.dumps(document))
+    edited["notify"]["url"] = "https://hooks.keystile.invalid/in"
+    assert store.import_workspace(sign(store.ctx.keyring, edited), actor="t").notify == (
+        "webhook",
+        "mail",
+    )
+    assert store.run(notify.endpoint(store.ctx, ws))[0] == "https://hooks.keystile.invalid/in"
+
+
 def test_a_secret_under_a_master_key_not_here_is_named(
     store: PolicyStore, redis_client: redis.Redis, master_key: str, digest_secret: str
 ) -> None:
@@ -142,6 +156,7 @@ def _other_master(keyring: Keyring, ws: str) -> str:
         (_set(url="https://10.0.0.1/h"), "private, loopback or reserved"),
         (_set(url="https://127.0.0.1/h"), "private, loopback or reserved"),
         (_set(url="https://[::1]/h"), "private, loopback or reserved"),
+        (_set(url="https://LocalHost/h"), "private, loopback or reserved"),
         (_set(url="https://169.254.169.254/latest"), "private, loopback or reserved"),
         (_set(url="https://u:p@1.1.1.1/h"), "user name or password"),
         (_set(url="https://1.1.1.1/" + "a" * 3000), "at most 2000 characters"),
