@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from gateway.routing.router import Router
-from keystile.cli.base import ACTOR, main, store_of, when
+from keystile.cli.base import ACTOR, main, settings_of, store_of, when
+from keystile.notify.config import NotifyOptions
 from policies import Catalog
 from policies.backup.document import DAY, MAX_AGE
 from policies.listing import MAX_PAGE, AuditQuery
@@ -138,7 +139,8 @@ def import_command(
 
     Only that workspace is restored: the backup's catalog is compared with the live one and
     applied only with --apply-catalog. Credentials revoked here since the backup was made
-    stay revoked.
+    stay revoked. Its notification settings come back too: a webhook endpoint must be one
+    this deployment's [notify] rules allow.
     """
     try:
         document = json.loads(path.read_text("utf-8"))
@@ -158,6 +160,7 @@ def import_command(
         unverified=unverified,
         digest_secret=secret,
         max_age=max_age_days * DAY,
+        endpoints=NotifyOptions.from_settings(settings_of(ctx)).endpoints,
     )
     click.echo(f"restored {restored.workspace_id}")
     if restored.exported_at is None:
@@ -166,6 +169,7 @@ def import_command(
         days = (store.ctx.clock() - restored.exported_at) / DAY
         click.echo(f"made: {when(restored.exported_at)} ({days:.1f} days ago)")
     click.echo(f"catalog: {restored.catalog}")
+    click.echo(f"notifications: {' and '.join(restored.notify) or 'none set'}")
     if restored.kept_revoked:
         click.echo(
             f"kept revoked: {restored.kept_revoked} credential(s) revoked here since the "

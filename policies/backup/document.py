@@ -13,10 +13,10 @@ writes. Only a format-1 file (no MAC) is accepted unverified, on the operator's 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from policies.backup import sections
+from policies.backup import notify_section, sections
 from policies.backup.sections import fail
 from policies.catalog.catalog import Catalog
 from policies.errors import KeystileError
@@ -24,6 +24,7 @@ from policies.keys.crypto import Keyring
 from policies.keys.keyformat import is_workspace_id
 from policies.lifetime import FIELD as LIFETIME_FIELD
 from policies.lifetime import LifetimePolicy
+from policies.notify.endpoints import EndpointPolicy
 from policies.operations.base import Context
 from policies.storage import schema
 
@@ -65,6 +66,7 @@ class Restoration:
     exported_at: float | None
     kept_revoked: int
     out_of_policy: int = 0  # live tokens beyond the lifetime policy: kept, shown out of it
+    notify: dict[str, str] = field(default_factory=dict)  # the notify hash's settings
 
 
 def _authenticate(
@@ -157,9 +159,11 @@ def check(
     other: Keyring | None = None,
     max_age: float = MAX_AGE,
     revoked: dict[str, float] | None = None,
+    endpoints: EndpointPolicy | None = None,
 ) -> Restoration:
     """Everything a restore writes, checked; raises :class:`KeystileError` on any doubt.
-    ``revoked``: digests this deployment revoked (they stay revoked)."""
+    ``revoked``: digests this deployment revoked (they stay revoked); ``endpoints``: where
+    this deployment lets webhooks go (default: public https only)."""
     if not isinstance(document, dict) or document.get("format") not in (FORMAT, LEGACY_FORMAT):
         raise KeystileError(f"not a Keystile backup (expected format {FORMAT!r})")
     ws = document.get("workspace_id")
@@ -191,6 +195,7 @@ def check(
     credentials = sections.credentials(ctx, parts["keys"], meta, infos, set(kept), catalog)
     last_used = sections.last_used(ctx, parts["lastused"])
     sections.secrets(ctx, ws, parts["secrets"])
+    notify = notify_section.restored(ctx, ws, document.get("notify"), endpoints or EndpointPolicy())
     limits = sections.limits(parts.get("limits", {}), tokens, catalog, dropped)
     return Restoration(
         ws,
@@ -206,4 +211,5 @@ def check(
         exported_at,
         len(kept),
         sum(policy.violation(info, ctx.clock()) is not None for info, _ in tokens.values()),
+        notify,
     )

@@ -10,10 +10,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from policies.backup import document as document_checks
+from policies.backup import notify_section
 from policies.errors import KeystileError, StoreUnavailable, UnknownWorkspace
 from policies.keys.keyformat import is_workspace_id
 from policies.lifetime import FIELD as LIFETIME_FIELD
 from policies.lifetime import LifetimePolicy
+from policies.notify.endpoints import EndpointPolicy
 from policies.operations.base import Context, audit_call, require_workspace, write_call
 from policies.operations.rules import load_catalog, save_catalog
 from policies.operations.token_index import stored_score
@@ -64,6 +66,7 @@ def export_workspace(ctx: Context, ws: str, *, actor: str) -> Operation[dict[str
             "limits": (yield from _scan_hash(schema.limits(ws))),
         }
         members = yield from _scan_set(schema.rules(ws))
+        notify_fields = yield Command(("HMGET", schema.notify(ws), *notify_section.FIELDS))
         version = yield Command(("HGET", schema.meta(ws), "version"))
         if schema.text(version) == meta.get("version"):
             break
@@ -72,8 +75,11 @@ def export_workspace(ctx: Context, ws: str, *, actor: str) -> Operation[dict[str
     policy = LifetimePolicy.decode(meta.pop(LIFETIME_FIELD, None))  # its own section
     if policy.damaged:
         raise KeystileError(f"workspace {ws}'s token lifetime policy is damaged: set it again")
+    notify = notify_section.exported(ws, notify_fields)  # settings only: no runtime state
     catalog = yield from load_catalog(ctx)
     ciphertexts = [meta["pk_enc"], meta["sk_enc"], *sections["secrets"].values()]
+    if notify is not None and notify["secret"] is not None:
+        ciphertexts.append(notify["secret"])
     positions = {ctx.keyring.key_position(c) for c in ciphertexts}
     checks = ctx.keyring.master_key_checks
     document = {
@@ -88,6 +94,7 @@ def export_workspace(ctx: Context, ws: str, *, actor: str) -> Operation[dict[str
         **sections,
         "rules": sorted(members),
         "lifetime_policy": None if policy.empty else policy.as_dict(),
+        "notify": notify,
         "catalog": catalog.to_dict() if catalog is not None else None,
     }
     detail = {"entries": sum(len(s) for s in sections.values()) + len(members)}
@@ -125,9 +132,11 @@ def import_workspace(
     unverified: bool = False,
     digest_secret: str | bytes | None = None,
     max_age: float = document_checks.MAX_AGE,
+    endpoints: EndpointPolicy | None = None,
 ) -> Operation[Restored]:
     """Restore a backup made by :func:`export_workspace` (see the module doc).
-    ``digest_secret``: the one it was made under, when not this deployment's."""
+    ``digest_secret``: the one it was made under, when not this deployment's; ``endpoints``:
+    where this deployment lets webhooks go (its ``[notify]`` policy; default: public https)."""
     live = yield from load_catalog(ctx)
     other = None if digest_secret is None else ctx.keyring.with_digest_secret(digest_secret)
     ws = backup.get("workspace_id") if isinstance(backup, dict) else None
@@ -145,6 +154,7 @@ def import_workspace(
         other=other,
         max_age=max_age,
         revoked=revoked,
+        endpoints=endpoints,
     )
     ws = checked.workspace_id
     if (yield Command(("EXISTS", schema.meta(ws)))):
@@ -211,6 +221,7 @@ def import_workspace(
             detail=detail,
             sizes=sizes,
             meta_fields=meta_items,
+            notify_fields=[x for kv in checked.notify.items() for x in kv],
         )
     except StoreUnavailable:
         # Nothing is live; the staged part goes now (or, if Redis is gone, with its TTL).
@@ -234,4 +245,5 @@ def import_workspace(
         checked.exported_at,
         checked.kept_revoked,
         checked.out_of_policy,
+        tuple(c for c, f in (("webhook", "url"), ("mail", "emails")) if f in checked.notify),
     )

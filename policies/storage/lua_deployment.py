@@ -19,7 +19,9 @@ _LUA_SECTIONS = "{" + ", ".join(f"'{name}'" for name in SECTIONS) + "}"
 
 # A restore's last, atomic step (policies.operations.backup): the live keys of SECTIONS and
 # their staged copies (staged_*; token_index: the tokens' sorted index, made from the
-# tokens), the staged sizes, and the meta hash's fields as one list of field/value items.
+# tokens), the staged sizes, and the meta hash's fields as one list of field/value items;
+# the notify hash is replaced by the backup's notification settings (notify_fields, the
+# same way; none: no settings, runtime counters of a lost workspace do not survive).
 # Each step is O(1) in the backup's size (RENAME moves a key, UNLINK frees leftovers in the
 # background), so a large restore never blocks Redis. Replies EXISTS:
 # the workspace exists; STAGED_MISMATCH: a staged section is not the size it was written
@@ -27,7 +29,7 @@ _LUA_SECTIONS = "{" + ", ".join(f"'{name}'" for name in SECTIONS) + "}"
 RESTORE = write_script(
     "restore",
     (*SECTIONS, *(f"staged_{n}" for n in SECTIONS)),
-    ("sizes", "meta_fields"),
+    ("sizes", "meta_fields", "notify_fields"),
     """
 if redis.call('EXISTS', K.meta) == 1 then return {R.EXISTS, 0} end
 local sections = """
@@ -50,9 +52,11 @@ for _, name in ipairs(sections) do
 end
 redis.call('HSET', K.meta, unpack(A.meta_fields))
 redis.call('HSET', K.meta, 'version', 0)
+redis.call('UNLINK', K.notify)
+if #A.notify_fields > 0 then redis.call('HSET', K.notify, unpack(A.notify_fields)) end
 return {R.OK, commit()}
 """,
-    frozenset({"sizes", "meta_fields"}),
+    frozenset({"sizes", "meta_fields", "notify_fields"}),
 )
 
 

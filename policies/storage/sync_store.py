@@ -21,6 +21,7 @@ from policies.catalog.rules import Rule
 from policies.keys.crypto import Keyring
 from policies.limits.rate_limits import Limits
 from policies.listing import AuditPage, AuditQuery, Page, TokenQuery
+from policies.notify.endpoints import EndpointPolicy
 from policies.operations import (
     audit,
     backup,
@@ -224,6 +225,7 @@ class PolicyStore:
         unverified: bool = False,
         digest_secret: str | bytes | None = None,
         max_age: float = MAX_BACKUP_AGE,
+        endpoints: EndpointPolicy | None = None,
     ) -> Restored:
         return self.run(
             backup.import_workspace(
@@ -234,5 +236,6 @@ class PolicyStore:
                 unverified=unverified,
                 digest_secret=digest_secret,
                 max_age=max_age,
+                endpoints=endpoints,
             )
         )

@@ -99,3 +99,4 @@ class Restored:
     exported_at: float | None = None  # None: a format-1 backup that does not say
     kept_revoked: int = 0  # credentials revoked here since the backup was made
     out_of_policy: int = 0  # live tokens beyond the backup's token lifetime policy (kept)
+    notify: tuple[str, ...] = ()  # the notification channels restored (webhook, mail)

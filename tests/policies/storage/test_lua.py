@@ -184,7 +184,8 @@ def test_restore_exists_mismatch_and_ok(redis_client: redis.Redis) -> None:
     staged = [f"ks:{{{WS}}}:staged:{name}" for name in SECTIONS]
 
     def restore(sizes: list[int]) -> Any:
-        args = {"sizes": sizes, "meta_fields": ["id", WS, "name", "Acme"]}
+        notify = ["url", "https://hooks.example/k", "secret", "ks2:x"]
+        args = {"sizes": sizes, "meta_fields": ["id", WS, "name", "Acme"], "notify_fields": notify}
         return call(
             redis_client, RESTORE.call((META, AUDIT, *NOTIFY, *live, *staged), **HEAD, **args)
         )
@@ -192,8 +193,11 @@ def test_restore_exists_mismatch_and_ok(redis_client: redis.Redis) -> None:
     redis_client.hset(staged[0], "d", "{}")
     redis_client.sadd(staged[1], "a:b")
     redis_client.hset(staged[SECTIONS.index("limits")], "pk", '{"*":["1/s"]}')
+    redis_client.hset(NOTIFY[0], "dead", "3")  # a lost workspace's counter: replaced
     assert status(restore([1, 1, 0, 0, 0, 0, 0])) is Reply.STAGED_MISMATCH  # limits: 1, not 0
+    assert redis_client.hgetall(NOTIFY[0]) == {"dead": "3"}  # nothing written
     assert status(restore([1, 1, 0, 0, 0, 1, 0])) is Reply.OK
+    assert redis_client.hgetall(NOTIFY[0]) == {"url": "https://hooks.example/k", "secret": "ks2:x"}
     assert redis_client.hget(live[0], "d") == "{}" and redis_client.hget(META, "version") == "1"
     assert redis_client.hget(LIMITS, "pk") == '{"*":["1/s"]}'
     assert status(restore([0, 0, 0, 0, 0, 0, 0])) is Reply.EXISTS
