@@ -84,14 +84,19 @@ def test_rewrap_fails_while_a_process_writes_with_the_old_key_list(
     old = Keyring([env["KEYSTILE_MASTER_KEYS"]], env["KEYSTILE_DIGEST_SECRET"])
     other = ok(env, "workspace", "create", "Busy").split()[1]
     first, second = sorted((workspace, other))
-    for n in range(300):  # rewrapping the second workspace takes a while: the window
-        name = f"S{n}"
-        redis_client.hset(schema.secrets(second), name, old.encrypt("v", f"{second}/secret/{name}"))
+    # Rewrapping the second workspace takes a while: the window, wide even on a busy machine.
+    values = {f"S{n}": old.encrypt("v", f"{second}/secret/S{n}") for n in range(1000)}
+    redis_client.hset(schema.secrets(second), mapping=values)
+
+    # The first workspace's audit stream as it stands: the writer waits for the entry after
+    # it (reading from "$" instead missed an entry written before its XREAD reached Redis).
+    newest = redis_client.xrevrange(schema.audit(first), count=1)
+    last = newest[0][0] if newest else b"0-0"
 
     def old_admin() -> None:
         # Awaits the rewrap's audit entry for the first workspace, then writes behind it.
         reader = redis.Redis.from_url(env["KEYSTILE_REDIS_URL"])
-        reader.xread({schema.audit(first): "$"}, block=30_000)
+        assert reader.xread({schema.audit(first): last}, block=30_000)
         PolicyStore(reader, old).secrets.put(first, "LATE", "old key list", actor="old admin")
 
     writer = threading.Thread(target=old_admin)
