@@ -63,7 +63,7 @@ class ClientAddress:
         peer: str = client[0]
         if not self.trusted or not self._is_trusted(peer):
             return peer
-        return self._client_of(scope["headers"], peer)
+        return self.client_of(scope["headers"], peer)
 
     def _is_trusted(self, peer: str) -> bool:
         known = self._peers.get(peer)
@@ -75,11 +75,11 @@ class ClientAddress:
             self._peers[peer] = known
         return known
 
-    def _client_of(self, headers: Any, peer: str) -> str | None:
+    def client_of(self, headers: Any, peer: str | None) -> str | None:
         """The right-most hop of the header (every line of it, in order) that is not a
         trusted proxy; what a client wrote left of it is never read. None when that hop is
         not an address (``unknown``, an obfuscated name, junk) or the trusted hops run past
-        ``_MAX_HOPS``; no header: the peer; trusted hops only: the farthest."""
+        ``_MAX_HOPS``; no header: ``peer``; trusted hops only: the farthest."""
         values = [value for name, value in headers if name == self.header]
         text = b",".join(values).decode("latin-1")  # any byte: junk, not an error
         if not text:
