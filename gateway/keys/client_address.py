@@ -21,18 +21,27 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _MEMO = 1024
 _MAX_HOPS = 32  # a longer chain is not one a deployment builds
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 # RFC 7239 node: an IPv4 address, or a bracketed IPv6 one, each with an optional port.
 _NODE = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<v4>[0-9.]+))(?::[0-9]{1,5})?")
 
 
 def networks_of(values: Collection[str], what: str = "trusted_proxies") -> tuple[Network, ...]:
-    """CIDR ranges, strict (``10.0.0.1/8`` is a typo, refused), or ``ConfigError``."""
+    """CIDR ranges, strict (``10.0.0.1/8`` is a typo, refused), or ``ConfigError``; an
+    IPv4-mapped range as its IPv4 range, since :func:`address` unmaps the addresses."""
     if isinstance(values, str | bytes) or not isinstance(values, Collection):
         raise ConfigError(f"{what} must be a list of networks, like ['10.0.0.0/8']")
     try:
-        return tuple(ipaddress.ip_network(n, strict=True) for n in values)
+        return tuple(_unmapped(ipaddress.ip_network(n, strict=True)) for n in values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{what}: {exc}") from None
+
+
+def _unmapped(network: Network) -> Network:
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        low = int(network.network_address) & 0xFFFFFFFF
+        return ipaddress.IPv4Network((low, network.prefixlen - 96))
+    return network
 
 
 def address(text: str) -> Address | None:

@@ -96,3 +96,13 @@ async def test_a_mapped_network_is_its_ipv4_range(
     assert token.info.networks == ("10.0.0.0/8",)
     for peer, status in (("10.2.3.4", 200), ("::ffff:10.2.3.4", 200), ("11.0.0.1", 403)):
         assert await decide(gate, token.token, peer, []) == status, peer
+
+
+async def test_a_mapped_trusted_proxy_is_its_ipv4_range(make_gate: Factory, token: str) -> None:
+    """As for a key's networks, ``::ffff:192.0.2.0/124`` is ``192.0.2.0/28``: the proxy is
+    trusted whichever way the socket spells its address."""
+    gate = make_gate(trusted_proxies=["::ffff:192.0.2.0/124"])
+    for peer in (PROXY, "::ffff:192.0.2.1"):
+        assert await decide(gate, token, peer, [(b"x-forwarded-for", b"10.1.1.1")]) == 200
+        assert await decide(gate, token, peer, [(b"x-forwarded-for", b"192.0.2.9")]) == 403
+    await gate.stop()
