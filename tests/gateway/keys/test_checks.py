@@ -58,7 +58,8 @@ async def test_a_websocket_is_an_action_like_any_other(
     gate: KeyGateMiddleware, store: PolicyStore, workspace: CreatedWorkspace
 ) -> None:
     ws = workspace.workspace_id
-    for scopes, accepted in ((["projects:*"], False), (["events.stream"], True)):
+    cases = ((["projects:*"], False), (["events:read"], False), (["events.stream"], True))
+    for scopes, accepted in cases:  # a WebSocket writes: no read level covers it
         token = store.create_token(ws, "socket", actor="test", scopes=scopes).token
         sent = await websocket(gate, websocket_scope("/events", [bearer(token)]))
         assert (sent[0]["type"] == "websocket.accept") is accepted, scopes
