@@ -84,6 +84,8 @@ def parse_network(text: object) -> str:
     if not isinstance(text, str):
         raise RestrictionError(f"network {text!r} is not text")
     value = text.strip()
+    if "%" in value:  # a zone names one host's interface: not a range, and never compared
+        raise RestrictionError(f"network {value[:80]!r}: an IPv6 zone (%...) is not a network")
     try:
         network = ipaddress.ip_network(value, strict=False)
         if network.version == 6 and network.subnet_of(_MAPPED):

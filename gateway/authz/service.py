@@ -24,6 +24,7 @@ from gateway.authz.config import AuthzConfig
 from gateway.authz.dialects import Dialect, DialectName, Original, Refusal
 from gateway.authz.upstreams import Ambiguous, Upstream, UpstreamName, check_catalog
 from gateway.config import GatewayConfig
+from gateway.keys.client_address import ClientAddress
 from gateway.middleware import KeyGateMiddleware
 from gateway.refusals.problems import Problem, Rendered, render
 from policies.errors import CatalogError, ConfigError
@@ -114,6 +115,12 @@ class AuthzService:
             except CatalogError as exc:
                 raise ConfigError(f"catalog=: {exc}") from None
         self.logger: logging.Logger = self.gate.logger
+        # With a shared secret alone, the caller holding it is the proxy whatever its
+        # address: the client is the right-most hop of its forwarding header (none: unknown),
+        # never the proxy's own address.
+        self._reported = (
+            None if callers.networks else ClientAddress((), self.gate.config.forwarded_header)
+        )
         self._untrusted = render(UNTRUSTED_CALLER)
         self._ambiguous: dict[str, Rendered] = {}  # by reason
         self._nginx = config.dialect == "nginx"
@@ -179,7 +186,7 @@ class AuthzService:
             "query_string": original.query_string,
             "root_path": "",
             "headers": headers,
-            "client": scope.get("client"),
+            "client": scope.get("client") if self._reported is None else self._client(scope),
             "server": scope.get("server"),
             "state": dict(state) if state else {},
         }
@@ -192,6 +199,12 @@ class AuthzService:
             await self.gate(inner, handshake, HttpAnswer(send))
             return
         await self.gate(inner, receive, send)
+
+    def _client(self, scope: Scope) -> tuple[str, int] | None:
+        """The client the proxy that proved the shared secret reports (no port: unknown)."""
+        assert self._reported is not None
+        found = self._reported.client_of(scope["headers"], None)
+        return None if found is None else (found, 0)
 
     async def _path(self, original: Original, websocket: bool, send: Send) -> str | None:
         """The path the gate decides, as the upstream's profile says; None once refused."""

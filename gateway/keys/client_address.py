@@ -2,9 +2,10 @@
 
 The ASGI peer (``scope["client"]``), unless that peer is one of the ``trusted_proxies``: then
 the right-most address of the forwarding header (``X-Forwarded-For``, or RFC 7239
-``Forwarded``) that is not a trusted proxy itself. A peer outside ``trusted_proxies`` is
-never asked; a malformed header through a trusted proxy leaves the address unknown (None),
-which no network allows. Design notes: ``docs/architecture.md``.
+``Forwarded``) that is not a trusted proxy itself, read from the right: what the client wrote
+left of it is never parsed. A peer outside ``trusted_proxies`` is never asked; a malformed
+hop where the client's should be leaves the address unknown (None), which no network allows.
+Design notes: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -20,18 +21,27 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _MEMO = 1024
 _MAX_HOPS = 32  # a longer chain is not one a deployment builds
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 # RFC 7239 node: an IPv4 address, or a bracketed IPv6 one, each with an optional port.
 _NODE = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<v4>[0-9.]+))(?::[0-9]{1,5})?")
 
 
 def networks_of(values: Collection[str], what: str = "trusted_proxies") -> tuple[Network, ...]:
-    """CIDR ranges, strict (``10.0.0.1/8`` is a typo, refused), or ``ConfigError``."""
+    """CIDR ranges, strict (``10.0.0.1/8`` is a typo, refused), or ``ConfigError``; an
+    IPv4-mapped range as its IPv4 range, since :func:`address` unmaps the addresses."""
     if isinstance(values, str | bytes) or not isinstance(values, Collection):
         raise ConfigError(f"{what} must be a list of networks, like ['10.0.0.0/8']")
     try:
-        return tuple(ipaddress.ip_network(n, strict=True) for n in values)
+        return tuple(_unmapped(ipaddress.ip_network(n, strict=True)) for n in values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{what}: {exc}") from None
+
+
+def _unmapped(network: Network) -> Network:
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        low = int(network.network_address) & 0xFFFFFFFF
+        return ipaddress.IPv4Network((low, network.prefixlen - 96))
+    return network
 
 
 def address(text: str) -> Address | None:
@@ -62,13 +72,7 @@ class ClientAddress:
         peer: str = client[0]
         if not self.trusted or not self._is_trusted(peer):
             return peer
-        hops = self._hops(scope["headers"])
-        if hops is None:
-            return None
-        for hop in reversed(hops):
-            if not any(hop in network for network in self.trusted):
-                return str(hop)
-        return str(hops[0]) if hops else peer  # all trusted: the farthest one
+        return self.client_of(scope["headers"], peer)
 
     def _is_trusted(self, peer: str) -> bool:
         known = self._peers.get(peer)
@@ -80,24 +84,28 @@ class ClientAddress:
             self._peers[peer] = known
         return known
 
-    def _hops(self, headers: Any) -> list[Address] | None:
-        """The header's addresses, left to right (every line of it, in order); None when any
-        entry is not an address (``unknown``, an obfuscated name, junk)."""
+    def client_of(self, headers: Any, peer: str | None) -> str | None:
+        """The right-most hop of the header (every line of it, in order) that is not a
+        trusted proxy; what a client wrote left of it is never read. None when that hop is
+        not an address (``unknown``, an obfuscated name, junk) or the trusted hops run past
+        ``_MAX_HOPS``; no header: ``peer``; trusted hops only: the farthest."""
         values = [value for name, value in headers if name == self.header]
-        try:
-            text = b",".join(values).decode("ascii")
-        except UnicodeDecodeError:
-            return None
-        entries = [e.strip() for e in text.split(",")] if text else []
+        text = b",".join(values).decode("latin-1")  # any byte: junk, not an error
+        if not text:
+            return peer
+        entries = text.rsplit(",", _MAX_HOPS)  # the rest stays in entries[0], unread
+        farthest: Address | None = None
+        for entry in reversed(entries[-_MAX_HOPS:]):
+            entry = entry.strip(" \t")
+            hop = self._forwarded_for(entry) if self.forwarded else address(entry)
+            if hop is None:
+                return None
+            if not any(hop in network for network in self.trusted):
+                return str(hop)
+            farthest = hop
         if len(entries) > _MAX_HOPS:
             return None
-        hops = []
-        for entry in entries:
-            found = self._forwarded_for(entry) if self.forwarded else address(entry)
-            if found is None:
-                return None
-            hops.append(found)
-        return hops
+        return str(farthest)
 
     @staticmethod
     def _forwarded_for(element: str) -> Address | None:

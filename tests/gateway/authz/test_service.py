@@ -216,6 +216,41 @@ def test_a_shared_secret_is_needed_when_configured(
         assert answer.status_code == 403  # the secret alone: not from a trusted network
 
 
+@pytest.mark.parametrize(
+    ("forwarded_for", "status"),
+    [
+        ("127.0.0.5", 200),
+        ("203.0.113.9", 403),  # the client the proxy reports, not the proxy (127.0.0.1)
+        ("127.0.0.5, 203.0.113.9", 403),  # the right-most hop is the one the proxy added
+        (None, 403),  # the proxy reports no client: unknown
+    ],
+)
+def test_with_a_shared_secret_alone_the_client_is_the_one_the_proxy_reports(
+    settings: Settings,
+    api_store: PolicyStore,
+    ws: CreatedWorkspace,
+    forwarded_for: str | None,
+    status: int,
+) -> None:
+    """The secret proves the caller is the proxy; its peer address (127.0.0.1, inside the
+    token's networks) is not the client's."""
+    token = api_store.create_token(
+        ws.workspace_id, "office", actor="test", networks=["127.0.0.0/8"]
+    ).token
+    service = make_service(settings, dialect="forwarded", trusted_proxies=(), shared_secret=SECRET)
+    ask = traefik("GET", "/projects", Authorization=f"Bearer {token}")
+    ask["X-Keystile-Authz-Secret"] = SECRET
+    if forwarded_for is None:
+        del ask["X-Forwarded-For"]
+    else:
+        ask["X-Forwarded-For"] = forwarded_for
+    with served_service(service) as authz, httpx.Client(base_url=f"http://{authz}") as client:
+        answer = client.get("/", headers=ask)
+    assert answer.status_code == status, answer.text
+    if status == 403:
+        assert json.loads(answer.content)["code"] == "network_not_allowed"
+
+
 def handshake(authz: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     """A WebSocket handshake to the service itself, as a proxy that passes the client's
     upgrade on to the check sends it (Caddy's reverse proxy does)."""
