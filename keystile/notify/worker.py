@@ -12,7 +12,6 @@ Design notes: ``docs/architecture.md``.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -35,8 +34,8 @@ WORKSPACES_PER_TICK = 50
 
 def mail_text(ws: str, stored: str) -> tuple[str, str]:
     """(subject, body) of an event's mail: what happened, where, the ids; no key material."""
-    msg_id, _ = events.body(stored)
-    event = json.loads(stored)
+    event = events.parse(stored)
+    msg_id = event["id"]
     kind = str(event.get("type", ""))
     summary = events.SUMMARIES.get(kind, kind)
     lines = [f"In the Keystile workspace {ws}, {summary}.", ""]
@@ -106,6 +105,14 @@ class NotifyWorker:
                         next_at=self.clock(),
                     )
                 )
+                continue
+            try:
+                events.parse(delivery.event)
+            except events.MalformedEvent as exc:  # never sent nor retried: a dead letter
+                dead = queue.finish(
+                    ctx, ws, delivery, lease, outcome="dead", status="failed", error=str(exc)
+                )
+                self.store.run(dead)
                 continue
             outcome = self.attempt(ws, claimed, delivery)
             self.settle(ws, delivery, lease, outcome)
@@ -180,7 +187,7 @@ class NotifyWorker:
 
 def _timestamp(stored: str) -> float:
     try:
-        text = str(json.loads(stored).get("timestamp", ""))
+        text = events.parse(stored)["timestamp"]
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except ValueError:  # MalformedEvent too
         return 0.0

@@ -68,12 +68,14 @@ def finish(
     now = ctx.clock()
     record = ""
     if outcome == "dead":
-        msg_id, _ = events.body(delivery.event)
-        kind = json.loads(delivery.event).get("type", "")
+        try:
+            parsed = events.parse(delivery.event)
+        except events.MalformedEvent:
+            parsed = {}  # a damaged event's letter names none
         record = schema.dump(
             {
-                "id": msg_id,
-                "type": kind,
+                "id": parsed.get("id", ""),
+                "type": parsed.get("type", ""),
                 "channel": delivery.channel,
                 "tries": delivery.tries + 1,
                 "error": error[:200],

@@ -18,6 +18,7 @@ from policies.leaks.policy import Outcome as Leak
 from policies.notify.webhooks import Outcome
 from policies.operations import leaks, notify, notify_queue
 from policies.operations.base import apply_call
+from policies.storage import schema
 from policies.storage.values import CreatedWorkspace
 from tests.keystile.notify.conftest import OPTIONS, worker_for
 from tests.support.admin import Inbox
@@ -290,3 +291,41 @@ def test_a_leak_report_tells_the_workspace_what_it_did(
     subjects = [smtp[0].next().get("Subject", "") for _ in range(4)]
     assert sum("reported leaked" in s for s in subjects) == 2
     assert receiver.deliveries.empty()  # the repeat told no one again
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "not json",
+        "[1, 2]",
+        '{"id": "msg_x"}',
+        '{"id": "msg_x\\r\\nx-evil: 1", "type": "token.created", "timestamp": "", "data": {}}',
+        '{"id": "msg_x", "type": "token.created", "timestamp": "then", "data": [1]}',
+    ],
+)
+def test_a_malformed_queued_event_is_a_dead_letter_and_the_rest_still_arrive(
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    receiver: Receiver,
+    mailer: SmtpMailer,
+    smtp: tuple[Inbox, int],
+    stored: str,
+) -> None:
+    """Queue poisoning (a damaged entry, an older format, a careless operator's XADD): the
+    worker neither crashes nor loops on it; it becomes a dead letter on each channel."""
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver, ["ops@acme.test"])
+    entry = store.client.xadd(schema.notify(ws, "outbox"), {"event": stored})
+    store.client.zadd(schema.notify(ws, "due"), {f"webhook {entry}": 0, f"mail {entry}": 0})
+    store.client.zadd(schema.NOTIFY_PENDING, {ws: 0})
+    store.create_token(ws, "ci", actor="test")
+    worker = worker_for(store, mailer)
+    while worker.tick():
+        pass
+    assert receiver.types(receiver.take(1)) == ["token.created"]
+    assert "a token was created" in smtp[0].next().get("Subject", "")
+    state = store.run(notify.settings(store.ctx, ws))
+    assert state.pending == 0 and state.dead == 2
+    assert {letter["channel"] for letter in state.dead_letters} == {"webhook", "mail"}
+    assert all("malformed" in letter["error"] for letter in state.dead_letters)
+    assert receiver.forged == 0 and receiver.deliveries.empty()
