@@ -4,7 +4,8 @@ A report names its key (``Github-Public-Key-Identifier``) and carries an ECDSA P
 SHA-256 signature of the raw body (``Github-Public-Key-Signature``, base64 DER). The key set
 is fetched once and then only when a report names an identifier it lacks, at most once per
 ``refresh`` seconds, one fetch at a time: a flood of made-up identifiers costs the key
-server one request a period, and each of them a 401.
+server one request a period, and each of them a 401. A fetch waits at most ``timeout`` for
+each network step and for the whole answer (a key server dripping it is cut off).
 """
 
 from __future__ import annotations
@@ -102,11 +103,16 @@ class GitHubKeys:
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         request = urllib.request.Request(self.url, headers=headers)  # noqa: S310 - checked scheme
+        deadline = time.monotonic() + self._timeout  # the body's whole read, not each step
+        data = bytearray()
         with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
-            data: bytes = response.read(MAX_KEY_SET + 1)
-        if len(data) > MAX_KEY_SET:
-            raise ValueError(f"the key set is larger than {MAX_KEY_SET} bytes")
-        return data
+            while chunk := response.read1(16384):
+                data += chunk
+                if len(data) > MAX_KEY_SET:
+                    raise ValueError(f"the key set is larger than {MAX_KEY_SET} bytes")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the key set took longer than {self._timeout:g} s")
+        return bytes(data)
 
 
 def parse_key_set(raw: bytes) -> dict[str, ec.EllipticCurvePublicKey]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
+from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -72,3 +75,42 @@ async def test_an_oversized_key_set_is_refused(keys: KeyServer) -> None:
     github = GitHubKeys(keys.url, clock=ManualClock())
     with pytest.raises(KeysUnavailable):
         await github.verify("k0", "c2ln", b"x")
+
+
+@pytest.fixture
+def dripping_keys(signer: Signer) -> Iterator[str]:
+    """A key server that sends a valid key set in pieces 0.1 s apart (each within the
+    timeout, the whole well past it), then hangs up."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    body = json.dumps({"public_keys": [{"key_identifier": "a", "key": signer.pem()}]}).encode()
+    pieces = [body[i : i + len(body) // 15 + 1] for i in range(0, len(body), len(body) // 15 + 1)]
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n"
+            conn.sendall(head.encode())
+            for piece in pieces:
+                if stop.wait(0.1):
+                    return
+                conn.sendall(piece)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/keys"
+    stop.set()
+    server.close()
+    thread.join(5)
+
+
+@pytest.mark.anyio
+async def test_a_key_server_dripping_its_answer_is_cut_off(
+    dripping_keys: str, signer: Signer
+) -> None:
+    """The timeout bounds the whole fetch, not each read: a slow key server cannot hold the
+    fetch (and every report waiting on it) for long."""
+    github = GitHubKeys(dripping_keys, timeout=0.3, clock=ManualClock())
+    with pytest.raises(KeysUnavailable):
+        await github.verify("a", signer.sign(b"x"), b"x")
