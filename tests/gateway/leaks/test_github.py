@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import json
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from gateway.leaks.config import GITLAB_TYPES
 from policies import PolicyStore
 from policies.keys import keyformat
 from policies.keys.keyformat import KeyKind
 from policies.storage.values import CreatedWorkspace
 from tests.support.admin import gateway_lookup
 from tests.support.clock import ManualClock
+from tests.gateway.leaks.conftest import GITLAB_TOKEN, Make
 from tests.support.leak_reports import KeyServer, Signer, found, github_body
 
 pytestmark = pytest.mark.anyio
@@ -217,3 +222,77 @@ async def test_the_bounds_are_configurable(
         assert (await post(client, body, signer.headers(body))).status_code == 413
         body = github_body(*[found(workspace.sdk_key)] * 2)
         assert (await post(client, body, signer.headers(body))).status_code == 200
+
+
+def _der_forms(signer: Signer, body: bytes) -> list[str]:
+    """Signature headers that carry the right (r, s) in a wrong encoding, or nothing."""
+    der = base64.b64decode(signer.sign(body))
+    r, s = decode_dss_signature(der)
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    # The same integers with a needless leading zero: BER, not DER.
+    r_bytes = b"\x00" + r.to_bytes(33, "big").lstrip(b"\x00").rjust(33, b"\x00")
+    s_bytes = s.to_bytes(33, "big").lstrip(b"\x00")
+    if s_bytes[0] & 0x80:
+        s_bytes = b"\x00" + s_bytes
+    inner = b"\x02" + bytes([len(r_bytes)]) + r_bytes + b"\x02" + bytes([len(s_bytes)]) + s_bytes
+    padded = b"\x30" + bytes([len(inner)]) + inner
+    return [
+        base64.b64encode(der + b"\x00").decode(),  # trailing bytes
+        base64.b64encode(raw).decode(),  # r || s, not DER
+        base64.b64encode(padded).decode(),
+        base64.b64encode(b"").decode(),
+        " ",
+        base64.urlsafe_b64encode(der).decode().replace("=", ""),
+        "A" * 10_000,
+    ]
+
+
+async def test_signature_encodings_other_than_der_are_refused(
+    http: httpx.AsyncClient, store: PolicyStore, workspace: CreatedWorkspace, signer: Signer
+) -> None:
+    ws = workspace.workspace_id
+    token = store.create_token(ws, "ci", actor="test")
+    body = github_body(found(token.token))
+    for signature in _der_forms(signer, body):
+        headers = {**signer.headers(body), "Github-Public-Key-Signature": signature}
+        answer = await post(http, body, headers)
+        assert answer.status_code == 401, signature
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert gateway_lookup(store, token.token) is not None and leaked(store, ws) == 0
+
+
+async def test_the_same_report_at_once_is_acted_on_once(
+    make_leaks: Make, store: PolicyStore, workspace: CreatedWorkspace, signer: Signer
+) -> None:
+    """GitHub's retry racing its first try (and a GitLab report of the same key): one roll,
+    one revocation, one ``key.leaked`` each."""
+    ws = workspace.workspace_id
+    token = store.create_token(ws, "ci", actor="test")
+    body = github_body(found(token.token), found(workspace.sdk_key))
+    gitlab = json.dumps(
+        [{"type": GITLAB_TYPES[0], "token": workspace.sdk_key, "location": "https://gl/x"}]
+    ).encode()
+    apps = [make_leaks() for _ in range(3)]  # three processes' endpoints, one store
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        for app in apps
+    ]
+    try:
+        answers = await asyncio.gather(
+            *(post(c, body, signer.headers(body)) for c in clients for _ in range(3)),
+            *(
+                c.post("/gitlab/v1/revoke_tokens", content=gitlab,
+                       headers={"Authorization": f"Bearer {GITLAB_TOKEN}"})
+                for c in clients
+            ),
+        )  # fmt: skip
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert [a.status_code for a in answers] == [200] * 9 + [204] * 3
+    assert all(a.json() == answers[0].json() for a in answers[:9])
+    actions = [e.action for e in store.audit_tail(ws, 100)]
+    assert actions.count("key.leaked") == 2
+    assert actions.count("sdk_key.rolled") == 1 and actions.count("token.revoked") == 1
+    assert gateway_lookup(store, token.token) is None
+    assert gateway_lookup(store, workspace.sdk_key) is None
