@@ -15,6 +15,7 @@ from keystile.notify.worker import NotifyWorker
 from policies import PolicyStore
 from policies.leaks.policy import LeakPolicy, Sighting
 from policies.leaks.policy import Outcome as Leak
+from policies.notify.endpoints import EndpointRefused
 from policies.notify.webhooks import Outcome
 from policies.operations import leaks, notify, notify_queue
 from policies.operations.base import apply_call
@@ -329,3 +330,28 @@ def test_a_malformed_queued_event_is_a_dead_letter_and_the_rest_still_arrive(
     assert {letter["channel"] for letter in state.dead_letters} == {"webhook", "mail"}
     assert all("malformed" in letter["error"] for letter in state.dead_letters)
     assert receiver.forged == 0 and receiver.deliveries.empty()
+
+
+@pytest.mark.parametrize("path", ["/hooks/caf\u00e9", "/hooks?q=\u00fc", "/a b"])
+def test_an_endpoint_http_cannot_send_to_is_refused_and_never_stops_the_worker(
+    store: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver, path: str
+) -> None:
+    """A workspace admin's URL with a character a request line cannot carry: refused when
+    set; one stored anyway (an older version, a restore) fails its deliveries, and the
+    worker goes on to other workspaces."""
+    ws = workspace.workspace_id
+    url = f"http://127.0.0.1:{receiver.port}{path}"
+    with pytest.raises(EndpointRefused, match="URL"):
+        store.run(notify.set_endpoint(store.ctx, ws, url, OPTIONS.endpoints, actor="t"))
+    subscribe(store, ws, receiver)
+    store.client.hset(schema.notify(ws), "url", url)  # stored anyway
+    other = store.create_workspace("other", actor="test").workspace_id
+    subscribe(store, other, receiver)
+    store.create_token(ws, "ci", actor="test")
+    store.create_token(other, "ci", actor="test")
+    worker = worker_for(store, max_attempts=1)
+    while worker.tick():
+        pass
+    assert [d.event["data"]["workspace_id"] for d in receiver.take(1)] == [other]
+    state = store.run(notify.settings(store.ctx, ws))
+    assert state.pending == 0 and state.dead == 1 and "URL" in state.dead_letters[0]["error"]
