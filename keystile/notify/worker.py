@@ -84,8 +84,26 @@ class NotifyWorker:
         tried = 0
         due = self.store.run(queue.due_workspaces(self.store.ctx, WORKSPACES_PER_TICK))
         for ws in dict.fromkeys([*due, *sorted(self.hints.take())]):
-            tried += self.deliver(ws)
+            try:
+                tried += self.deliver(ws)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # one workspace's damaged queue: not every workspace's
+                self.set_aside(ws, exc)
         return tried
+
+    def set_aside(self, ws: str, exc: Exception) -> None:
+        """Log a workspace whose queue cannot be read (no value of it: the type of what
+        failed) and look again a lease later, or at its next write's hint."""
+        wait = self.options.lease
+        log.error(
+            "notifications: workspace %s's queue is damaged (%s); tried again in %g s",
+            ws,
+            type(exc).__name__,
+            wait,
+            extra={"event": "notify.damaged", "workspace_id": ws},
+        )
+        self.store.run(queue.set_aside(self.store.ctx, ws, self.clock() + wait))
 
     def deliver(self, ws: str) -> int:
         ctx = self.store.ctx

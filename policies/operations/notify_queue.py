@@ -104,6 +104,11 @@ def due_workspaces(ctx: Context, count: int) -> Operation[list[str]]:
     return [schema.text(ws) for ws in found]
 
 
+def set_aside(ctx: Context, ws: str, until: float) -> Operation[None]:
+    """Index ``ws`` as due only at ``until`` (its queue could not be processed)."""
+    yield Command(("ZADD", schema.NOTIFY_PENDING, until, require_workspace(ws)))
+
+
 def reschedule(ctx: Context, ws: str) -> Operation[float | None]:
     """Index ``ws`` by its next due delivery (or drop it), then read again: a notice queued
     meanwhile (whose own index write this one may have overwritten) is indexed again."""
@@ -136,10 +141,10 @@ def sweep(ctx: Context) -> Operation[int]:
     indexed = 0
     for start in range(0, len(ids), SWEEP_CHUNK):
         chunk = ids[start : start + SWEEP_CHUNK]
-        rows = yield Batch(
-            tuple(Command(("ZRANGE", schema.notify(ws, "due"), 0, 0, "WITHSCORES")) for ws in chunk)
-        )
-        found = [ws for ws, row in zip(chunk, rows, strict=True) if row]
+        # EXISTS, not a read of the sorted set: a damaged one (another type) is indexed like
+        # any other, and set aside by the worker, rather than failing the whole sweep.
+        rows = yield Batch(tuple(Command(("EXISTS", schema.notify(ws, "due"))) for ws in chunk))
+        found = [ws for ws, row in zip(chunk, rows, strict=True) if int(row)]
         if found:
             yield Batch(
                 tuple(Command(("ZADD", schema.NOTIFY_PENDING, "NX", 0, ws)) for ws in found)

@@ -355,3 +355,39 @@ def test_an_endpoint_http_cannot_send_to_is_refused_and_never_stops_the_worker(
     assert [d.event["data"]["workspace_id"] for d in receiver.take(1)] == [other]
     state = store.run(notify.settings(store.ctx, ws))
     assert state.pending == 0 and state.dead == 1 and "URL" in state.dead_letters[0]["error"]
+
+
+@pytest.mark.parametrize("damage", ["emails", "tries", "due"])
+def test_a_workspace_whose_queue_is_damaged_does_not_stop_the_others(
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    receiver: Receiver,
+    damage: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A damaged queue (a hand edit, a half-restored store): the worker logs it, leaves the
+    workspace for later and serves every other one."""
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver)
+    store.create_token(ws, "ci", actor="test")
+    if damage == "emails":
+        store.client.hset(schema.notify(ws), "emails", "not json")
+    elif damage == "tries":
+        [member] = store.client.zrange(schema.notify(ws, "due"), 0, -1)
+        store.client.hset(schema.notify(ws, "tries"), member, "many")
+    else:
+        store.client.delete(schema.notify(ws, "due"))
+        store.client.set(schema.notify(ws, "due"), "not a sorted set")
+        store.client.zadd(schema.NOTIFY_PENDING, {ws: 0})
+    other = store.create_workspace("other", actor="test").workspace_id
+    subscribe(store, other, receiver)
+    store.create_token(other, "ci", actor="test")
+    worker = worker_for(store)
+    for _ in range(3):
+        worker.tick()
+    assert [d.event["data"]["workspace_id"] for d in receiver.take(1)] == [other]
+    assert receiver.deliveries.empty()
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "notify.damaged"]
+    assert record.workspace_id == ws  # type: ignore[attr-defined]
+    due = store.client.zscore(schema.NOTIFY_PENDING, ws)
+    assert due is not None and due > store.ctx.clock()  # left for later, not every turn
