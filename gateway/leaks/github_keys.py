@@ -2,10 +2,12 @@
 
 A report names its key (``Github-Public-Key-Identifier``) and carries an ECDSA P-256 /
 SHA-256 signature of the raw body (``Github-Public-Key-Signature``, base64 DER). The key set
-is fetched once and then only when a report names an identifier it lacks, at most once per
-``refresh`` seconds, one fetch at a time: a flood of made-up identifiers costs the key
-server one request a period, and each of them a 401. A fetch waits at most ``timeout`` for
-each network step and for the whole answer (a key server dripping it is cut off).
+is fetched once and then when a report names an identifier it lacks, or the set is older
+than ``MAX_AGE`` (a key GitHub withdrew stops being trusted), at most once per ``refresh``
+seconds, one fetch at a time: a flood of made-up identifiers costs the key server one
+request a period, and each of them a 401. A failed fetch keeps the set it had. A fetch
+waits at most ``timeout`` for each network step and for the whole answer (a key server
+dripping it is cut off).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 logger = logging.getLogger("keystile.leaks")
 MAX_KEY_SET = 256 * 1024  # bytes of the key set read at most
 MAX_SIGNATURE = 512  # characters of a signature header (a P-256 one is about 96)
+MAX_AGE = 3600.0  # seconds a fetched set is trusted before the next report fetches it again
 
 Fetch = Callable[[str], bytes]
 
@@ -53,6 +56,7 @@ class GitHubKeys:
         self._clock = clock
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
         self._next_fetch = -float("inf")
+        self._fetched_at = -float("inf")  # the last successful fetch
         self._failed = False  # the last fetch failed
         self._lock: asyncio.Lock | None = None
         self.fetches = 0  # how many times the key server was asked
@@ -61,8 +65,8 @@ class GitHubKeys:
         """Whether ``signature`` is the named key's over ``body``; raises
         :class:`KeysUnavailable` when the key is unknown and the key server failed."""
         key = self._keys.get(identifier)
-        if key is None:
-            await self._fetch_once()
+        if key is None or self._clock() - self._fetched_at > MAX_AGE:
+            await self._fetch_once()  # a failure keeps the set it had (GitHub down)
             key = self._keys.get(identifier)
             if key is None:
                 if self._failed:
@@ -89,6 +93,7 @@ class GitHubKeys:
                 raw = await asyncio.to_thread(self._download)
                 self._keys = parse_key_set(raw)
                 self._failed = False
+                self._fetched_at = self._clock()
             except (OSError, ValueError) as exc:
                 self._failed = True
                 logger.warning(

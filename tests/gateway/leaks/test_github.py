@@ -296,3 +296,25 @@ async def test_the_same_report_at_once_is_acted_on_once(
     assert actions.count("sdk_key.rolled") == 1 and actions.count("token.revoked") == 1
     assert gateway_lookup(store, token.token) is None
     assert gateway_lookup(store, workspace.sdk_key) is None
+
+
+async def test_a_key_github_withdrew_stops_being_trusted(
+    http: httpx.AsyncClient,
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    signer: Signer,
+    keys: KeyServer,
+    refresh_clock: ManualClock,
+) -> None:
+    """A key GitHub takes out of its set (rotated, or compromised) is dropped at the next
+    fetch, which comes within an hour even when every report names a known key."""
+    ws = workspace.workspace_id
+    token = store.create_token(ws, "ci", actor="test")
+    body = github_body(found(workspace.publishable_key))
+    assert (await post(http, body, signer.headers(body))).status_code == 200
+    keys.signers[:] = [Signer("github-key-2")]  # the old key withdrawn
+    refresh_clock.advance(3601)
+    body = github_body(found(token.token))
+    answer = await post(http, body, signer.headers(body))
+    assert answer.status_code == 401 and keys.requests == 2
+    assert gateway_lookup(store, token.token) is not None and leaked(store, ws) == 0

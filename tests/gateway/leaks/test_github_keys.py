@@ -114,3 +114,16 @@ async def test_a_key_server_dripping_its_answer_is_cut_off(
     github = GitHubKeys(dripping_keys, timeout=0.3, clock=ManualClock())
     with pytest.raises(KeysUnavailable):
         await github.verify("a", signer.sign(b"x"), b"x")
+
+
+@pytest.mark.anyio
+async def test_an_old_set_is_kept_while_the_key_server_is_down(
+    keys: KeyServer, signer: Signer
+) -> None:
+    clock = ManualClock()
+    github = GitHubKeys(keys.url, clock=clock)
+    assert await github.verify(signer.identifier, signer.sign(b"x"), b"x")
+    keys.down = True
+    clock.advance(3601)  # the set is due again, and the key server fails
+    assert await github.verify(signer.identifier, signer.sign(b"x"), b"x")
+    assert keys.requests == 2
