@@ -16,9 +16,9 @@ from policies import PolicyStore
 from policies.keys import keyformat
 from policies.keys.keyformat import KeyKind
 from policies.storage.values import CreatedWorkspace
+from tests.gateway.leaks.conftest import GITLAB_TOKEN, Make
 from tests.support.admin import gateway_lookup
 from tests.support.clock import ManualClock
-from tests.gateway.leaks.conftest import GITLAB_TOKEN, Make
 from tests.support.leak_reports import KeyServer, Signer, found, github_body
 
 pytestmark = pytest.mark.anyio
