@@ -20,6 +20,13 @@ async def test_unknown_paths_and_methods_are_problems(http: httpx.AsyncClient) -
     assert missing.headers["content-type"] == "application/problem+json"
     wrong = await http.get("/github")
     assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+    assert wrong.headers["allow"] == "POST"  # RFC 9110: a 405 names what is allowed
+    head = await http.head("/gitlab/v1/revocable_token_types")
+    assert head.status_code == 405 and head.headers["allow"] == "GET"
+    for path in ("/github/", "//github", "/GITHUB", "/github%00"):
+        answer = await http.post(path, content=b"[]")
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"] == "application/problem+json"
 
 
 async def test_mounted_sends_its_path_to_the_endpoint_and_the_rest_on(make_leaks: Make) -> None:
