@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -94,6 +94,8 @@ class LeakReports:
             response = await handler(request)
         except Refusal as refusal:
             response = refusal.response()
+        except ClientDisconnect:  # gone before its body ended: no one to answer
+            return
         await response(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -8,7 +8,7 @@ import pytest
 from gateway.leaks import LeakConfig, LeakReports
 from gateway.leaks.app import Mounted
 from policies import ConfigError, Settings
-from tests.gateway.leaks.conftest import Make
+from tests.gateway.leaks.conftest import GITLAB_TOKEN, Make
 from tests.support.asgi import call, http_scope
 
 pytestmark = pytest.mark.anyio
@@ -76,3 +76,28 @@ def test_from_settings_reads_the_leaks_table_and_the_environment(settings: Setti
     )
     with pytest.raises(ConfigError, match="unknown option"):
         LeakReports.from_settings(typo)
+
+
+@pytest.mark.parametrize("route", ["/github", "/gitlab/v1/revoke_tokens"])
+async def test_a_reporter_that_hangs_up_mid_body_is_no_error(make_leaks: Make, route: str) -> None:
+    """A client gone before its body ended: nothing is answered or raised (no traceback in
+    the server's log for a caller to cause at will)."""
+    app = make_leaks()
+    headers = [
+        (b"github-public-key-identifier", b"github-key-1"),
+        (b"github-public-key-signature", b"MEUCIQ=="),
+        (b"authorization", f"Bearer {GITLAB_TOKEN}".encode()),
+    ]
+    messages = iter(
+        [{"type": "http.request", "body": b"[{", "more_body": True}, {"type": "http.disconnect"}]
+    )
+    sent: list[object] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    await app(http_scope(route, "POST", headers), receive, send)  # type: ignore[arg-type]
+    assert sent == []
