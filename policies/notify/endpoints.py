@@ -62,11 +62,6 @@ def check_url(url: object, policy: EndpointPolicy) -> SplitResult:
     """The URL's parts if it may be an endpoint (syntax only; :func:`addresses` resolves)."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL or not url.isprintable():
         raise EndpointRefused(f"the endpoint must be a URL of at most {MAX_URL} characters")
-    if not url.strip().isascii() or any(c.isspace() for c in url.strip()):
-        raise EndpointRefused(
-            "the endpoint must be an ASCII URL without spaces (percent-encode the others; "
-            "a host name in its xn-- form)"
-        )
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -75,6 +70,11 @@ def check_url(url: object, policy: EndpointPolicy) -> SplitResult:
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not host:
         raise EndpointRefused("the endpoint must be an https:// URL")
+    if not url.strip().isascii() or any(c.isspace() for c in url.strip()):
+        raise EndpointRefused(
+            "the endpoint must be an ASCII URL without spaces (percent-encode the others; "
+            "a host name in its xn-- form)"
+        )
     if parts.username is not None or parts.password is not None:
         raise EndpointRefused("the endpoint must not carry a user name or password")
     if parts.fragment:
