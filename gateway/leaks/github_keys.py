@@ -110,7 +110,7 @@ class GitHubKeys:
         request = urllib.request.Request(self.url, headers=headers)  # noqa: S310 - checked scheme
         deadline = time.monotonic() + self._timeout  # the body's whole read, not each step
         data = bytearray()
-        with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=self._timeout) as response:
             while chunk := response.read1(16384):
                 data += chunk
                 if len(data) > MAX_KEY_SET:
@@ -118,6 +118,17 @@ class GitHubKeys:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the key set took longer than {self._timeout:g} s")
         return bytes(data)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """The set comes from the configured URL itself: a redirect (elsewhere, or from https
+    down to http) is a failed fetch (HTTPError), not another server's keys."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
 
 
 def parse_key_set(raw: bytes) -> dict[str, ec.EllipticCurvePublicKey]:

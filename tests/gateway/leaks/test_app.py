@@ -46,6 +46,8 @@ async def test_mounted_sends_its_path_to_the_endpoint_and_the_rest_on(make_leaks
     [
         ({"gitlab_token": "short"}, "at least 32"),
         ({"github_keys_url": "ftp://x"}, "https"),
+        ({"github_keys_url": "http://api.github.com/meta"}, "https"),  # a MITM's keys
+        ({"github_keys_url": "http://10.0.0.1/keys"}, "https"),
         ({"path": "leaks"}, "path"),
         ({"max_items": 0}, "max_items"),
         ({"gitlab_types": "one"}, "gitlab_types"),

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.leaks.github_keys import MAX_KEY_SET, GitHubKeys, KeysUnavailable, parse_key_set
 from tests.support.clock import ManualClock
-from tests.support.leak_reports import KeyServer, Signer
+from tests.support.leak_reports import KeyServer, Signer, key_server
 
 
 def pem(key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> str:
@@ -127,3 +127,32 @@ async def test_an_old_set_is_kept_while_the_key_server_is_down(
     clock.advance(3601)  # the set is due again, and the key server fails
     assert await github.verify(signer.identifier, signer.sign(b"x"), b"x")
     assert keys.requests == 2
+
+
+@pytest.mark.anyio
+async def test_a_redirect_is_not_followed(keys: KeyServer, signer: Signer) -> None:
+    """The set comes from the configured URL itself: a redirect (elsewhere, or from https
+    down to http) is a failed fetch, not another server's keys."""
+    stranger = Signer("github-key-1")  # the same name, another key
+    with key_server(stranger) as elsewhere:
+        server = socket.create_server(("127.0.0.1", 0))
+
+        def redirect() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(
+                    f"HTTP/1.1 302 Found\r\nLocation: {elsewhere.url}\r\n"
+                    "Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
+                )
+
+        thread = threading.Thread(target=redirect, daemon=True)
+        thread.start()
+        github = GitHubKeys(f"http://127.0.0.1:{server.getsockname()[1]}/", clock=ManualClock())
+        try:
+            with pytest.raises(KeysUnavailable):
+                await github.verify("github-key-1", stranger.sign(b"x"), b"x")
+        finally:
+            thread.join(5)
+            server.close()
+        assert elsewhere.requests == 0
