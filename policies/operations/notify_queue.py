@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from policies.keys.keyformat import is_workspace_id
 from policies.notify import events
 from policies.operations.base import Context, notify_keys, require_workspace
 from policies.storage import schema
@@ -105,8 +106,12 @@ def due_workspaces(ctx: Context, count: int) -> Operation[list[str]]:
 
 
 def set_aside(ctx: Context, ws: str, until: float) -> Operation[None]:
-    """Index ``ws`` as due only at ``until`` (its queue could not be processed)."""
-    yield Command(("ZADD", schema.NOTIFY_PENDING, until, require_workspace(ws)))
+    """Index ``ws`` as due only at ``until`` (its queue could not be processed); an index
+    entry that is no workspace id is dropped."""
+    if not is_workspace_id(ws):
+        yield Command(("ZREM", schema.NOTIFY_PENDING, ws))
+        return
+    yield Command(("ZADD", schema.NOTIFY_PENDING, until, ws))
 
 
 def reschedule(ctx: Context, ws: str) -> Operation[float | None]:

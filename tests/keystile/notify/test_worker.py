@@ -357,7 +357,7 @@ def test_an_endpoint_http_cannot_send_to_is_refused_and_never_stops_the_worker(
     assert state.pending == 0 and state.dead == 1 and "URL" in state.dead_letters[0]["error"]
 
 
-@pytest.mark.parametrize("damage", ["emails", "tries", "due"])
+@pytest.mark.parametrize("damage", ["emails", "tries", "due", "index"])
 def test_a_workspace_whose_queue_is_damaged_does_not_stop_the_others(
     store: PolicyStore,
     workspace: CreatedWorkspace,
@@ -368,13 +368,17 @@ def test_a_workspace_whose_queue_is_damaged_does_not_stop_the_others(
     """A damaged queue (a hand edit, a half-restored store): the worker logs it, leaves the
     workspace for later and serves every other one."""
     ws = workspace.workspace_id
-    subscribe(store, ws, receiver)
-    store.create_token(ws, "ci", actor="test")
+    if damage != "index":
+        subscribe(store, ws, receiver)
+        store.create_token(ws, "ci", actor="test")
     if damage == "emails":
         store.client.hset(schema.notify(ws), "emails", "not json")
     elif damage == "tries":
         [member] = store.client.zrange(schema.notify(ws, "due"), 0, -1)
         store.client.hset(schema.notify(ws, "tries"), member, "many")
+    elif damage == "index":  # not a workspace id at all: dropped from the index
+        store.client.zadd(schema.NOTIFY_PENDING, {"ws_not-an-id": 0})
+        ws = "ws_not-an-id"
     else:
         store.client.delete(schema.notify(ws, "due"))
         store.client.set(schema.notify(ws, "due"), "not a sorted set")
@@ -386,8 +390,11 @@ def test_a_workspace_whose_queue_is_damaged_does_not_stop_the_others(
     for _ in range(3):
         worker.tick()
     assert [d.event["data"]["workspace_id"] for d in receiver.take(1)] == [other]
-    assert receiver.deliveries.empty()
+    assert receiver.deliveries.empty() and receiver.forged == 0
     [record] = [r for r in caplog.records if getattr(r, "event", "") == "notify.damaged"]
     assert record.workspace_id == ws  # type: ignore[attr-defined]
     due = store.client.zscore(schema.NOTIFY_PENDING, ws)
-    assert due is not None and due > store.ctx.clock()  # left for later, not every turn
+    if damage == "index":
+        assert due is None
+    else:
+        assert due is not None and due > store.ctx.clock()  # left for later, not every turn
