@@ -58,6 +58,11 @@ def unavailable(detail: str, retry_after: int = 5) -> Refusal:
     )
 
 
+def busy() -> Refusal:
+    """A reported key another report is still handling: not "done" yet (Outcome.PENDING)."""
+    return unavailable("A reported key is being handled by another request; try again.")
+
+
 async def bounded_body(request: Request, limit: int) -> bytes:
     """The raw body, exactly as sent (signatures cover these bytes); 413 past ``limit``."""
     declared = request.headers.get("content-length", "")

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -89,10 +89,13 @@ class LeakReports:
         handler = self.routes.get((request.method, path))
         try:
             if handler is None:
-                raise NOT_FOUND if not any(p == path for _, p in self.routes) else _not_allowed()
+                allowed = sorted(m for m, p in self.routes if p == path)
+                raise _not_allowed(allowed) if allowed else NOT_FOUND
             response = await handler(request)
         except Refusal as refusal:
             response = refusal.response()
+        except ClientDisconnect:  # gone before its body ended: no one to answer
+            return
         await response(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -117,8 +120,10 @@ class LeakReports:
             return Outcome.UNKNOWN
 
 
-def _not_allowed() -> Refusal:
-    return Refusal(405, "method_not_allowed", "Method not allowed", "Not with this method.")
+def _not_allowed(allowed: list[str]) -> Refusal:
+    detail = f"Only {', '.join(allowed)} here."
+    headers = {"allow": ", ".join(allowed)}
+    return Refusal(405, "method_not_allowed", "Method not allowed", detail, headers)
 
 
 class Mounted:

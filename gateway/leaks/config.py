@@ -3,11 +3,13 @@ checked once at construction (``ConfigError``)."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from policies.errors import ConfigError
 
@@ -49,8 +51,10 @@ class LeakConfig:
         ):
             raise ConfigError("[leaks] path must look like /keystile/leaks (no final '/')")
         url = self.github_keys_url
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ConfigError("[leaks] github_keys_url must be an https:// URL")
+        if not isinstance(url, str) or not (url.startswith("https://") or _loopback(url)):
+            raise ConfigError(
+                "[leaks] github_keys_url must be an https:// URL (http only to this machine)"
+            )
         for name in ("github_keys_token", "gitlab_token"):
             value = getattr(self, name)
             if value == "":
@@ -84,3 +88,20 @@ class LeakConfig:
                 f"known: {', '.join(sorted(known))}"
             )
         return cls(**table)
+
+
+def _loopback(url: str) -> bool:
+    """An ``http://`` URL of this machine (a local key server: tests, a relay): no one
+    between could swap the keys."""
+    if not url.startswith("http://"):
+        return False
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

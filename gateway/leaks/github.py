@@ -15,7 +15,15 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.leaks.answers import MAX_TOKEN, Refusal, bounded_body, json_array, text, unavailable
+from gateway.leaks.answers import (
+    MAX_TOKEN,
+    Refusal,
+    bounded_body,
+    busy,
+    json_array,
+    text,
+    unavailable,
+)
 from gateway.leaks.config import LeakConfig
 from gateway.leaks.github_keys import GitHubKeys, KeysUnavailable
 from policies.leaks.policy import Outcome, Sighting
@@ -69,6 +77,8 @@ class GitHubReports:
                     "label": outcomes[token].label,
                 },
             )
+        if Outcome.PENDING in outcomes.values():
+            raise busy()  # the rest is done; the retry finds it so
         return JSONResponse(list(feedback.values()), headers={"cache-control": "no-store"})
 
 

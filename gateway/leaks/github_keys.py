@@ -2,9 +2,12 @@
 
 A report names its key (``Github-Public-Key-Identifier``) and carries an ECDSA P-256 /
 SHA-256 signature of the raw body (``Github-Public-Key-Signature``, base64 DER). The key set
-is fetched once and then only when a report names an identifier it lacks, at most once per
-``refresh`` seconds, one fetch at a time: a flood of made-up identifiers costs the key
-server one request a period, and each of them a 401.
+is fetched once and then when a report names an identifier it lacks, or the set is older
+than ``MAX_AGE`` (a key GitHub withdrew stops being trusted), at most once per ``refresh``
+seconds, one fetch at a time: a flood of made-up identifiers costs the key server one
+request a period, and each of them a 401. A failed fetch keeps the set it had. A fetch
+waits at most ``timeout`` for each network step and for the whole answer (a key server
+dripping it is cut off).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 logger = logging.getLogger("keystile.leaks")
 MAX_KEY_SET = 256 * 1024  # bytes of the key set read at most
 MAX_SIGNATURE = 512  # characters of a signature header (a P-256 one is about 96)
+MAX_AGE = 3600.0  # seconds a fetched set is trusted before the next report fetches it again
 
 Fetch = Callable[[str], bytes]
 
@@ -52,6 +56,7 @@ class GitHubKeys:
         self._clock = clock
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
         self._next_fetch = -float("inf")
+        self._fetched_at = -float("inf")  # the last successful fetch
         self._failed = False  # the last fetch failed
         self._lock: asyncio.Lock | None = None
         self.fetches = 0  # how many times the key server was asked
@@ -60,8 +65,8 @@ class GitHubKeys:
         """Whether ``signature`` is the named key's over ``body``; raises
         :class:`KeysUnavailable` when the key is unknown and the key server failed."""
         key = self._keys.get(identifier)
-        if key is None:
-            await self._fetch_once()
+        if key is None or self._clock() - self._fetched_at > MAX_AGE:
+            await self._fetch_once()  # a failure keeps the set it had (GitHub down)
             key = self._keys.get(identifier)
             if key is None:
                 if self._failed:
@@ -88,6 +93,7 @@ class GitHubKeys:
                 raw = await asyncio.to_thread(self._download)
                 self._keys = parse_key_set(raw)
                 self._failed = False
+                self._fetched_at = self._clock()
             except (OSError, ValueError) as exc:
                 self._failed = True
                 logger.warning(
@@ -102,11 +108,27 @@ class GitHubKeys:
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         request = urllib.request.Request(self.url, headers=headers)  # noqa: S310 - checked scheme
-        with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
-            data: bytes = response.read(MAX_KEY_SET + 1)
-        if len(data) > MAX_KEY_SET:
-            raise ValueError(f"the key set is larger than {MAX_KEY_SET} bytes")
-        return data
+        deadline = time.monotonic() + self._timeout  # the body's whole read, not each step
+        data = bytearray()
+        with _OPENER.open(request, timeout=self._timeout) as response:
+            while chunk := response.read1(16384):
+                data += chunk
+                if len(data) > MAX_KEY_SET:
+                    raise ValueError(f"the key set is larger than {MAX_KEY_SET} bytes")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the key set took longer than {self._timeout:g} s")
+        return bytes(data)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """The set comes from the configured URL itself: a redirect (elsewhere, or from https
+    down to http) is a failed fetch (HTTPError), not another server's keys."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
 
 
 def parse_key_set(raw: bytes) -> dict[str, ec.EllipticCurvePublicKey]:

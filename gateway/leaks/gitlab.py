@@ -18,10 +18,18 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.leaks.answers import MAX_TOKEN, Refusal, bounded_body, invalid, json_array, text
+from gateway.leaks.answers import (
+    MAX_TOKEN,
+    Refusal,
+    bounded_body,
+    busy,
+    invalid,
+    json_array,
+    text,
+)
 from gateway.leaks.config import LeakConfig
 from gateway.leaks.github import Report
-from policies.leaks.policy import Sighting
+from policies.leaks.policy import Outcome, Sighting
 
 WINDOW = 60.0
 
@@ -52,11 +60,14 @@ class GitLabReports:
                 raise invalid(f"Unsupported type {kind[:100]!r}: see /v1/revocable_token_types.")
             token = text(item, "token", required=True, limit=MAX_TOKEN)
             items.append((token, text(item, "location", required=False)))
-        done = set()
+        done, pending = set(), False
         for token, location in items:
             if token not in done:
                 done.add(token)
-                await self.report(token, Sighting("gitlab", location))
+                outcome = await self.report(token, Sighting("gitlab", location))
+                pending = pending or outcome is Outcome.PENDING
+        if pending:
+            raise busy()  # the rest is done; the retry finds it so
         return Response(status_code=204, headers={"cache-control": "no-store"})
 
     def _admit(self, request: Request) -> None:

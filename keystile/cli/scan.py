@@ -70,7 +70,7 @@ def scan(
     else:
         _print(report)
     for path, reason in report.errors:
-        click.echo(f"keystile scan: cannot read {path}: {reason}", err=True)
+        click.echo(f"keystile scan: cannot read {_printable(path)}: {reason}", err=True)
     ctx.exit(FAILED if report.errors else 1 if report.secrets else 0)
 
 
@@ -79,7 +79,8 @@ def _print(report: Report) -> None:
         key = finding.key
         note = "" if key.secret else " (public by design)"
         click.echo(
-            f"{finding.path}:{key.line}:{key.column}: {key.kind.label} ({key.kind.value}_) "
+            f"{_printable(finding.path)}:{key.line}:{key.column}: {key.kind.label} "
+            f"({key.kind.value}_) "
             f"of workspace {key.workspace_id}{note}"
         )
     publishable = len(report.findings) - report.secrets
@@ -98,6 +99,15 @@ def _print(report: Report) -> None:
             "(keystile keys roll-sdk WS), revoke a token (keystile tokens revoke WS KEY_ID)",
             err=True,
         )
+
+
+def _printable(path: str) -> str:
+    """A file name as text output shows it: a newline, an escape sequence or an undecodable
+    byte in it escaped (``\\n``, ``\\x1b``), so it can neither forge a line nor reach the
+    terminal. ``--json`` keeps it exact."""
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
 
 
 def _count(n: int, noun: str) -> str:

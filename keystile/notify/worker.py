@@ -12,7 +12,6 @@ Design notes: ``docs/architecture.md``.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -35,8 +34,8 @@ WORKSPACES_PER_TICK = 50
 
 def mail_text(ws: str, stored: str) -> tuple[str, str]:
     """(subject, body) of an event's mail: what happened, where, the ids; no key material."""
-    msg_id, _ = events.body(stored)
-    event = json.loads(stored)
+    event = events.parse(stored)
+    msg_id = event["id"]
     kind = str(event.get("type", ""))
     summary = events.SUMMARIES.get(kind, kind)
     lines = [f"In the Keystile workspace {ws}, {summary}.", ""]
@@ -85,8 +84,26 @@ class NotifyWorker:
         tried = 0
         due = self.store.run(queue.due_workspaces(self.store.ctx, WORKSPACES_PER_TICK))
         for ws in dict.fromkeys([*due, *sorted(self.hints.take())]):
-            tried += self.deliver(ws)
+            try:
+                tried += self.deliver(ws)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # one workspace's damaged queue: not every workspace's
+                self.set_aside(ws, exc)
         return tried
+
+    def set_aside(self, ws: str, exc: Exception) -> None:
+        """Log a workspace whose queue cannot be read (no value of it: the type of what
+        failed) and look again a lease later, or at its next write's hint."""
+        wait = self.options.lease
+        log.error(
+            "notifications: workspace %s's queue is damaged (%s); tried again in %g s",
+            ws,
+            type(exc).__name__,
+            wait,
+            extra={"event": "notify.damaged", "workspace_id": ws},
+        )
+        self.store.run(queue.set_aside(self.store.ctx, ws, self.clock() + wait))
 
     def deliver(self, ws: str) -> int:
         ctx = self.store.ctx
@@ -106,6 +123,14 @@ class NotifyWorker:
                         next_at=self.clock(),
                     )
                 )
+                continue
+            try:
+                events.parse(delivery.event)
+            except events.MalformedEvent as exc:  # never sent nor retried: a dead letter
+                dead = queue.finish(
+                    ctx, ws, delivery, lease, outcome="dead", status="failed", error=str(exc)
+                )
+                self.store.run(dead)
                 continue
             outcome = self.attempt(ws, claimed, delivery)
             self.settle(ws, delivery, lease, outcome)
@@ -180,7 +205,7 @@ class NotifyWorker:
 
 def _timestamp(stored: str) -> float:
     try:
-        text = str(json.loads(stored).get("timestamp", ""))
+        text = events.parse(stored)["timestamp"]
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except ValueError:  # MalformedEvent too
         return 0.0

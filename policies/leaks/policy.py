@@ -68,6 +68,7 @@ class Outcome(enum.StrEnum):
     NOTIFIED = "notified"  # policy notify: recorded and audited, nothing changed
     ALREADY_REVOKED = "already_revoked"  # one of ours, no longer valid: nothing to do
     REPEAT = "repeat"  # reported before: nothing more (not audited again)
+    PENDING = "pending"  # being handled by another report (or one that died): try again
     PUBLISHABLE = "publishable"  # public by design: not a leak
     UNKNOWN = "unknown"  # the key's format, but no key of this deployment
 

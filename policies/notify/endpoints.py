@@ -20,6 +20,10 @@ from policies.errors import ConfigError, KeystileError
 
 MAX_URL = 2000
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# IPv6 addresses that carry an IPv4 one a translator or tunnel reaches (RFC 6052 NAT64,
+# IPv4-compatible, SIIT's IPv4-translated): public only if that IPv4 address is.
+_CARRIERS = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96"))
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: the network's own layout
 
 
 class EndpointRefused(KeystileError):
@@ -66,6 +70,11 @@ def check_url(url: object, policy: EndpointPolicy) -> SplitResult:
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not host:
         raise EndpointRefused("the endpoint must be an https:// URL")
+    if not url.strip().isascii() or any(c.isspace() for c in url.strip()):
+        raise EndpointRefused(
+            "the endpoint must be an ASCII URL without spaces (percent-encode the others; "
+            "a host name in its xn-- form)"
+        )
     if parts.username is not None or parts.password is not None:
         raise EndpointRefused("the endpoint must not carry a user name or password")
     if parts.fragment:
@@ -101,7 +110,7 @@ def addresses(parts: SplitResult, policy: EndpointPolicy) -> list[tuple[str, int
     result: list[tuple[str, int]] = []
     for *_, sockaddr in found:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        if not (address.is_global or policy.allows_host(host) or policy.allows_address(address)):
+        if not (public(address) or policy.allows_host(host) or policy.allows_address(address)):
             raise EndpointRefused(
                 f"the endpoint's host {host!r} resolves to a private, loopback or reserved "
                 "address; list it in [notify] allow_hosts to allow it"
@@ -109,6 +118,19 @@ def addresses(parts: SplitResult, policy: EndpointPolicy) -> list[tuple[str, int
         if (str(address), port) not in result:
             result.append((str(address), port))
     return result
+
+
+def public(address: Address) -> bool:
+    """Global, and so is any IPv4 address it carries (``is_global`` alone calls NAT64 and
+    6to4 spellings of 127.0.0.1 public)."""
+    if not address.is_global or isinstance(address, ipaddress.IPv4Address):
+        return address.is_global
+    if address in _LOCAL_NAT64:
+        return False
+    carried = address.ipv4_mapped or address.sixtofour
+    if carried is None and any(address in network for network in _CARRIERS):
+        carried = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return carried is None or carried.is_global
 
 
 def allow_list(value: object) -> tuple[str, ...]:

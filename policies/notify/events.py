@@ -8,6 +8,7 @@ a change and its notice are one atomic write. Its JSON is the Standard Webhooks 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -43,6 +44,11 @@ SUMMARIES = {
     TEST: "a test event",
 }
 MAX_EVENT_BYTES = 4096  # an audit detail is at most 2,000 characters: room to spare
+_ID = re.compile(r"msg_[A-Za-z0-9_-]{1,64}")
+
+
+class MalformedEvent(ValueError):
+    """A queued event this module did not write (damaged, or put there by hand)."""
 
 
 def iso(ts: float) -> str:
@@ -82,8 +88,28 @@ def notice(fields: Sequence[str]) -> str:
     return event(action, entry.get("workspace", ""), float(entry.get("ts", "0")), data)
 
 
+def parse(stored: str) -> dict[str, Any]:
+    """A stored event, checked: :class:`MalformedEvent` unless it has the shape
+    :func:`event` gives (an id fit for a header, a type, a timestamp, a data object)."""
+    try:
+        parsed = json.loads(stored)
+    except (ValueError, RecursionError):
+        raise MalformedEvent("the queued event is malformed (not JSON)") from None
+    if (
+        not isinstance(parsed, dict)
+        or not isinstance(parsed.get("id"), str)
+        or not _ID.fullmatch(parsed["id"])
+        or not isinstance(parsed.get("type"), str)
+        or not isinstance(parsed.get("timestamp"), str)
+        or not isinstance(parsed.get("data"), dict)
+    ):
+        raise MalformedEvent("the queued event is malformed (not an event)")
+    return parsed
+
+
 def body(stored: str) -> tuple[str, bytes]:
-    """(``webhook-id``, the body sent) of a stored event: the same bytes on every retry."""
-    parsed = json.loads(stored)
+    """(``webhook-id``, the body sent) of a stored event: the same bytes on every retry;
+    :class:`MalformedEvent` for one :func:`event` did not write."""
+    parsed = parse(stored)
     sent = {k: parsed[k] for k in ("type", "timestamp", "data")}
     return parsed["id"], json.dumps(sent, separators=(",", ":"), sort_keys=True).encode()

@@ -6,7 +6,9 @@ its grace period, a token, or one revoked before), then the claim
 (:data:`policies.storage.lua_leaks.LEAK_CLAIM`: the same key is acted on once), the action
 through the ordinary operations (roll, revoke: each audited and published to the gateways
 like any admin's), and last the record: the Tokens page's list and the ``key.leaked`` audit
-entry. A repeat is answered as before but neither acted on nor audited again.
+entry. A repeat is answered as before but neither acted on nor audited again; a key
+claimed by a report still being handled (or by one that died, until its claim is stale) is
+``PENDING``, which the endpoint answers "try again", never "done".
 
 Design notes: ``docs/architecture.md``.
 """
@@ -104,6 +106,8 @@ def report(ctx: Context, key: str, sighting: Sighting) -> Operation[Outcome]:
     claimed = yield LEAK_CLAIM.call(
         (schema.leaks(ws),), digest=digest, now=repr(ctx.clock()), stale=CLAIM_STALE
     )
+    if int(claimed) < 0:
+        return Outcome.PENDING
     if not int(claimed):
         return Outcome.REPEAT
     actor = f"leak-report:{sighting.reporter}"

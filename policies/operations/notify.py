@@ -168,18 +168,27 @@ def settings(ctx: Context, ws: str) -> Operation[NotifySettings]:
         )
         for name in CHANNELS
     }
-    emails = json.loads(found.get("emails", "[]"))
+    emails = _json(found.get("emails", "[]"))
     test = {k[5:]: v for k, v in found.items() if k.startswith("test:")}
+    letters = (_json(schema.text(d)) for d in dead)
     return NotifySettings(
         url=found.get("url"),
-        emails=tuple(emails) if isinstance(emails, list) else (),
+        emails=tuple(str(e) for e in emails) if isinstance(emails, list) else (),
         pending=int(pending),
         dropped=_int(found.get("dropped")),
         dead=_int(found.get("dead")),
         channels=channels,
-        dead_letters=[json.loads(schema.text(d)) for d in dead],
+        dead_letters=[d for d in letters if isinstance(d, dict)],  # damaged ones left out
         test=test,
     )
+
+
+def _json(text: str) -> Any:
+    """A stored JSON value; None if damaged (a hand edit): the page shows the rest."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _time(text: str | None) -> float | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from policies.errors import KeystileError
 from policies.notify import events
 from policies.operations.base import Context, notify_keys, require_workspace, wake
 from policies.storage import schema
@@ -84,7 +85,10 @@ def note_expiring(ctx: Context, within: float = EXPIRY_NOTICE) -> Operation[int]
     for ws in ids:
         raw = yield Command(("HGETALL", schema.tokens(ws)))
         for kid, text in schema.pairs(raw):
-            info, _ = schema.decode_token(text)
+            try:
+                info, _ = schema.decode_token(text)
+            except (ValueError, KeyError, TypeError, KeystileError):
+                continue  # a damaged record: not this scan's to mend, nor to stop it
             expires = info.expires
             if info.revoked is not None or not isinstance(expires, int | float):
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from policies.keys.keyformat import is_workspace_id
 from policies.notify import events
 from policies.operations.base import Context, notify_keys, require_workspace
 from policies.storage import schema
@@ -68,12 +69,14 @@ def finish(
     now = ctx.clock()
     record = ""
     if outcome == "dead":
-        msg_id, _ = events.body(delivery.event)
-        kind = json.loads(delivery.event).get("type", "")
+        try:
+            parsed = events.parse(delivery.event)
+        except events.MalformedEvent:
+            parsed = {}  # a damaged event's letter names none
         record = schema.dump(
             {
-                "id": msg_id,
-                "type": kind,
+                "id": parsed.get("id", ""),
+                "type": parsed.get("type", ""),
                 "channel": delivery.channel,
                 "tries": delivery.tries + 1,
                 "error": error[:200],
@@ -100,6 +103,15 @@ def due_workspaces(ctx: Context, count: int) -> Operation[list[str]]:
         ("ZRANGEBYSCORE", schema.NOTIFY_PENDING, "-inf", ctx.clock(), "LIMIT", 0, count)
     )
     return [schema.text(ws) for ws in found]
+
+
+def set_aside(ctx: Context, ws: str, until: float) -> Operation[None]:
+    """Index ``ws`` as due only at ``until`` (its queue could not be processed); an index
+    entry that is no workspace id is dropped."""
+    if not is_workspace_id(ws):
+        yield Command(("ZREM", schema.NOTIFY_PENDING, ws))
+        return
+    yield Command(("ZADD", schema.NOTIFY_PENDING, until, ws))
 
 
 def reschedule(ctx: Context, ws: str) -> Operation[float | None]:
@@ -134,10 +146,10 @@ def sweep(ctx: Context) -> Operation[int]:
     indexed = 0
     for start in range(0, len(ids), SWEEP_CHUNK):
         chunk = ids[start : start + SWEEP_CHUNK]
-        rows = yield Batch(
-            tuple(Command(("ZRANGE", schema.notify(ws, "due"), 0, 0, "WITHSCORES")) for ws in chunk)
-        )
-        found = [ws for ws, row in zip(chunk, rows, strict=True) if row]
+        # EXISTS, not a read of the sorted set: a damaged one (another type) is indexed like
+        # any other, and set aside by the worker, rather than failing the whole sweep.
+        rows = yield Batch(tuple(Command(("EXISTS", schema.notify(ws, "due"))) for ws in chunk))
+        found = [ws for ws, row in zip(chunk, rows, strict=True) if int(row)]
         if found:
             yield Batch(
                 tuple(Command(("ZADD", schema.NOTIFY_PENDING, "NX", 0, ws)) for ws in found)

@@ -124,3 +124,16 @@ def test_delivery_failures_and_dead_letters_show_on_the_page(
     worker.tick()  # the second and last try
     panel = api.get("panel/notify").get_data(as_text=True)
     assert "1 failed for good" in panel and "token.created" in panel
+
+
+def test_damaged_notification_settings_still_show_the_panel(
+    api: Api, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """A hand-edited or half-restored notify hash (the addresses, a dead letter): the panel
+    shows what it can, not a 500; the addresses can then be set again."""
+    ws = workspace.workspace_id
+    store.client.hset(f"ks:{{{ws}}}:notify", "emails", "not json")
+    store.client.lpush(f"ks:{{{ws}}}:notify:dead", "not json either")
+    answer = api.get("panel/notify")
+    assert answer.status_code == 200
+    assert store.run(notify.settings(store.ctx, ws)).emails == ()

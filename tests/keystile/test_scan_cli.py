@@ -159,3 +159,28 @@ def test_usage_errors_exit_2(
     assert done.exit_code == 2
     assert message in done.output
     assert done.exception is None or isinstance(done.exception, SystemExit)
+
+
+def test_hostile_file_names_print_one_line_each_and_no_control_characters(
+    tmp_path: Path,
+) -> None:
+    """A name with a newline cannot forge a finding's line, nor one with an escape sequence
+    reach the terminal (a scan of someone else's tree); --json keeps the names exact."""
+    raw = keyformat.generate(KeyKind.TOKEN, WS)
+    names = ["a\nfake.txt:9:9: nothing", "b\x1b]0;pwned\x07.env", "c\x1b[2J.env"]
+    for name in names:
+        (tmp_path / name).write_text(f"TOKEN={raw}\n")
+    done = keystile(".", cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3 and all(": workspace token (tk_)" in line for line in lines)
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert lines[0].startswith("a\\nfake.txt:9:9: nothing:1:7: ")
+    assert_no_key_material_in(raw, done.stdout + done.stderr)
+    document = json.loads(keystile("--json", ".", cwd=tmp_path).stdout)
+    assert sorted(f["path"] for f in document["findings"]) == sorted(names)
+
+
+def assert_no_key_material_in(raw: str, text: str) -> None:
+    secret = raw[15:]
+    assert not any(secret[i : i + 8] in text for i in range(len(secret) - 7))

@@ -135,7 +135,7 @@ def test_a_claim_left_pending_is_taken_over_once_stale(
     token = store.create_token(ws, "ci", actor="test")
     digest = store.ctx.keyring.digest(token.token)
     redis_client.hset(schema.leaks(ws), digest, f"{clock()!r} pending")  # a process died
-    assert report(store, token.token) is Outcome.REPEAT  # being handled, maybe
+    assert report(store, token.token) is Outcome.PENDING  # being handled: not done yet
     assert gateway_lookup(store, token.token) is not None
     clock.advance(leaks.CLAIM_STALE + 1)
     assert report(store, token.token) is Outcome.REVOKED

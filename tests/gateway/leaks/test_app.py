@@ -8,7 +8,7 @@ import pytest
 from gateway.leaks import LeakConfig, LeakReports
 from gateway.leaks.app import Mounted
 from policies import ConfigError, Settings
-from tests.gateway.leaks.conftest import Make
+from tests.gateway.leaks.conftest import GITLAB_TOKEN, Make
 from tests.support.asgi import call, http_scope
 
 pytestmark = pytest.mark.anyio
@@ -20,6 +20,13 @@ async def test_unknown_paths_and_methods_are_problems(http: httpx.AsyncClient) -
     assert missing.headers["content-type"] == "application/problem+json"
     wrong = await http.get("/github")
     assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+    assert wrong.headers["allow"] == "POST"  # RFC 9110: a 405 names what is allowed
+    head = await http.head("/gitlab/v1/revocable_token_types")
+    assert head.status_code == 405 and head.headers["allow"] == "GET"
+    for path in ("/github/", "//github", "/GITHUB", "/github%00"):
+        answer = await http.post(path, content=b"[]")
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"] == "application/problem+json"
 
 
 async def test_mounted_sends_its_path_to_the_endpoint_and_the_rest_on(make_leaks: Make) -> None:
@@ -39,6 +46,8 @@ async def test_mounted_sends_its_path_to_the_endpoint_and_the_rest_on(make_leaks
     [
         ({"gitlab_token": "short"}, "at least 32"),
         ({"github_keys_url": "ftp://x"}, "https"),
+        ({"github_keys_url": "http://api.github.com/meta"}, "https"),  # a MITM's keys
+        ({"github_keys_url": "http://10.0.0.1/keys"}, "https"),
         ({"path": "leaks"}, "path"),
         ({"max_items": 0}, "max_items"),
         ({"gitlab_types": "one"}, "gitlab_types"),
@@ -69,3 +78,28 @@ def test_from_settings_reads_the_leaks_table_and_the_environment(settings: Setti
     )
     with pytest.raises(ConfigError, match="unknown option"):
         LeakReports.from_settings(typo)
+
+
+@pytest.mark.parametrize("route", ["/github", "/gitlab/v1/revoke_tokens"])
+async def test_a_reporter_that_hangs_up_mid_body_is_no_error(make_leaks: Make, route: str) -> None:
+    """A client gone before its body ended: nothing is answered or raised (no traceback in
+    the server's log for a caller to cause at will)."""
+    app = make_leaks()
+    headers = [
+        (b"github-public-key-identifier", b"github-key-1"),
+        (b"github-public-key-signature", b"MEUCIQ=="),
+        (b"authorization", f"Bearer {GITLAB_TOKEN}".encode()),
+    ]
+    messages = iter(
+        [{"type": "http.request", "body": b"[{", "more_body": True}, {"type": "http.disconnect"}]
+    )
+    sent: list[object] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    await app(http_scope(route, "POST", headers), receive, send)  # type: ignore[arg-type]
+    assert sent == []

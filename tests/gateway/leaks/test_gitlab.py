@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import pytest
 
@@ -97,3 +99,31 @@ async def test_without_a_token_gitlab_is_not_served(make_leaks: Make) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         answer = await client.post(REVOKE, json=[], headers=AUTH)
         assert answer.status_code == 404 and answer.json()["code"] == "not_found"
+
+
+async def test_the_token_counts_only_alone_in_one_authorization_header(
+    http: httpx.AsyncClient, store: PolicyStore, workspace: CreatedWorkspace
+) -> None:
+    """Not in the query string (a URL lands in logs), not twice, not as Basic, not with
+    anything around it."""
+    token = store.create_token(workspace.workspace_id, "ci", actor="test")
+    body = [item(token.token)]
+    basic = base64.b64encode(f"gitlab:{GITLAB_TOKEN}".encode()).decode()
+    attempts: list[tuple[str, list[tuple[str, str]]]] = [
+        (f"{REVOKE}?token={GITLAB_TOKEN}", []),
+        (f"{REVOKE}?private_token={GITLAB_TOKEN}", []),
+        (REVOKE, [("Authorization", GITLAB_TOKEN), ("Authorization", GITLAB_TOKEN)]),
+        (REVOKE, [("Authorization", f"Basic {basic}")]),
+        (REVOKE, [("Authorization", f"Token {GITLAB_TOKEN}")]),
+        (REVOKE, [("Authorization", f"Bearer {GITLAB_TOKEN}x")]),
+        (REVOKE, [("Authorization", f"Bearer Bearer {GITLAB_TOKEN}")]),
+        (REVOKE, [("Private-Token", GITLAB_TOKEN)]),
+    ]
+    for path, headers in attempts:
+        answer = await http.post(path, json=body, headers=headers)
+        assert answer.status_code == 401, (path, headers)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert GITLAB_TOKEN not in answer.text
+    assert gateway_lookup(store, token.token) is not None
+    lower = await http.post(REVOKE, json=body, headers={"authorization": f"bearer {GITLAB_TOKEN}"})
+    assert lower.status_code == 204 and gateway_lookup(store, token.token) is None

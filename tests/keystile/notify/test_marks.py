@@ -61,3 +61,21 @@ def test_a_mark_for_an_unknown_workspace_writes_nothing(store: PolicyStore) -> N
     ws = "ws_" + "A" * 12
     assert not store.run(notify_marks.note_rate_limited(store.ctx, ws, "k", "sdk"))
     assert not store.client.keys("ks:{ws_AAAAAAAAAAAA}*")
+
+
+def test_a_damaged_token_record_stops_neither_the_scan_nor_the_worker(
+    store: PolicyStore, workspace: CreatedWorkspace, clock: ManualClock, receiver: Receiver
+) -> None:
+    """A token record that cannot be read (a hand edit, a half-restored store) in one
+    workspace: the others' expiring tokens are still noticed, and the worker runs on."""
+    other = store.create_workspace("other", actor="test").workspace_id
+    damaged, fine = sorted((workspace.workspace_id, other))  # the damaged one scanned first
+    subscribe(store, fine, receiver)
+    soon = store.create_token(fine, "soon", actor="test", expires=clock() + 3 * DAY)
+    store.create_token(damaged, "ok", actor="test", expires=clock() + 3 * DAY)
+    store.client.hset(f"ks:{{{damaged}}}:tokens", "broken", "not a token")
+    worker_for(store).tick()  # its first turn scans for expiring tokens, then delivers
+    got = receiver.take(2)
+    assert receiver.types(got) == ["token.created", "token.expiring"]
+    assert got[1].event["data"]["key_id"] == soon.info.key_id
+    assert actions(store, damaged, "token.expiring") == 1  # its readable token too

@@ -15,9 +15,11 @@ from keystile.notify.worker import NotifyWorker
 from policies import PolicyStore
 from policies.leaks.policy import LeakPolicy, Sighting
 from policies.leaks.policy import Outcome as Leak
+from policies.notify.endpoints import EndpointRefused
 from policies.notify.webhooks import Outcome
 from policies.operations import leaks, notify, notify_queue
 from policies.operations.base import apply_call
+from policies.storage import schema
 from policies.storage.values import CreatedWorkspace
 from tests.keystile.notify.conftest import OPTIONS, worker_for
 from tests.support.admin import Inbox
@@ -290,3 +292,109 @@ def test_a_leak_report_tells_the_workspace_what_it_did(
     subjects = [smtp[0].next().get("Subject", "") for _ in range(4)]
     assert sum("reported leaked" in s for s in subjects) == 2
     assert receiver.deliveries.empty()  # the repeat told no one again
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "not json",
+        "[1, 2]",
+        '{"id": "msg_x"}',
+        '{"id": "msg_x\\r\\nx-evil: 1", "type": "token.created", "timestamp": "", "data": {}}',
+        '{"id": "msg_x", "type": "token.created", "timestamp": "then", "data": [1]}',
+    ],
+)
+def test_a_malformed_queued_event_is_a_dead_letter_and_the_rest_still_arrive(
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    receiver: Receiver,
+    mailer: SmtpMailer,
+    smtp: tuple[Inbox, int],
+    stored: str,
+) -> None:
+    """Queue poisoning (a damaged entry, an older format, a careless operator's XADD): the
+    worker neither crashes nor loops on it; it becomes a dead letter on each channel."""
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver, ["ops@acme.test"])
+    entry = store.client.xadd(schema.notify(ws, "outbox"), {"event": stored})
+    store.client.zadd(schema.notify(ws, "due"), {f"webhook {entry}": 0, f"mail {entry}": 0})
+    store.client.zadd(schema.NOTIFY_PENDING, {ws: 0})
+    store.create_token(ws, "ci", actor="test")
+    worker = worker_for(store, mailer)
+    while worker.tick():
+        pass
+    assert receiver.types(receiver.take(1)) == ["token.created"]
+    assert "a token was created" in smtp[0].next().get("Subject", "")
+    state = store.run(notify.settings(store.ctx, ws))
+    assert state.pending == 0 and state.dead == 2
+    assert {letter["channel"] for letter in state.dead_letters} == {"webhook", "mail"}
+    assert all("malformed" in letter["error"] for letter in state.dead_letters)
+    assert receiver.forged == 0 and receiver.deliveries.empty()
+
+
+@pytest.mark.parametrize("path", ["/hooks/caf\u00e9", "/hooks?q=\u00fc", "/a b"])
+def test_an_endpoint_http_cannot_send_to_is_refused_and_never_stops_the_worker(
+    store: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver, path: str
+) -> None:
+    """A workspace admin's URL with a character a request line cannot carry: refused when
+    set; one stored anyway (an older version, a restore) fails its deliveries, and the
+    worker goes on to other workspaces."""
+    ws = workspace.workspace_id
+    url = f"http://127.0.0.1:{receiver.port}{path}"
+    with pytest.raises(EndpointRefused, match="URL"):
+        store.run(notify.set_endpoint(store.ctx, ws, url, OPTIONS.endpoints, actor="t"))
+    subscribe(store, ws, receiver)
+    store.client.hset(schema.notify(ws), "url", url)  # stored anyway
+    other = store.create_workspace("other", actor="test").workspace_id
+    subscribe(store, other, receiver)
+    store.create_token(ws, "ci", actor="test")
+    store.create_token(other, "ci", actor="test")
+    worker = worker_for(store, max_attempts=1)
+    while worker.tick():
+        pass
+    assert [d.event["data"]["workspace_id"] for d in receiver.take(1)] == [other]
+    state = store.run(notify.settings(store.ctx, ws))
+    assert state.pending == 0 and state.dead == 1 and "URL" in state.dead_letters[0]["error"]
+
+
+@pytest.mark.parametrize("damage", ["emails", "tries", "due", "index"])
+def test_a_workspace_whose_queue_is_damaged_does_not_stop_the_others(
+    store: PolicyStore,
+    workspace: CreatedWorkspace,
+    receiver: Receiver,
+    damage: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A damaged queue (a hand edit, a half-restored store): the worker logs it, leaves the
+    workspace for later and serves every other one."""
+    ws = workspace.workspace_id
+    if damage != "index":
+        subscribe(store, ws, receiver)
+        store.create_token(ws, "ci", actor="test")
+    if damage == "emails":
+        store.client.hset(schema.notify(ws), "emails", "not json")
+    elif damage == "tries":
+        [member] = store.client.zrange(schema.notify(ws, "due"), 0, -1)
+        store.client.hset(schema.notify(ws, "tries"), member, "many")
+    elif damage == "index":  # not a workspace id at all: dropped from the index
+        store.client.zadd(schema.NOTIFY_PENDING, {"ws_not-an-id": 0})
+        ws = "ws_not-an-id"
+    else:
+        store.client.delete(schema.notify(ws, "due"))
+        store.client.set(schema.notify(ws, "due"), "not a sorted set")
+        store.client.zadd(schema.NOTIFY_PENDING, {ws: 0})
+    other = store.create_workspace("other", actor="test").workspace_id
+    subscribe(store, other, receiver)
+    store.create_token(other, "ci", actor="test")
+    worker = worker_for(store)
+    for _ in range(3):
+        worker.tick()
+    assert [d.event["data"]["workspace_id"] for d in receiver.take(1)] == [other]
+    assert receiver.deliveries.empty() and receiver.forged == 0
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "notify.damaged"]
+    assert record.workspace_id == ws  # type: ignore[attr-defined]
+    due = store.client.zscore(schema.NOTIFY_PENDING, ws)
+    if damage == "index":
+        assert due is None
+    else:
+        assert due is not None and due > store.ctx.clock()  # left for later, not every turn

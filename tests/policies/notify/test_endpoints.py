@@ -41,6 +41,35 @@ def test_private_and_loopback_addresses_are_refused(host: str) -> None:
         addresses(check_url(f"https://{host}/hook", STRICT), STRICT)
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[::ffff:127.0.0.1]",  # IPv4-mapped
+        "[::ffff:a9fe:a9fe]",  # IPv4-mapped 169.254.169.254, in hex
+        "[64:ff9b::7f00:1]",  # NAT64 (RFC 6052) of 127.0.0.1: the translator reaches it
+        "[64:ff9b::a00:1]",  # NAT64 of 10.0.0.1
+        "[64:ff9b:1::a00:1]",  # local-use NAT64 (RFC 8215)
+        "[::127.0.0.1]",  # IPv4-compatible (deprecated)
+        "[::ffff:0:7f00:1]",  # IPv4-translated (SIIT)
+        "[2002:7f00:1::1]",  # 6to4 of 127.0.0.1
+        "[2002:a9fe:a9fe::1]",  # 6to4 of 169.254.169.254
+        "[::]",
+        "2130706433",  # 127.0.0.1 as one decimal number
+        "0177.0.0.1",  # octal
+        "0x7f.1",
+    ],
+)
+def test_ipv6_spellings_of_private_ipv4_addresses_are_refused(host: str) -> None:
+    """SSRF through an IPv6 address that carries (or a translator maps to) a private IPv4
+    one: Python's ``is_global`` calls several of these public."""
+    with pytest.raises(EndpointRefused, match="private, loopback or reserved"):
+        addresses(check_url(f"https://{host}/hook", STRICT), STRICT)
+
+
+def test_a_nat64_address_of_a_public_ipv4_address_is_allowed() -> None:
+    assert addresses(check_url("https://[64:ff9b::808:808]/hook", STRICT), STRICT)
+
+
 def test_an_allowed_host_or_network_may_be_private_and_plain_http() -> None:
     policy = EndpointPolicy(("10.0.0.0/8", "localhost"))
     assert addresses(check_url("http://10.1.2.3:8080/h", policy), policy) == [("10.1.2.3", 8080)]
