@@ -110,17 +110,16 @@ class NotifyWorker:
         lease = self.clock() + self.options.lease + random.random() / 1000
         claimed = self.store.run(queue.claim(ctx, ws, lease, self.options.batch))
         longest = webhooks.STEPS * self.options.timeout  # one delivery's bound
+        held: float | None = None  # the endpoint failed: its other events wait with that one
         for delivery in claimed.deliveries:
-            if self.clock() + longest >= lease:  # slow endpoints: give the rest back
+            webhook = delivery.channel == "webhook"
+            if self.clock() + longest >= lease or (webhook and held is not None):
+                # Given back untried: a slow endpoint's rest, or a failing one's (a hanging
+                # endpoint costs the worker one timeout per turn, not one per event).
+                again = self.clock() if held is None or not webhook else held
                 self.store.run(
                     queue.finish(
-                        ctx,
-                        ws,
-                        delivery,
-                        lease,
-                        outcome="release",
-                        status="",
-                        next_at=self.clock(),
+                        ctx, ws, delivery, lease, outcome="release", status="", next_at=again
                     )
                 )
                 continue
@@ -133,7 +132,9 @@ class NotifyWorker:
                 self.store.run(dead)
                 continue
             outcome = self.attempt(ws, claimed, delivery)
-            self.settle(ws, delivery, lease, outcome)
+            retry_at = self.settle(ws, delivery, lease, outcome)
+            if webhook and not outcome.ok:
+                held = self.clock() if retry_at is None else retry_at
         self.store.run(queue.reschedule(ctx, ws))
         return len(claimed.deliveries)
 
@@ -161,12 +162,15 @@ class NotifyWorker:
             )
         return Outcome(250)
 
-    def settle(self, ws: str, delivery: queue.Delivery, lease: float, outcome: Outcome) -> None:
+    def settle(
+        self, ws: str, delivery: queue.Delivery, lease: float, outcome: Outcome
+    ) -> float | None:
+        """Record the outcome; when the delivery is tried again (None: done or dead)."""
         ctx = self.store.ctx
         status = "ok" if outcome.ok else (str(outcome.status) if outcome.status else "failed")
         if outcome.ok:
             self.store.run(queue.finish(ctx, ws, delivery, lease, outcome="ok", status=status))
-            return
+            return None
         tries = delivery.tries + 1
         age = self.clock() - _timestamp(delivery.event)
         error = outcome.describe()
@@ -182,7 +186,7 @@ class NotifyWorker:
             self.store.run(
                 queue.finish(ctx, ws, delivery, lease, outcome="dead", status=status, error=error)
             )
-            return
+            return None
         next_at = self.clock() + self.backoff(tries)
         self.store.run(
             queue.finish(
@@ -196,6 +200,7 @@ class NotifyWorker:
                 next_at=next_at,
             )
         )
+        return next_at
 
     def backoff(self, tries: int) -> float:
         """Exponential, capped, with equal jitter: half fixed, half random."""

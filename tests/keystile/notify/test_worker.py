@@ -123,6 +123,35 @@ def test_a_receiver_down_for_a_while_gets_every_event_after_it_returns(
     assert len({d.msg_id for d in got}) == 5
 
 
+def test_a_failing_endpoint_costs_one_try_per_turn_not_one_per_event(
+    store: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver
+) -> None:
+    """Once an endpoint fails, the batch's other webhooks wait with the failed one, untried
+    (a hanging endpoint would otherwise hold the worker a timeout per event, every turn)."""
+    ws = workspace.workspace_id
+    subscribe(store, ws, receiver, ["ops@acme.test"])
+    receiver.stop()
+    for i in range(5):
+        store.create_token(ws, f"t{i}", actor="test")
+    worker = worker_for(store)
+    tried: list[str] = []
+    attempt = worker.attempt
+
+    def counted(ws: str, claimed: Any, delivery: Any) -> Outcome:
+        tried.append(delivery.channel)
+        return attempt(ws, claimed, delivery)
+
+    worker.attempt = counted  # type: ignore[method-assign]
+    assert worker.deliver(ws) == 10  # five events, two channels each
+    assert tried.count("webhook") == 1  # no mailer here: every mail is tried (and fails)
+    assert tried.count("mail") == 5
+    tries = store.client.hgetall(f"ks:{{{ws}}}:notify:tries")
+    webhook_tries = [int(n) for member, n in tries.items() if member.startswith("webhook")]
+    assert webhook_tries == [1]  # the four held back were not counted as tried
+    state = store.run(notify.settings(store.ctx, ws))
+    assert state.pending == 10 and state.channels["webhook"].next_retry
+
+
 def test_a_failing_endpoint_ends_as_a_dead_letter(
     live: PolicyStore, workspace: CreatedWorkspace, receiver: Receiver
 ) -> None:
