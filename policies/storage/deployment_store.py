@@ -5,23 +5,13 @@ A thin shell over :mod:`policies.operations.deployment`, like :class:`PolicyStor
 
 from __future__ import annotations
 
-import redis
-
 from policies.operations import audit, deployment
-from policies.operations.base import Context
-from policies.storage.driver import Operation, T, run
+from policies.storage.runner import SyncRunner
 from policies.storage.values import AuditEntry
 
 
-class DeploymentStore:
+class DeploymentStore(SyncRunner):
     """The digest secret's check, the master keys' status and rewrap, the deployment's audit."""
-
-    def __init__(self, client: redis.Redis, ctx: Context) -> None:
-        self.client = client
-        self.ctx = ctx
-
-    def run(self, operation: Operation[T]) -> T:
-        return run(self.client, operation)
 
     def check_digest_secret(self, *, stamp: bool = True) -> None:
         """Raise ConfigError if the digest secret is not the one this Redis was set up with."""

@@ -8,23 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import redis
-
 from policies.lifetime import LifetimePolicy, UnusedPage, UnusedRevocation
 from policies.operations import lifetime, unused_tokens
-from policies.operations.base import Context
-from policies.storage.driver import Operation, T, run
+from policies.storage.runner import SyncRunner
 
 
-class LifetimeStore:
+class LifetimeStore(SyncRunner):
     """The lifetime policy (:mod:`policies.lifetime`), and the tokens unused for N days."""
-
-    def __init__(self, client: redis.Redis, ctx: Context) -> None:
-        self.client = client
-        self.ctx = ctx
-
-    def run(self, operation: Operation[T]) -> T:
-        return run(self.client, operation)
 
     def policy(self, ws: str) -> LifetimePolicy:
         return self.run(lifetime.get_policy(self.ctx, ws))

@@ -8,24 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import redis
-
 from policies.limits.rate_limits import KEY_SCOPE, Limits, Window
 from policies.limits.rate_limits import windows as limit_windows
 from policies.operations import limits as limit_ops
-from policies.operations.base import Context
-from policies.storage.driver import Operation, T, run
+from policies.storage.runner import SyncRunner
 
 
-class LimitStore:
+class LimitStore(SyncRunner):
     """Read, replace and remove the rate limits of a workspace's keys."""
-
-    def __init__(self, client: redis.Redis, ctx: Context) -> None:
-        self.client = client
-        self.ctx = ctx
-
-    def run(self, operation: Operation[T]) -> T:
-        return run(self.client, operation)
 
     def of(self, ws: str, owner: str) -> Limits:
         return self.run(limit_ops.get_limits(self.ctx, ws, owner))

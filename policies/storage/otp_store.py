@@ -5,23 +5,13 @@ A thin shell over :mod:`policies.operations.otp`, like :class:`PolicyStore` itse
 
 from __future__ import annotations
 
-import redis
-
 from policies.operations import otp as otp_ops
-from policies.operations.base import Context
 from policies.otp.codes import DEFAULT_POLICY, IssuedOtp, OtpPolicy
-from policies.storage.driver import Operation, T, run
+from policies.storage.runner import SyncRunner
 
 
-class OtpStore:
+class OtpStore(SyncRunner):
     """Issue, verify and cancel the challenges of (admin, workspace, action)."""
-
-    def __init__(self, client: redis.Redis, ctx: Context) -> None:
-        self.client = client
-        self.ctx = ctx
-
-    def run(self, operation: Operation[T]) -> T:
-        return run(self.client, operation)
 
     def issue(
         self,

@@ -5,22 +5,12 @@ A thin shell over :mod:`policies.operations.secrets`, like :class:`PolicyStore` 
 
 from __future__ import annotations
 
-import redis
-
 from policies.operations import secrets
-from policies.operations.base import Context
-from policies.storage.driver import Operation, T, run
+from policies.storage.runner import SyncRunner
 
 
-class SecretStore:
+class SecretStore(SyncRunner):
     """Put, name, version, reveal and delete a workspace's secrets."""
-
-    def __init__(self, client: redis.Redis, ctx: Context) -> None:
-        self.client = client
-        self.ctx = ctx
-
-    def run(self, operation: Operation[T]) -> T:
-        return run(self.client, operation)
 
     def put(self, ws: str, name: str, value: str, *, actor: str, replace: bool = True) -> None:
         """Set a secret; with ``replace=False`` raises AlreadyExists if the name is taken."""
