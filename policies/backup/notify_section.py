@@ -11,8 +11,6 @@ delivery counters, last outcomes and the queue are runtime state: they stay behi
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import json
 from typing import Any
@@ -95,10 +93,6 @@ def _secret(ctx: Context, ws: str, enc: Any) -> str:
         plain = ctx.keyring.decrypt(enc, secret_context(ws))
     except KeystileError as exc:
         raise fail(f"its webhook signing secret: {exc}") from None
-    try:
-        raw = base64.b64decode(plain.removeprefix(signing.PREFIX), validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if not plain.startswith(signing.PREFIX) or len(raw) != signing.SECRET_BYTES:
+    if not signing.is_secret(plain):
         raise fail("its webhook signing secret does not decrypt to a signing secret")
     return enc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -13,6 +14,16 @@ SECRET_BYTES = 32
 
 def new_secret() -> str:
     return PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+def is_secret(text: str) -> bool:
+    """``text`` is a secret :func:`new_secret` makes: the prefix, then 32 bytes' base64."""
+    if not text.startswith(PREFIX):
+        return False
+    try:
+        return len(base64.b64decode(text.removeprefix(PREFIX), validate=True)) == SECRET_BYTES
+    except (binascii.Error, ValueError):
+        return False
 
 
 def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

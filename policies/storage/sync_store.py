@@ -36,10 +36,10 @@ from policies.operations import restrictions as restriction_ops
 from policies.operations.base import Context
 from policies.operations.restrictions import KEEP, Change, Restriction
 from policies.storage.deployment_store import DeploymentStore
-from policies.storage.driver import Operation, T, run
 from policies.storage.lifetime_store import LifetimeStore
 from policies.storage.limit_store import LimitStore
 from policies.storage.otp_store import OtpStore
+from policies.storage.runner import SyncRunner
 from policies.storage.secret_store import SecretStore
 from policies.storage.values import (
     AuditEntry,
@@ -52,20 +52,16 @@ from policies.storage.values import (
 from policies.usage.request_counts import Grain, Impact, Report, grain_for
 
 
-class PolicyStore:
+class PolicyStore(SyncRunner):
     def __init__(
         self, client: redis.Redis, keyring: Keyring, *, clock: Callable[[], float] = time.time
     ) -> None:
-        self.client = client
-        self.ctx = ctx = Context(keyring, clock)
+        super().__init__(client, ctx := Context(keyring, clock))
         self.otp = OtpStore(client, ctx)
         self.secrets = SecretStore(client, ctx)
         self.lifetime = LifetimeStore(client, ctx)
         self.limits = LimitStore(client, ctx)
         self.deployment = DeploymentStore(client, ctx)
-
-    def run(self, operation: Operation[T]) -> T:
-        return run(self.client, operation)
 
     # -- workspaces and role keys ---------------------------------------------------
     def create_workspace(self, name: str, *, actor: str) -> CreatedWorkspace:
