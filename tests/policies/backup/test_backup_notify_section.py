@@ -137,6 +137,11 @@ def _secret(make: Callable[[Keyring, str], str]) -> Change:
     return lambda d, keyring: d["notify"].update(secret=make(keyring, d["workspace_id"]))
 
 
+def _other(ws: str) -> str:
+    """Another workspace's id: ``ws`` with its last character changed (never to itself)."""
+    return ws[:-1] + ("X" if ws[-1] != "X" else "Y")
+
+
 def _flipped(keyring: Keyring, ws: str) -> str:
     enc = keyring.encrypt(signing.new_secret(), notify.secret_context(ws))
     return enc[:-8] + ("A" if enc[-8] != "A" else "B") + enc[-7:]
@@ -169,7 +174,7 @@ def _other_master(keyring: Keyring, ws: str) -> str:
         (_secret(_flipped), "cannot be decrypted"),
         (_secret(_other_master), "cannot be decrypted"),
         (
-            _secret(lambda k, ws: k.encrypt(signing.new_secret(), f"{ws[:-1]}X/notify/webhook")),
+            _secret(lambda k, ws: k.encrypt(signing.new_secret(), f"{_other(ws)}/notify/webhook")),
             "belongs to another workspace",
         ),
         (
